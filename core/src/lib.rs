@@ -1,0 +1,44 @@
+//! rewrap-core: the engine of rewrap, delegated access control and encryption for Kafka
+//! message streams built on Umbral proxy re-encryption. `no_std` + `alloc`; every binding
+//! (C, Python, JVM, the proxy) calls this crate and adds no cryptography of its own.
+//!
+//! Flow: an [`Encryptor`] seals payloads under a per-session DEK and attaches the EDEK; an
+//! administrator issues a [`Grant`] to a consumer's public key; a [`ReEncryptor`] holding the
+//! grant turns each EDEK into capsule fragments for that consumer; the consumer's
+//! [`Decryptor`] opens the DEK once per session and every payload after it.
+//!
+//! Randomness and time are parameters (`rng`, `now` in Unix seconds) so the engine runs
+//! without an OS; the `rewrap` crate supplies both from the OS.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod cache;
+pub mod cfrag;
+mod codec;
+mod decryptor;
+mod dek;
+pub mod edek;
+mod encryptor;
+pub mod envelope;
+mod error;
+mod grant;
+mod keys;
+mod reencrypt;
+
+pub use cache::CacheStats;
+pub use decryptor::{Decryptor, DecryptorConfig, DecryptorStats, Header, Opened};
+pub use dek::{Dek, DEK_LEN};
+pub use encryptor::{Encryptor, RotationPolicy, SealedRecord, MAX_MESSAGES_PER_DEK};
+pub use error::{Error, Object, Result};
+pub use grant::{Grant, GrantTerms, VerifiedGrant};
+pub use keys::{KeyId, PublicKey, SecretKey, Signer, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
+pub use reencrypt::{CfragHeaders, ReEncryptor, ReEncryptorConfig, ReEncryptorStats};
+
+pub use cfrag::CFRAG_HEADER;
+pub use edek::EDEK_HEADER;
