@@ -1,1 +1,59 @@
-//! placeholder
+//! rewrap: delegated access control and encryption for Kafka message streams, built on
+//! Umbral proxy re-encryption. This crate is the std facade over `rewrap-core`: the same
+//! engine with the OS RNG, the system clock, thread-safe handles, key files and the directory
+//! grant store. Bindings (C, Python, JVM, proxy) use these handles.
+//!
+//! ```
+//! use rewrap::{Decryptor, Encryptor, Grant, GrantTerms, ReEncryptor, SecretKey, Signer};
+//!
+//! let admin = Signer::new(SecretKey::generate());
+//! let channel = SecretKey::generate(); // channel-key mode: producers know only its public key
+//! let consumer = SecretKey::generate();
+//! let consumer_pk = consumer.public_key();
+//!
+//! let producer = Encryptor::new(channel.public_key()).unwrap();
+//! let record = producer.seal("orders", b"order #1").unwrap();
+//!
+//! let terms = GrantTerms::one_of_one("orders", "alice", consumer_pk, rewrap::now());
+//! let grant = Grant::issue(&mut rewrap::rng(), &admin, &channel, &terms).unwrap();
+//! let proxy = ReEncryptor::new(&[admin.verifying_key()]).unwrap();
+//! proxy.add_grant(&grant).unwrap();
+//! let cfrags = proxy.reencrypt("orders", &record.edek, "alice").unwrap();
+//!
+//! let reader = Decryptor::new(consumer, &[admin.verifying_key()]).unwrap();
+//! let mut headers = vec![(rewrap::EDEK_HEADER, &record.edek[..])];
+//! headers.extend(cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, &c[..])));
+//! let opened = reader.open("orders", Some(&record.value), &headers).unwrap();
+//! assert_eq!(opened, rewrap::Opened::Plaintext(b"order #1".to_vec()));
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod handles;
+pub mod keyfile;
+pub mod store;
+
+pub use handles::{Decryptor, Encryptor, ReEncryptor};
+pub use rewrap_core as core;
+pub use rewrap_core::{
+    CacheStats, CfragHeaders, DecryptorConfig, DecryptorStats, Error, GrantTerms, Header, KeyId,
+    Object, Opened, PublicKey, ReEncryptorConfig, ReEncryptorStats, Result, RotationPolicy,
+    SealedRecord, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER,
+};
+pub use store::{DirGrantStore, LoadReport, StoreError};
+
+/// Grants, with `issue` taking the OS RNG through [`rng`].
+pub use rewrap_core::Grant;
+
+/// The OS cryptographic RNG.
+pub fn rng() -> rand_core::OsRng {
+    rand_core::OsRng
+}
+
+/// Seconds since the Unix epoch from the system clock (0 if the clock is before 1970).
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -38,6 +38,21 @@ pub struct GrantTerms<'a> {
     pub expires: Option<u64>,
 }
 
+impl<'a> GrantTerms<'a> {
+    /// 1-of-1 terms valid from `not_before` with no expiry: the single re-encryptor case.
+    pub fn one_of_one(channel: &'a str, consumer: &'a str, consumer_key: PublicKey, not_before: u64) -> Self {
+        GrantTerms {
+            channel,
+            consumer,
+            consumer_key,
+            threshold: 1,
+            shares: 1,
+            not_before,
+            expires: None,
+        }
+    }
+}
+
 /// A signed grant, or one share of it. Parse with `Grant::from_bytes`, then `verify` before use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {

@@ -27,6 +27,12 @@ impl SecretKey {
         SecretKey(umbral_pre::SecretKey::random_with_rng(rng))
     }
 
+    /// A fresh key from the OS RNG.
+    #[cfg(feature = "std")]
+    pub fn generate() -> Self {
+        Self::random(&mut rand_core::OsRng)
+    }
+
     /// Parses a 32-byte big-endian scalar.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if bytes.len() != SECRET_KEY_LEN {
