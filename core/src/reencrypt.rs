@@ -172,15 +172,17 @@ impl ReEncryptor {
         edek: &[u8],
         consumer: &str,
     ) -> Result<CfragHeaders> {
+        // Framing and topic are checked on every call, hit or miss: an EDEK copied into
+        // another topic must not be served fragments cached for its own topic.
+        let parsed = EdekRef::parse(edek)?;
+        if parsed.topic() != topic {
+            return Err(Error::WrongTopic);
+        }
         cache_key(&mut self.key_buf, consumer, edek);
         if let Some(hit) = self.cache.get(&self.key_buf[..], now) {
             if hit.expires.map_or(true, |e| now < e) {
                 return Ok(hit.headers.clone());
             }
-        }
-        let parsed = EdekRef::parse(edek)?;
-        if parsed.topic() != topic {
-            return Err(Error::WrongTopic);
         }
         let Some(grant) = self
             .grants

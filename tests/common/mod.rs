@@ -16,6 +16,16 @@ pub struct Consumer {
     pub id: String,
     pub public: PublicKey,
     pub decryptor: Decryptor,
+    secret: [u8; 32],
+    admin: PublicKey,
+}
+
+impl Consumer {
+    /// Replaces the decryptor by one with the same key and an empty DEK cache.
+    pub fn forget_deks(&mut self) {
+        let secret = SecretKey::from_bytes(&self.secret).unwrap();
+        self.decryptor = Decryptor::new(secret, &[self.admin], DecryptorConfig::default()).unwrap();
+    }
 }
 
 pub struct World {
@@ -40,9 +50,10 @@ impl World {
     pub fn consumer(&mut self, id: &str) -> Consumer {
         let secret = self.key();
         let public = secret.public_key();
-        let decryptor =
-            Decryptor::new(secret, &[self.admin.verifying_key()], DecryptorConfig::default()).unwrap();
-        Consumer { id: id.to_string(), public, decryptor }
+        let bytes = *secret.to_bytes();
+        let admin = self.admin.verifying_key();
+        let decryptor = Decryptor::new(secret, &[admin], DecryptorConfig::default()).unwrap();
+        Consumer { id: id.to_string(), public, decryptor, secret: bytes, admin }
     }
 
     pub fn grant(&mut self, delegating: &SecretKey, channel: &str, consumer: &Consumer) -> Grant {
