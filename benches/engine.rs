@@ -1,1 +1,200 @@
-fn main(){}
+//! Engine benchmarks. Each payload-size group runs rewrap beside raw `ring` AES-256-GCM on
+//! the same payload, so the ratio (our overhead) is measured in the same run. The baseline
+//! does what any producer must: copy the payload into a fresh buffer and seal it there
+//! (open: copy the ciphertext out and open it in place).
+//!
+//! `cargo bench --bench engine`; results and ratios are in docs/BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rewrap::core::{
+    Decryptor, DecryptorConfig, Encryptor, Grant, GrantTerms, ReEncryptor, ReEncryptorConfig,
+    RotationPolicy, SealedRecord, SecretKey, Signer,
+};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+
+const T0: u64 = 1_700_000_000;
+const TOPIC: &str = "bench";
+const SIZES: &[(usize, &str)] = &[(100, "100B"), (1024, "1KiB"), (16 * 1024, "16KiB"), (1 << 20, "1MiB")];
+
+struct Fixture {
+    rng: ChaCha20Rng,
+    admin: Signer,
+    channel: SecretKey,
+    consumer_bytes: [u8; 32],
+    reencryptor: ReEncryptor,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(99);
+        let admin = Signer::new(SecretKey::random(&mut rng));
+        let channel = SecretKey::random(&mut rng);
+        let consumer = SecretKey::random(&mut rng);
+        let mut reencryptor =
+            ReEncryptor::new(&[admin.verifying_key()], ReEncryptorConfig::default()).unwrap();
+        let terms = GrantTerms::one_of_one(TOPIC, "c", consumer.public_key(), T0);
+        let grant = Grant::issue(&mut rng, &admin, &channel, &terms).unwrap();
+        reencryptor.add_grant(&grant, T0).unwrap();
+        Fixture { rng, admin, channel, consumer_bytes: *consumer.to_bytes(), reencryptor }
+    }
+
+    fn decryptor(&self, capacity: usize) -> Decryptor {
+        let config = DecryptorConfig { cache_capacity: capacity, ..Default::default() };
+        let secret = SecretKey::from_bytes(&self.consumer_bytes).unwrap();
+        Decryptor::new(secret, &[self.admin.verifying_key()], config).unwrap()
+    }
+
+    fn encryptor(&self) -> Encryptor {
+        Encryptor::new(self.channel.public_key(), RotationPolicy { max_messages: 1 << 32, max_age_secs: u64::MAX }).unwrap()
+    }
+
+    fn headers(&mut self, record: &SealedRecord) -> Vec<Vec<u8>> {
+        self.reencryptor.reencrypt(&mut self.rng, T0, TOPIC, &record.edek, "c").unwrap().to_vec()
+    }
+}
+
+fn header_list<'a>(record: &'a SealedRecord, cfrags: &'a [Vec<u8>]) -> Vec<(&'a str, &'a [u8])> {
+    let mut h = vec![(rewrap::EDEK_HEADER, &record.edek[..])];
+    h.extend(cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, c.as_slice())));
+    h
+}
+
+fn ring_key() -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).unwrap())
+}
+
+fn ring_seal(key: &LessSafeKey, counter: &mut u64, payload: &[u8]) -> Vec<u8> {
+    let mut nonce = [0u8; 12];
+    nonce[4..].copy_from_slice(&counter.to_be_bytes());
+    *counter += 1;
+    let mut out = Vec::with_capacity(payload.len() + 16);
+    out.extend_from_slice(payload);
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&[0u8; 64]), &mut out)
+        .unwrap();
+    out
+}
+
+fn seal_and_open(c: &mut Criterion) {
+    let mut f = Fixture::new();
+    for &(size, label) in SIZES {
+        let payload = vec![0x5au8; size];
+
+        let mut group = c.benchmark_group(format!("seal/{label}"));
+        group.throughput(Throughput::Bytes(size as u64));
+        let key = ring_key();
+        let mut counter = 0u64;
+        group.bench_function("ring_aes256gcm", |b| b.iter(|| ring_seal(&key, &mut counter, black_box(&payload))));
+        let mut enc = f.encryptor();
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        enc.seal(&mut rng, T0, TOPIC, &payload).unwrap();
+        group.bench_function("rewrap", |b| b.iter(|| enc.seal(&mut rng, T0, TOPIC, black_box(&payload)).unwrap()));
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("open/{label}"));
+        group.throughput(Throughput::Bytes(size as u64));
+        let sealed = ring_seal(&key, &mut 0, &payload);
+        let nonce = [0u8; 12];
+        group.bench_function("ring_aes256gcm", |b| {
+            b.iter(|| {
+                let mut buf = black_box(&sealed).clone();
+                let n = key
+                    .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(&[0u8; 64]), &mut buf)
+                    .unwrap()
+                    .len();
+                buf.truncate(n);
+                buf
+            })
+        });
+        let record = enc.seal(&mut rng, T0, TOPIC, &payload).unwrap();
+        let cfrags = f.headers(&record);
+        let headers = header_list(&record, &cfrags);
+        let mut dec = f.decryptor(16);
+        dec.open(T0, TOPIC, Some(&record.value), &headers).unwrap();
+        group.bench_function("rewrap", |b| {
+            b.iter(|| dec.open(T0, TOPIC, Some(black_box(&record.value)), &headers).unwrap())
+        });
+        group.finish();
+    }
+
+    // The thread-safe facade adds a mutex and reads the clock.
+    let payload = vec![0x5au8; 1024];
+    let mut group = c.benchmark_group("seal/1KiB-facade");
+    group.throughput(Throughput::Bytes(1024));
+    let enc = rewrap::Encryptor::new(f.channel.public_key()).unwrap();
+    group.bench_function("rewrap_shared", |b| b.iter(|| enc.seal(TOPIC, black_box(&payload)).unwrap()));
+    group.finish();
+}
+
+fn umbral_steps(c: &mut Criterion) {
+    let mut f = Fixture::new();
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    let mut group = c.benchmark_group("session");
+
+    // A new session: fresh DEK, Umbral encapsulation, first seal (100 B).
+    let mut rotating = Encryptor::new(f.channel.public_key(), RotationPolicy { max_messages: 1, max_age_secs: 3600 }).unwrap();
+    group.bench_function("edek_create", |b| b.iter(|| rotating.seal(&mut rng, T0, TOPIC, &[0u8; 100]).unwrap()));
+
+    // Two sessions' records, so a cache of one entry misses every time.
+    let mut enc = f.encryptor();
+    let r1 = enc.seal(&mut rng, T0, TOPIC, &[1u8; 100]).unwrap();
+    enc.rotate();
+    let r2 = enc.seal(&mut rng, T0, TOPIC, &[2u8; 100]).unwrap();
+
+    let mut tiny = ReEncryptor::new(&[f.admin.verifying_key()], ReEncryptorConfig { cache_capacity: 1, cache_ttl_secs: None }).unwrap();
+    let terms = GrantTerms::one_of_one(TOPIC, "c", SecretKey::from_bytes(&f.consumer_bytes).unwrap().public_key(), T0);
+    tiny.add_grant(&Grant::issue(&mut rng, &f.admin, &f.channel, &terms).unwrap(), T0).unwrap();
+    let mut flip = false;
+    group.bench_function("reencrypt_miss", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let r = if flip { &r1 } else { &r2 };
+            tiny.reencrypt(&mut rng, T0, TOPIC, &r.edek, "c").unwrap()
+        })
+    });
+    f.headers(&r1);
+    group.bench_function("reencrypt_hit", |b| {
+        b.iter(|| f.reencryptor.reencrypt(&mut rng, T0, TOPIC, black_box(&r1.edek), "c").unwrap())
+    });
+
+    let c1 = f.headers(&r1);
+    let c2 = f.headers(&r2);
+    let h1 = header_list(&r1, &c1);
+    let h2 = header_list(&r2, &c2);
+    let mut cold = f.decryptor(1);
+    group.bench_function("dek_cache_miss_open_100B", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let (r, h) = if flip { (&r1, &h1) } else { (&r2, &h2) };
+            cold.open(T0, TOPIC, Some(&r.value), h).unwrap()
+        })
+    });
+    let mut warm = f.decryptor(16);
+    warm.open(T0, TOPIC, Some(&r1.value), &h1).unwrap();
+    group.bench_function("dek_cache_hit_open_100B", |b| {
+        b.iter(|| warm.open(T0, TOPIC, Some(black_box(&r1.value)), &h1).unwrap())
+    });
+
+    let consumer_pk = SecretKey::from_bytes(&f.consumer_bytes).unwrap().public_key();
+    for (t, n) in [(1u8, 1u8), (2, 3)] {
+        let terms = GrantTerms { threshold: t, shares: n, ..GrantTerms::one_of_one(TOPIC, "c", consumer_pk, T0) };
+        group.bench_with_input(BenchmarkId::new("grant_issue", format!("{t}-of-{n}")), &terms, |b, terms| {
+            b.iter(|| Grant::issue(&mut rng, &f.admin, &f.channel, terms).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+}
+
+criterion_group! { name = benches; config = config(); targets = seal_and_open, umbral_steps }
+criterion_main!(benches);

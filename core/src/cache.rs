@@ -67,13 +67,13 @@ impl<K: Hash + Eq, V> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let expired = match (self.lru.peek(key), self.ttl_secs) {
-            (None, _) => {
+        // One hash lookup on the hot path: promote first, check age after.
+        let expired = match self.lru.get(key) {
+            None => {
                 self.misses += 1;
                 return None;
             }
-            (Some((_, at)), Some(ttl)) => now.saturating_sub(*at) >= ttl,
-            (Some(_), None) => false,
+            Some((_, at)) => self.ttl_secs.is_some_and(|ttl| now.saturating_sub(*at) >= ttl),
         };
         if expired {
             self.lru.pop(key);
@@ -82,7 +82,7 @@ impl<K: Hash + Eq, V> Cache<K, V> {
             return None;
         }
         self.hits += 1;
-        self.lru.get(key).map(|(v, _)| v)
+        self.lru.peek_mru().map(|(_, (v, _))| v)
     }
 
     pub(crate) fn insert(&mut self, key: K, value: V, now: u64) {
