@@ -19,7 +19,12 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
 const T0: u64 = 1_700_000_000;
 const TOPIC: &str = "bench";
-const SIZES: &[(usize, &str)] = &[(100, "100B"), (1024, "1KiB"), (16 * 1024, "16KiB"), (1 << 20, "1MiB")];
+const SIZES: &[(usize, &str)] = &[
+    (100, "100B"),
+    (1024, "1KiB"),
+    (16 * 1024, "16KiB"),
+    (1 << 20, "1MiB"),
+];
 
 struct Fixture {
     rng: ChaCha20Rng,
@@ -40,21 +45,40 @@ impl Fixture {
         let terms = GrantTerms::one_of_one(TOPIC, "c", consumer.public_key(), T0);
         let grant = Grant::issue(&mut rng, &admin, &channel, &terms).unwrap();
         reencryptor.add_grant(&grant, T0).unwrap();
-        Fixture { rng, admin, channel, consumer_bytes: *consumer.to_bytes(), reencryptor }
+        Fixture {
+            rng,
+            admin,
+            channel,
+            consumer_bytes: *consumer.to_bytes(),
+            reencryptor,
+        }
     }
 
     fn decryptor(&self, capacity: usize) -> Decryptor {
-        let config = DecryptorConfig { cache_capacity: capacity, ..Default::default() };
+        let config = DecryptorConfig {
+            cache_capacity: capacity,
+            ..Default::default()
+        };
         let secret = SecretKey::from_bytes(&self.consumer_bytes).unwrap();
         Decryptor::new(secret, &[self.admin.verifying_key()], config).unwrap()
     }
 
     fn encryptor(&self) -> Encryptor {
-        Encryptor::new(self.channel.public_key(), RotationPolicy { max_messages: 1 << 32, max_age_secs: u64::MAX }).unwrap()
+        Encryptor::new(
+            self.channel.public_key(),
+            RotationPolicy {
+                max_messages: 1 << 32,
+                max_age_secs: u64::MAX,
+            },
+        )
+        .unwrap()
     }
 
     fn headers(&mut self, record: &SealedRecord) -> Vec<Vec<u8>> {
-        self.reencryptor.reencrypt(&mut self.rng, T0, TOPIC, &record.edek, "c").unwrap().to_vec()
+        self.reencryptor
+            .reencrypt(&mut self.rng, T0, TOPIC, &record.edek, "c")
+            .unwrap()
+            .to_vec()
     }
 }
 
@@ -74,8 +98,12 @@ fn ring_seal(key: &LessSafeKey, counter: &mut u64, payload: &[u8]) -> Vec<u8> {
     *counter += 1;
     let mut out = Vec::with_capacity(payload.len() + 16);
     out.extend_from_slice(payload);
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&[0u8; 64]), &mut out)
-        .unwrap();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(&[0u8; 64]),
+        &mut out,
+    )
+    .unwrap();
     out
 }
 
@@ -88,11 +116,15 @@ fn seal_and_open(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(size as u64));
         let key = ring_key();
         let mut counter = 0u64;
-        group.bench_function("ring_aes256gcm", |b| b.iter(|| ring_seal(&key, &mut counter, black_box(&payload))));
+        group.bench_function("ring_aes256gcm", |b| {
+            b.iter(|| ring_seal(&key, &mut counter, black_box(&payload)))
+        });
         let mut enc = f.encryptor();
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         enc.seal(&mut rng, T0, TOPIC, &payload).unwrap();
-        group.bench_function("rewrap", |b| b.iter(|| enc.seal(&mut rng, T0, TOPIC, black_box(&payload)).unwrap()));
+        group.bench_function("rewrap", |b| {
+            b.iter(|| enc.seal(&mut rng, T0, TOPIC, black_box(&payload)).unwrap())
+        });
         group.finish();
 
         let mut group = c.benchmark_group(format!("open/{label}"));
@@ -103,7 +135,11 @@ fn seal_and_open(c: &mut Criterion) {
             b.iter(|| {
                 let mut buf = black_box(&sealed).clone();
                 let n = key
-                    .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(&[0u8; 64]), &mut buf)
+                    .open_in_place(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::from(&[0u8; 64]),
+                        &mut buf,
+                    )
                     .unwrap()
                     .len();
                 buf.truncate(n);
@@ -116,7 +152,10 @@ fn seal_and_open(c: &mut Criterion) {
         let mut dec = f.decryptor(16);
         dec.open(T0, TOPIC, Some(&record.value), &headers).unwrap();
         group.bench_function("rewrap", |b| {
-            b.iter(|| dec.open(T0, TOPIC, Some(black_box(&record.value)), &headers).unwrap())
+            b.iter(|| {
+                dec.open(T0, TOPIC, Some(black_box(&record.value)), &headers)
+                    .unwrap()
+            })
         });
         group.finish();
     }
@@ -126,7 +165,9 @@ fn seal_and_open(c: &mut Criterion) {
     let mut group = c.benchmark_group("seal/1KiB-facade");
     group.throughput(Throughput::Bytes(1024));
     let enc = rewrap::Encryptor::new(f.channel.public_key()).unwrap();
-    group.bench_function("rewrap_shared", |b| b.iter(|| enc.seal(TOPIC, black_box(&payload)).unwrap()));
+    group.bench_function("rewrap_shared", |b| {
+        b.iter(|| enc.seal(TOPIC, black_box(&payload)).unwrap())
+    });
     group.finish();
 }
 
@@ -136,8 +177,17 @@ fn umbral_steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("session");
 
     // A new session: fresh DEK, Umbral encapsulation, first seal (100 B).
-    let mut rotating = Encryptor::new(f.channel.public_key(), RotationPolicy { max_messages: 1, max_age_secs: 3600 }).unwrap();
-    group.bench_function("edek_create", |b| b.iter(|| rotating.seal(&mut rng, T0, TOPIC, &[0u8; 100]).unwrap()));
+    let mut rotating = Encryptor::new(
+        f.channel.public_key(),
+        RotationPolicy {
+            max_messages: 1,
+            max_age_secs: 3600,
+        },
+    )
+    .unwrap();
+    group.bench_function("edek_create", |b| {
+        b.iter(|| rotating.seal(&mut rng, T0, TOPIC, &[0u8; 100]).unwrap())
+    });
 
     // Two sessions' records, so a cache of one entry misses every time.
     let mut enc = f.encryptor();
@@ -145,9 +195,27 @@ fn umbral_steps(c: &mut Criterion) {
     enc.rotate();
     let r2 = enc.seal(&mut rng, T0, TOPIC, &[2u8; 100]).unwrap();
 
-    let mut tiny = ReEncryptor::new(&[f.admin.verifying_key()], ReEncryptorConfig { cache_capacity: 1, cache_ttl_secs: None }).unwrap();
-    let terms = GrantTerms::one_of_one(TOPIC, "c", SecretKey::from_bytes(&f.consumer_bytes).unwrap().public_key(), T0);
-    tiny.add_grant(&Grant::issue(&mut rng, &f.admin, &f.channel, &terms).unwrap(), T0).unwrap();
+    let mut tiny = ReEncryptor::new(
+        &[f.admin.verifying_key()],
+        ReEncryptorConfig {
+            cache_capacity: 1,
+            cache_ttl_secs: None,
+        },
+    )
+    .unwrap();
+    let terms = GrantTerms::one_of_one(
+        TOPIC,
+        "c",
+        SecretKey::from_bytes(&f.consumer_bytes)
+            .unwrap()
+            .public_key(),
+        T0,
+    );
+    tiny.add_grant(
+        &Grant::issue(&mut rng, &f.admin, &f.channel, &terms).unwrap(),
+        T0,
+    )
+    .unwrap();
     let mut flip = false;
     group.bench_function("reencrypt_miss", |b| {
         b.iter(|| {
@@ -158,7 +226,11 @@ fn umbral_steps(c: &mut Criterion) {
     });
     f.headers(&r1);
     group.bench_function("reencrypt_hit", |b| {
-        b.iter(|| f.reencryptor.reencrypt(&mut rng, T0, TOPIC, black_box(&r1.edek), "c").unwrap())
+        b.iter(|| {
+            f.reencryptor
+                .reencrypt(&mut rng, T0, TOPIC, black_box(&r1.edek), "c")
+                .unwrap()
+        })
     });
 
     let c1 = f.headers(&r1);
@@ -176,15 +248,26 @@ fn umbral_steps(c: &mut Criterion) {
     let mut warm = f.decryptor(16);
     warm.open(T0, TOPIC, Some(&r1.value), &h1).unwrap();
     group.bench_function("dek_cache_hit_open_100B", |b| {
-        b.iter(|| warm.open(T0, TOPIC, Some(black_box(&r1.value)), &h1).unwrap())
+        b.iter(|| {
+            warm.open(T0, TOPIC, Some(black_box(&r1.value)), &h1)
+                .unwrap()
+        })
     });
 
-    let consumer_pk = SecretKey::from_bytes(&f.consumer_bytes).unwrap().public_key();
+    let consumer_pk = SecretKey::from_bytes(&f.consumer_bytes)
+        .unwrap()
+        .public_key();
     for (t, n) in [(1u8, 1u8), (2, 3)] {
-        let terms = GrantTerms { threshold: t, shares: n, ..GrantTerms::one_of_one(TOPIC, "c", consumer_pk, T0) };
-        group.bench_with_input(BenchmarkId::new("grant_issue", format!("{t}-of-{n}")), &terms, |b, terms| {
-            b.iter(|| Grant::issue(&mut rng, &f.admin, &f.channel, terms).unwrap())
-        });
+        let terms = GrantTerms {
+            threshold: t,
+            shares: n,
+            ..GrantTerms::one_of_one(TOPIC, "c", consumer_pk, T0)
+        };
+        group.bench_with_input(
+            BenchmarkId::new("grant_issue", format!("{t}-of-{n}")),
+            &terms,
+            |b, terms| b.iter(|| Grant::issue(&mut rng, &f.admin, &f.channel, terms).unwrap()),
+        );
     }
     group.finish();
 }

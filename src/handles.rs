@@ -28,7 +28,9 @@ impl Encryptor {
 
     /// Encrypts to `delegating` with an explicit rotation policy.
     pub fn with_policy(delegating: PublicKey, policy: RotationPolicy) -> Result<Self> {
-        Ok(Encryptor(Mutex::new(core::Encryptor::new(delegating, policy)?)))
+        Ok(Encryptor(Mutex::new(core::Encryptor::new(
+            delegating, policy,
+        )?)))
     }
 
     /// Seals `payload` for `topic`.
@@ -67,11 +69,20 @@ impl Decryptor {
         trusted_admins: &[PublicKey],
         config: DecryptorConfig,
     ) -> Result<Self> {
-        Ok(Decryptor(Mutex::new(core::Decryptor::new(secret, trusted_admins, config)?)))
+        Ok(Decryptor(Mutex::new(core::Decryptor::new(
+            secret,
+            trusted_admins,
+            config,
+        )?)))
     }
 
     /// Opens one record read from `topic` (`value` is `None` for a tombstone).
-    pub fn open(&self, topic: &str, value: Option<&[u8]>, headers: &[Header<'_>]) -> Result<Opened> {
+    pub fn open(
+        &self,
+        topic: &str,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> Result<Opened> {
         lock(&self.0).open(now(), topic, value, headers)
     }
 
@@ -97,7 +108,10 @@ impl ReEncryptor {
 
     /// Same, with explicit cache settings.
     pub fn with_config(trusted_admins: &[PublicKey], config: ReEncryptorConfig) -> Result<Self> {
-        Ok(ReEncryptor(Mutex::new(core::ReEncryptor::new(trusted_admins, config)?)))
+        Ok(ReEncryptor(Mutex::new(core::ReEncryptor::new(
+            trusted_admins,
+            config,
+        )?)))
     }
 
     /// Verifies and installs a grant.

@@ -18,7 +18,8 @@ pub fn write_secret(path: &Path, key: &SecretKey) -> Result<(), StoreError> {
     let mut file = options.open(path).map_err(|e| StoreError::io(path, e))?;
     let mut text = key.to_hex();
     text.push('\n');
-    file.write_all(text.as_bytes()).map_err(|e| StoreError::io(path, e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| StoreError::io(path, e))?;
     file.sync_all().map_err(|e| StoreError::io(path, e))
 }
 
@@ -27,12 +28,16 @@ pub fn read_secret(path: &Path) -> Result<SecretKey, StoreError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).map_err(|e| StoreError::io(path, e))?.permissions().mode();
+        let mode = fs::metadata(path)
+            .map_err(|e| StoreError::io(path, e))?
+            .permissions()
+            .mode();
         if mode & 0o077 != 0 {
             return Err(StoreError::InsecurePermissions(path.to_path_buf()));
         }
     }
-    let text = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?);
+    let text =
+        zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|e| StoreError::io(path, e))?);
     SecretKey::from_hex(&text).map_err(StoreError::Rewrap)
 }
 
@@ -60,10 +65,16 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         assert_eq!(read_secret(&path).unwrap().public_key(), key.public_key());
-        assert!(matches!(write_secret(&path, &key), Err(StoreError::Io { .. })));
+        assert!(matches!(
+            write_secret(&path, &key),
+            Err(StoreError::Io { .. })
+        ));
     }
 
     #[cfg(unix)]
@@ -74,7 +85,10 @@ mod tests {
         let path = dir.path().join("k.sec");
         write_secret(&path, &SecretKey::generate()).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(read_secret(&path), Err(StoreError::InsecurePermissions(_))));
+        assert!(matches!(
+            read_secret(&path),
+            Err(StoreError::InsecurePermissions(_))
+        ));
     }
 
     #[test]

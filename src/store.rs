@@ -42,7 +42,11 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             StoreError::InsecurePermissions(p) => {
-                write!(f, "{}: secret key file is accessible by group or others (chmod 600)", p.display())
+                write!(
+                    f,
+                    "{}: secret key file is accessible by group or others (chmod 600)",
+                    p.display()
+                )
             }
             StoreError::Rewrap(e) => write!(f, "{e}"),
         }
@@ -56,6 +60,9 @@ impl From<Error> for StoreError {
         StoreError::Rewrap(e)
     }
 }
+
+/// A grant file and what parsing it gave.
+pub type StoredGrant = (PathBuf, Result<Grant, Error>);
 
 /// What loading a store into a re-encryptor did.
 #[derive(Debug, Default)]
@@ -82,7 +89,9 @@ impl DirGrantStore {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&root).map_err(|e| StoreError::io(&root, e))?;
+        builder
+            .create(&root)
+            .map_err(|e| StoreError::io(&root, e))?;
         Ok(DirGrantStore { root })
     }
 
@@ -109,7 +118,8 @@ impl DirGrantStore {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-        file.write_all(&grant.to_bytes()).map_err(|e| StoreError::io(&tmp, e))?;
+        file.write_all(&grant.to_bytes())
+            .map_err(|e| StoreError::io(&tmp, e))?;
         file.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
         Ok(path)
@@ -132,7 +142,10 @@ impl DirGrantStore {
         let prefix = Self::prefix(channel, consumer);
         let mut removed = 0;
         for path in self.files()? {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.starts_with(&prefix) {
                 fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
                 removed += 1;
@@ -142,7 +155,7 @@ impl DirGrantStore {
     }
 
     /// Parses every grant file (structure only; the re-encryptor verifies).
-    pub fn list(&self) -> Result<Vec<(PathBuf, Result<Grant, Error>)>, StoreError> {
+    pub fn list(&self) -> Result<Vec<StoredGrant>, StoreError> {
         self.files()?
             .into_iter()
             .map(|path| {
@@ -184,7 +197,10 @@ mod tests {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+                assert_eq!(
+                    fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                    0o600
+                );
             }
         }
         fs::write(store.root().join("junk.grant"), b"not a grant").unwrap();

@@ -26,7 +26,13 @@ fn setup(seed: u64) -> Setup {
     w.grant(&channel, TOPIC, &granted);
     w.grant(&channel, TOPIC, &other);
     let enc = Encryptor::new(channel.public_key(), RotationPolicy::default()).unwrap();
-    Setup { w, channel, granted, other, enc }
+    Setup {
+        w,
+        channel,
+        granted,
+        other,
+        enc,
+    }
 }
 
 impl Setup {
@@ -55,7 +61,10 @@ fn truncated_edek_and_cfrag_are_named() {
     let mut s = setup(51);
     let r = s.seal(b"payload");
     let frags = s.frags(&r);
-    let short_edek = SealedRecord { value: r.value.clone(), edek: r.edek[..100].into() };
+    let short_edek = SealedRecord {
+        value: r.value.clone(),
+        edek: r.edek[..100].into(),
+    };
     assert_eq!(
         open_with(&mut s.granted.decryptor, TOPIC, &short_edek, &frags),
         Err(Error::Truncated(Object::Edek))
@@ -80,7 +89,10 @@ fn unknown_versions_are_named() {
     );
     let mut e = r.edek.to_vec();
     e[0] = 7;
-    let v = SealedRecord { value: r.value.clone(), edek: e.into() };
+    let v = SealedRecord {
+        value: r.value.clone(),
+        edek: e.into(),
+    };
     assert_eq!(
         open_with(&mut s.granted.decryptor, TOPIC, &v, &frags),
         Err(Error::UnsupportedVersion(Object::Edek, 7))
@@ -101,10 +113,16 @@ fn flipped_ciphertext_bit_fails_authentication_cold_and_warm() {
     let mut bad = r.clone();
     let last = bad.value.len() - 1;
     bad.value[last] ^= 0x01;
-    assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &bad, &frags), Err(Error::AuthenticationFailed));
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &bad, &frags),
+        Err(Error::AuthenticationFailed)
+    );
     // Warm cache: the DEK is known, the flip is still caught.
     assert!(open_with(&mut s.granted.decryptor, TOPIC, &r, &frags).is_ok());
-    assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &bad, &frags), Err(Error::AuthenticationFailed));
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &bad, &frags),
+        Err(Error::AuthenticationFailed)
+    );
 }
 
 #[test]
@@ -112,13 +130,20 @@ fn record_moved_to_another_topic_is_wrong_topic() {
     let mut s = setup(54);
     let r = s.seal(b"payload");
     let frags = s.frags(&r);
-    assert_eq!(open_with(&mut s.granted.decryptor, "payments", &r, &frags), Err(Error::WrongTopic));
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, "payments", &r, &frags),
+        Err(Error::WrongTopic)
+    );
     // Also once the DEK is cached.
     assert!(open_with(&mut s.granted.decryptor, TOPIC, &r, &frags).is_ok());
-    assert_eq!(open_with(&mut s.granted.decryptor, "payments", &r, &frags), Err(Error::WrongTopic));
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, "payments", &r, &frags),
+        Err(Error::WrongTopic)
+    );
     // The re-encryptor refuses too.
     assert_eq!(
-        s.w.reencryptor.reencrypt(&mut s.w.rng, T0, "payments", &r.edek, "granted"),
+        s.w.reencryptor
+            .reencrypt(&mut s.w.rng, T0, "payments", &r.edek, "granted"),
         Err(Error::WrongTopic)
     );
 }
@@ -130,12 +155,24 @@ fn value_paired_with_another_sessions_edek_is_a_mismatch() {
     s.enc.rotate();
     let b = s.seal(b"b");
     let frags_b = s.frags(&b);
-    let mixed = SealedRecord { value: a.value.clone(), edek: b.edek.clone() };
-    assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &mixed, &frags_b), Err(Error::EdekMismatch));
+    let mixed = SealedRecord {
+        value: a.value.clone(),
+        edek: b.edek.clone(),
+    };
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &mixed, &frags_b),
+        Err(Error::EdekMismatch)
+    );
     // With b's DEK cached under b's session id, a's value still does not open with b's EDEK.
     assert!(open_with(&mut s.granted.decryptor, TOPIC, &b, &frags_b).is_ok());
-    let mixed = SealedRecord { value: b.value.clone(), edek: a.edek.clone() };
-    assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &mixed, &frags_b), Err(Error::EdekMismatch));
+    let mixed = SealedRecord {
+        value: b.value.clone(),
+        edek: a.edek.clone(),
+    };
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &mixed, &frags_b),
+        Err(Error::EdekMismatch)
+    );
 }
 
 #[test]
@@ -143,7 +180,10 @@ fn fragments_of_another_consumer_are_wrong_consumer() {
     let mut s = setup(56);
     let r = s.seal(b"payload");
     let for_other = s.w.cfrags_for(TOPIC, &r, "other");
-    assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &r, &for_other), Err(Error::WrongConsumer));
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &r, &for_other),
+        Err(Error::WrongConsumer)
+    );
     assert!(open_with(&mut s.other.decryptor, TOPIC, &r, &for_other).is_ok());
 }
 
@@ -151,7 +191,10 @@ fn fragments_of_another_consumer_are_wrong_consumer() {
 fn no_fragment_is_missing_cfrag() {
     let mut s = setup(57);
     let r = s.seal(b"payload");
-    assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &r, &[]), Err(Error::MissingCfrag));
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &r, &[]),
+        Err(Error::MissingCfrag)
+    );
 }
 
 #[test]
@@ -165,10 +208,19 @@ fn fragment_from_untrusted_administrator_is_invalid() {
     let terms = GrantTerms::one_of_one(TOPIC, "granted", s.granted.public, T0);
     let g = Grant::issue(&mut s.w.rng, &rogue, &s.channel, &terms).unwrap();
     rogue_re.add_grant(&g, T0).unwrap();
-    let frags = rogue_re.reencrypt(&mut s.w.rng, T0, TOPIC, &r.edek, "granted").unwrap().to_vec();
-    assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &r, &frags), Err(Error::InvalidCfrag));
+    let frags = rogue_re
+        .reencrypt(&mut s.w.rng, T0, TOPIC, &r.edek, "granted")
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &r, &frags),
+        Err(Error::InvalidCfrag)
+    );
     // And the real re-encryptor refuses the rogue grant.
-    assert_eq!(s.w.reencryptor.add_grant(&g, T0), Err(Error::UntrustedGrant));
+    assert_eq!(
+        s.w.reencryptor.add_grant(&g, T0),
+        Err(Error::UntrustedGrant)
+    );
 }
 
 #[test]
@@ -179,7 +231,10 @@ fn corrupted_fragment_is_invalid() {
     let n = frags[0].len();
     frags[0][n - 70] ^= 0x80; // inside the proof's scalar
     let err = open_with(&mut s.granted.decryptor, TOPIC, &r, &frags).unwrap_err();
-    assert!(matches!(err, Error::InvalidCfrag | Error::Malformed(Object::Cfrag)), "{err:?}");
+    assert!(
+        matches!(err, Error::InvalidCfrag | Error::Malformed(Object::Cfrag)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -187,24 +242,40 @@ fn reencryptor_names_not_granted_revoked_and_expired() {
     let mut s = setup(60);
     let r = s.seal(b"payload");
     assert_eq!(
-        s.w.reencryptor.reencrypt(&mut s.w.rng, T0, TOPIC, &r.edek, "stranger"),
+        s.w.reencryptor
+            .reencrypt(&mut s.w.rng, T0, TOPIC, &r.edek, "stranger"),
         Err(Error::NotGranted)
     );
     s.w.reencryptor.revoke(TOPIC, "other");
-    assert_eq!(s.w.reencryptor.reencrypt(&mut s.w.rng, T0, TOPIC, &r.edek, "other"), Err(Error::Revoked));
+    assert_eq!(
+        s.w.reencryptor
+            .reencrypt(&mut s.w.rng, T0, TOPIC, &r.edek, "other"),
+        Err(Error::Revoked)
+    );
 
     let mut timed = s.w.consumer("timed");
-    let terms = GrantTerms { expires: Some(T0 + 10), ..GrantTerms::one_of_one(TOPIC, "timed", timed.public, T0) };
+    let terms = GrantTerms {
+        expires: Some(T0 + 10),
+        ..GrantTerms::one_of_one(TOPIC, "timed", timed.public, T0)
+    };
     let g = Grant::issue(&mut s.w.rng, &s.w.admin, &s.channel, &terms).unwrap();
     s.w.reencryptor.add_grant(&g, T0).unwrap();
-    let frags = s.w.reencryptor.reencrypt(&mut s.w.rng, T0 + 9, TOPIC, &r.edek, "timed").unwrap().to_vec();
+    let frags =
+        s.w.reencryptor
+            .reencrypt(&mut s.w.rng, T0 + 9, TOPIC, &r.edek, "timed")
+            .unwrap()
+            .to_vec();
     assert!(open_with(&mut timed.decryptor, TOPIC, &r, &frags).is_ok());
     // Expiry holds even for fragments already cached.
     assert_eq!(
-        s.w.reencryptor.reencrypt(&mut s.w.rng, T0 + 10, TOPIC, &r.edek, "timed"),
+        s.w.reencryptor
+            .reencrypt(&mut s.w.rng, T0 + 10, TOPIC, &r.edek, "timed"),
         Err(Error::GrantExpired)
     );
-    assert_eq!(s.w.reencryptor.add_grant(&g, T0 + 10), Err(Error::GrantExpired));
+    assert_eq!(
+        s.w.reencryptor.add_grant(&g, T0 + 10),
+        Err(Error::GrantExpired)
+    );
 }
 
 #[test]
@@ -212,12 +283,17 @@ fn tampered_kfrag_in_grant_is_invalid() {
     let mut s = setup(61);
     let c = s.w.consumer("x");
     let terms = GrantTerms::one_of_one(TOPIC, "x", c.public, T0);
-    let mut bytes = Grant::issue(&mut s.w.rng, &s.w.admin, &s.channel, &terms).unwrap().to_bytes();
+    let mut bytes = Grant::issue(&mut s.w.rng, &s.w.admin, &s.channel, &terms)
+        .unwrap()
+        .to_bytes();
     // The kfrag sits right before the 64-byte signature.
     let at = bytes.len() - 64 - 10;
     bytes[at] ^= 1;
     let g = Grant::from_bytes(&bytes).unwrap();
-    assert_eq!(s.w.reencryptor.add_grant(&g, T0), Err(Error::InvalidKeyFrag));
+    assert_eq!(
+        s.w.reencryptor.add_grant(&g, T0),
+        Err(Error::InvalidKeyFrag)
+    );
 }
 
 #[test]
@@ -225,8 +301,14 @@ fn foreign_value_with_rewrap_header_is_foreign_record() {
     let mut s = setup(62);
     let r = s.seal(b"payload");
     let frags = s.frags(&r);
-    let foreign = SealedRecord { value: b"{\"plain\": \"json\"}".to_vec(), edek: r.edek.clone() };
-    assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &foreign, &frags), Err(Error::ForeignRecord));
+    let foreign = SealedRecord {
+        value: b"{\"plain\": \"json\"}".to_vec(),
+        edek: r.edek.clone(),
+    };
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &foreign, &frags),
+        Err(Error::ForeignRecord)
+    );
 }
 
 #[test]
@@ -240,7 +322,10 @@ fn plaintext_is_refused_unless_allowed_for_migration() {
     let mut migrating = Decryptor::new(
         secret,
         &[s.w.admin.verifying_key()],
-        DecryptorConfig { allow_plaintext: true, ..Default::default() },
+        DecryptorConfig {
+            allow_plaintext: true,
+            ..Default::default()
+        },
     )
     .unwrap();
     assert_eq!(
@@ -249,16 +334,27 @@ fn plaintext_is_refused_unless_allowed_for_migration() {
     );
     // A sealed value stripped of its EDEK is never taken for plaintext.
     let r = s.seal(b"secret");
-    assert_eq!(migrating.open(T0, TOPIC, Some(&r.value), &[]), Err(Error::Truncated(Object::Edek)));
+    assert_eq!(
+        migrating.open(T0, TOPIC, Some(&r.value), &[]),
+        Err(Error::Truncated(Object::Edek))
+    );
 }
 
 #[test]
 fn tombstones_stay_tombstones() {
     let mut s = setup(64);
-    assert_eq!(s.granted.decryptor.open(T0, TOPIC, None, &[]), Ok(Opened::Tombstone));
+    assert_eq!(
+        s.granted.decryptor.open(T0, TOPIC, None, &[]),
+        Ok(Opened::Tombstone)
+    );
     let r = s.seal(b"x");
     let frags = s.frags(&r);
-    assert_eq!(s.granted.decryptor.open(T0, TOPIC, None, &headers(&r, &frags)), Ok(Opened::Tombstone));
+    assert_eq!(
+        s.granted
+            .decryptor
+            .open(T0, TOPIC, None, &headers(&r, &frags)),
+        Ok(Opened::Tombstone)
+    );
 }
 
 #[test]
@@ -281,6 +377,9 @@ fn empty_and_64_mib_payloads_round_trip() {
         let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
         let r = s.seal(&payload);
         let frags = s.frags(&r);
-        assert_eq!(open_with(&mut s.granted.decryptor, TOPIC, &r, &frags), Ok(Opened::Plaintext(payload)));
+        assert_eq!(
+            open_with(&mut s.granted.decryptor, TOPIC, &r, &frags),
+            Ok(Opened::Plaintext(payload))
+        );
     }
 }

@@ -41,7 +41,12 @@ enum Part {
     Cfrag,
 }
 
-fn flipped(record: &SealedRecord, frags: &[Vec<u8>], part: Part, bit: usize) -> (SealedRecord, Vec<Vec<u8>>) {
+fn flipped(
+    record: &SealedRecord,
+    frags: &[Vec<u8>],
+    part: Part,
+    bit: usize,
+) -> (SealedRecord, Vec<Vec<u8>>) {
     let mut r = record.clone();
     let mut f = frags.to_vec();
     let flip = |bytes: &mut [u8]| {

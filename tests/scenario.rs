@@ -78,10 +78,17 @@ fn run(mode: Mode, seed: u64) {
     for (p, enc) in producers.iter_mut().enumerate() {
         let payload = format!("after revoke from {p}").into_bytes();
         let record = enc.seal(&mut w.rng, T0 + 1, CHANNEL, &payload).unwrap();
-        assert_eq!(w.deliver(CHANNEL, &record, &mut consumers[0]), Ok(Opened::Plaintext(payload)));
-        assert_eq!(w.deliver(CHANNEL, &record, &mut consumers[1]), Err(Error::MissingCfrag));
         assert_eq!(
-            w.reencryptor.reencrypt(&mut w.rng, T0, CHANNEL, &record.edek, "2"),
+            w.deliver(CHANNEL, &record, &mut consumers[0]),
+            Ok(Opened::Plaintext(payload))
+        );
+        assert_eq!(
+            w.deliver(CHANNEL, &record, &mut consumers[1]),
+            Err(Error::MissingCfrag)
+        );
+        assert_eq!(
+            w.reencryptor
+                .reencrypt(&mut w.rng, T0, CHANNEL, &record.edek, "2"),
             Err(Error::Revoked)
         );
     }
@@ -111,15 +118,24 @@ fn revoked_consumer_cannot_open_new_session_but_regrant_restores_access() {
     w.grant(&channel, CHANNEL, &c);
     let mut enc = Encryptor::new(channel.public_key(), RotationPolicy::default()).unwrap();
     let first = enc.seal(&mut w.rng, T0, CHANNEL, b"one").unwrap();
-    assert_eq!(w.deliver(CHANNEL, &first, &mut c), Ok(Opened::Plaintext(b"one".to_vec())));
+    assert_eq!(
+        w.deliver(CHANNEL, &first, &mut c),
+        Ok(Opened::Plaintext(b"one".to_vec()))
+    );
 
     w.reencryptor.revoke(CHANNEL, "2");
     enc.rotate();
     let second = enc.seal(&mut w.rng, T0, CHANNEL, b"two").unwrap();
-    assert_eq!(w.deliver(CHANNEL, &second, &mut c), Err(Error::MissingCfrag));
+    assert_eq!(
+        w.deliver(CHANNEL, &second, &mut c),
+        Err(Error::MissingCfrag)
+    );
 
     w.grant(&channel, CHANNEL, &c);
-    assert_eq!(w.deliver(CHANNEL, &second, &mut c), Ok(Opened::Plaintext(b"two".to_vec())));
+    assert_eq!(
+        w.deliver(CHANNEL, &second, &mut c),
+        Ok(Opened::Plaintext(b"two".to_vec()))
+    );
 }
 
 #[test]
@@ -128,7 +144,10 @@ fn granted_consumer_reads_history_without_producer_online() {
     let channel = w.key();
     let mut enc = Encryptor::new(channel.public_key(), RotationPolicy::default()).unwrap();
     let old: Vec<_> = (0..5)
-        .map(|i| enc.seal(&mut w.rng, T0, CHANNEL, format!("old {i}").as_bytes()).unwrap())
+        .map(|i| {
+            enc.seal(&mut w.rng, T0, CHANNEL, format!("old {i}").as_bytes())
+                .unwrap()
+        })
         .collect();
     drop(enc);
     let mut late = w.consumer("late");
@@ -147,11 +166,17 @@ fn rotation_by_count_costs_one_reencryption_per_session() {
     let mut c = w.consumer("1");
     let channel = w.key();
     w.grant(&channel, CHANNEL, &c);
-    let policy = RotationPolicy { max_messages: 10, max_age_secs: 3600 };
+    let policy = RotationPolicy {
+        max_messages: 10,
+        max_age_secs: 3600,
+    };
     let mut enc = Encryptor::new(channel.public_key(), policy).unwrap();
     for i in 0..95 {
         let r = enc.seal(&mut w.rng, T0, CHANNEL, &[i]).unwrap();
-        assert_eq!(w.deliver(CHANNEL, &r, &mut c), Ok(Opened::Plaintext(vec![i])));
+        assert_eq!(
+            w.deliver(CHANNEL, &r, &mut c),
+            Ok(Opened::Plaintext(vec![i]))
+        );
     }
     assert_eq!(enc.rotations(), 9);
     assert_eq!(w.reencryptor.stats().reencryptions, 10);

@@ -24,7 +24,8 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
     let grant = Grant::issue(&mut w.rng, &w.admin, &channel, &terms).unwrap();
     let mut proxies: Vec<ReEncryptor> = (0..3)
         .map(|i| {
-            let mut re = ReEncryptor::new(&[w.admin.verifying_key()], ReEncryptorConfig::default()).unwrap();
+            let mut re =
+                ReEncryptor::new(&[w.admin.verifying_key()], ReEncryptorConfig::default()).unwrap();
             // Each re-encryptor receives only its own share, over the wire.
             let share = Grant::from_bytes(&grant.share(i).unwrap().to_bytes()).unwrap();
             re.add_grant(&share, T0).unwrap();
@@ -55,7 +56,12 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
     for single in &frags {
         consumer.forget_deks();
         assert_eq!(
-            open_with(&mut consumer.decryptor, "t", &record, std::slice::from_ref(single)),
+            open_with(
+                &mut consumer.decryptor,
+                "t",
+                &record,
+                std::slice::from_ref(single)
+            ),
             Err(Error::InsufficientCfrags { have: 1, need: 2 })
         );
     }
@@ -82,7 +88,9 @@ fn one_reencryptor_holding_all_shares_returns_all_fragments() {
     let grant = Grant::issue(&mut w.rng, &w.admin, &channel, &terms).unwrap();
     // Shares arriving one by one merge into one grant.
     for i in 0..3 {
-        w.reencryptor.add_grant(&grant.share(i).unwrap(), T0).unwrap();
+        w.reencryptor
+            .add_grant(&grant.share(i).unwrap(), T0)
+            .unwrap();
     }
     assert_eq!(w.reencryptor.stats().grants, 1);
     let mut enc = Encryptor::new(channel.public_key(), RotationPolicy::default()).unwrap();

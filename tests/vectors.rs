@@ -24,9 +24,30 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { name: "one-of-one", topic: "orders", consumer: "consumer-1", plaintext: b"peace at dawn", threshold: 1, shares: 1 },
-    Case { name: "empty-payload", topic: "orders", consumer: "consumer-1", plaintext: b"", threshold: 1, shares: 1 },
-    Case { name: "two-of-three", topic: "payments.eu-west_1", consumer: "User:alice", plaintext: b"threshold re-encryption", threshold: 2, shares: 3 },
+    Case {
+        name: "one-of-one",
+        topic: "orders",
+        consumer: "consumer-1",
+        plaintext: b"peace at dawn",
+        threshold: 1,
+        shares: 1,
+    },
+    Case {
+        name: "empty-payload",
+        topic: "orders",
+        consumer: "consumer-1",
+        plaintext: b"",
+        threshold: 1,
+        shares: 1,
+    },
+    Case {
+        name: "two-of-three",
+        topic: "payments.eu-west_1",
+        consumer: "User:alice",
+        plaintext: b"threshold re-encryption",
+        threshold: 2,
+        shares: 3,
+    },
 ];
 
 fn generate() -> Value {
@@ -57,7 +78,9 @@ fn generate() -> Value {
         let grant = Grant::issue(&mut rng, &admin, &delegating, &terms).unwrap();
         let mut re = ReEncryptor::new(&[admin_pk], ReEncryptorConfig::default()).unwrap();
         re.add_grant(&grant, T0).unwrap();
-        let cfrags = re.reencrypt(&mut rng, T0, case.topic, &record.edek, case.consumer).unwrap();
+        let cfrags = re
+            .reencrypt(&mut rng, T0, case.topic, &record.edek, case.consumer)
+            .unwrap();
 
         let mut flipped_value = record.value.clone();
         let last = flipped_value.len() - 1;
@@ -98,7 +121,8 @@ fn generate() -> Value {
 }
 
 fn load() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(PATH).expect("tests/vectors/records.json")).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(PATH).expect("tests/vectors/records.json"))
+        .unwrap()
 }
 
 fn bytes(v: &Value) -> Vec<u8> {
@@ -112,7 +136,11 @@ fn vectors_regenerate_identically() {
         std::fs::create_dir_all(std::path::Path::new(PATH).parent().unwrap()).unwrap();
         std::fs::write(PATH, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
     }
-    assert_eq!(fresh, load(), "format drifted; if intended, rerun with REWRAP_BLESS=1");
+    assert_eq!(
+        fresh,
+        load(),
+        "format drifted; if intended, rerun with REWRAP_BLESS=1"
+    );
 }
 
 #[test]
@@ -125,16 +153,33 @@ fn vectors_open_from_their_bytes_alone() {
         let topic = case["topic"].as_str().unwrap();
         let admin = PublicKey::from_hex(case["admin_public_key"].as_str().unwrap()).unwrap();
         let consumer = SecretKey::from_hex(case["consumer_secret_key"].as_str().unwrap()).unwrap();
-        let delegating = SecretKey::from_hex(case["delegating_secret_key"].as_str().unwrap()).unwrap();
+        let delegating =
+            SecretKey::from_hex(case["delegating_secret_key"].as_str().unwrap()).unwrap();
         let edek = bytes(&case["edek"]);
-        let cfrags: Vec<Vec<u8>> = case["cfrags"].as_array().unwrap().iter().map(bytes).collect();
-        assert_eq!(cfrags.len() as u64, case["threshold"].as_u64().unwrap().max(cfrags.len() as u64));
+        let cfrags: Vec<Vec<u8>> = case["cfrags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(bytes)
+            .collect();
+        assert_eq!(
+            cfrags.len() as u64,
+            case["threshold"].as_u64().unwrap().max(cfrags.len() as u64)
+        );
 
         // The administrator's path: the delegating key opens the EDEK to the recorded DEK.
         let parsed = EdekRef::parse(&edek).unwrap();
-        assert_eq!(hex::encode(parsed.digest()), case["edek_digest"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            hex::encode(parsed.digest()),
+            case["edek_digest"].as_str().unwrap(),
+            "{name}"
+        );
         let dek = parsed.open_with_delegating_key(&delegating).unwrap();
-        assert_eq!(hex::encode(dek.as_bytes()), case["dek"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            hex::encode(dek.as_bytes()),
+            case["dek"].as_str().unwrap(),
+            "{name}"
+        );
 
         // The grant parses and verifies against the administrator key.
         let grant = Grant::from_bytes(&bytes(&case["grant"])).unwrap();
@@ -153,8 +198,15 @@ fn vectors_open_from_their_bytes_alone() {
         );
         for reject in case["rejects"].as_array().unwrap() {
             let v = bytes(&reject["value"]);
-            let err = dec.open(T0, reject["topic"].as_str().unwrap(), Some(&v), &headers).unwrap_err();
-            assert_eq!(err.code() as u64, reject["code"].as_u64().unwrap(), "{name}: {}", reject["what"]);
+            let err = dec
+                .open(T0, reject["topic"].as_str().unwrap(), Some(&v), &headers)
+                .unwrap_err();
+            assert_eq!(
+                err.code() as u64,
+                reject["code"].as_u64().unwrap(),
+                "{name}: {}",
+                reject["what"]
+            );
         }
     }
 }

@@ -47,8 +47,8 @@ pub(crate) struct Cache<K: Hash + Eq, V> {
 
 impl<K: Hash + Eq, V> Cache<K, V> {
     pub(crate) fn new(capacity: usize, ttl_secs: Option<u64>) -> Result<Self> {
-        let capacity =
-            NonZeroUsize::new(capacity).ok_or(Error::InvalidArgument("cache capacity must be > 0"))?;
+        let capacity = NonZeroUsize::new(capacity)
+            .ok_or(Error::InvalidArgument("cache capacity must be > 0"))?;
         if ttl_secs == Some(0) {
             return Err(Error::InvalidArgument("cache TTL must be > 0 seconds"));
         }
@@ -73,7 +73,9 @@ impl<K: Hash + Eq, V> Cache<K, V> {
                 self.misses += 1;
                 return None;
             }
-            Some((_, at)) => self.ttl_secs.is_some_and(|ttl| now.saturating_sub(*at) >= ttl),
+            Some((_, at)) => self
+                .ttl_secs
+                .is_some_and(|ttl| now.saturating_sub(*at) >= ttl),
         };
         if expired {
             self.lru.pop(key);
@@ -99,8 +101,12 @@ impl<K: Hash + Eq, V> Cache<K, V> {
     where
         K: Clone,
     {
-        let doomed: alloc::vec::Vec<K> =
-            self.lru.iter().filter(|(k, _)| matches(k)).map(|(k, _)| k.clone()).collect();
+        let doomed: alloc::vec::Vec<K> = self
+            .lru
+            .iter()
+            .filter(|(k, _)| matches(k))
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in &doomed {
             self.lru.pop(k);
         }
@@ -131,7 +137,10 @@ mod tests {
         assert_eq!(c.get(&1, 0), None);
         assert_eq!(c.get(&3, 0), Some(&30));
         let s = c.stats();
-        assert_eq!((s.hits, s.misses, s.evictions, s.entries, s.capacity), (1, 1, 1, 2, 2));
+        assert_eq!(
+            (s.hits, s.misses, s.evictions, s.entries, s.capacity),
+            (1, 1, 1, 2, 2)
+        );
     }
 
     #[test]

@@ -63,7 +63,11 @@ impl<'a> CfragRef<'a> {
 }
 
 /// Builds a header value around a fresh fragment.
-pub(crate) fn encode(threshold: u8, consumer: KeyId, cfrag: &umbral_pre::VerifiedCapsuleFrag) -> Vec<u8> {
+pub(crate) fn encode(
+    threshold: u8,
+    consumer: KeyId,
+    cfrag: &umbral_pre::VerifiedCapsuleFrag,
+) -> Vec<u8> {
     let simple = cfrag.to_bytes_simple();
     debug_assert_eq!(simple.len(), CFRAG_LEN);
     let mut out = Vec::with_capacity(CFRAG_HEADER_LEN);
@@ -80,7 +84,10 @@ mod tests {
 
     #[test]
     fn framing_errors_are_named() {
-        assert_eq!(CfragRef::parse(&[]).unwrap_err(), Error::Truncated(Object::Cfrag));
+        assert_eq!(
+            CfragRef::parse(&[]).unwrap_err(),
+            Error::Truncated(Object::Cfrag)
+        );
         assert_eq!(
             CfragRef::parse(&[3, 1]).unwrap_err(),
             Error::UnsupportedVersion(Object::Cfrag, 3)
@@ -91,10 +98,16 @@ mod tests {
         );
         let mut zero_threshold = alloc::vec![0u8; CFRAG_HEADER_LEN];
         zero_threshold[0] = 1;
-        assert_eq!(CfragRef::parse(&zero_threshold).unwrap_err(), Error::Malformed(Object::Cfrag));
+        assert_eq!(
+            CfragRef::parse(&zero_threshold).unwrap_err(),
+            Error::Malformed(Object::Cfrag)
+        );
         let mut too_long = alloc::vec![1u8; CFRAG_HEADER_LEN + 1];
         too_long[0] = 1;
-        assert_eq!(CfragRef::parse(&too_long).unwrap_err(), Error::Malformed(Object::Cfrag));
+        assert_eq!(
+            CfragRef::parse(&too_long).unwrap_err(),
+            Error::Malformed(Object::Cfrag)
+        );
     }
 
     #[test]
@@ -102,6 +115,9 @@ mod tests {
         let mut bytes = alloc::vec![0x42u8; CFRAG_HEADER_LEN];
         bytes[0] = 1;
         let parsed = CfragRef::parse(&bytes).unwrap();
-        assert_eq!(parsed.decode().unwrap_err(), Error::Malformed(Object::Cfrag));
+        assert_eq!(
+            parsed.decode().unwrap_err(),
+            Error::Malformed(Object::Cfrag)
+        );
     }
 }

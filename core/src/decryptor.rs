@@ -77,9 +77,15 @@ pub struct Decryptor {
 impl Decryptor {
     /// A consumer with its own secret key, trusting fragments made from kfrags signed by any of
     /// `trusted_admins`.
-    pub fn new(secret: SecretKey, trusted_admins: &[PublicKey], config: DecryptorConfig) -> Result<Self> {
+    pub fn new(
+        secret: SecretKey,
+        trusted_admins: &[PublicKey],
+        config: DecryptorConfig,
+    ) -> Result<Self> {
         if trusted_admins.is_empty() {
-            return Err(Error::InvalidArgument("at least one trusted administrator key"));
+            return Err(Error::InvalidArgument(
+                "at least one trusted administrator key",
+            ));
         }
         let public = secret.public_key();
         Ok(Decryptor {
@@ -99,7 +105,13 @@ impl Decryptor {
     }
 
     /// Opens one record read from `topic`. `value` is `None` for a tombstone.
-    pub fn open(&mut self, now: u64, topic: &str, value: Option<&[u8]>, headers: &[Header<'_>]) -> Result<Opened> {
+    pub fn open(
+        &mut self,
+        now: u64,
+        topic: &str,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> Result<Opened> {
         let Some(value) = value else {
             return Ok(Opened::Tombstone);
         };
@@ -120,7 +132,9 @@ impl Decryptor {
             if *hit.edek != *edek.as_bytes() {
                 return Err(Error::EdekMismatch);
             }
-            return sealed.open(&hit.key, &hit.edek_digest).map(Opened::Plaintext);
+            return sealed
+                .open(&hit.key, &hit.edek_digest)
+                .map(Opened::Plaintext);
         }
         let edek_digest = edek.digest();
         if edek_digest[..SESSION_ID_LEN] != session[..] {
@@ -171,7 +185,10 @@ impl Decryptor {
             return Err(Error::Malformed(Object::Cfrag));
         }
         if mine.len() < need {
-            return Err(Error::InsufficientCfrags { have: mine.len(), need });
+            return Err(Error::InsufficientCfrags {
+                have: mine.len(),
+                need,
+            });
         }
         let capsule = edek.capsule()?;
         let delegating = edek.delegating_key()?;
@@ -180,7 +197,9 @@ impl Decryptor {
             if verified.len() == need {
                 break;
             }
-            let Ok(decoded) = cfrag.decode() else { continue };
+            let Ok(decoded) = cfrag.decode() else {
+                continue;
+            };
             if let Some(v) = self.verify_cfrag(decoded, &capsule, &delegating) {
                 verified.push(v);
             }

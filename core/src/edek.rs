@@ -82,7 +82,8 @@ impl<'a> EdekRef<'a> {
 
     /// The delegating public key (decodes and validates the point).
     pub fn delegating_key(&self) -> Result<PublicKey> {
-        PublicKey::from_bytes(self.delegating_key_bytes()).map_err(|_| Error::Malformed(Object::Edek))
+        PublicKey::from_bytes(self.delegating_key_bytes())
+            .map_err(|_| Error::Malformed(Object::Edek))
     }
 
     fn capsule_bytes(&self) -> &'a [u8] {
@@ -121,9 +122,14 @@ impl<'a> EdekRef<'a> {
         capsule: &umbral_pre::Capsule,
         cfrags: Vec<umbral_pre::VerifiedCapsuleFrag>,
     ) -> Result<Dek> {
-        let dek =
-            umbral_pre::decrypt_reencrypted(&consumer.0, &delegating.0, capsule, cfrags, self.sealed_dek())
-                .map_err(|_| Error::DekUnavailable)?;
+        let dek = umbral_pre::decrypt_reencrypted(
+            &consumer.0,
+            &delegating.0,
+            capsule,
+            cfrags,
+            self.sealed_dek(),
+        )
+        .map_err(|_| Error::DekUnavailable)?;
         Dek::from_slice(&dek)
     }
 }
@@ -185,7 +191,10 @@ mod tests {
         for len in 0..edek.len() {
             let err = EdekRef::parse(&edek[..len]).unwrap_err();
             assert!(
-                matches!(err, Error::Truncated(Object::Edek) | Error::Malformed(Object::Edek)),
+                matches!(
+                    err,
+                    Error::Truncated(Object::Edek) | Error::Malformed(Object::Edek)
+                ),
                 "len {len}: {err:?}"
             );
         }

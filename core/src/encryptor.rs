@@ -167,7 +167,8 @@ impl Encryptor {
             }
             None => {
                 check_topic(topic)?;
-                self.sessions.push(Session::open(rng, &self.delegating, topic, now)?);
+                self.sessions
+                    .push(Session::open(rng, &self.delegating, topic, now)?);
                 Ok(self.sessions.len() - 1)
             }
         }
@@ -181,7 +182,10 @@ impl Encryptor {
 
     /// The current EDEK header value for `topic`, if a session is open.
     pub fn edek(&self, topic: &str) -> Option<&Arc<[u8]>> {
-        self.sessions.iter().find(|s| s.topic == topic).map(|s| &s.edek)
+        self.sessions
+            .iter()
+            .find(|s| s.topic == topic)
+            .map(|s| &s.edek)
     }
 
     /// The current session id for `topic` (what sealed values carry), if a session is open.
@@ -219,7 +223,10 @@ mod tests {
 
     #[test]
     fn rotates_after_message_count() {
-        let (mut rng, mut enc) = encryptor(RotationPolicy { max_messages: 3, max_age_secs: 100 });
+        let (mut rng, mut enc) = encryptor(RotationPolicy {
+            max_messages: 3,
+            max_age_secs: 100,
+        });
         let ids: Vec<_> = (0..7)
             .map(|_| {
                 let r = enc.seal(&mut rng, 0, "t", b"x").unwrap();
@@ -235,7 +242,10 @@ mod tests {
 
     #[test]
     fn rotates_after_age() {
-        let (mut rng, mut enc) = encryptor(RotationPolicy { max_messages: 100, max_age_secs: 10 });
+        let (mut rng, mut enc) = encryptor(RotationPolicy {
+            max_messages: 100,
+            max_age_secs: 10,
+        });
         let a = enc.seal(&mut rng, 1000, "t", b"x").unwrap().edek;
         let b = enc.seal(&mut rng, 1009, "t", b"x").unwrap().edek;
         let c = enc.seal(&mut rng, 1010, "t", b"x").unwrap().edek;
@@ -269,13 +279,28 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(32);
         let pk = SecretKey::random(&mut rng).public_key();
         for policy in [
-            RotationPolicy { max_messages: 0, max_age_secs: 1 },
-            RotationPolicy { max_messages: MAX_MESSAGES_PER_DEK + 1, max_age_secs: 1 },
-            RotationPolicy { max_messages: 1, max_age_secs: 0 },
+            RotationPolicy {
+                max_messages: 0,
+                max_age_secs: 1,
+            },
+            RotationPolicy {
+                max_messages: MAX_MESSAGES_PER_DEK + 1,
+                max_age_secs: 1,
+            },
+            RotationPolicy {
+                max_messages: 1,
+                max_age_secs: 0,
+            },
         ] {
-            assert!(matches!(Encryptor::new(pk, policy), Err(Error::InvalidArgument(_))));
+            assert!(matches!(
+                Encryptor::new(pk, policy),
+                Err(Error::InvalidArgument(_))
+            ));
         }
         let mut enc = Encryptor::new(pk, RotationPolicy::default()).unwrap();
-        assert!(matches!(enc.seal(&mut rng, 0, "", b"x"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            enc.seal(&mut rng, 0, "", b"x"),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

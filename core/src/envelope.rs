@@ -58,11 +58,15 @@ impl<'a> SealedValue<'a> {
 
     /// The producer session this value belongs to (prefix of its EDEK's digest).
     pub fn session_id(&self) -> &'a [u8; SESSION_ID_LEN] {
-        self.header[4..4 + SESSION_ID_LEN].try_into().expect("fixed header layout")
+        self.header[4..4 + SESSION_ID_LEN]
+            .try_into()
+            .expect("fixed header layout")
     }
 
     fn nonce(&self) -> &'a [u8; NONCE_LEN] {
-        self.header[4 + SESSION_ID_LEN..].try_into().expect("fixed header layout")
+        self.header[4 + SESSION_ID_LEN..]
+            .try_into()
+            .expect("fixed header layout")
     }
 
     /// Decrypts with the session's key; `edek_digest` is the full digest of its EDEK.
@@ -137,8 +141,14 @@ mod tests {
     #[test]
     fn framing_errors_are_named() {
         assert_eq!(SealedValue::parse(b"").unwrap_err(), Error::ForeignRecord);
-        assert_eq!(SealedValue::parse(b"{\"json\":1}").unwrap_err(), Error::ForeignRecord);
-        assert_eq!(SealedValue::parse(b"RW").unwrap_err(), Error::Truncated(Object::Envelope));
+        assert_eq!(
+            SealedValue::parse(b"{\"json\":1}").unwrap_err(),
+            Error::ForeignRecord
+        );
+        assert_eq!(
+            SealedValue::parse(b"RW").unwrap_err(),
+            Error::Truncated(Object::Envelope)
+        );
         assert_eq!(
             SealedValue::parse(b"RW\x07\x01").unwrap_err(),
             Error::UnsupportedVersion(Object::Envelope, 7)

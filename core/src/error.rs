@@ -121,7 +121,9 @@ impl fmt::Display for Error {
                 f.write_str("record has no rewrap headers and plaintext is not allowed")
             }
             Error::WrongTopic => f.write_str("record was sealed for another topic"),
-            Error::EdekMismatch => f.write_str("record value and EDEK belong to different sessions"),
+            Error::EdekMismatch => {
+                f.write_str("record value and EDEK belong to different sessions")
+            }
             Error::AuthenticationFailed => f.write_str("authentication of the sealed value failed"),
             Error::MissingCfrag => f.write_str("no capsule fragment for this consumer"),
             Error::WrongConsumer => f.write_str("capsule fragments are for another consumer"),

@@ -40,7 +40,12 @@ pub struct GrantTerms<'a> {
 
 impl<'a> GrantTerms<'a> {
     /// 1-of-1 terms valid from `not_before` with no expiry: the single re-encryptor case.
-    pub fn one_of_one(channel: &'a str, consumer: &'a str, consumer_key: PublicKey, not_before: u64) -> Self {
+    pub fn one_of_one(
+        channel: &'a str,
+        consumer: &'a str,
+        consumer_key: PublicKey,
+        not_before: u64,
+    ) -> Self {
         GrantTerms {
             channel,
             consumer,
@@ -121,7 +126,10 @@ impl Grant {
             shares: terms.shares,
             not_before: terms.not_before,
             expires,
-            kfrag_digests: kfrags.iter().map(|(_, b)| Sha256::digest(b).into()).collect(),
+            kfrag_digests: kfrags
+                .iter()
+                .map(|(_, b)| Sha256::digest(b).into())
+                .collect(),
             kfrags,
             signature: [0; SIGNATURE_LEN],
         };
@@ -135,7 +143,9 @@ impl Grant {
             .kfrags
             .iter()
             .find(|(i, _)| *i == index)
-            .ok_or(Error::InvalidArgument("no kfrag with that share index in this grant"))?;
+            .ok_or(Error::InvalidArgument(
+                "no kfrag with that share index in this grant",
+            ))?;
         Ok(Grant {
             kfrags: alloc::vec![kfrag.clone()],
             ..self.clone()
@@ -190,7 +200,8 @@ impl Grant {
         let channel = r.short_str()?.to_string();
         let consumer = r.short_str()?.to_string();
         let key = |r: &mut Reader<'_>| -> Result<PublicKey> {
-            PublicKey::from_bytes(r.take(PUBLIC_KEY_LEN)?).map_err(|_| Error::Malformed(Object::Grant))
+            PublicKey::from_bytes(r.take(PUBLIC_KEY_LEN)?)
+                .map_err(|_| Error::Malformed(Object::Grant))
         };
         let delegating_key = key(&mut r)?;
         let consumer_key = key(&mut r)?;
@@ -202,7 +213,9 @@ impl Grant {
         }
         let not_before = r.u64()?;
         let expires = r.u64()?;
-        let kfrag_digests = (0..shares).map(|_| r.array()).collect::<Result<Vec<[u8; 32]>>>()?;
+        let kfrag_digests = (0..shares)
+            .map(|_| r.array())
+            .collect::<Result<Vec<[u8; 32]>>>()?;
         let count = r.u8()?;
         if count == 0 || count > shares {
             return Err(Error::Malformed(Object::Grant));
@@ -211,7 +224,9 @@ impl Grant {
         for _ in 0..count {
             let index = r.u8()?;
             // Indices strictly increase, so each share appears once.
-            let in_order = kfrags.last().map_or(true, |(prev, _): &(u8, Vec<u8>)| index > *prev);
+            let in_order = kfrags
+                .last()
+                .map_or(true, |(prev, _): &(u8, Vec<u8>)| index > *prev);
             if index >= shares || !in_order {
                 return Err(Error::Malformed(Object::Grant));
             }
@@ -257,7 +272,11 @@ impl Grant {
             let kfrag: umbral_pre::KeyFrag =
                 postcard::from_bytes(bytes).map_err(|_| Error::InvalidKeyFrag)?;
             let verified = kfrag
-                .verify(&self.admin_key.0, Some(&self.delegating_key.0), Some(&self.consumer_key.0))
+                .verify(
+                    &self.admin_key.0,
+                    Some(&self.delegating_key.0),
+                    Some(&self.consumer_key.0),
+                )
                 .map_err(|_| Error::InvalidKeyFrag)?;
             kfrags.push(verified);
         }
@@ -321,7 +340,9 @@ pub struct VerifiedGrant {
 
 impl core::fmt::Debug for VerifiedGrant {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("VerifiedGrant").field("grant", &self.grant).finish_non_exhaustive()
+        f.debug_struct("VerifiedGrant")
+            .field("grant", &self.grant)
+            .finish_non_exhaustive()
     }
 }
 
@@ -350,7 +371,12 @@ mod tests {
         let admin = Signer::new(SecretKey::random(&mut rng));
         let producer = SecretKey::random(&mut rng);
         let consumer = SecretKey::random(&mut rng).public_key();
-        Fixture { rng, admin, producer, consumer }
+        Fixture {
+            rng,
+            admin,
+            producer,
+            consumer,
+        }
     }
 
     fn terms(consumer: PublicKey, t: u8, n: u8) -> GrantTerms<'static> {
@@ -382,7 +408,14 @@ mod tests {
         let g = Grant::issue(&mut f.rng, &f.admin, &f.producer, &terms(f.consumer, 2, 3)).unwrap();
         let share = Grant::from_bytes(&g.share(2).unwrap().to_bytes()).unwrap();
         assert_eq!(share.share_indices(), [2]);
-        assert_eq!(share.verify(&[f.admin.verifying_key()], 500).unwrap().kfrags.len(), 1);
+        assert_eq!(
+            share
+                .verify(&[f.admin.verifying_key()], 500)
+                .unwrap()
+                .kfrags
+                .len(),
+            1
+        );
         assert!(g.share(3).is_err());
     }
 
@@ -398,7 +431,10 @@ mod tests {
         let pos = bytes.windows(10).position(|w| w == b"consumer-1").unwrap();
         bytes[pos + 9] = b'2';
         let forged = Grant::from_bytes(&bytes).unwrap();
-        assert_eq!(forged.verify(&[f.admin.verifying_key()], 500).unwrap_err(), Error::UntrustedGrant);
+        assert_eq!(
+            forged.verify(&[f.admin.verifying_key()], 500).unwrap_err(),
+            Error::UntrustedGrant
+        );
     }
 
     #[test]
@@ -408,7 +444,10 @@ mod tests {
         let b = Grant::issue(&mut f.rng, &f.admin, &f.producer, &terms(f.consumer, 1, 1)).unwrap();
         let mut mixed = a.clone();
         mixed.kfrags = b.kfrags.clone();
-        assert_eq!(mixed.verify(&[f.admin.verifying_key()], 500).unwrap_err(), Error::InvalidKeyFrag);
+        assert_eq!(
+            mixed.verify(&[f.admin.verifying_key()], 500).unwrap_err(),
+            Error::InvalidKeyFrag
+        );
     }
 
     #[test]
@@ -425,7 +464,9 @@ mod tests {
     fn bad_terms_are_refused() {
         let mut f = fixture();
         for (t, n) in [(0, 1), (3, 2)] {
-            assert!(Grant::issue(&mut f.rng, &f.admin, &f.producer, &terms(f.consumer, t, n)).is_err());
+            assert!(
+                Grant::issue(&mut f.rng, &f.admin, &f.producer, &terms(f.consumer, t, n)).is_err()
+            );
         }
     }
 

@@ -62,9 +62,8 @@ impl SecretKey {
 
     /// Parses the output of `to_hex` (surrounding whitespace ignored).
     pub fn from_hex(text: &str) -> Result<Self> {
-        let bytes = Zeroizing::new(
-            hex::decode(text.trim()).map_err(|_| Error::Malformed(Object::Key))?,
-        );
+        let bytes =
+            Zeroizing::new(hex::decode(text.trim()).map_err(|_| Error::Malformed(Object::Key))?);
         Self::from_bytes(bytes.as_slice())
     }
 
@@ -87,7 +86,11 @@ impl SecretKey {
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey(<redacted>, id {})", self.public_key().key_id())
+        write!(
+            f,
+            "SecretKey(<redacted>, id {})",
+            self.public_key().key_id()
+        )
     }
 }
 
@@ -263,11 +266,26 @@ mod tests {
 
     #[test]
     fn bad_key_bytes_are_rejected() {
-        assert_eq!(SecretKey::from_bytes(&[0u8; 32]).unwrap_err(), Error::Malformed(Object::Key));
-        assert_eq!(SecretKey::from_bytes(&[1u8; 31]).unwrap_err(), Error::Malformed(Object::Key));
-        assert_eq!(SecretKey::from_bytes(&[0xffu8; 32]).unwrap_err(), Error::Malformed(Object::Key));
-        assert_eq!(PublicKey::from_bytes(&[9u8; 33]).unwrap_err(), Error::Malformed(Object::Key));
-        assert_eq!(PublicKey::from_hex("zz").unwrap_err(), Error::Malformed(Object::Key));
+        assert_eq!(
+            SecretKey::from_bytes(&[0u8; 32]).unwrap_err(),
+            Error::Malformed(Object::Key)
+        );
+        assert_eq!(
+            SecretKey::from_bytes(&[1u8; 31]).unwrap_err(),
+            Error::Malformed(Object::Key)
+        );
+        assert_eq!(
+            SecretKey::from_bytes(&[0xffu8; 32]).unwrap_err(),
+            Error::Malformed(Object::Key)
+        );
+        assert_eq!(
+            PublicKey::from_bytes(&[9u8; 33]).unwrap_err(),
+            Error::Malformed(Object::Key)
+        );
+        assert_eq!(
+            PublicKey::from_hex("zz").unwrap_err(),
+            Error::Malformed(Object::Key)
+        );
     }
 
     #[test]
@@ -282,9 +300,15 @@ mod tests {
     #[test]
     fn channel_keys_are_deterministic_per_channel() {
         let seed = [7u8; 32];
-        let a1 = SecretKey::derive_channel_key(&seed, "orders").unwrap().public_key();
-        let a2 = SecretKey::derive_channel_key(&seed, "orders").unwrap().public_key();
-        let b = SecretKey::derive_channel_key(&seed, "payments").unwrap().public_key();
+        let a1 = SecretKey::derive_channel_key(&seed, "orders")
+            .unwrap()
+            .public_key();
+        let a2 = SecretKey::derive_channel_key(&seed, "orders")
+            .unwrap()
+            .public_key();
+        let b = SecretKey::derive_channel_key(&seed, "payments")
+            .unwrap()
+            .public_key();
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
         assert!(SecretKey::derive_channel_key(&seed[..5], "x").is_err());

@@ -47,6 +47,8 @@ pub struct ReEncryptorStats {
     pub cache: CacheStats,
     /// Umbral re-encryptions performed (one per held share per cache miss).
     pub reencryptions: u64,
+    /// Requests refused (not granted, revoked, expired, wrong topic): no fragment issued.
+    pub refused: u64,
     /// Grants held.
     pub grants: usize,
 }
@@ -76,6 +78,7 @@ pub struct ReEncryptor {
     cache: Cache<Box<[u8]>, CachedCfrags>,
     key_buf: Vec<u8>,
     reencryptions: u64,
+    refused: u64,
 }
 
 /// Cache key: consumer id, a 0xFF separator (never in UTF-8), the EDEK bytes.
@@ -90,7 +93,9 @@ impl ReEncryptor {
     /// A re-encryptor accepting grants signed by any of `trusted_admins`.
     pub fn new(trusted_admins: &[PublicKey], config: ReEncryptorConfig) -> Result<Self> {
         if trusted_admins.is_empty() {
-            return Err(Error::InvalidArgument("at least one trusted administrator key"));
+            return Err(Error::InvalidArgument(
+                "at least one trusted administrator key",
+            ));
         }
         Ok(ReEncryptor {
             admins: trusted_admins.to_vec(),
@@ -99,6 +104,7 @@ impl ReEncryptor {
             cache: Cache::new(config.cache_capacity, config.cache_ttl_secs)?,
             key_buf: Vec::with_capacity(512),
             reencryptions: 0,
+            refused: 0,
         })
     }
 
@@ -172,6 +178,24 @@ impl ReEncryptor {
         edek: &[u8],
         consumer: &str,
     ) -> Result<CfragHeaders> {
+        let result = self.reencrypt_inner(rng, now, topic, edek, consumer);
+        if matches!(
+            result,
+            Err(Error::NotGranted | Error::Revoked | Error::GrantExpired | Error::WrongTopic)
+        ) {
+            self.refused += 1;
+        }
+        result
+    }
+
+    fn reencrypt_inner(
+        &mut self,
+        rng: &mut (impl CryptoRng + RngCore),
+        now: u64,
+        topic: &str,
+        edek: &[u8],
+        consumer: &str,
+    ) -> Result<CfragHeaders> {
         // Framing and topic are checked on every call, hit or miss: an EDEK copied into
         // another topic must not be served fragments cached for its own topic.
         let parsed = EdekRef::parse(edek)?;
@@ -188,10 +212,20 @@ impl ReEncryptor {
             .grants
             .get(topic)
             .and_then(|m| m.get(consumer))
-            .and_then(|list| list.iter().find(|g| g.delegating_id == parsed.delegating_key_id()))
+            .and_then(|list| {
+                list.iter()
+                    .find(|g| g.delegating_id == parsed.delegating_key_id())
+            })
         else {
-            let revoked = self.revoked.get(topic).is_some_and(|s| s.contains(consumer));
-            return Err(if revoked { Error::Revoked } else { Error::NotGranted });
+            let revoked = self
+                .revoked
+                .get(topic)
+                .is_some_and(|s| s.contains(consumer));
+            return Err(if revoked {
+                Error::Revoked
+            } else {
+                Error::NotGranted
+            });
         };
         if now < grant.not_before || grant.expires.is_some_and(|e| now >= e) {
             return Err(Error::GrantExpired);
@@ -211,7 +245,8 @@ impl ReEncryptor {
             headers: headers.clone(),
             expires: grant.expires,
         };
-        self.cache.insert(self.key_buf.as_slice().into(), entry, now);
+        self.cache
+            .insert(self.key_buf.as_slice().into(), entry, now);
         Ok(headers)
     }
 
@@ -220,7 +255,13 @@ impl ReEncryptor {
         ReEncryptorStats {
             cache: self.cache.stats(),
             reencryptions: self.reencryptions,
-            grants: self.grants.values().flat_map(|m| m.values()).map(Vec::len).sum(),
+            refused: self.refused,
+            grants: self
+                .grants
+                .values()
+                .flat_map(|m| m.values())
+                .map(Vec::len)
+                .sum(),
         }
     }
 }

@@ -40,7 +40,11 @@ impl World {
         let admin = Signer::new(SecretKey::random(&mut rng));
         let reencryptor =
             ReEncryptor::new(&[admin.verifying_key()], ReEncryptorConfig::default()).unwrap();
-        World { rng, admin, reencryptor }
+        World {
+            rng,
+            admin,
+            reencryptor,
+        }
     }
 
     pub fn key(&mut self) -> SecretKey {
@@ -53,7 +57,13 @@ impl World {
         let bytes = *secret.to_bytes();
         let admin = self.admin.verifying_key();
         let decryptor = Decryptor::new(secret, &[admin], DecryptorConfig::default()).unwrap();
-        Consumer { id: id.to_string(), public, decryptor, secret: bytes, admin }
+        Consumer {
+            id: id.to_string(),
+            public,
+            decryptor,
+            secret: bytes,
+            admin,
+        }
     }
 
     pub fn grant(&mut self, delegating: &SecretKey, channel: &str, consumer: &Consumer) -> Grant {
@@ -64,15 +74,28 @@ impl World {
     }
 
     /// The proxy's fetch path: fragments for this consumer if it is granted, else none.
-    pub fn cfrags_for(&mut self, topic: &str, record: &SealedRecord, consumer: &str) -> Vec<Vec<u8>> {
-        match self.reencryptor.reencrypt(&mut self.rng, T0, topic, &record.edek, consumer) {
+    pub fn cfrags_for(
+        &mut self,
+        topic: &str,
+        record: &SealedRecord,
+        consumer: &str,
+    ) -> Vec<Vec<u8>> {
+        match self
+            .reencryptor
+            .reencrypt(&mut self.rng, T0, topic, &record.edek, consumer)
+        {
             Ok(headers) => headers.to_vec(),
             Err(Error::NotGranted | Error::Revoked) => Vec::new(),
             Err(e) => panic!("unexpected re-encryption error {e:?}"),
         }
     }
 
-    pub fn deliver(&mut self, topic: &str, record: &SealedRecord, consumer: &mut Consumer) -> Result<Opened, Error> {
+    pub fn deliver(
+        &mut self,
+        topic: &str,
+        record: &SealedRecord,
+        consumer: &mut Consumer,
+    ) -> Result<Opened, Error> {
         let cfrags = self.cfrags_for(topic, record, &consumer.id);
         open_with(&mut consumer.decryptor, topic, record, &cfrags)
     }
