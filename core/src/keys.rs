@@ -179,10 +179,14 @@ pub struct Signer {
 impl Signer {
     /// Wraps a secret key for signing.
     pub fn new(secret: SecretKey) -> Self {
-        let verifying_key = secret.public_key();
+        Self::from_secret(&secret)
+    }
+
+    /// A signer using a copy of `secret` (the copy is zeroized when the signer drops).
+    pub fn from_secret(secret: &SecretKey) -> Self {
         Signer {
             inner: umbral_pre::Signer::new(umbral_pre::SecretKey::clone(&secret.0)),
-            verifying_key,
+            verifying_key: secret.public_key(),
         }
     }
 
