@@ -3,12 +3,12 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test lint test-rust test-core-portable bench bench-build fuzz-smoke vectors
+.PHONY: demo test lint test-rust test-core-portable test-c bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
 
-test: lint test-rust test-core-portable bench-build
+test: lint test-rust test-core-portable test-c bench-build
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode producer
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode channel
 
@@ -24,6 +24,23 @@ test-rust:
 # rewrap-core alone: no_std + alloc with the portable RustCrypto AES-GCM backend.
 test-core-portable:
 	$(CARGO) test -p rewrap-core
+
+# The C ABI from C: tests built warning-free as C11 (and the header as C++17), run plainly
+# and under valgrind memcheck (any leak or memory error fails).
+CFLAGS_STRICT = -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
+CXXFLAGS_STRICT = -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude
+C_LIBS = target/debug/librewrap_ffi.a -lpthread -ldl -lm
+VALGRIND = valgrind --quiet --error-exitcode=1 --leak-check=full --suppressions=tests/c/valgrind.supp \
+	--errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible
+
+test-c:
+	$(CARGO) build -p rewrap-ffi
+	mkdir -p target/c
+	$(CC) $(CFLAGS_STRICT) tests/c/test_rewrap.c $(C_LIBS) -o target/c/test_rewrap
+	$(CXX) $(CXXFLAGS_STRICT) tests/c/header_cpp.cpp $(C_LIBS) -o target/c/header_cpp
+	target/c/header_cpp
+	target/c/test_rewrap tests/vectors/records.kv
+	$(VALGRIND) target/c/test_rewrap tests/vectors/records.kv
 
 bench-build:
 	$(CARGO) bench --workspace --no-run

@@ -335,7 +335,7 @@ enum rewrap_result rewrap_decryptor_open(const struct rewrap_decryptor *decrypto
 /**
  * DEK cache counters and Umbral opens, into `*out`.
  */
-enum rewrap_result rewrap_decryptor_stats(const struct rewrap_decryptor *decryptor, struct rewrap_decryptor_stats *out);
+enum rewrap_result rewrap_decryptor_get_stats(const struct rewrap_decryptor *decryptor, struct rewrap_decryptor_stats *out);
 
 /**
  * Frees a decryptor (its secret key is zeroized). NULL is ignored.
@@ -482,7 +482,7 @@ enum rewrap_result rewrap_reencryptor_reencrypt(const struct rewrap_reencryptor 
 /**
  * Cache counters, re-encryptions, refusals and grants held, into `*out`.
  */
-enum rewrap_result rewrap_reencryptor_stats(const struct rewrap_reencryptor *reencryptor, struct rewrap_reencryptor_stats *out);
+enum rewrap_result rewrap_reencryptor_get_stats(const struct rewrap_reencryptor *reencryptor, struct rewrap_reencryptor_stats *out);
 
 /**
  * Frees a re-encryptor. NULL is ignored.

@@ -12,6 +12,8 @@ use rewrap::core::{
 use serde_json::{json, Value};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/records.json");
+/// The same vectors as `CASE FIELD VALUE` lines, for bindings without a JSON parser (C).
+const KV_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/records.kv");
 const T0: u64 = 1_700_000_000;
 
 struct Case {
@@ -120,6 +122,46 @@ fn generate() -> Value {
     })
 }
 
+/// Flattens the JSON vectors: scalar fields as-is, `cfrags` as cfrag0.., `rejects` as
+/// rejectN.value / rejectN.topic / rejectN.code.
+fn to_kv(all: &Value) -> String {
+    let mut out = String::from(
+        "# rewrap v1 test vectors, generated from records.json: CASE FIELD VALUE (\"-\" = empty)\n",
+    );
+    out += &format!("- now {}\n", all["now"]);
+    for case in all["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        for (field, v) in case.as_object().unwrap() {
+            match (field.as_str(), v) {
+                ("name", _) => {}
+                ("cfrags", Value::Array(list)) => {
+                    out += &format!("{name} cfrags {}\n", list.len());
+                    for (i, c) in list.iter().enumerate() {
+                        out += &format!("{name} cfrag{i} {}\n", c.as_str().unwrap());
+                    }
+                }
+                ("rejects", Value::Array(list)) => {
+                    out += &format!("{name} rejects {}\n", list.len());
+                    for (i, r) in list.iter().enumerate() {
+                        for f in ["value", "topic"] {
+                            out += &format!("{name} reject{i}.{f} {}\n", r[f].as_str().unwrap());
+                        }
+                        out += &format!("{name} reject{i}.code {}\n", r["code"]);
+                    }
+                }
+                // An empty value is written "-" so every line has three fields.
+                (_, Value::String(text)) if text.is_empty() => {
+                    out += &format!("{name} {field} -\n")
+                }
+                (_, Value::String(text)) => out += &format!("{name} {field} {text}\n"),
+                (_, Value::Number(n)) => out += &format!("{name} {field} {n}\n"),
+                (other, _) => panic!("unexpected vector field {other}"),
+            }
+        }
+    }
+    out
+}
+
 fn load() -> Value {
     serde_json::from_str(&std::fs::read_to_string(PATH).expect("tests/vectors/records.json"))
         .unwrap()
@@ -135,11 +177,18 @@ fn vectors_regenerate_identically() {
     if std::env::var_os("REWRAP_BLESS").is_some() {
         std::fs::create_dir_all(std::path::Path::new(PATH).parent().unwrap()).unwrap();
         std::fs::write(PATH, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
+        std::fs::write(KV_PATH, to_kv(&fresh)).unwrap();
     }
     assert_eq!(
         fresh,
         load(),
         "format drifted; if intended, rerun with REWRAP_BLESS=1"
+    );
+    let kv = std::fs::read_to_string(KV_PATH).expect("tests/vectors/records.kv");
+    assert_eq!(
+        kv,
+        to_kv(&fresh),
+        "records.kv is stale; rerun with REWRAP_BLESS=1"
     );
 }
 

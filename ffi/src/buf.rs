@@ -62,12 +62,18 @@ pub(crate) fn slice<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], rewrap_r
 /// A `&str` from a NUL-terminated C string.
 pub(crate) fn string<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, rewrap_result> {
     if ptr.is_null() {
-        return Err(fail(rewrap_result::REWRAP_NULL_PARAMETER, &format!("NULL argument: {what}")));
+        return Err(fail(
+            rewrap_result::REWRAP_NULL_PARAMETER,
+            &format!("NULL argument: {what}"),
+        ));
     }
     // SAFETY: non-NULL; C promises a NUL-terminated string that outlives the call.
-    unsafe { CStr::from_ptr(ptr) }
-        .to_str()
-        .map_err(|_| fail(rewrap_result::REWRAP_INVALID_UTF8, &format!("{what} is not UTF-8")))
+    unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|_| {
+        fail(
+            rewrap_result::REWRAP_INVALID_UTF8,
+            &format!("{what} is not UTF-8"),
+        )
+    })
 }
 
 /// Copies `bytes` into a caller buffer of `cap` bytes.
@@ -118,7 +124,10 @@ pub(crate) fn slice_of<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], rewr
         if len == 0 {
             return Ok(&[]);
         }
-        return Err(fail(rewrap_result::REWRAP_NULL_PARAMETER, "NULL array with non-zero length"));
+        return Err(fail(
+            rewrap_result::REWRAP_NULL_PARAMETER,
+            "NULL array with non-zero length",
+        ));
     }
     // SAFETY: non-NULL; C promises `len` readable elements that outlive the call.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })

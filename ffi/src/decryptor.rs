@@ -116,7 +116,7 @@ pub extern "C" fn rewrap_decryptor_open(
 
 /// DEK cache counters and Umbral opens, into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_decryptor_stats(
+pub extern "C" fn rewrap_decryptor_get_stats(
     decryptor: *const rewrap_decryptor,
     out: *mut rewrap_decryptor_stats,
 ) -> rewrap_result {

@@ -53,7 +53,10 @@ pub extern "C" fn rewrap_grant_issue(
 
 /// Serializes a grant (docs/FORMAT.md §5) into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_grant_to_bytes(grant: *const rewrap_grant, out: *mut rewrap_buf) -> rewrap_result {
+pub extern "C" fn rewrap_grant_to_bytes(
+    grant: *const rewrap_grant,
+    out: *mut rewrap_buf,
+) -> rewrap_result {
     ffi_boundary! {
         non_null!(grant);
         non_null!(out);

@@ -123,12 +123,18 @@ pub extern "C" fn rewrap_public_key_free(key: *const rewrap_public_key) {
 }
 
 /// Collects `n` public key handles from a C array.
-pub(crate) fn key_list(keys: *const *const rewrap_public_key, n: usize) -> Result<Vec<PublicKey>, rewrap_result> {
+pub(crate) fn key_list(
+    keys: *const *const rewrap_public_key,
+    n: usize,
+) -> Result<Vec<PublicKey>, rewrap_result> {
     let ptrs = crate::buf::slice_of(keys, n)?;
     ptrs.iter()
         .map(|&p| {
             if p.is_null() {
-                Err(crate::error::fail(rewrap_result::REWRAP_NULL_PARAMETER, "NULL key in key array"))
+                Err(crate::error::fail(
+                    rewrap_result::REWRAP_NULL_PARAMETER,
+                    "NULL key in key array",
+                ))
             } else {
                 Ok(handle(p).0)
             }

@@ -106,7 +106,7 @@ pub extern "C" fn rewrap_reencryptor_reencrypt(
 
 /// Cache counters, re-encryptions, refusals and grants held, into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_reencryptor_stats(
+pub extern "C" fn rewrap_reencryptor_get_stats(
     reencryptor: *const rewrap_reencryptor,
     out: *mut rewrap_reencryptor_stats,
 ) -> rewrap_result {

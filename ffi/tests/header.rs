@@ -28,7 +28,14 @@ fn checked_in_header_matches_fresh_generation() {
 
 #[test]
 fn header_names_in_the_header_are_the_engines() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../include/rewrap.h")).unwrap();
-    assert!(text.contains(&format!("#define REWRAP_EDEK_HEADER \"{}\"", rewrap::EDEK_HEADER)));
-    assert!(text.contains(&format!("#define REWRAP_CFRAG_HEADER \"{}\"", rewrap::CFRAG_HEADER)));
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../include/rewrap.h"))
+        .unwrap();
+    assert!(text.contains(&format!(
+        "#define REWRAP_EDEK_HEADER \"{}\"",
+        rewrap::EDEK_HEADER
+    )));
+    assert!(text.contains(&format!(
+        "#define REWRAP_CFRAG_HEADER \"{}\"",
+        rewrap::CFRAG_HEADER
+    )));
 }
