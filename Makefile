@@ -3,12 +3,12 @@
 
 CARGO ?= cargo
 
-.PHONY: demo test lint test-rust test-core-portable test-c bench bench-build fuzz-smoke vectors
+.PHONY: demo test lint test-rust test-core-portable test-c examples-c bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
 
-test: lint test-rust test-core-portable test-c bench-build
+test: lint test-rust test-core-portable test-c examples-c bench-build
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode producer
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode channel
 
@@ -42,11 +42,17 @@ test-c:
 	target/c/test_rewrap tests/vectors/records.kv
 	$(VALGRIND) target/c/test_rewrap tests/vectors/records.kv
 
+# librdkafka producer and consumer on the C ABI (Debian librdkafka-dev).
+examples-c:
+	$(CARGO) build -p rewrap-ffi
+	$(MAKE) -C examples/c
+
 bench-build:
 	$(CARGO) bench --workspace --no-run
 
 bench:
 	$(CARGO) bench --bench engine
+	$(CARGO) bench -p rewrap-ffi --bench abi
 
 # Rewrites tests/vectors/records.json after an intended format change.
 vectors:

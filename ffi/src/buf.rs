@@ -37,7 +37,7 @@ pub(crate) fn give(out: *mut rewrap_buf, v: Vec<u8>) {
 /// Frees the bytes of a buffer rewrap returned and sets it to {NULL, 0}. NULL is ignored;
 /// freeing the same buffer twice is safe because the first call empties it.
 #[no_mangle]
-pub extern "C" fn rewrap_buf_free(buf: *mut rewrap_buf) {
+pub unsafe extern "C" fn rewrap_buf_free(buf: *mut rewrap_buf) {
     ffi_boundary! {
         if buf.is_null() {
             return;

@@ -43,7 +43,7 @@ pub struct rewrap_decryptor(Decryptor);
 /// `cache_capacity` sessions (0 = default 4096) for `cache_ttl_secs` (0 = until evicted).
 /// `allow_plaintext` accepts records without rewrap headers (migrations only).
 #[no_mangle]
-pub extern "C" fn rewrap_decryptor_new(
+pub unsafe extern "C" fn rewrap_decryptor_new(
     secret: *const rewrap_secret_key,
     admins: *const *const rewrap_public_key,
     n_admins: usize,
@@ -70,7 +70,7 @@ pub extern "C" fn rewrap_decryptor_new(
 /// record's headers (all of them, or at least the rewrap.* ones). On success `*kind` says what
 /// the record was and `*plaintext_out` holds the payload (free with `rewrap_buf_free`).
 #[no_mangle]
-pub extern "C" fn rewrap_decryptor_open(
+pub unsafe extern "C" fn rewrap_decryptor_open(
     decryptor: *const rewrap_decryptor,
     topic: *const c_char,
     value: *const u8,
@@ -116,7 +116,7 @@ pub extern "C" fn rewrap_decryptor_open(
 
 /// DEK cache counters and Umbral opens, into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_decryptor_get_stats(
+pub unsafe extern "C" fn rewrap_decryptor_get_stats(
     decryptor: *const rewrap_decryptor,
     out: *mut rewrap_decryptor_stats,
 ) -> rewrap_result {
@@ -131,6 +131,6 @@ pub extern "C" fn rewrap_decryptor_get_stats(
 
 /// Frees a decryptor (its secret key is zeroized). NULL is ignored.
 #[no_mangle]
-pub extern "C" fn rewrap_decryptor_free(decryptor: *const rewrap_decryptor) {
+pub unsafe extern "C" fn rewrap_decryptor_free(decryptor: *const rewrap_decryptor) {
     ffi_boundary! { free_handle(decryptor) }
 }

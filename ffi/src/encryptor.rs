@@ -16,7 +16,7 @@ pub struct rewrap_encryptor(Encryptor);
 /// after `max_messages` records or `max_age_secs` seconds; 0 selects the default
 /// (1,000,000 messages, 3600 s).
 #[no_mangle]
-pub extern "C" fn rewrap_encryptor_new(
+pub unsafe extern "C" fn rewrap_encryptor_new(
     delegating: *const rewrap_public_key,
     max_messages: u64,
     max_age_secs: u64,
@@ -38,7 +38,7 @@ pub extern "C" fn rewrap_encryptor_new(
 /// Seals `payload` for `topic`: the record value goes to `*value_out`, the `rewrap.edek`
 /// header value to `*edek_out`. Free both with `rewrap_buf_free`.
 #[no_mangle]
-pub extern "C" fn rewrap_encryptor_seal(
+pub unsafe extern "C" fn rewrap_encryptor_seal(
     encryptor: *const rewrap_encryptor,
     topic: *const c_char,
     payload: *const u8,
@@ -61,7 +61,9 @@ pub extern "C" fn rewrap_encryptor_seal(
 
 /// Ends the current sessions; the next seal of each topic starts a fresh DEK.
 #[no_mangle]
-pub extern "C" fn rewrap_encryptor_rotate(encryptor: *const rewrap_encryptor) -> rewrap_result {
+pub unsafe extern "C" fn rewrap_encryptor_rotate(
+    encryptor: *const rewrap_encryptor,
+) -> rewrap_result {
     ffi_boundary! {
         non_null!(encryptor);
         handle(encryptor).0.rotate();
@@ -71,6 +73,6 @@ pub extern "C" fn rewrap_encryptor_rotate(encryptor: *const rewrap_encryptor) ->
 
 /// Frees an encryptor. NULL is ignored.
 #[no_mangle]
-pub extern "C" fn rewrap_encryptor_free(encryptor: *const rewrap_encryptor) {
+pub unsafe extern "C" fn rewrap_encryptor_free(encryptor: *const rewrap_encryptor) {
     ffi_boundary! { free_handle(encryptor) }
 }

@@ -17,7 +17,7 @@ pub struct rewrap_grant(pub(crate) Grant);
 /// fragments open a record (1 and 1 for a single re-encryptor). Valid from `not_before` until
 /// `expires` (Unix seconds; 0 = never).
 #[no_mangle]
-pub extern "C" fn rewrap_grant_issue(
+pub unsafe extern "C" fn rewrap_grant_issue(
     admin: *const rewrap_secret_key,
     delegating: *const rewrap_secret_key,
     channel: *const c_char,
@@ -53,7 +53,7 @@ pub extern "C" fn rewrap_grant_issue(
 
 /// Serializes a grant (docs/FORMAT.md §5) into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_grant_to_bytes(
+pub unsafe extern "C" fn rewrap_grant_to_bytes(
     grant: *const rewrap_grant,
     out: *mut rewrap_buf,
 ) -> rewrap_result {
@@ -67,7 +67,7 @@ pub extern "C" fn rewrap_grant_to_bytes(
 
 /// Parses a serialized grant (structure only: verify it, or let a re-encryptor verify it).
 #[no_mangle]
-pub extern "C" fn rewrap_grant_from_bytes(
+pub unsafe extern "C" fn rewrap_grant_from_bytes(
     bytes: *const u8,
     len: usize,
     out: *mut *const rewrap_grant,
@@ -81,7 +81,7 @@ pub extern "C" fn rewrap_grant_from_bytes(
 
 /// Verifies the grant's signature against `admin`, its validity at `now`, and its kfrags.
 #[no_mangle]
-pub extern "C" fn rewrap_grant_verify(
+pub unsafe extern "C" fn rewrap_grant_verify(
     grant: *const rewrap_grant,
     admin: *const rewrap_public_key,
     now: u64,
@@ -96,7 +96,7 @@ pub extern "C" fn rewrap_grant_verify(
 
 /// The share for re-encryptor `index` (0-based) of a t-of-n grant, into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_grant_share(
+pub unsafe extern "C" fn rewrap_grant_share(
     grant: *const rewrap_grant,
     index: u8,
     out: *mut *const rewrap_grant,
@@ -110,6 +110,6 @@ pub extern "C" fn rewrap_grant_share(
 
 /// Frees a grant. NULL is ignored.
 #[no_mangle]
-pub extern "C" fn rewrap_grant_free(grant: *const rewrap_grant) {
+pub unsafe extern "C" fn rewrap_grant_free(grant: *const rewrap_grant) {
     ffi_boundary! { free_handle(grant) }
 }

@@ -22,7 +22,9 @@ pub struct rewrap_public_key(pub(crate) PublicKey);
 
 /// Generates a secret key from the OS RNG into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_secret_key_generate(out: *mut *const rewrap_secret_key) -> rewrap_result {
+pub unsafe extern "C" fn rewrap_secret_key_generate(
+    out: *mut *const rewrap_secret_key,
+) -> rewrap_result {
     ffi_boundary! {
         non_null!(out);
         set_out(out, rewrap_secret_key(SecretKey::generate()))
@@ -31,7 +33,7 @@ pub extern "C" fn rewrap_secret_key_generate(out: *mut *const rewrap_secret_key)
 
 /// Parses a 32-byte big-endian secret key.
 #[no_mangle]
-pub extern "C" fn rewrap_secret_key_from_bytes(
+pub unsafe extern "C" fn rewrap_secret_key_from_bytes(
     bytes: *const u8,
     len: usize,
     out: *mut *const rewrap_secret_key,
@@ -45,7 +47,7 @@ pub extern "C" fn rewrap_secret_key_from_bytes(
 
 /// Writes the 32-byte secret key into `out` (`out_len` >= REWRAP_SECRET_KEY_LEN).
 #[no_mangle]
-pub extern "C" fn rewrap_secret_key_to_bytes(
+pub unsafe extern "C" fn rewrap_secret_key_to_bytes(
     key: *const rewrap_secret_key,
     out: *mut u8,
     out_len: usize,
@@ -58,7 +60,7 @@ pub extern "C" fn rewrap_secret_key_to_bytes(
 
 /// The public key of `key`, into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_secret_key_public_key(
+pub unsafe extern "C" fn rewrap_secret_key_public_key(
     key: *const rewrap_secret_key,
     out: *mut *const rewrap_public_key,
 ) -> rewrap_result {
@@ -71,13 +73,13 @@ pub extern "C" fn rewrap_secret_key_public_key(
 
 /// Frees (and zeroizes) a secret key. NULL is ignored.
 #[no_mangle]
-pub extern "C" fn rewrap_secret_key_free(key: *const rewrap_secret_key) {
+pub unsafe extern "C" fn rewrap_secret_key_free(key: *const rewrap_secret_key) {
     ffi_boundary! { free_handle(key) }
 }
 
 /// Parses a 33-byte SEC1 compressed public key.
 #[no_mangle]
-pub extern "C" fn rewrap_public_key_from_bytes(
+pub unsafe extern "C" fn rewrap_public_key_from_bytes(
     bytes: *const u8,
     len: usize,
     out: *mut *const rewrap_public_key,
@@ -91,7 +93,7 @@ pub extern "C" fn rewrap_public_key_from_bytes(
 
 /// Writes the 33-byte public key into `out` (`out_len` >= REWRAP_PUBLIC_KEY_LEN).
 #[no_mangle]
-pub extern "C" fn rewrap_public_key_to_bytes(
+pub unsafe extern "C" fn rewrap_public_key_to_bytes(
     key: *const rewrap_public_key,
     out: *mut u8,
     out_len: usize,
@@ -104,7 +106,7 @@ pub extern "C" fn rewrap_public_key_to_bytes(
 
 /// Writes the 8-byte key id into `out` (`out_len` >= REWRAP_KEY_ID_LEN).
 #[no_mangle]
-pub extern "C" fn rewrap_public_key_id(
+pub unsafe extern "C" fn rewrap_public_key_id(
     key: *const rewrap_public_key,
     out: *mut u8,
     out_len: usize,
@@ -118,7 +120,7 @@ pub extern "C" fn rewrap_public_key_id(
 
 /// Frees a public key. NULL is ignored.
 #[no_mangle]
-pub extern "C" fn rewrap_public_key_free(key: *const rewrap_public_key) {
+pub unsafe extern "C" fn rewrap_public_key_free(key: *const rewrap_public_key) {
     ffi_boundary! { free_handle(key) }
 }
 

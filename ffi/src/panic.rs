@@ -1,6 +1,9 @@
 //! The panic boundary: every entry point runs its body inside `ffi_boundary!`, which clears
 //! the thread's last error, catches any unwind and turns it into the function's failure
 //! value (`REWRAP_PANIC`, NULL or 0), so no panic ever crosses into C.
+//!
+//! Entry points taking pointers are `unsafe extern "C"`: their contract (valid, live
+//! pointers; lengths that match) is the C caller's to keep, as the header documents.
 
 use crate::error::rewrap_result;
 

@@ -22,7 +22,7 @@ pub struct rewrap_reencryptor(ReEncryptor);
 /// fragment cache holds `cache_capacity` entries (0 = default 65,536) for `cache_ttl_secs`
 /// seconds (0 = until evicted).
 #[no_mangle]
-pub extern "C" fn rewrap_reencryptor_new(
+pub unsafe extern "C" fn rewrap_reencryptor_new(
     admins: *const *const rewrap_public_key,
     n_admins: usize,
     cache_capacity: usize,
@@ -42,7 +42,7 @@ pub extern "C" fn rewrap_reencryptor_new(
 
 /// Verifies and installs a grant (the grant handle stays owned by the caller).
 #[no_mangle]
-pub extern "C" fn rewrap_reencryptor_add_grant(
+pub unsafe extern "C" fn rewrap_reencryptor_add_grant(
     reencryptor: *const rewrap_reencryptor,
     grant: *const rewrap_grant,
 ) -> rewrap_result {
@@ -57,7 +57,7 @@ pub extern "C" fn rewrap_reencryptor_add_grant(
 /// Revokes every grant of `consumer` on `channel` and purges its cached fragments. The
 /// number of grants removed goes to `*removed` when it is not NULL.
 #[no_mangle]
-pub extern "C" fn rewrap_reencryptor_revoke(
+pub unsafe extern "C" fn rewrap_reencryptor_revoke(
     reencryptor: *const rewrap_reencryptor,
     channel: *const c_char,
     consumer: *const c_char,
@@ -80,7 +80,7 @@ pub extern "C" fn rewrap_reencryptor_revoke(
 /// header `edek`: `*count` values of REWRAP_CFRAG_HEADER_LEN bytes each, concatenated in
 /// `*out`. Fails with REWRAP_NOT_GRANTED / REWRAP_REVOKED when the consumer gets none.
 #[no_mangle]
-pub extern "C" fn rewrap_reencryptor_reencrypt(
+pub unsafe extern "C" fn rewrap_reencryptor_reencrypt(
     reencryptor: *const rewrap_reencryptor,
     topic: *const c_char,
     edek: *const u8,
@@ -106,7 +106,7 @@ pub extern "C" fn rewrap_reencryptor_reencrypt(
 
 /// Cache counters, re-encryptions, refusals and grants held, into `*out`.
 #[no_mangle]
-pub extern "C" fn rewrap_reencryptor_get_stats(
+pub unsafe extern "C" fn rewrap_reencryptor_get_stats(
     reencryptor: *const rewrap_reencryptor,
     out: *mut rewrap_reencryptor_stats,
 ) -> rewrap_result {
@@ -121,6 +121,6 @@ pub extern "C" fn rewrap_reencryptor_get_stats(
 
 /// Frees a re-encryptor. NULL is ignored.
 #[no_mangle]
-pub extern "C" fn rewrap_reencryptor_free(reencryptor: *const rewrap_reencryptor) {
+pub unsafe extern "C" fn rewrap_reencryptor_free(reencryptor: *const rewrap_reencryptor) {
     ffi_boundary! { free_handle(reencryptor) }
 }
