@@ -2,6 +2,8 @@
 # directory grant store) and `make test` (every test). CI runs `make test` via .ci/run.
 
 CARGO ?= cargo
+# Where cargo puts its output (honours CARGO_TARGET_DIR).
+TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
 .PHONY: demo test lint test-rust test-core-portable test-c examples-c bench bench-build fuzz-smoke vectors
 
@@ -29,23 +31,23 @@ test-core-portable:
 # and under valgrind memcheck (any leak or memory error fails).
 CFLAGS_STRICT = -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
 CXXFLAGS_STRICT = -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude
-C_LIBS = target/debug/librewrap_ffi.a -lpthread -ldl -lm
+C_LIBS = $(TARGET_DIR)/debug/librewrap_ffi.a -lpthread -ldl -lm
 VALGRIND = valgrind --quiet --error-exitcode=1 --leak-check=full --suppressions=tests/c/valgrind.supp \
 	--errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible
 
 test-c:
 	$(CARGO) build -p rewrap-ffi
-	mkdir -p target/c
-	$(CC) $(CFLAGS_STRICT) tests/c/test_rewrap.c $(C_LIBS) -o target/c/test_rewrap
-	$(CXX) $(CXXFLAGS_STRICT) tests/c/header_cpp.cpp $(C_LIBS) -o target/c/header_cpp
-	target/c/header_cpp
-	target/c/test_rewrap tests/vectors/records.kv
-	$(VALGRIND) target/c/test_rewrap tests/vectors/records.kv
+	mkdir -p $(TARGET_DIR)/c
+	$(CC) $(CFLAGS_STRICT) tests/c/test_rewrap.c $(C_LIBS) -o $(TARGET_DIR)/c/test_rewrap
+	$(CXX) $(CXXFLAGS_STRICT) tests/c/header_cpp.cpp $(C_LIBS) -o $(TARGET_DIR)/c/header_cpp
+	$(TARGET_DIR)/c/header_cpp
+	$(TARGET_DIR)/c/test_rewrap tests/vectors/records.kv
+	$(VALGRIND) $(TARGET_DIR)/c/test_rewrap tests/vectors/records.kv
 
 # librdkafka producer and consumer on the C ABI (Debian librdkafka-dev).
 examples-c:
 	$(CARGO) build -p rewrap-ffi
-	$(MAKE) -C examples/c
+	$(MAKE) -C examples/c TARGET_DIR=$(TARGET_DIR)
 
 bench-build:
 	$(CARGO) bench --workspace --no-run
