@@ -1,0 +1,556 @@
+//! Python bindings of rewrap: thin PyO3 wrappers over the `rewrap` facade. Type and error
+//! translation only; the GIL is released around every cryptographic call.
+
+use std::sync::Arc;
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyType};
+
+use rewrap::{CacheStats, DecryptorConfig, Error, GrantTerms, Opened, ReEncryptorConfig, RotationPolicy};
+
+create_exception!(_rewrap, RewrapError, PyException, "Base class of every rewrap error; `.code` is the stable numeric code shared with the C ABI.");
+
+macro_rules! errors {
+    ($($name:ident = $code:expr, $doc:expr;)*) => {
+        $( create_exception!(_rewrap, $name, RewrapError, $doc); )*
+
+        fn register_errors(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            let py = m.py();
+            m.add("RewrapError", py.get_type::<RewrapError>())?;
+            py.get_type::<RewrapError>().setattr("code", 0)?;
+            $(
+                let t = py.get_type::<$name>();
+                t.setattr("code", $code)?;
+                m.add(stringify!($name), t)?;
+            )*
+            Ok(())
+        }
+    };
+}
+
+errors! {
+    TruncatedError = 100, "Input ended before the object was complete.";
+    UnsupportedVersionError = 101, "Unknown version or algorithm id.";
+    MalformedError = 102, "Bytes are not a well-formed object of their kind.";
+    ForeignRecordError = 103, "The record value is not a rewrap envelope.";
+    UnencryptedError = 104, "No rewrap headers on an encrypted channel (plaintext not allowed).";
+    WrongTopicError = 105, "The record was sealed for another topic.";
+    EdekMismatchError = 106, "The value and its EDEK header belong to different sessions.";
+    AuthenticationError = 107, "Authenticated decryption failed: the record was altered.";
+    MissingCfragError = 200, "No capsule fragment for this consumer (not granted or not re-encrypted).";
+    WrongConsumerError = 201, "Capsule fragments are for another consumer.";
+    InsufficientCfragsError = 202, "Fewer capsule fragments than the grant's threshold.";
+    InvalidCfragError = 203, "A capsule fragment failed verification.";
+    DekUnavailableError = 204, "The DEK could not be opened from valid fragments.";
+    NotGrantedError = 300, "The consumer has no grant for this channel and key.";
+    RevokedError = 301, "The consumer's grant was revoked.";
+    GrantExpiredError = 302, "The grant is outside its validity period.";
+    UntrustedGrantError = 303, "The grant is not signed by a trusted administrator.";
+    InvalidKeyFragError = 304, "A key fragment in the grant failed verification.";
+    InvalidArgumentError = 400, "An argument is out of its allowed range.";
+    ClosedError = 500, "The handle was closed.";
+}
+
+fn to_py(e: Error) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        Error::Truncated(_) => TruncatedError::new_err(msg),
+        Error::UnsupportedVersion(..) => UnsupportedVersionError::new_err(msg),
+        Error::Malformed(_) => MalformedError::new_err(msg),
+        Error::ForeignRecord => ForeignRecordError::new_err(msg),
+        Error::Unencrypted => UnencryptedError::new_err(msg),
+        Error::WrongTopic => WrongTopicError::new_err(msg),
+        Error::EdekMismatch => EdekMismatchError::new_err(msg),
+        Error::AuthenticationFailed => AuthenticationError::new_err(msg),
+        Error::MissingCfrag => MissingCfragError::new_err(msg),
+        Error::WrongConsumer => WrongConsumerError::new_err(msg),
+        Error::InsufficientCfrags { .. } => InsufficientCfragsError::new_err(msg),
+        Error::InvalidCfrag => InvalidCfragError::new_err(msg),
+        Error::DekUnavailable => DekUnavailableError::new_err(msg),
+        Error::NotGranted => NotGrantedError::new_err(msg),
+        Error::Revoked => RevokedError::new_err(msg),
+        Error::GrantExpired => GrantExpiredError::new_err(msg),
+        Error::UntrustedGrant => UntrustedGrantError::new_err(msg),
+        Error::InvalidKeyFrag => InvalidKeyFragError::new_err(msg),
+        Error::InvalidArgument(_) => InvalidArgumentError::new_err(msg),
+        _ => RewrapError::new_err(msg),
+    }
+}
+
+trait OrPy<T> {
+    fn py_err(self) -> PyResult<T>;
+}
+
+impl<T> OrPy<T> for rewrap::Result<T> {
+    fn py_err(self) -> PyResult<T> {
+        self.map_err(to_py)
+    }
+}
+
+fn closed() -> PyErr {
+    ClosedError::new_err("handle is closed")
+}
+
+/// A secret key of any role (producer, channel, consumer, administrator). Never printed.
+#[pyclass(module = "rewrap", frozen)]
+struct SecretKey(rewrap::SecretKey);
+
+#[pymethods]
+impl SecretKey {
+    /// A fresh key from the OS RNG.
+    #[staticmethod]
+    fn generate() -> Self {
+        SecretKey(rewrap::SecretKey::generate())
+    }
+
+    /// Parses a 32-byte big-endian scalar.
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        rewrap::SecretKey::from_bytes(data).py_err().map(SecretKey)
+    }
+
+    /// Parses lower-case hex (as key files hold).
+    #[staticmethod]
+    fn from_hex(text: &str) -> PyResult<Self> {
+        rewrap::SecretKey::from_hex(text).py_err().map(SecretKey)
+    }
+
+    /// The 32 secret bytes. Handle with care.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.0.to_bytes().as_slice())
+    }
+
+    /// The matching public key.
+    fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.public_key())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SecretKey(<redacted>, id={})", self.0.public_key().key_id())
+    }
+}
+
+/// A public key (SEC1 compressed secp256k1 point).
+#[pyclass(module = "rewrap", frozen)]
+#[derive(Clone)]
+struct PublicKey(rewrap::PublicKey);
+
+#[pymethods]
+impl PublicKey {
+    /// Parses 33 bytes.
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        rewrap::PublicKey::from_bytes(data).py_err().map(PublicKey)
+    }
+
+    /// Parses lower-case hex.
+    #[staticmethod]
+    fn from_hex(text: &str) -> PyResult<Self> {
+        rewrap::PublicKey::from_hex(text).py_err().map(PublicKey)
+    }
+
+    /// The 33 bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.0.to_bytes())
+    }
+
+    fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        self.to_bytes(py)
+    }
+
+    /// Lower-case hex of the 33 bytes.
+    fn to_hex(&self) -> String {
+        self.0.to_hex()
+    }
+
+    /// The 16-hex-digit key id.
+    #[getter]
+    fn key_id(&self) -> String {
+        self.0.key_id().to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PublicKey({})", self.0.to_hex())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<PublicKey>().is_ok_and(|o| o.get().0 == self.0)
+    }
+
+    fn __hash__(&self) -> u64 {
+        u64::from_be_bytes(self.0.key_id().0)
+    }
+}
+
+fn key_list(keys: Vec<PyRef<'_, PublicKey>>) -> Vec<rewrap::PublicKey> {
+    keys.iter().map(|k| k.0).collect()
+}
+
+/// The administrator's signing key.
+#[pyclass(module = "rewrap", frozen)]
+struct Signer(rewrap::Signer);
+
+#[pymethods]
+impl Signer {
+    #[new]
+    fn new(secret: &SecretKey) -> Self {
+        Signer(rewrap::Signer::from_secret(&secret.0))
+    }
+
+    /// The key that verifies this signer's grants.
+    #[getter]
+    fn verifying_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Signer(<redacted>, id={})", self.0.verifying_key().key_id())
+    }
+}
+
+/// A signed grant of a channel to a consumer (or one share of a t-of-n grant).
+#[pyclass(module = "rewrap", frozen)]
+struct Grant(rewrap::Grant);
+
+#[pymethods]
+impl Grant {
+    /// Issues a grant: kfrags from `delegating` to `consumer_key`, signed by `admin`.
+    #[staticmethod]
+    #[pyo3(signature = (admin, delegating, channel, consumer, consumer_key, threshold=1, shares=1, not_before=None, expires=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn issue(
+        py: Python<'_>,
+        admin: &Signer,
+        delegating: &SecretKey,
+        channel: &str,
+        consumer: &str,
+        consumer_key: &PublicKey,
+        threshold: u8,
+        shares: u8,
+        not_before: Option<u64>,
+        expires: Option<u64>,
+    ) -> PyResult<Self> {
+        let terms = GrantTerms {
+            channel,
+            consumer,
+            consumer_key: consumer_key.0,
+            threshold,
+            shares,
+            not_before: not_before.unwrap_or_else(rewrap::now),
+            expires,
+        };
+        py.detach(|| rewrap::Grant::issue(&mut rewrap::rng(), &admin.0, &delegating.0, &terms))
+            .py_err()
+            .map(Grant)
+    }
+
+    /// Parses a serialized grant (structure only; `verify` or a ReEncryptor checks it).
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        rewrap::Grant::from_bytes(data).py_err().map(Grant)
+    }
+
+    /// The wire form.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.0.to_bytes())
+    }
+
+    fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        self.to_bytes(py)
+    }
+
+    /// Checks signature (against `admins`), validity at `now` (default: now) and kfrags.
+    #[pyo3(signature = (admins, now=None))]
+    fn verify(&self, py: Python<'_>, admins: Vec<PyRef<'_, PublicKey>>, now: Option<u64>) -> PyResult<()> {
+        let admins = key_list(admins);
+        let now = now.unwrap_or_else(rewrap::now);
+        py.detach(|| self.0.verify(&admins, now).map(|_| ())).py_err()
+    }
+
+    /// The share for re-encryptor `index` of a t-of-n grant.
+    fn share(&self, index: u8) -> PyResult<Self> {
+        self.0.share(index).py_err().map(Grant)
+    }
+
+    #[getter]
+    fn channel(&self) -> &str {
+        self.0.channel()
+    }
+    #[getter]
+    fn consumer(&self) -> &str {
+        self.0.consumer()
+    }
+    #[getter]
+    fn delegating_key(&self) -> PublicKey {
+        PublicKey(self.0.delegating_key())
+    }
+    #[getter]
+    fn consumer_key(&self) -> PublicKey {
+        PublicKey(self.0.consumer_key())
+    }
+    #[getter]
+    fn threshold(&self) -> u8 {
+        self.0.threshold()
+    }
+    #[getter]
+    fn shares(&self) -> u8 {
+        self.0.shares()
+    }
+    #[getter]
+    fn expires(&self) -> Option<u64> {
+        self.0.expires()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Grant(channel={:?}, consumer={:?}, delegating={}, {}-of-{})",
+            self.0.channel(),
+            self.0.consumer(),
+            self.0.delegating_key().key_id(),
+            self.0.threshold(),
+            self.0.shares()
+        )
+    }
+}
+
+/// Holds an inner handle until `close()`; every use after close raises ClosedError.
+type Slot<T> = std::sync::RwLock<Option<Arc<T>>>;
+
+fn get<T>(slot: &Slot<T>) -> PyResult<Arc<T>> {
+    slot.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(closed)
+}
+
+fn take<T>(slot: &Slot<T>) {
+    slot.write().unwrap_or_else(|p| p.into_inner()).take();
+}
+
+fn cache_dict<'py>(py: Python<'py>, s: &CacheStats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("hits", s.hits)?;
+    d.set_item("misses", s.misses)?;
+    d.set_item("evictions", s.evictions)?;
+    d.set_item("entries", s.entries)?;
+    d.set_item("capacity", s.capacity)?;
+    d.set_item("hit_rate", s.hit_rate())?;
+    Ok(d)
+}
+
+/// Producer side: seals payloads for one delegating public key. Thread-safe.
+#[pyclass(module = "rewrap", frozen)]
+struct Encryptor(Slot<rewrap::Encryptor>);
+
+#[pymethods]
+impl Encryptor {
+    /// `max_messages` / `max_age_secs` bound each session's DEK (defaults: 1,000,000 / 3600).
+    #[new]
+    #[pyo3(signature = (delegating, max_messages=None, max_age_secs=None))]
+    fn new(delegating: &PublicKey, max_messages: Option<u64>, max_age_secs: Option<u64>) -> PyResult<Self> {
+        let d = RotationPolicy::default();
+        let policy = RotationPolicy {
+            max_messages: max_messages.unwrap_or(d.max_messages),
+            max_age_secs: max_age_secs.unwrap_or(d.max_age_secs),
+        };
+        let enc = rewrap::Encryptor::with_policy(delegating.0, policy).py_err()?;
+        Ok(Encryptor(Slot::new(Some(Arc::new(enc)))))
+    }
+
+    /// Seals `payload` for `topic`; returns `(value, edek)`: the record value and the
+    /// value of its `rewrap.edek` header.
+    fn seal<'py>(&self, py: Python<'py>, topic: &str, payload: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let enc = get(&self.0)?;
+        let record = if payload.len() < 4096 {
+            // Below a page of data, releasing the GIL costs more than sealing.
+            enc.seal(topic, payload)
+        } else {
+            py.detach(|| enc.seal(topic, payload))
+        }
+        .py_err()?;
+        Ok((PyBytes::new(py, &record.value), PyBytes::new(py, &record.edek)))
+    }
+
+    /// Starts fresh sessions (new DEKs) on the next seal of every topic.
+    fn rotate(&self) -> PyResult<()> {
+        get(&self.0)?.rotate();
+        Ok(())
+    }
+
+    /// Sessions replaced so far.
+    #[getter]
+    fn rotations(&self) -> PyResult<u64> {
+        Ok(get(&self.0)?.rotations())
+    }
+
+    /// Drops the session keys now (they are zeroized).
+    fn close(&self) {
+        take(&self.0)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(&self, _t: Option<Bound<'_, PyType>>, _v: Option<Bound<'_, PyAny>>, _tb: Option<Bound<'_, PyAny>>) -> bool {
+        self.close();
+        false
+    }
+}
+
+/// Broker side: verified grants and a bounded cache of capsule fragments. Thread-safe.
+#[pyclass(module = "rewrap", frozen)]
+struct ReEncryptor(Slot<rewrap::ReEncryptor>);
+
+#[pymethods]
+impl ReEncryptor {
+    #[new]
+    #[pyo3(signature = (admins, cache_capacity=65536, cache_ttl_secs=None))]
+    fn new(admins: Vec<PyRef<'_, PublicKey>>, cache_capacity: usize, cache_ttl_secs: Option<u64>) -> PyResult<Self> {
+        let config = ReEncryptorConfig { cache_capacity, cache_ttl_secs };
+        let re = rewrap::ReEncryptor::with_config(&key_list(admins), config).py_err()?;
+        Ok(ReEncryptor(Slot::new(Some(Arc::new(re)))))
+    }
+
+    /// Verifies and installs a grant.
+    fn add_grant(&self, py: Python<'_>, grant: &Grant) -> PyResult<()> {
+        let re = get(&self.0)?;
+        py.detach(|| re.add_grant(&grant.0)).py_err()
+    }
+
+    /// Revokes `consumer` on `channel`; returns how many grants were removed.
+    fn revoke(&self, channel: &str, consumer: &str) -> PyResult<usize> {
+        Ok(get(&self.0)?.revoke(channel, consumer))
+    }
+
+    /// The `rewrap.cfrag` header values for `consumer` reading a record of `topic`.
+    fn reencrypt<'py>(&self, py: Python<'py>, topic: &str, edek: &[u8], consumer: &str) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let re = get(&self.0)?;
+        let headers = py.detach(|| re.reencrypt(topic, edek, consumer)).py_err()?;
+        Ok(headers.iter().map(|h| PyBytes::new(py, h)).collect())
+    }
+
+    /// Counters: cache (hits, misses, ...), reencryptions, refused, grants.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = get(&self.0)?.stats();
+        let d = PyDict::new(py);
+        d.set_item("cache", cache_dict(py, &s.cache)?)?;
+        d.set_item("reencryptions", s.reencryptions)?;
+        d.set_item("refused", s.refused)?;
+        d.set_item("grants", s.grants)?;
+        Ok(d)
+    }
+
+    fn close(&self) {
+        take(&self.0)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(&self, _t: Option<Bound<'_, PyType>>, _v: Option<Bound<'_, PyAny>>, _tb: Option<Bound<'_, PyAny>>) -> bool {
+        self.close();
+        false
+    }
+}
+
+/// Consumer side: opens records with the consumer's own key. Thread-safe.
+#[pyclass(module = "rewrap", frozen)]
+struct Decryptor(Slot<rewrap::Decryptor>);
+
+#[pymethods]
+impl Decryptor {
+    #[new]
+    #[pyo3(signature = (secret, admins, cache_capacity=4096, cache_ttl_secs=None, allow_plaintext=false))]
+    fn new(
+        secret: &SecretKey,
+        admins: Vec<PyRef<'_, PublicKey>>,
+        cache_capacity: usize,
+        cache_ttl_secs: Option<u64>,
+        allow_plaintext: bool,
+    ) -> PyResult<Self> {
+        let config = DecryptorConfig { cache_capacity, cache_ttl_secs, allow_plaintext };
+        let own = rewrap::SecretKey::from_bytes(secret.0.to_bytes().as_slice()).py_err()?;
+        let dec = rewrap::Decryptor::with_config(own, &key_list(admins), config).py_err()?;
+        Ok(Decryptor(Slot::new(Some(Arc::new(dec)))))
+    }
+
+    /// Opens a record read from `topic`. `value` None is a tombstone (returns None).
+    /// `headers`: the record's headers as (name, value) pairs, as Kafka clients give them.
+    #[pyo3(signature = (topic, value, headers=None))]
+    fn open<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        value: Option<&[u8]>,
+        headers: Option<Vec<(String, Option<Vec<u8>>)>>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let dec = get(&self.0)?;
+        let headers = headers.unwrap_or_default();
+        let list: Vec<(&str, &[u8])> =
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_deref().unwrap_or(&[]))).collect();
+        let small = value.is_some_and(|v| v.len() < 4096);
+        let opened = if small {
+            dec.open(topic, value, &list)
+        } else {
+            py.detach(|| dec.open(topic, value, &list))
+        }
+        .py_err()?;
+        Ok(match opened {
+            Opened::Plaintext(p) | Opened::Unencrypted(p) => Some(PyBytes::new(py, &p)),
+            Opened::Tombstone => None,
+        })
+    }
+
+    /// The consumer's public key.
+    #[getter]
+    fn public_key(&self) -> PyResult<PublicKey> {
+        Ok(PublicKey(get(&self.0)?.public_key()))
+    }
+
+    /// Counters: cache (hits, misses, ...) and dek_opens.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = get(&self.0)?.stats();
+        let d = PyDict::new(py);
+        d.set_item("cache", cache_dict(py, &s.cache)?)?;
+        d.set_item("dek_opens", s.dek_opens)?;
+        Ok(d)
+    }
+
+    /// Drops the secret key and cached DEKs now (they are zeroized).
+    fn close(&self) {
+        take(&self.0)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(&self, _t: Option<Bound<'_, PyType>>, _v: Option<Bound<'_, PyAny>>, _tb: Option<Bound<'_, PyAny>>) -> bool {
+        self.close();
+        false
+    }
+}
+
+/// Seconds since the Unix epoch (the clock the engine uses).
+#[pyfunction]
+fn now() -> u64 {
+    rewrap::now()
+}
+
+#[pymodule]
+fn _rewrap(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    register_errors(m)?;
+    m.add_class::<SecretKey>()?;
+    m.add_class::<PublicKey>()?;
+    m.add_class::<Signer>()?;
+    m.add_class::<Grant>()?;
+    m.add_class::<Encryptor>()?;
+    m.add_class::<ReEncryptor>()?;
+    m.add_class::<Decryptor>()?;
+    m.add_function(wrap_pyfunction!(now, m)?)?;
+    m.add("EDEK_HEADER", rewrap::EDEK_HEADER)?;
+    m.add("CFRAG_HEADER", rewrap::CFRAG_HEADER)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
