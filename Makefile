@@ -5,12 +5,12 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: demo test lint test-rust test-core-portable test-c examples-c bench bench-build fuzz-smoke vectors
+.PHONY: demo test lint test-rust test-core-portable test-c examples-c test-python bench-python bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
 
-test: lint test-rust test-core-portable test-c examples-c bench-build
+test: lint test-rust test-core-portable test-c examples-c test-python bench-build
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode producer
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode channel
 
@@ -43,6 +43,24 @@ test-c:
 	$(TARGET_DIR)/c/header_cpp
 	$(TARGET_DIR)/c/test_rewrap tests/vectors/records.kv
 	$(VALGRIND) $(TARGET_DIR)/c/test_rewrap tests/vectors/records.kv
+
+# The Python wheel, built by maturin through pip (as a user would install it) into a venv,
+# then its pytest suite (scenario, vectors, errors, threads, serializers, umbral-pre interop).
+PYTHON ?= python3
+VENV = $(TARGET_DIR)/venv
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+test-python: $(VENV)/bin/python
+	$(VENV)/bin/pip install -q --force-reinstall --no-deps ./python
+	$(VENV)/bin/pip install -q "./python[test]"
+	$(VENV)/bin/pytest -q -p no:cacheprovider python/tests
+
+bench-python: $(VENV)/bin/python
+	$(VENV)/bin/pip install -q "./python[test]"
+	$(VENV)/bin/python python/bench/bench_binding.py
 
 # librdkafka producer and consumer on the C ABI (Debian librdkafka-dev).
 examples-c:

@@ -58,6 +58,23 @@ impl<'a> GrantTerms<'a> {
     }
 }
 
+fn check_terms(terms: &GrantTerms<'_>) -> Result<()> {
+    check_topic(terms.channel)?;
+    if terms.consumer.is_empty() || terms.consumer.len() > 255 {
+        return Err(Error::InvalidArgument("consumer id must be 1..=255 bytes"));
+    }
+    if terms.threshold == 0 || terms.threshold > terms.shares {
+        return Err(Error::InvalidArgument("need 1 <= threshold <= shares"));
+    }
+    match terms.expires {
+        Some(0) => Err(Error::InvalidArgument("expiry 0 means none; pass None")),
+        Some(e) if e <= terms.not_before => {
+            Err(Error::InvalidArgument("grant expires before it starts"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A signed grant, or one share of it. Parse with `Grant::from_bytes`, then `verify` before use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
@@ -83,22 +100,8 @@ impl Grant {
         delegating: &SecretKey,
         terms: &GrantTerms<'_>,
     ) -> Result<Grant> {
-        check_topic(terms.channel)?;
-        if terms.consumer.is_empty() || terms.consumer.len() > 255 {
-            return Err(Error::InvalidArgument("consumer id must be 1..=255 bytes"));
-        }
-        if terms.threshold == 0 || terms.threshold > terms.shares {
-            return Err(Error::InvalidArgument("need 1 <= threshold <= shares"));
-        }
-        let expires = match terms.expires {
-            Some(0) => return Err(Error::InvalidArgument("expiry 0 means none; pass None")),
-            Some(e) if e <= terms.not_before => {
-                return Err(Error::InvalidArgument("grant expires before it starts"))
-            }
-            Some(e) => e,
-            None => 0,
-        };
-        let kfrags: Vec<(u8, Vec<u8>)> = umbral_pre::generate_kfrags_with_rng(
+        check_terms(terms)?;
+        let kfrags = umbral_pre::generate_kfrags_with_rng(
             rng,
             &delegating.0,
             &terms.consumer_key.0,
@@ -110,22 +113,69 @@ impl Grant {
         )
         .into_vec()
         .into_iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let bytes = postcard::to_allocvec(&k.unverify()).expect("kfrag serializes");
-            (i as u8, bytes)
-        })
+        .map(|k| postcard::to_allocvec(&k.unverify()).expect("kfrag serializes"))
         .collect();
+        Self::assemble(rng, admin, delegating.public_key(), terms, kfrags)
+    }
+
+    /// Wraps kfrags made elsewhere with umbral-pre's own serialization (`bytes(kfrag)` in its
+    /// Python and JS bindings) into a signed grant. They must have been generated from
+    /// `delegating` to the consumer's key with `admin`'s key as their signer, signing both
+    /// keys, as `terms.shares` shares of threshold `terms.threshold`; each is verified now.
+    #[cfg(feature = "std")]
+    pub fn issue_with_umbral_kfrags(
+        rng: &mut (impl CryptoRng + RngCore),
+        admin: &Signer,
+        delegating: PublicKey,
+        terms: &GrantTerms<'_>,
+        kfrags: &[&[u8]],
+    ) -> Result<Grant> {
+        use umbral_pre::DefaultDeserialize;
+        check_terms(terms)?;
+        if kfrags.len() != terms.shares as usize {
+            return Err(Error::InvalidArgument("need exactly `shares` kfrags"));
+        }
+        let admin_key = admin.verifying_key();
+        let encoded = kfrags
+            .iter()
+            .map(|bytes| {
+                let kfrag =
+                    umbral_pre::KeyFrag::from_bytes(bytes).map_err(|_| Error::InvalidKeyFrag)?;
+                let verified = kfrag
+                    .verify(
+                        &admin_key.0,
+                        Some(&delegating.0),
+                        Some(&terms.consumer_key.0),
+                    )
+                    .map_err(|_| Error::InvalidKeyFrag)?;
+                Ok(postcard::to_allocvec(&verified.unverify()).expect("kfrag serializes"))
+            })
+            .collect::<Result<Vec<Vec<u8>>>>()?;
+        Self::assemble(rng, admin, delegating, terms, encoded)
+    }
+
+    fn assemble(
+        rng: &mut (impl CryptoRng + RngCore),
+        admin: &Signer,
+        delegating_key: PublicKey,
+        terms: &GrantTerms<'_>,
+        kfrags: Vec<Vec<u8>>,
+    ) -> Result<Grant> {
+        let kfrags: Vec<(u8, Vec<u8>)> = kfrags
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (i as u8, k))
+            .collect();
         let mut grant = Grant {
             channel: terms.channel.to_string(),
             consumer: terms.consumer.to_string(),
-            delegating_key: delegating.public_key(),
+            delegating_key,
             consumer_key: terms.consumer_key,
             admin_key: admin.verifying_key(),
             threshold: terms.threshold,
             shares: terms.shares,
             not_before: terms.not_before,
-            expires,
+            expires: terms.expires.unwrap_or(0),
             kfrag_digests: kfrags
                 .iter()
                 .map(|(_, b)| Sha256::digest(b).into())
@@ -226,7 +276,7 @@ impl Grant {
             // Indices strictly increase, so each share appears once.
             let in_order = kfrags
                 .last()
-                .map_or(true, |(prev, _): &(u8, Vec<u8>)| index > *prev);
+                .is_none_or(|(prev, _): &(u8, Vec<u8>)| index > *prev);
             if index >= shares || !in_order {
                 return Err(Error::Malformed(Object::Grant));
             }
@@ -468,6 +518,59 @@ mod tests {
                 Grant::issue(&mut f.rng, &f.admin, &f.producer, &terms(f.consumer, t, n)).is_err()
             );
         }
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn kfrags_in_umbral_serialization_make_a_grant() {
+        use umbral_pre::DefaultSerialize;
+        let mut f = fixture();
+        let made = umbral_pre::generate_kfrags_with_rng(
+            &mut f.rng,
+            &f.producer.0,
+            &f.consumer.0,
+            f.admin.umbral(),
+            2,
+            3,
+            true,
+            true,
+        );
+        let bytes: Vec<Vec<u8>> = made
+            .iter()
+            .map(|k| k.to_bytes().unwrap().into_vec())
+            .collect();
+        let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+        let t = terms(f.consumer, 2, 3);
+        let g = Grant::issue_with_umbral_kfrags(
+            &mut f.rng,
+            &f.admin,
+            f.producer.public_key(),
+            &t,
+            &refs,
+        )
+        .unwrap();
+        assert_eq!(
+            g.verify(&[f.admin.verifying_key()], 500)
+                .unwrap()
+                .kfrags
+                .len(),
+            3
+        );
+        // Kfrags signed by someone else are refused up front.
+        let other = Signer::new(SecretKey::random(&mut f.rng));
+        assert_eq!(
+            Grant::issue_with_umbral_kfrags(&mut f.rng, &other, f.producer.public_key(), &t, &refs)
+                .unwrap_err(),
+            Error::InvalidKeyFrag
+        );
+        assert!(Grant::issue_with_umbral_kfrags(
+            &mut f.rng,
+            &f.admin,
+            f.producer.public_key(),
+            &t,
+            &refs[..2]
+        )
+        .is_err());
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl ReEncryptor {
         }
         cache_key(&mut self.key_buf, consumer, edek);
         if let Some(hit) = self.cache.get(&self.key_buf[..], now) {
-            if hit.expires.map_or(true, |e| now < e) {
+            if hit.expires.is_none_or(|e| now < e) {
                 return Ok(hit.headers.clone());
             }
         }

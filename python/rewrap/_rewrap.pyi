@@ -78,6 +78,18 @@ class Grant:
         expires: Optional[int] = None,
     ) -> Grant: ...
     @staticmethod
+    def from_umbral_kfrags(
+        admin: Signer,
+        delegating_key: PublicKey,
+        channel: str,
+        consumer: str,
+        consumer_key: PublicKey,
+        kfrags: Sequence[bytes],
+        threshold: int = 1,
+        not_before: Optional[int] = None,
+        expires: Optional[int] = None,
+    ) -> Grant: ...
+    @staticmethod
     def from_bytes(data: bytes) -> Grant: ...
     def to_bytes(self) -> bytes: ...
     def __bytes__(self) -> bytes: ...

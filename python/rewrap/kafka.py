@@ -57,12 +57,13 @@ def open_record(
     return decryptor.open(topic, value, _header_list(headers))
 
 
-def _header_list(headers: Optional[Sequence[Any]]) -> Headers:
+def _header_list(headers: Optional[Any]) -> Any:
+    """Header pairs as the engine reads them: lists and tuples as they are, dicts as items."""
     if not headers:
-        return []
+        return None
     if isinstance(headers, dict):
         return list(headers.items())
-    return list(headers)
+    return headers
 
 
 class ConfluentSerializer:

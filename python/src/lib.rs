@@ -8,9 +8,16 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyType};
 
-use rewrap::{CacheStats, DecryptorConfig, Error, GrantTerms, Opened, ReEncryptorConfig, RotationPolicy};
+use rewrap::{
+    CacheStats, DecryptorConfig, Error, GrantTerms, Opened, ReEncryptorConfig, RotationPolicy,
+};
 
-create_exception!(_rewrap, RewrapError, PyException, "Base class of every rewrap error; `.code` is the stable numeric code shared with the C ABI.");
+create_exception!(
+    _rewrap,
+    RewrapError,
+    PyException,
+    "Base class of every rewrap error; `.code` is the stable numeric code shared with the C ABI."
+);
 
 macro_rules! errors {
     ($($name:ident = $code:expr, $doc:expr;)*) => {
@@ -246,6 +253,45 @@ impl Grant {
             .map(Grant)
     }
 
+    /// Wraps kfrags made by umbral-pre (`bytes(kfrag)` of its Python or JS package) into a
+    /// grant signed by `admin`, whose key must be the kfrags' signer.
+    #[staticmethod]
+    #[pyo3(signature = (admin, delegating_key, channel, consumer, consumer_key, kfrags, threshold=1, not_before=None, expires=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_umbral_kfrags(
+        admin: &Signer,
+        delegating_key: &PublicKey,
+        channel: &str,
+        consumer: &str,
+        consumer_key: &PublicKey,
+        kfrags: Vec<Vec<u8>>,
+        threshold: u8,
+        not_before: Option<u64>,
+        expires: Option<u64>,
+    ) -> PyResult<Self> {
+        let shares = u8::try_from(kfrags.len())
+            .map_err(|_| InvalidArgumentError::new_err("at most 255 kfrags"))?;
+        let terms = GrantTerms {
+            channel,
+            consumer,
+            consumer_key: consumer_key.0,
+            threshold,
+            shares,
+            not_before: not_before.unwrap_or_else(rewrap::now),
+            expires,
+        };
+        let refs: Vec<&[u8]> = kfrags.iter().map(Vec::as_slice).collect();
+        rewrap::Grant::issue_with_umbral_kfrags(
+            &mut rewrap::rng(),
+            &admin.0,
+            delegating_key.0,
+            &terms,
+            &refs,
+        )
+        .py_err()
+        .map(Grant)
+    }
+
     /// Parses a serialized grant (structure only; `verify` or a ReEncryptor checks it).
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<Self> {
@@ -263,10 +309,16 @@ impl Grant {
 
     /// Checks signature (against `admins`), validity at `now` (default: now) and kfrags.
     #[pyo3(signature = (admins, now=None))]
-    fn verify(&self, py: Python<'_>, admins: Vec<PyRef<'_, PublicKey>>, now: Option<u64>) -> PyResult<()> {
+    fn verify(
+        &self,
+        py: Python<'_>,
+        admins: Vec<PyRef<'_, PublicKey>>,
+        now: Option<u64>,
+    ) -> PyResult<()> {
         let admins = key_list(admins);
         let now = now.unwrap_or_else(rewrap::now);
-        py.detach(|| self.0.verify(&admins, now).map(|_| ())).py_err()
+        py.detach(|| self.0.verify(&admins, now).map(|_| ()))
+            .py_err()
     }
 
     /// The share for re-encryptor `index` of a t-of-n grant.
@@ -319,7 +371,10 @@ impl Grant {
 type Slot<T> = std::sync::RwLock<Option<Arc<T>>>;
 
 fn get<T>(slot: &Slot<T>) -> PyResult<Arc<T>> {
-    slot.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(closed)
+    slot.read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .ok_or_else(closed)
 }
 
 fn take<T>(slot: &Slot<T>) {
@@ -346,7 +401,11 @@ impl Encryptor {
     /// `max_messages` / `max_age_secs` bound each session's DEK (defaults: 1,000,000 / 3600).
     #[new]
     #[pyo3(signature = (delegating, max_messages=None, max_age_secs=None))]
-    fn new(delegating: &PublicKey, max_messages: Option<u64>, max_age_secs: Option<u64>) -> PyResult<Self> {
+    fn new(
+        delegating: &PublicKey,
+        max_messages: Option<u64>,
+        max_age_secs: Option<u64>,
+    ) -> PyResult<Self> {
         let d = RotationPolicy::default();
         let policy = RotationPolicy {
             max_messages: max_messages.unwrap_or(d.max_messages),
@@ -358,7 +417,12 @@ impl Encryptor {
 
     /// Seals `payload` for `topic`; returns `(value, edek)`: the record value and the
     /// value of its `rewrap.edek` header.
-    fn seal<'py>(&self, py: Python<'py>, topic: &str, payload: &[u8]) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    fn seal<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        payload: &[u8],
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
         let enc = get(&self.0)?;
         let record = if payload.len() < 4096 {
             // Below a page of data, releasing the GIL costs more than sealing.
@@ -367,7 +431,10 @@ impl Encryptor {
             py.detach(|| enc.seal(topic, payload))
         }
         .py_err()?;
-        Ok((PyBytes::new(py, &record.value), PyBytes::new(py, &record.edek)))
+        Ok((
+            PyBytes::new(py, &record.value),
+            PyBytes::new(py, &record.edek),
+        ))
     }
 
     /// Starts fresh sessions (new DEKs) on the next seal of every topic.
@@ -391,7 +458,12 @@ impl Encryptor {
         slf
     }
 
-    fn __exit__(&self, _t: Option<Bound<'_, PyType>>, _v: Option<Bound<'_, PyAny>>, _tb: Option<Bound<'_, PyAny>>) -> bool {
+    fn __exit__(
+        &self,
+        _t: Option<Bound<'_, PyType>>,
+        _v: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> bool {
         self.close();
         false
     }
@@ -405,8 +477,15 @@ struct ReEncryptor(Slot<rewrap::ReEncryptor>);
 impl ReEncryptor {
     #[new]
     #[pyo3(signature = (admins, cache_capacity=65536, cache_ttl_secs=None))]
-    fn new(admins: Vec<PyRef<'_, PublicKey>>, cache_capacity: usize, cache_ttl_secs: Option<u64>) -> PyResult<Self> {
-        let config = ReEncryptorConfig { cache_capacity, cache_ttl_secs };
+    fn new(
+        admins: Vec<PyRef<'_, PublicKey>>,
+        cache_capacity: usize,
+        cache_ttl_secs: Option<u64>,
+    ) -> PyResult<Self> {
+        let config = ReEncryptorConfig {
+            cache_capacity,
+            cache_ttl_secs,
+        };
         let re = rewrap::ReEncryptor::with_config(&key_list(admins), config).py_err()?;
         Ok(ReEncryptor(Slot::new(Some(Arc::new(re)))))
     }
@@ -423,7 +502,13 @@ impl ReEncryptor {
     }
 
     /// The `rewrap.cfrag` header values for `consumer` reading a record of `topic`.
-    fn reencrypt<'py>(&self, py: Python<'py>, topic: &str, edek: &[u8], consumer: &str) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    fn reencrypt<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        edek: &[u8],
+        consumer: &str,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let re = get(&self.0)?;
         let headers = py.detach(|| re.reencrypt(topic, edek, consumer)).py_err()?;
         Ok(headers.iter().map(|h| PyBytes::new(py, h)).collect())
@@ -448,7 +533,12 @@ impl ReEncryptor {
         slf
     }
 
-    fn __exit__(&self, _t: Option<Bound<'_, PyType>>, _v: Option<Bound<'_, PyAny>>, _tb: Option<Bound<'_, PyAny>>) -> bool {
+    fn __exit__(
+        &self,
+        _t: Option<Bound<'_, PyType>>,
+        _v: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> bool {
         self.close();
         false
     }
@@ -469,28 +559,52 @@ impl Decryptor {
         cache_ttl_secs: Option<u64>,
         allow_plaintext: bool,
     ) -> PyResult<Self> {
-        let config = DecryptorConfig { cache_capacity, cache_ttl_secs, allow_plaintext };
+        let config = DecryptorConfig {
+            cache_capacity,
+            cache_ttl_secs,
+            allow_plaintext,
+        };
         let own = rewrap::SecretKey::from_bytes(secret.0.to_bytes().as_slice()).py_err()?;
         let dec = rewrap::Decryptor::with_config(own, &key_list(admins), config).py_err()?;
         Ok(Decryptor(Slot::new(Some(Arc::new(dec)))))
     }
 
     /// Opens a record read from `topic`. `value` None is a tombstone (returns None).
-    /// `headers`: the record's headers as (name, value) pairs, as Kafka clients give them.
+    /// `headers`: the record's headers as (name, value) pairs, as Kafka clients give them;
+    /// only the rewrap.* ones are read, without copying their values.
     #[pyo3(signature = (topic, value, headers=None))]
     fn open<'py>(
         &self,
         py: Python<'py>,
         topic: &str,
         value: Option<&[u8]>,
-        headers: Option<Vec<(String, Option<Vec<u8>>)>>,
+        headers: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let dec = get(&self.0)?;
-        let headers = headers.unwrap_or_default();
-        let list: Vec<(&str, &[u8])> =
-            headers.iter().map(|(n, v)| (n.as_str(), v.as_deref().unwrap_or(&[]))).collect();
-        let small = value.is_some_and(|v| v.len() < 4096);
+        let mut held: Vec<(&'static str, Bound<'py, PyBytes>)> = Vec::new();
+        if let Some(headers) = headers {
+            for item in headers.try_iter()? {
+                let item = item?;
+                let (name, val): (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>) = item.extract()?;
+                // Compare against the two names first: most headers are not ours.
+                let ours = if name.eq(pyo3::intern!(py, "rewrap.edek"))? {
+                    rewrap::EDEK_HEADER
+                } else if name.eq(pyo3::intern!(py, "rewrap.cfrag"))? {
+                    rewrap::CFRAG_HEADER
+                } else {
+                    continue;
+                };
+                let bytes = match val {
+                    Some(v) => v.cast_into::<PyBytes>().map_err(PyErr::from)?,
+                    None => PyBytes::new(py, &[]),
+                };
+                held.push((ours, bytes));
+            }
+        }
+        let list: Vec<(&str, &[u8])> = held.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        let small = value.is_none_or(|v| v.len() < 4096);
         let opened = if small {
+            // Below a page of data, releasing the GIL costs more than opening.
             dec.open(topic, value, &list)
         } else {
             py.detach(|| dec.open(topic, value, &list))
@@ -526,7 +640,12 @@ impl Decryptor {
         slf
     }
 
-    fn __exit__(&self, _t: Option<Bound<'_, PyType>>, _v: Option<Bound<'_, PyAny>>, _tb: Option<Bound<'_, PyAny>>) -> bool {
+    fn __exit__(
+        &self,
+        _t: Option<Bound<'_, PyType>>,
+        _v: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> bool {
         self.close();
         false
     }
