@@ -5,12 +5,12 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: demo test lint test-rust test-core-portable test-c examples-c test-python bench-python bench bench-build fuzz-smoke vectors
+.PHONY: demo test lint test-rust test-core-portable test-c examples-c test-python bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
 
-test: lint test-rust test-core-portable test-c examples-c test-python bench-build
+test: lint test-rust test-core-portable test-c examples-c test-python test-jvm bench-build
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode producer
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode channel
 
@@ -61,6 +61,16 @@ test-python: $(VENV)/bin/python
 bench-python: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q "./python[test]"
 	$(VENV)/bin/python python/bench/bench_binding.py
+
+# The JVM library: Maven builds the JNI crate with cargo, packs it into the jar and runs the
+# JUnit 5 suite (surefire prints its summary).
+MVN ?= mvn -B -ntp
+test-jvm:
+	cd jvm && $(MVN) package
+
+bench-jvm:
+	cd jvm && $(MVN) -q -DskipTests package && $(MVN) -q test-compile
+	java -cp jvm/target/classes:jvm/target/test-classes io.rewrap.bench.JniOverhead
 
 # librdkafka producer and consumer on the C ABI (Debian librdkafka-dev).
 examples-c:

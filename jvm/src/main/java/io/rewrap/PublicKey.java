@@ -1,0 +1,74 @@
+package io.rewrap;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HexFormat;
+
+/** A public key (33-byte SEC1 compressed secp256k1 point). Immutable. */
+public final class PublicKey {
+    private final byte[] bytes;
+    private final String keyId;
+
+    PublicKey(byte[] bytes) {
+        this.keyId = Native.publicKeyId(bytes); // validates the point
+        this.bytes = bytes.clone();
+    }
+
+    /** Parses 33 bytes. */
+    public static PublicKey fromBytes(byte[] data) {
+        return new PublicKey(data);
+    }
+
+    /** Parses lower-case hex (surrounding whitespace ignored). */
+    public static PublicKey fromHex(String hex) {
+        try {
+            return new PublicKey(HexFormat.of().parseHex(hex.strip()));
+        } catch (IllegalArgumentException e) {
+            throw new RewrapException.Malformed("malformed key");
+        }
+    }
+
+    /** Reads a public key file written by {@code rewrap keygen}. */
+    public static PublicKey fromFile(Path path) throws IOException {
+        return fromHex(new String(Files.readAllBytes(path), StandardCharsets.US_ASCII));
+    }
+
+    public byte[] toBytes() {
+        return bytes.clone();
+    }
+
+    public String toHex() {
+        return HexFormat.of().formatHex(bytes);
+    }
+
+    /** The 16-hex-digit key id. */
+    public String keyId() {
+        return keyId;
+    }
+
+    static byte[][] array(PublicKey... keys) {
+        byte[][] out = new byte[keys.length][];
+        for (int i = 0; i < keys.length; i++) {
+            out[i] = keys[i].bytes;
+        }
+        return out;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof PublicKey other && Arrays.equals(bytes, other.bytes);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(bytes);
+    }
+
+    @Override
+    public String toString() {
+        return "PublicKey(" + toHex() + ")";
+    }
+}

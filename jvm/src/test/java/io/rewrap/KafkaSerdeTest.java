@@ -1,0 +1,74 @@
+package io.rewrap;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.rewrap.kafka.RewrapConfig;
+import io.rewrap.kafka.RewrapDeserializer;
+import io.rewrap.kafka.RewrapSerializer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HexFormat;
+import java.util.Map;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The Kafka Serializer/Deserializer configured only through client properties (in-memory). */
+class KafkaSerdeTest {
+    @Test
+    void configuredThroughPropertiesRoundTrip(@TempDir Path dir) throws Exception {
+        try (World w = new World(); SecretKey channel = SecretKey.generate(); SecretKey me = SecretKey.generate()) {
+            w.grant(channel, "orders", "alice", me.publicKey());
+            Path pub = dir.resolve("orders.pub");
+            Files.writeString(pub, channel.publicKey().toHex() + "\n");
+            Path sec = dir.resolve("alice.sec");
+            Files.writeString(sec, HexFormat.of().formatHex(me.toBytes()) + "\n");
+            Files.setPosixFilePermissions(sec, PosixFilePermissions.fromString("rw-------"));
+
+            try (RewrapSerializer ser = new RewrapSerializer(); RewrapDeserializer de = new RewrapDeserializer()) {
+                ser.configure(Map.of(RewrapConfig.DELEGATING_KEY_FILE, pub.toString()), false);
+                de.configure(Map.of(RewrapConfig.CONSUMER_KEY_FILE, sec.toString(),
+                        RewrapConfig.ADMIN_KEYS, w.adminPub.toHex()), false);
+
+                RecordHeaders headers = new RecordHeaders();
+                byte[] payload = "order #1".getBytes(StandardCharsets.UTF_8);
+                byte[] value = ser.serialize("orders", headers, payload);
+                assertNotEquals(new String(payload, StandardCharsets.UTF_8), new String(value, StandardCharsets.ISO_8859_1));
+                byte[] edek = headers.lastHeader(Decryptor.EDEK_HEADER).value();
+                // The proxy appends this consumer's fragments on fetch.
+                for (byte[] frag : w.reencryptor.reencrypt("orders", edek, "alice")) {
+                    headers.add(Decryptor.CFRAG_HEADER, frag);
+                }
+                assertArrayEquals(payload, de.deserialize("orders", headers, value));
+
+                assertNull(ser.serialize("orders", new RecordHeaders(), null));
+                assertThrows(RewrapException.Unencrypted.class, () -> de.deserialize("orders", "x".getBytes(StandardCharsets.UTF_8)));
+                // Same session: the cached DEK opens it even without fragments.
+                RecordHeaders same = new RecordHeaders();
+                byte[] again = ser.serialize("orders", same, payload);
+                assertArrayEquals(payload, de.deserialize("orders", same, again));
+                // A new producer session without fragments for this consumer does not open.
+                try (RewrapSerializer other = new RewrapSerializer()) {
+                    other.configure(Map.of(RewrapConfig.DELEGATING_KEY, channel.publicKey().toHex()), false);
+                    RecordHeaders h = new RecordHeaders();
+                    byte[] v = other.serialize("orders", h, payload);
+                    assertThrows(RewrapException.MissingCfrag.class, () -> de.deserialize("orders", h, v));
+                }
+            }
+        }
+    }
+
+    @Test
+    void missingConfigurationIsANamedError() {
+        try (RewrapDeserializer de = new RewrapDeserializer()) {
+            RewrapException e = assertThrows(RewrapException.InvalidArgument.class, () -> de.configure(Map.of(), false));
+            assertEquals(400, e.code());
+        }
+    }
+}

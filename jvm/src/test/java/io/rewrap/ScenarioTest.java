@@ -1,0 +1,77 @@
+package io.rewrap;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The seed scenario: producers a, b, c; consumers 1 and 2 granted, 3 not; revoke 2. */
+class ScenarioTest {
+    private static final String CHANNEL = "orders";
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void seedScenario(boolean producerKeyMode) {
+        try (World w = new World()) {
+            List<SecretKey> delegating = new ArrayList<>();
+            for (int i = 0; i < (producerKeyMode ? 3 : 1); i++) {
+                delegating.add(SecretKey.generate());
+            }
+            List<Encryptor> producers = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                producers.add(new Encryptor(delegating.get(i % delegating.size()).publicKey()));
+            }
+            String[] ids = {"1", "2", "3"};
+            List<Decryptor> consumers = new ArrayList<>();
+            for (String id : ids) {
+                try (SecretKey key = SecretKey.generate()) {
+                    consumers.add(new Decryptor(key, w.adminPub));
+                    if (!id.equals("3")) {
+                        for (SecretKey d : delegating) {
+                            w.grant(d, CHANNEL, id, key.publicKey());
+                        }
+                    }
+                }
+            }
+
+            int messages = 60;
+            for (int i = 0; i < messages; i++) {
+                byte[] payload = ("message " + i).getBytes(StandardCharsets.UTF_8);
+                Encryptor.Sealed s = producers.get(i % 3).seal(CHANNEL, payload);
+                for (int c = 0; c < 3; c++) {
+                    List<byte[]> frags = w.fetch(CHANNEL, s.edek(), ids[c]);
+                    Decryptor dec = consumers.get(c);
+                    if (c == 2) {
+                        assertThrows(RewrapException.MissingCfrag.class, () -> dec.open(CHANNEL, s.value(), s.edek(), frags));
+                    } else {
+                        assertArrayEquals(payload, dec.open(CHANNEL, s.value(), s.edek(), frags));
+                    }
+                }
+            }
+            Stats.ReEncryptor rs = w.reencryptor.stats();
+            assertEquals(6, rs.reencryptions()); // one per (session, granted consumer)
+            assertEquals(messages, rs.refused());
+            assertEquals(3, consumers.get(0).stats().dekOpens());
+            assertEquals(messages - 3, consumers.get(0).stats().cache().hits());
+
+            assertEquals(delegating.size(), w.reencryptor.revoke(CHANNEL, "2"));
+            for (Encryptor p : producers) {
+                p.rotate();
+                Encryptor.Sealed s = p.seal(CHANNEL, "later".getBytes(StandardCharsets.UTF_8));
+                assertArrayEquals("later".getBytes(StandardCharsets.UTF_8),
+                        consumers.get(0).open(CHANNEL, s.value(), s.edek(), w.fetch(CHANNEL, s.edek(), "1")));
+                assertThrows(RewrapException.MissingCfrag.class,
+                        () -> consumers.get(1).open(CHANNEL, s.value(), s.edek(), w.fetch(CHANNEL, s.edek(), "2")));
+                assertThrows(RewrapException.Revoked.class, () -> w.reencryptor.reencrypt(CHANNEL, s.edek(), "2"));
+            }
+            producers.forEach(Encryptor::close);
+            consumers.forEach(Decryptor::close);
+            delegating.forEach(SecretKey::close);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package io.rewrap;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/** One encryptor, re-encryptor and decryptor shared by several threads. */
+class ThreadsTest {
+    @Test
+    void handlesAreSharedSafely() throws Exception {
+        try (World w = new World(); SecretKey channel = SecretKey.generate(); SecretKey me = SecretKey.generate()) {
+            w.grant(channel, "t", "me", me.publicKey());
+            try (Encryptor enc = new Encryptor(channel.publicKey()); Decryptor dec = new Decryptor(me, w.adminPub)) {
+                ExecutorService pool = Executors.newFixedThreadPool(8);
+                List<Future<Integer>> results = new ArrayList<>();
+                for (int t = 0; t < 8; t++) {
+                    final int thread = t;
+                    results.add(pool.submit(() -> {
+                        int ok = 0;
+                        for (int i = 0; i < 200; i++) {
+                            byte[] payload = ("thread " + thread + " message " + i).getBytes(StandardCharsets.UTF_8);
+                            Encryptor.Sealed s = enc.seal("t", payload);
+                            assertArrayEquals(payload, dec.open("t", s.value(), s.edek(), w.fetch("t", s.edek(), "me")));
+                            ok++;
+                        }
+                        return ok;
+                    }));
+                }
+                int total = 0;
+                for (Future<Integer> f : results) {
+                    total += f.get();
+                }
+                pool.shutdown();
+                assertEquals(8 * 200, total);
+                assertEquals(1, dec.stats().dekOpens()); // one session, opened once for all threads
+            }
+        }
+    }
+
+    @Test
+    void closeWhileOtherThreadsUseTheHandleNeverCrashes() throws Exception {
+        try (SecretKey channel = SecretKey.generate()) {
+            Encryptor enc = new Encryptor(channel.publicKey());
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            List<Future<String>> results = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                results.add(pool.submit(() -> {
+                    try {
+                        while (true) {
+                            enc.seal("t", new byte[64]);
+                        }
+                    } catch (RewrapException.Closed e) {
+                        return "closed";
+                    }
+                }));
+            }
+            Thread.sleep(50);
+            enc.close();
+            for (Future<String> f : results) {
+                assertEquals("closed", f.get());
+            }
+            pool.shutdown();
+        }
+    }
+}
