@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
 
 use rewrap::Error;
 
@@ -66,32 +67,41 @@ pub enum rewrap_result {
 
 use rewrap_result::*;
 
+/// Every result, once: the mapping from engine codes and the names both read this list.
+const ALL: [rewrap_result; 25] = [
+    REWRAP_OK,
+    REWRAP_NULL_PARAMETER,
+    REWRAP_PANIC,
+    REWRAP_INVALID_UTF8,
+    REWRAP_BUFFER_TOO_SMALL,
+    REWRAP_TRUNCATED,
+    REWRAP_UNSUPPORTED_VERSION,
+    REWRAP_MALFORMED,
+    REWRAP_FOREIGN_RECORD,
+    REWRAP_UNENCRYPTED,
+    REWRAP_WRONG_TOPIC,
+    REWRAP_EDEK_MISMATCH,
+    REWRAP_AUTHENTICATION_FAILED,
+    REWRAP_MISSING_CFRAG,
+    REWRAP_WRONG_CONSUMER,
+    REWRAP_INSUFFICIENT_CFRAGS,
+    REWRAP_INVALID_CFRAG,
+    REWRAP_DEK_UNAVAILABLE,
+    REWRAP_NOT_GRANTED,
+    REWRAP_REVOKED,
+    REWRAP_GRANT_EXPIRED,
+    REWRAP_UNTRUSTED_GRANT,
+    REWRAP_INVALID_KEY_FRAG,
+    REWRAP_INVALID_ARGUMENT,
+    REWRAP_UNKNOWN_ERROR,
+];
+
 impl From<&Error> for rewrap_result {
+    /// Engine codes are 100 and up, so they never meet the ABI's own 0..99.
     fn from(e: &Error) -> Self {
-        const ALL: [rewrap_result; 19] = [
-            REWRAP_TRUNCATED,
-            REWRAP_UNSUPPORTED_VERSION,
-            REWRAP_MALFORMED,
-            REWRAP_FOREIGN_RECORD,
-            REWRAP_UNENCRYPTED,
-            REWRAP_WRONG_TOPIC,
-            REWRAP_EDEK_MISMATCH,
-            REWRAP_AUTHENTICATION_FAILED,
-            REWRAP_MISSING_CFRAG,
-            REWRAP_WRONG_CONSUMER,
-            REWRAP_INSUFFICIENT_CFRAGS,
-            REWRAP_INVALID_CFRAG,
-            REWRAP_DEK_UNAVAILABLE,
-            REWRAP_NOT_GRANTED,
-            REWRAP_REVOKED,
-            REWRAP_GRANT_EXPIRED,
-            REWRAP_UNTRUSTED_GRANT,
-            REWRAP_INVALID_KEY_FRAG,
-            REWRAP_INVALID_ARGUMENT,
-        ];
         let code = e.code();
         ALL.into_iter()
-            .find(|r| *r as u32 == code)
+            .find(|r| *r as u32 == code && code >= 100)
             .unwrap_or(REWRAP_UNKNOWN_ERROR)
     }
 }
@@ -133,38 +143,17 @@ pub extern "C" fn rewrap_last_error() -> *const c_char {
 /// A static, NUL-terminated name for a result code ("REWRAP_WRONG_TOPIC"...).
 #[no_mangle]
 pub extern "C" fn rewrap_result_name(result: rewrap_result) -> *const c_char {
-    macro_rules! names {
-        ($($v:ident),*) => {
-            match result { $( $v => concat!(stringify!($v), "\0").as_ptr().cast(), )* }
-        };
-    }
-    names!(
-        REWRAP_OK,
-        REWRAP_NULL_PARAMETER,
-        REWRAP_PANIC,
-        REWRAP_INVALID_UTF8,
-        REWRAP_BUFFER_TOO_SMALL,
-        REWRAP_TRUNCATED,
-        REWRAP_UNSUPPORTED_VERSION,
-        REWRAP_MALFORMED,
-        REWRAP_FOREIGN_RECORD,
-        REWRAP_UNENCRYPTED,
-        REWRAP_WRONG_TOPIC,
-        REWRAP_EDEK_MISMATCH,
-        REWRAP_AUTHENTICATION_FAILED,
-        REWRAP_MISSING_CFRAG,
-        REWRAP_WRONG_CONSUMER,
-        REWRAP_INSUFFICIENT_CFRAGS,
-        REWRAP_INVALID_CFRAG,
-        REWRAP_DEK_UNAVAILABLE,
-        REWRAP_NOT_GRANTED,
-        REWRAP_REVOKED,
-        REWRAP_GRANT_EXPIRED,
-        REWRAP_UNTRUSTED_GRANT,
-        REWRAP_INVALID_KEY_FRAG,
-        REWRAP_INVALID_ARGUMENT,
-        REWRAP_UNKNOWN_ERROR
-    )
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ALL.iter()
+            .map(|r| CString::new(format!("{r:?}")).expect("names have no NUL"))
+            .collect()
+    });
+    let index = ALL
+        .iter()
+        .position(|r| *r == result)
+        .unwrap_or(ALL.len() - 1);
+    names[index].as_ptr()
 }
 
 #[cfg(test)]
