@@ -1,0 +1,171 @@
+//! The administrator commands end to end through the built `rewrap` binary: keys, a grant,
+//! listing with verification, revocation, inspection; key file modes and refusals.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rewrap(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rewrap"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = rewrap(dir, args);
+    assert!(
+        out.status.success(),
+        "rewrap {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn keygen_grant_list_revoke_inspect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for name in ["admin", "orders", "alice"] {
+        let out = ok(d, &["keygen", name]);
+        assert!(out.contains("key id"), "{out}");
+        let mode = std::fs::metadata(d.join(format!("{name}.sec")))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}.sec must be private");
+    }
+    // keygen never overwrites a key.
+    assert!(!rewrap(d, &["keygen", "alice"]).status.success());
+
+    let grant = ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "orders.sec",
+            "--channel",
+            "orders",
+            "--consumer",
+            "User:alice",
+            "--consumer-key",
+            "alice.pub",
+        ],
+    );
+    assert!(grant.contains("wrote"), "{grant}");
+    let listed = ok(
+        d,
+        &["list", "--store", "grants", "--admin-pub", "admin.pub"],
+    );
+    assert!(
+        listed.contains("User:alice") && listed.contains("valid"),
+        "{listed}"
+    );
+
+    // Verified against another administrator key, the grant is rejected by name.
+    ok(d, &["keygen", "rogue"]);
+    let rogue = ok(
+        d,
+        &["list", "--store", "grants", "--admin-pub", "rogue.pub"],
+    );
+    assert!(rogue.contains("REJECTED"), "{rogue}");
+
+    let revoked = ok(
+        d,
+        &[
+            "revoke",
+            "--store",
+            "grants",
+            "--channel",
+            "orders",
+            "--consumer",
+            "User:alice",
+        ],
+    );
+    assert!(revoked.contains("1 grant file(s) removed"), "{revoked}");
+    let empty = ok(d, &["list", "--store", "grants"]);
+    assert!(!empty.contains("User:alice"), "{empty}");
+
+    // A secret key file others can read is refused.
+    std::fs::set_permissions(d.join("admin.sec"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = rewrap(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "orders.sec",
+            "--channel",
+            "orders",
+            "--consumer",
+            "bob",
+            "--consumer-key",
+            "alice.pub",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("chmod 600"));
+
+    let inspected = ok(d, &["inspect", "--value", "7b7d", "--edek", "0102"]);
+    assert!(
+        inspected.contains("not a rewrap envelope") && inspected.contains("truncated EDEK"),
+        "{inspected}"
+    );
+}
+
+#[test]
+fn threshold_grant_writes_one_share_per_reencryptor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for name in ["admin", "orders", "alice"] {
+        ok(d, &["keygen", name]);
+    }
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "orders.sec",
+            "--channel",
+            "orders",
+            "--consumer",
+            "alice",
+            "--consumer-key",
+            "alice.pub",
+            "--threshold",
+            "2",
+            "--shares",
+            "3",
+        ],
+    );
+    for i in 0..3 {
+        let listed = ok(
+            d,
+            &[
+                "list",
+                "--store",
+                &format!("grants/share-{i}"),
+                "--admin-pub",
+                "admin.pub",
+            ],
+        );
+        assert!(
+            listed.contains(&format!("[{i}]"))
+                && listed.contains("2/3")
+                && listed.contains("valid"),
+            "{listed}"
+        );
+    }
+}
