@@ -112,7 +112,10 @@ impl DirGrantStore {
             grant.delegating_key().key_id()
         );
         let path = self.root.join(name);
-        let tmp = self.root.join(format!(".{}.tmp", std::process::id()));
+        // Unique per process and call, so concurrent puts never share a temporary file.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.root.join(format!(".{}.{n}.tmp", std::process::id()));
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
