@@ -235,8 +235,15 @@ pub extern "system" fn Java_io_rewrap_Native_secretKeyPublicKey(
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_rewrap_Native_secretKeyFree(_: JNIEnv<'_>, _: JClass<'_>, h: jlong) {
-    free::<SecretKey>(h)
+pub extern "system" fn Java_io_rewrap_Native_secretKeyFree(
+    mut env: JNIEnv<'_>,
+    _: JClass<'_>,
+    h: jlong,
+) {
+    guard(&mut env, (), |_| {
+        free::<SecretKey>(h);
+        Ok(())
+    })
 }
 
 #[no_mangle]
@@ -414,8 +421,15 @@ pub extern "system" fn Java_io_rewrap_Native_encryptorRotate(
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_rewrap_Native_encryptorFree(_: JNIEnv<'_>, _: JClass<'_>, h: jlong) {
-    free::<Encryptor>(h)
+pub extern "system" fn Java_io_rewrap_Native_encryptorFree(
+    mut env: JNIEnv<'_>,
+    _: JClass<'_>,
+    h: jlong,
+) {
+    guard(&mut env, (), |_| {
+        free::<Encryptor>(h);
+        Ok(())
+    })
 }
 
 // ---- re-encryptor -------------------------------------------------------------------------
@@ -519,11 +533,14 @@ pub extern "system" fn Java_io_rewrap_Native_reencryptorStats(
 
 #[no_mangle]
 pub extern "system" fn Java_io_rewrap_Native_reencryptorFree(
-    _: JNIEnv<'_>,
+    mut env: JNIEnv<'_>,
     _: JClass<'_>,
     h: jlong,
 ) {
-    free::<ReEncryptor>(h)
+    guard(&mut env, (), |_| {
+        free::<ReEncryptor>(h);
+        Ok(())
+    })
 }
 
 // ---- decryptor ----------------------------------------------------------------------------
@@ -628,6 +645,13 @@ pub extern "system" fn Java_io_rewrap_Native_decryptorStats(
 }
 
 #[no_mangle]
-pub extern "system" fn Java_io_rewrap_Native_decryptorFree(_: JNIEnv<'_>, _: JClass<'_>, h: jlong) {
-    free::<Decryptor>(h)
+pub extern "system" fn Java_io_rewrap_Native_decryptorFree(
+    mut env: JNIEnv<'_>,
+    _: JClass<'_>,
+    h: jlong,
+) {
+    guard(&mut env, (), |_| {
+        free::<Decryptor>(h);
+        Ok(())
+    })
 }
