@@ -5,12 +5,12 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: demo test lint test-rust test-core-portable test-c examples-c test-python bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
+.PHONY: demo test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
 
-test: lint test-rust test-core-portable test-c examples-c test-python test-jvm bench-build
+test: lint test-rust test-core-portable test-c examples-c test-python test-kafka test-jvm bench-build
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode producer
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode channel
 
@@ -56,7 +56,19 @@ $(VENV)/bin/python:
 test-python: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q --force-reinstall --no-deps ./python
 	$(VENV)/bin/pip install -q "./python[test]"
-	$(VENV)/bin/pytest -q -p no:cacheprovider python/tests
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m 'not kafka' python/tests
+
+# Real Apache Kafka (tests/kafka/broker.sh): started here, stopped whatever the outcome, its
+# log printed on failure.
+KAFKA_DIR = $(TARGET_DIR)/kafka
+test-kafka: test-python examples-c
+	rm -rf $(KAFKA_DIR)
+	tests/kafka/broker.sh start $(KAFKA_DIR)
+	REWRAP_KAFKA_BOOTSTRAP=$$(cat $(KAFKA_DIR)/bootstrap) REWRAP_KAFKA_DATA=$(KAFKA_DIR)/data \
+		REWRAP_C_PRODUCER=$(CURDIR)/examples/c/producer \
+		$(VENV)/bin/pytest -q -p no:cacheprovider -m kafka python/tests; \
+		rc=$$?; tests/kafka/broker.sh stop $(KAFKA_DIR); \
+		if [ $$rc -ne 0 ]; then tail -40 $(KAFKA_DIR)/broker.log; fi; exit $$rc
 
 bench-python: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q "./python[test]"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# A real single-node Apache Kafka broker (KRaft) for tests, from Maven Central jars.
+#   broker.sh start DIR   -> resolves jars (cached in ~/.m2), formats DIR, starts the broker on
+#                            free 127.0.0.1 ports, waits until it answers; prints BOOTSTRAP
+#   broker.sh stop DIR    -> stops it by process id (logs stay in DIR/broker.log)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cmd="${1:?start|stop}"
+dir="$(mkdir -p "${2:?DIR}" && cd "$2" && pwd)"
+lib="${REWRAP_KAFKA_LIB:-$HOME/.cache/rewrap/kafka-lib}"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+case "$cmd" in
+start)
+  if [ ! -f "$lib/.complete" ]; then
+    mkdir -p "$lib"
+    mvn -B -ntp -q -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime
+    touch "$lib/.complete"
+  fi
+  port=$(free_port); cport=$(free_port)
+  while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  mkdir -p "$dir/data"
+  cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+PROPS
+  java_opts=(-Xms256m -Xmx512m -Dlog4j.configuration="file:$here/log4j.properties" -cp "$lib/*")
+  cluster=$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+  java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" > "$dir/format.log" 2>&1
+  nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" > "$dir/broker.log" 2>&1 &
+  echo $! > "$dir/broker.pid"
+  echo "127.0.0.1:$port" > "$dir/bootstrap"
+  for _ in $(seq 1 120); do
+    if grep -q "Kafka Server started\|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$dir/broker.log" 2>/dev/null \
+       && python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null; then
+      cat "$dir/bootstrap"
+      exit 0
+    fi
+    if ! kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null; then
+      echo "broker exited; log follows" >&2; tail -50 "$dir/broker.log" >&2; exit 1
+    fi
+    sleep 0.5
+  done
+  echo "broker did not start in 60 s; log follows" >&2; tail -50 "$dir/broker.log" >&2
+  kill "$(cat "$dir/broker.pid")" 2>/dev/null || true
+  exit 1
+  ;;
+stop)
+  if [ -f "$dir/broker.pid" ]; then
+    pid=$(cat "$dir/broker.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$dir/broker.pid"
+  fi
+  ;;
+*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac
