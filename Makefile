@@ -10,7 +10,7 @@ TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
 
-test: lint test-rust test-core-portable test-c examples-c test-python test-kafka test-jvm bench-build
+test: lint test-rust test-core-portable test-c examples-c test-python test-jvm test-kafka bench-build
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode producer
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode channel
 
@@ -61,11 +61,12 @@ test-python: $(VENV)/bin/python
 # Real Apache Kafka (tests/kafka/broker.sh): started here, stopped whatever the outcome, its
 # log printed on failure.
 KAFKA_DIR = $(TARGET_DIR)/kafka
-test-kafka: test-python examples-c
+test-kafka: test-python examples-c test-jvm
 	rm -rf $(KAFKA_DIR)
 	tests/kafka/broker.sh start $(KAFKA_DIR)
 	REWRAP_KAFKA_BOOTSTRAP=$$(cat $(KAFKA_DIR)/bootstrap) REWRAP_KAFKA_DATA=$(KAFKA_DIR)/data \
 		REWRAP_C_PRODUCER=$(CURDIR)/examples/c/producer \
+		REWRAP_JAVA_CLASSPATH=$(CURDIR)/jvm/target/classes:$(CURDIR)/jvm/target/test-classes:$$(cat jvm/target/classpath.txt) \
 		$(VENV)/bin/pytest -q -p no:cacheprovider -m kafka python/tests; \
 		rc=$$?; tests/kafka/broker.sh stop $(KAFKA_DIR); \
 		if [ $$rc -ne 0 ]; then tail -40 $(KAFKA_DIR)/broker.log; fi; exit $$rc
@@ -79,6 +80,7 @@ bench-python: $(VENV)/bin/python
 MVN ?= mvn -B -ntp
 test-jvm:
 	cd jvm && $(MVN) package
+	cd jvm && $(MVN) -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/classpath.txt
 
 bench-jvm:
 	cd jvm && $(MVN) -q -DskipTests package && $(MVN) -q test-compile
