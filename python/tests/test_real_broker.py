@@ -53,6 +53,16 @@ def consume_all(bootstrap, topic, n, timeout=30.0):
     return out
 
 
+def open_all(world, dec, topic, records, consumer="alice"):
+    """Opens consumed records after doing the proxy's step in-process (attach cfrags)."""
+    opened = []
+    for m in records:
+        edek = dict(m.headers())[rewrap.EDEK_HEADER]
+        cfrags = [(rewrap.CFRAG_HEADER, c) for c in world.reencryptor.reencrypt(topic, edek, consumer)]
+        opened.append(dec.open(topic, m.value(), m.headers() + cfrags))
+    return opened
+
+
 @pytest.mark.parametrize("compression", ["none", "lz4", "zstd"])
 def test_sealed_records_through_a_real_broker(broker, parties, compression):
     world, channel, key, dec = parties
@@ -69,12 +79,7 @@ def test_sealed_records_through_a_real_broker(broker, parties, compression):
 
     records = consume_all(broker, topic, n)
     assert len(records) == n
-    seen = []
-    for m in records:
-        headers = m.headers() + [(rewrap.CFRAG_HEADER, c) for c in
-                                 world.reencryptor.reencrypt(topic, dict(m.headers())[rewrap.EDEK_HEADER], "alice")]
-        seen.append(dec.open(topic, m.value(), headers))
-    assert seen == [b"id=%d canary=%s" % (i, canary) for i in range(n)]
+    assert open_all(world, dec, topic, records) == [b"id=%d canary=%s" % (i, canary) for i in range(n)]
     assert world.reencryptor.stats()["reencryptions"] == 1  # one session
 
     # At rest: the broker's log segments hold the records but never the plaintext canary.
@@ -119,12 +124,7 @@ def test_kafka_python_producer_interoperates_with_confluent_consumer(broker, par
     producer.flush()
     producer.close()
     records = consume_all(broker, topic, 20)
-    opened = []
-    for m in records:
-        edek = dict(m.headers())[rewrap.EDEK_HEADER]
-        cfrags = [(rewrap.CFRAG_HEADER, c) for c in world.reencryptor.reencrypt(topic, edek, "alice")]
-        opened.append(dec.open(topic, m.value(), m.headers() + cfrags))
-    assert opened == [b"kp %d" % i for i in range(20)]
+    assert open_all(world, dec, topic, records) == [b"kp %d" % i for i in range(20)]
 
 
 def test_c_producer_on_librdkafka_interoperates(broker, parties, tmp_path):
@@ -140,12 +140,7 @@ def test_c_producer_on_librdkafka_interoperates(broker, parties, tmp_path):
     pub.write_text(channel.public_key().to_hex() + "\n")
     subprocess.run([producer, broker, topic, str(pub), "50"], check=True, timeout=60)
     records = consume_all(broker, topic, 50)
-    opened = []
-    for m in records:
-        edek = dict(m.headers())[rewrap.EDEK_HEADER]
-        cfrags = [(rewrap.CFRAG_HEADER, c) for c in world.reencryptor.reencrypt(topic, edek, "alice")]
-        opened.append(dec.open(topic, m.value(), m.headers() + cfrags))
-    assert opened == [b"message %d" % i for i in range(50)]
+    assert open_all(world, dec, topic, records) == [b"message %d" % i for i in range(50)]
 
 
 def test_java_producer_configured_by_properties_interoperates(broker, parties, tmp_path):
@@ -163,9 +158,4 @@ def test_java_producer_configured_by_properties_interoperates(broker, parties, t
     subprocess.run(["java", "-cp", classpath, "io.rewrap.examples.SealedProducer", broker, topic, str(pub), "30"],
                    check=True, timeout=120)
     records = consume_all(broker, topic, 30)
-    opened = []
-    for m in records:
-        edek = dict(m.headers())[rewrap.EDEK_HEADER]
-        cfrags = [(rewrap.CFRAG_HEADER, c) for c in world.reencryptor.reencrypt(topic, edek, "alice")]
-        opened.append(dec.open(topic, m.value(), m.headers() + cfrags))
-    assert opened == [b"java %d" % i for i in range(30)]
+    assert open_all(world, dec, topic, records) == [b"java %d" % i for i in range(30)]
