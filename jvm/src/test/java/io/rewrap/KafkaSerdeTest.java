@@ -65,6 +65,32 @@ class KafkaSerdeTest {
     }
 
     @Test
+    void composesWithStringSerializersByConfiguration(@TempDir Path dir) throws Exception {
+        try (World w = new World(); SecretKey channel = SecretKey.generate(); SecretKey me = SecretKey.generate()) {
+            w.grant(channel, "orders", "alice", me.publicKey());
+            Path sec = dir.resolve("alice.sec");
+            Files.writeString(sec, HexFormat.of().formatHex(me.toBytes()) + "\n");
+            Files.setPosixFilePermissions(sec, PosixFilePermissions.fromString("rw-------"));
+            try (io.rewrap.kafka.SealingSerializer<Object> ser = new io.rewrap.kafka.SealingSerializer<>();
+                 io.rewrap.kafka.OpeningDeserializer<Object> de = new io.rewrap.kafka.OpeningDeserializer<>()) {
+                ser.configure(Map.of(io.rewrap.kafka.SealingSerializer.INNER_SERIALIZER,
+                        "org.apache.kafka.common.serialization.StringSerializer",
+                        RewrapConfig.DELEGATING_KEY, channel.publicKey().toHex()), false);
+                de.configure(Map.of(io.rewrap.kafka.OpeningDeserializer.INNER_DESERIALIZER,
+                        "org.apache.kafka.common.serialization.StringDeserializer",
+                        RewrapConfig.CONSUMER_KEY_FILE, sec.toString(),
+                        RewrapConfig.ADMIN_KEYS, w.adminPub.toHex()), false);
+                RecordHeaders headers = new RecordHeaders();
+                byte[] value = ser.serialize("orders", headers, "héllo");
+                for (byte[] frag : w.reencryptor.reencrypt("orders", headers.lastHeader(Decryptor.EDEK_HEADER).value(), "alice")) {
+                    headers.add(Decryptor.CFRAG_HEADER, frag);
+                }
+                assertEquals("héllo", de.deserialize("orders", headers, value));
+            }
+        }
+    }
+
+    @Test
     void missingConfigurationIsANamedError() {
         try (RewrapDeserializer de = new RewrapDeserializer()) {
             RewrapException e = assertThrows(RewrapException.InvalidArgument.class, () -> de.configure(Map.of(), false));

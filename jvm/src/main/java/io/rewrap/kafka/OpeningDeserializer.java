@@ -1,0 +1,63 @@
+package io.rewrap.kafka;
+
+import io.rewrap.Decryptor;
+import java.util.Map;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.utils.Utils;
+
+/**
+ * Composes rewrap with another deserializer: rewrap opens the record, the inner one parses the
+ * plaintext. Configured with {@code rewrap.inner.deserializer} plus the
+ * {@link RewrapDeserializer} properties, or in code.
+ */
+public class OpeningDeserializer<T> implements Deserializer<T> {
+    /** Class name of the inner deserializer. */
+    public static final String INNER_DESERIALIZER = "rewrap.inner.deserializer";
+
+    private Deserializer<T> inner;
+    private final RewrapDeserializer rewrap;
+
+    public OpeningDeserializer() {
+        this.rewrap = new RewrapDeserializer();
+    }
+
+    public OpeningDeserializer(Deserializer<T> inner, Decryptor decryptor) {
+        this.inner = inner;
+        this.rewrap = new RewrapDeserializer(decryptor);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public void configure(Map<String, ?> configs, boolean isKey) {
+        if (inner == null) {
+            String name = RewrapConfig.get(configs, INNER_DESERIALIZER);
+            if (name == null) {
+                throw new io.rewrap.RewrapException.InvalidArgument("set " + INNER_DESERIALIZER);
+            }
+            try {
+                inner = (Deserializer<T>) Utils.newInstance(Class.forName(name));
+            } catch (ClassNotFoundException e) {
+                throw new io.rewrap.RewrapException.InvalidArgument(INNER_DESERIALIZER + ": no class " + name);
+            }
+        }
+        inner.configure(configs, isKey);
+        rewrap.configure(configs, isKey);
+    }
+
+    @Override
+    public T deserialize(String topic, byte[] data) {
+        return inner.deserialize(topic, rewrap.deserialize(topic, data));
+    }
+
+    @Override
+    public T deserialize(String topic, Headers headers, byte[] data) {
+        return inner.deserialize(topic, headers, rewrap.deserialize(topic, headers, data));
+    }
+
+    @Override
+    public void close() {
+        inner.close();
+        rewrap.close();
+    }
+}

@@ -1,0 +1,68 @@
+package io.rewrap.kafka;
+
+import io.rewrap.Encryptor;
+import java.util.Map;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.common.utils.Utils;
+
+/**
+ * Composes rewrap with another serializer (String, JSON, Avro bytes...): the inner one makes
+ * the bytes, rewrap seals them. By configuration:
+ * <pre>
+ * value.serializer=io.rewrap.kafka.SealingSerializer
+ * rewrap.inner.serializer=org.apache.kafka.common.serialization.StringSerializer
+ * rewrap.delegating.key.file=/etc/rewrap/orders.pub
+ * </pre>
+ * or in code: {@code new SealingSerializer<>(new StringSerializer(), encryptor)}.
+ */
+public class SealingSerializer<T> implements Serializer<T> {
+    /** Class name of the inner serializer (configured through Kafka like any serializer). */
+    public static final String INNER_SERIALIZER = "rewrap.inner.serializer";
+
+    private Serializer<T> inner;
+    private final RewrapSerializer rewrap;
+
+    public SealingSerializer() {
+        this.rewrap = new RewrapSerializer();
+    }
+
+    public SealingSerializer(Serializer<T> inner, Encryptor encryptor) {
+        this.inner = inner;
+        this.rewrap = new RewrapSerializer(encryptor);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public void configure(Map<String, ?> configs, boolean isKey) {
+        if (inner == null) {
+            String name = RewrapConfig.get(configs, INNER_SERIALIZER);
+            if (name == null) {
+                throw new io.rewrap.RewrapException.InvalidArgument("set " + INNER_SERIALIZER);
+            }
+            try {
+                inner = (Serializer<T>) Utils.newInstance(Class.forName(name));
+            } catch (ClassNotFoundException e) {
+                throw new io.rewrap.RewrapException.InvalidArgument(INNER_SERIALIZER + ": no class " + name);
+            }
+        }
+        inner.configure(configs, isKey);
+        rewrap.configure(configs, isKey);
+    }
+
+    @Override
+    public byte[] serialize(String topic, T data) {
+        return rewrap.serialize(topic, inner.serialize(topic, data));
+    }
+
+    @Override
+    public byte[] serialize(String topic, Headers headers, T data) {
+        return rewrap.serialize(topic, headers, inner.serialize(topic, headers, data));
+    }
+
+    @Override
+    public void close() {
+        inner.close();
+        rewrap.close();
+    }
+}
