@@ -37,6 +37,22 @@ impl Default for DecryptorConfig {
     }
 }
 
+impl DecryptorConfig {
+    /// The config with 0 meaning "default capacity" and "no TTL": how the C and JVM bindings
+    /// pass unset values.
+    pub fn or_default(cache_capacity: usize, cache_ttl_secs: u64, allow_plaintext: bool) -> Self {
+        DecryptorConfig {
+            cache_capacity: if cache_capacity == 0 {
+                Self::default().cache_capacity
+            } else {
+                cache_capacity
+            },
+            cache_ttl_secs: (cache_ttl_secs != 0).then_some(cache_ttl_secs),
+            allow_plaintext,
+        }
+    }
+}
+
 /// What a record turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {

@@ -37,6 +37,24 @@ impl Default for RotationPolicy {
 }
 
 impl RotationPolicy {
+    /// The policy with 0 meaning "the default" for either limit: how the C and JVM bindings
+    /// pass an unset value.
+    pub fn or_default(max_messages: u64, max_age_secs: u64) -> Self {
+        let d = RotationPolicy::default();
+        RotationPolicy {
+            max_messages: if max_messages == 0 {
+                d.max_messages
+            } else {
+                max_messages
+            },
+            max_age_secs: if max_age_secs == 0 {
+                d.max_age_secs
+            } else {
+                max_age_secs
+            },
+        }
+    }
+
     fn check(&self) -> Result<()> {
         if self.max_messages == 0 || self.max_messages > MAX_MESSAGES_PER_DEK {
             return Err(Error::InvalidArgument("max_messages must be 1..=2^32"));
@@ -272,6 +290,31 @@ mod tests {
             let v = enc.seal(&mut rng, 0, "t", b"").unwrap().value;
             assert!(seen.insert(v[20..32].to_vec()));
         }
+    }
+
+    #[test]
+    fn zero_means_default_for_bindings() {
+        let d = RotationPolicy::default();
+        assert_eq!(
+            RotationPolicy::or_default(0, 5),
+            RotationPolicy {
+                max_messages: d.max_messages,
+                max_age_secs: 5
+            }
+        );
+        assert_eq!(
+            RotationPolicy::or_default(7, 0),
+            RotationPolicy {
+                max_messages: 7,
+                max_age_secs: d.max_age_secs
+            }
+        );
+        let c = crate::ReEncryptorConfig::or_default(0, 0);
+        assert_eq!(c, crate::ReEncryptorConfig::default());
+        assert_eq!(
+            crate::DecryptorConfig::or_default(9, 30, true).cache_ttl_secs,
+            Some(30)
+        );
     }
 
     #[test]

@@ -40,6 +40,21 @@ impl Default for ReEncryptorConfig {
     }
 }
 
+impl ReEncryptorConfig {
+    /// The config with 0 meaning "default capacity" and "no TTL": how the C and JVM bindings
+    /// pass unset values.
+    pub fn or_default(cache_capacity: usize, cache_ttl_secs: u64) -> Self {
+        ReEncryptorConfig {
+            cache_capacity: if cache_capacity == 0 {
+                Self::default().cache_capacity
+            } else {
+                cache_capacity
+            },
+            cache_ttl_secs: (cache_ttl_secs != 0).then_some(cache_ttl_secs),
+        }
+    }
+}
+
 /// Counters of a re-encryptor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReEncryptorStats {

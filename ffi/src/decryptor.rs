@@ -56,11 +56,7 @@ pub unsafe extern "C" fn rewrap_decryptor_new(
         non_null!(secret);
         non_null!(out);
         let admins = match key_list(admins, n_admins) { Ok(k) => k, Err(r) => return r };
-        let config = DecryptorConfig {
-            cache_capacity: if cache_capacity == 0 { DecryptorConfig::default().cache_capacity } else { cache_capacity },
-            cache_ttl_secs: (cache_ttl_secs != 0).then_some(cache_ttl_secs),
-            allow_plaintext,
-        };
+        let config = DecryptorConfig::or_default(cache_capacity, cache_ttl_secs, allow_plaintext);
         let own = engine_try!(SecretKey::from_bytes(handle(secret).0.to_bytes().as_slice()));
         set_out(out, rewrap_decryptor(engine_try!(Decryptor::with_config(own, &admins, config))))
     }

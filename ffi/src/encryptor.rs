@@ -25,11 +25,7 @@ pub unsafe extern "C" fn rewrap_encryptor_new(
     ffi_boundary! {
         non_null!(delegating);
         non_null!(out);
-        let default = RotationPolicy::default();
-        let policy = RotationPolicy {
-            max_messages: if max_messages == 0 { default.max_messages } else { max_messages },
-            max_age_secs: if max_age_secs == 0 { default.max_age_secs } else { max_age_secs },
-        };
+        let policy = RotationPolicy::or_default(max_messages, max_age_secs);
         let enc = engine_try!(Encryptor::with_policy(handle(delegating).0, policy));
         set_out(out, rewrap_encryptor(enc))
     }

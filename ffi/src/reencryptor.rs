@@ -32,10 +32,7 @@ pub unsafe extern "C" fn rewrap_reencryptor_new(
     ffi_boundary! {
         non_null!(out);
         let admins = match key_list(admins, n_admins) { Ok(k) => k, Err(r) => return r };
-        let config = ReEncryptorConfig {
-            cache_capacity: if cache_capacity == 0 { ReEncryptorConfig::default().cache_capacity } else { cache_capacity },
-            cache_ttl_secs: (cache_ttl_secs != 0).then_some(cache_ttl_secs),
-        };
+        let config = ReEncryptorConfig::or_default(cache_capacity, cache_ttl_secs);
         set_out(out, rewrap_reencryptor(engine_try!(ReEncryptor::with_config(&admins, config))))
     }
 }

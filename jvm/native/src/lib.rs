@@ -374,19 +374,8 @@ pub extern "system" fn Java_io_rewrap_Native_encryptorNew<'l>(
 ) -> jlong {
     guard(&mut env, 0, |env| {
         let key = PublicKey::from_bytes(&bytes(env, &delegating, "delegating key")?)?;
-        let d = RotationPolicy::default();
-        let policy = RotationPolicy {
-            max_messages: if max_messages <= 0 {
-                d.max_messages
-            } else {
-                max_messages as u64
-            },
-            max_age_secs: if max_age_secs <= 0 {
-                d.max_age_secs
-            } else {
-                max_age_secs as u64
-            },
-        };
+        let policy =
+            RotationPolicy::or_default(max_messages.max(0) as u64, max_age_secs.max(0) as u64);
         Ok(into_handle(Encryptor::with_policy(key, policy)?))
     })
 }
@@ -444,14 +433,10 @@ pub extern "system" fn Java_io_rewrap_Native_reencryptorNew<'l>(
 ) -> jlong {
     guard(&mut env, 0, |env| {
         let admins = public_keys(env, &admins)?;
-        let config = ReEncryptorConfig {
-            cache_capacity: if cache_capacity <= 0 {
-                ReEncryptorConfig::default().cache_capacity
-            } else {
-                cache_capacity as usize
-            },
-            cache_ttl_secs: (cache_ttl_secs > 0).then_some(cache_ttl_secs as u64),
-        };
+        let config = ReEncryptorConfig::or_default(
+            cache_capacity.max(0) as usize,
+            cache_ttl_secs.max(0) as u64,
+        );
         Ok(into_handle(ReEncryptor::with_config(&admins, config)?))
     })
 }
@@ -558,15 +543,11 @@ pub extern "system" fn Java_io_rewrap_Native_decryptorNew<'l>(
     guard(&mut env, 0, |env| {
         let admins = public_keys(env, &admins)?;
         let own = SecretKey::from_bytes(handle::<SecretKey>(secret)?.to_bytes().as_slice())?;
-        let config = DecryptorConfig {
-            cache_capacity: if cache_capacity <= 0 {
-                DecryptorConfig::default().cache_capacity
-            } else {
-                cache_capacity as usize
-            },
-            cache_ttl_secs: (cache_ttl_secs > 0).then_some(cache_ttl_secs as u64),
-            allow_plaintext: allow_plaintext != 0,
-        };
+        let config = DecryptorConfig::or_default(
+            cache_capacity.max(0) as usize,
+            cache_ttl_secs.max(0) as u64,
+            allow_plaintext != 0,
+        );
         Ok(into_handle(Decryptor::with_config(own, &admins, config)?))
     })
 }
