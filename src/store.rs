@@ -128,7 +128,8 @@ impl DirGrantStore {
         Ok(path)
     }
 
-    fn files(&self) -> Result<Vec<PathBuf>, StoreError> {
+    /// The grant files in the store, sorted by name.
+    pub fn files(&self) -> Result<Vec<PathBuf>, StoreError> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.root).map_err(|e| StoreError::io(&self.root, e))? {
             let path = entry.map_err(|e| StoreError::io(&self.root, e))?.path();
@@ -162,10 +163,16 @@ impl DirGrantStore {
         self.files()?
             .into_iter()
             .map(|path| {
-                let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-                Ok((path, Grant::from_bytes(&bytes)))
+                let parsed = Self::read(&path)?;
+                Ok((path, parsed))
             })
             .collect()
+    }
+
+    /// Reads one grant file: an I/O error, or what parsing its bytes gave.
+    pub fn read(path: &Path) -> Result<Result<Grant, Error>, StoreError> {
+        let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
+        Ok(Grant::from_bytes(&bytes))
     }
 
     /// Installs every valid grant into `target`, reporting the files it rejected.

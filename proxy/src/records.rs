@@ -1,0 +1,391 @@
+//! Rewriting Kafka record batches (magic v2) to carry cfrag headers.
+//!
+//! Only batches holding a rewrap EDEK (or a stray cfrag header) are touched; every other batch,
+//! legacy message sets, control batches and a trailing partial batch are copied byte for byte.
+//! A rewritten batch keeps its base offset, last offset delta, timestamps, producer id, epoch,
+//! base sequence, partition leader epoch and attributes (codec, timestamp type, transactional),
+//! so offsets, idempotence and transactions read exactly as the broker stored them; its length
+//! and CRC-32C are recomputed. A batch whose stored CRC is wrong is passed on untouched, so the
+//! consumer's own CRC check still sees the corruption instead of a freshly signed copy.
+
+use crate::compression::{self, Codec, CodecError};
+use rewrap::core::{CfragHeaders, CFRAG_HEADER, EDEK_HEADER};
+
+const BASE_OFFSET_LEN: usize = 8;
+const LENGTH_END: usize = 12;
+const MAGIC_AT: usize = 16;
+const CRC_AT: usize = 17;
+const ATTRIBUTES_AT: usize = 21;
+const RECORD_COUNT_AT: usize = 57;
+const RECORDS_AT: usize = 61;
+const CONTROL_BIT: i16 = 0x20;
+
+/// What the re-encryptor answers for one EDEK header value.
+pub enum Annotation {
+    /// Append these `rewrap.cfrag` header values.
+    Cfrags(CfragHeaders),
+    /// Leave the record without a cfrag (not granted, revoked, malformed EDEK...).
+    Nothing,
+}
+
+/// Counters of one rewrite.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RewriteStats {
+    /// Batches re-encoded.
+    pub batches_rewritten: u64,
+    /// Records that got cfrag headers.
+    pub records_annotated: u64,
+    /// Records with an EDEK that got none.
+    pub records_without_cfrag: u64,
+    /// Stray `rewrap.cfrag` headers removed from stored records.
+    pub stray_cfrags_removed: u64,
+    /// Batches left untouched because they could not be parsed (named in `problems`).
+    pub batches_malformed: u64,
+}
+
+/// Why a batch was left as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchProblem {
+    /// The stored CRC-32C does not match the batch.
+    CrcMismatch,
+    /// The attributes name a codec Kafka does not define.
+    UnknownCodec(i16),
+    /// The records could not be decompressed.
+    Codec(String),
+    /// A record's framing is inconsistent.
+    Framing(&'static str),
+}
+
+impl std::fmt::Display for BatchProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchProblem::CrcMismatch => f.write_str("stored CRC-32C does not match"),
+            BatchProblem::UnknownCodec(a) => write!(f, "unknown codec in attributes {a:#x}"),
+            BatchProblem::Codec(e) => write!(f, "cannot decompress: {e}"),
+            BatchProblem::Framing(what) => write!(f, "malformed record: {what}"),
+        }
+    }
+}
+
+impl From<CodecError> for BatchProblem {
+    fn from(e: CodecError) -> Self {
+        BatchProblem::Codec(e.to_string())
+    }
+}
+
+/// Reusable buffers, so steady-state rewriting does not allocate per batch.
+#[derive(Default)]
+pub struct Scratch {
+    plain: Vec<u8>,
+    records: Vec<u8>,
+    parsed: Vec<ParsedRecord>,
+    headers: Vec<(usize, usize)>,
+}
+
+struct ParsedRecord {
+    /// attributes .. end of value, in `plain`.
+    body: (usize, usize),
+    /// Range in `Scratch::headers` of the headers kept.
+    kept: (usize, usize),
+    /// The first EDEK header value, in `plain`.
+    edek: Option<(usize, usize)>,
+    /// Stray cfrag headers dropped.
+    stray: u64,
+}
+
+/// Rewrites the records of one partition of a Fetch response. `annotate` is asked once per
+/// record carrying an EDEK. Returns `None` when no batch needed a change (the caller keeps the
+/// original bytes), and the problems of batches it had to leave untouched.
+pub fn rewrite(
+    input: &[u8],
+    scratch: &mut Scratch,
+    stats: &mut RewriteStats,
+    problems: &mut Vec<BatchProblem>,
+    annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut at = 0;
+    while at < input.len() {
+        let rest = &input[at..];
+        let Some(total) = batch_size(rest) else {
+            // A partial batch at the end of a fetch (the broker cuts at max bytes): the client
+            // discards it and fetches again, so it goes on as it came.
+            if let Some(out) = out.as_mut() {
+                out.extend_from_slice(rest);
+            }
+            break;
+        };
+        let batch = &rest[..total];
+        let result = if rest[MAGIC_AT] == 2 {
+            rewrite_batch(batch, scratch, stats, annotate)
+        } else {
+            Ok(None) // legacy message sets carry no headers
+        };
+        let rewritten = match result {
+            Ok(r) => r,
+            Err(problem) => {
+                stats.batches_malformed += 1;
+                problems.push(problem);
+                None
+            }
+        };
+        match (rewritten, out.as_mut()) {
+            (Some(new), Some(out)) => out.extend_from_slice(&new),
+            (Some(new), None) => {
+                let mut buf = Vec::with_capacity(input.len() + new.len());
+                buf.extend_from_slice(&input[..at]);
+                buf.extend_from_slice(&new);
+                out = Some(buf);
+            }
+            (None, Some(out)) => out.extend_from_slice(batch),
+            (None, None) => {}
+        }
+        at += total;
+    }
+    out
+}
+
+/// Size of the complete batch at the start of `rest`, or `None` if it is cut short.
+fn batch_size(rest: &[u8]) -> Option<usize> {
+    if rest.len() < RECORDS_AT {
+        // Also covers legacy message sets shorter than a v2 header; those are only ever the
+        // tail of a fetch here and go on untouched.
+        if rest.len() >= LENGTH_END {
+            let len = i32::from_be_bytes(rest[BASE_OFFSET_LEN..LENGTH_END].try_into().ok()?);
+            let total = LENGTH_END.checked_add(usize::try_from(len).ok()?)?;
+            if total <= rest.len() && total > MAGIC_AT {
+                return Some(total);
+            }
+        }
+        return None;
+    }
+    let len = i32::from_be_bytes(rest[BASE_OFFSET_LEN..LENGTH_END].try_into().ok()?);
+    let total = LENGTH_END.checked_add(usize::try_from(len).ok()?)?;
+    (total <= rest.len() && total > MAGIC_AT).then_some(total)
+}
+
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn rewrite_batch(
+    batch: &[u8],
+    scratch: &mut Scratch,
+    stats: &mut RewriteStats,
+    annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+) -> Result<Option<Vec<u8>>, BatchProblem> {
+    if batch.len() < RECORDS_AT {
+        return Err(BatchProblem::Framing("batch shorter than its header"));
+    }
+    let attributes = be_i16(batch, ATTRIBUTES_AT);
+    if attributes & CONTROL_BIT != 0 {
+        return Ok(None);
+    }
+    let stored_crc = u32::from_be_bytes(batch[CRC_AT..ATTRIBUTES_AT].try_into().unwrap());
+    if crc32c::crc32c(&batch[ATTRIBUTES_AT..]) != stored_crc {
+        return Err(BatchProblem::CrcMismatch);
+    }
+    let codec = Codec::from_attributes(attributes).ok_or(BatchProblem::UnknownCodec(attributes))?;
+    let count = be_i32(batch, RECORD_COUNT_AT);
+    let count = usize::try_from(count).map_err(|_| BatchProblem::Framing("negative count"))?;
+    let framing = compression::decompress(codec, &batch[RECORDS_AT..], &mut scratch.plain)?;
+    parse_records(scratch, count)?;
+
+    let touched = scratch
+        .parsed
+        .iter()
+        .any(|r| r.edek.is_some() || r.stray > 0);
+    if !touched {
+        return Ok(None);
+    }
+
+    let Scratch {
+        plain,
+        records,
+        parsed,
+        headers,
+    } = scratch;
+    records.clear();
+    let mut record = Vec::with_capacity(512);
+    for r in parsed.iter() {
+        stats.stray_cfrags_removed += r.stray;
+        let answer = match r.edek {
+            Some((s, e)) => annotate(&plain[s..e]),
+            None => Annotation::Nothing,
+        };
+        let cfrags: &[Vec<u8>] = match &answer {
+            Annotation::Cfrags(c) => {
+                stats.records_annotated += 1;
+                c
+            }
+            Annotation::Nothing => {
+                if r.edek.is_some() {
+                    stats.records_without_cfrag += 1;
+                }
+                &[]
+            }
+        };
+        record.clear();
+        record.extend_from_slice(&plain[r.body.0..r.body.1]);
+        let kept = &headers[r.kept.0..r.kept.1];
+        put_varint(&mut record, (kept.len() + cfrags.len()) as i64);
+        for &(s, e) in kept {
+            record.extend_from_slice(&plain[s..e]);
+        }
+        for value in cfrags {
+            put_varint(&mut record, CFRAG_HEADER.len() as i64);
+            record.extend_from_slice(CFRAG_HEADER.as_bytes());
+            put_varint(&mut record, value.len() as i64);
+            record.extend_from_slice(value);
+        }
+        put_varint(records, record.len() as i64);
+        records.extend_from_slice(&record);
+    }
+
+    let mut new = Vec::with_capacity(RECORDS_AT + records.len() + 64);
+    new.extend_from_slice(&batch[..LENGTH_END]); // base offset, length (patched below)
+    new.extend_from_slice(&batch[LENGTH_END..ATTRIBUTES_AT]); // epoch, magic, crc (patched)
+    new.extend_from_slice(&batch[ATTRIBUTES_AT..RECORDS_AT]); // attributes .. record count
+    compression::compress(codec, framing, records, &mut new)?;
+    let length = i32::try_from(new.len() - LENGTH_END)
+        .map_err(|_| BatchProblem::Framing("rewritten batch exceeds 2 GiB"))?;
+    new[BASE_OFFSET_LEN..LENGTH_END].copy_from_slice(&length.to_be_bytes());
+    let crc = crc32c::crc32c(&new[ATTRIBUTES_AT..]);
+    new[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+    stats.batches_rewritten += 1;
+    Ok(Some(new))
+}
+
+fn parse_records(scratch: &mut Scratch, count: usize) -> Result<(), BatchProblem> {
+    let Scratch {
+        plain,
+        parsed,
+        headers,
+        ..
+    } = scratch;
+    parsed.clear();
+    headers.clear();
+    // A record takes at least 7 bytes; a count beyond that is a lie we need not allocate for.
+    if count > plain.len() / 7 + 1 {
+        return Err(BatchProblem::Framing("record count exceeds the batch"));
+    }
+    let mut r = Reader { buf: plain, at: 0 };
+    for _ in 0..count {
+        let len = r.varint()?;
+        let len = usize::try_from(len).map_err(|_| BatchProblem::Framing("negative length"))?;
+        let end =
+            r.at.checked_add(len)
+                .filter(|&e| e <= plain.len())
+                .ok_or(BatchProblem::Framing("record longer than the batch"))?;
+        let mut rec = Reader {
+            buf: &plain[..end],
+            at: r.at,
+        };
+        let body_start = rec.at;
+        rec.skip(1)?; // attributes
+        rec.varint()?; // timestamp delta
+        rec.varint()?; // offset delta
+        rec.bytes()?; // key
+        rec.bytes()?; // value
+        let body_end = rec.at;
+        let header_count = rec.varint()?;
+        let header_count = usize::try_from(header_count)
+            .map_err(|_| BatchProblem::Framing("negative header count"))?;
+        let kept_start = headers.len();
+        let mut edek = None;
+        let mut stray = 0;
+        for _ in 0..header_count {
+            let h_start = rec.at;
+            let key = rec
+                .bytes()?
+                .ok_or(BatchProblem::Framing("null header key"))?;
+            let value = rec.bytes()?;
+            let key = &plain[key.0..key.1];
+            if key == CFRAG_HEADER.as_bytes() {
+                stray += 1;
+                continue;
+            }
+            if key == EDEK_HEADER.as_bytes() && edek.is_none() {
+                // A null EDEK value is malformed; give it an empty range so it is refused.
+                edek = Some(value.unwrap_or((h_start, h_start)));
+            }
+            headers.push((h_start, rec.at));
+        }
+        if rec.at != end {
+            return Err(BatchProblem::Framing(
+                "record length does not match its fields",
+            ));
+        }
+        parsed.push(ParsedRecord {
+            body: (body_start, body_end),
+            kept: (kept_start, headers.len()),
+            edek,
+            stray,
+        });
+        r.at = end;
+    }
+    if r.at != plain.len() {
+        return Err(BatchProblem::Framing("bytes after the last record"));
+    }
+    Ok(())
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn skip(&mut self, n: usize) -> Result<(), BatchProblem> {
+        if self.buf.len() - self.at < n {
+            return Err(BatchProblem::Framing("record cut short"));
+        }
+        self.at += n;
+        Ok(())
+    }
+
+    /// A zig-zag varint of up to 64 bits.
+    fn varint(&mut self) -> Result<i64, BatchProblem> {
+        let mut value: u64 = 0;
+        for shift in (0..70).step_by(7) {
+            let byte = *self
+                .buf
+                .get(self.at)
+                .ok_or(BatchProblem::Framing("varint cut short"))?;
+            self.at += 1;
+            if shift == 63 && byte > 1 {
+                return Err(BatchProblem::Framing("varint overflows 64 bits"));
+            }
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(((value >> 1) as i64) ^ -((value & 1) as i64));
+            }
+        }
+        Err(BatchProblem::Framing("varint too long"))
+    }
+
+    /// A varint length and that many bytes (length -1 = null); the range in the buffer.
+    fn bytes(&mut self) -> Result<Option<(usize, usize)>, BatchProblem> {
+        let len = self.varint()?;
+        if len == -1 {
+            return Ok(None);
+        }
+        let len = usize::try_from(len).map_err(|_| BatchProblem::Framing("negative length"))?;
+        let start = self.at;
+        self.skip(len)?;
+        Ok(Some((start, self.at)))
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, value: i64) {
+    let mut v = ((value << 1) ^ (value >> 63)) as u64;
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
