@@ -3,6 +3,7 @@
 #   broker.sh start DIR   -> resolves jars (cached in ~/.m2), formats DIR, starts the broker on
 #                            free 127.0.0.1 ports, waits until it answers; prints BOOTSTRAP
 #   broker.sh stop DIR    -> stops it by process id (logs stay in DIR/broker.log)
+#   broker.sh restart DIR -> stops it and starts it again on the same ports and data
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cmd="${1:?start|stop}"
@@ -18,10 +19,16 @@ start)
     mvn -B -ntp -q -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime
     touch "$lib/.complete"
   fi
-  port=$(free_port); cport=$(free_port)
-  while [ "$cport" = "$port" ]; do cport=$(free_port); done
-  mkdir -p "$dir/data"
-  cat > "$dir/server.properties" <<PROPS
+  java_opts=(-Xms256m -Xmx512m -Dlog4j.configuration="file:$here/log4j.properties" -cp "$lib/*")
+  if [ -f "$dir/ports" ]; then
+    # Restart: same ports, same (already formatted) data.
+    read -r port cport < "$dir/ports"
+  else
+    port=$(free_port); cport=$(free_port)
+    while [ "$cport" = "$port" ]; do cport=$(free_port); done
+    echo "$port $cport" > "$dir/ports"
+    mkdir -p "$dir/data"
+    cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
@@ -38,9 +45,10 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
-  java_opts=(-Xms256m -Xmx512m -Dlog4j.configuration="file:$here/log4j.properties" -cp "$lib/*")
-  cluster=$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-  java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" > "$dir/format.log" 2>&1
+    cluster=$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" > "$dir/format.log" 2>&1
+  fi
+  [ -f "$dir/broker.log" ] && cat "$dir/broker.log" >> "$dir/broker.previous.log"
   nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" > "$dir/broker.log" 2>&1 &
   echo $! > "$dir/broker.pid"
   echo "127.0.0.1:$port" > "$dir/bootstrap"
@@ -68,5 +76,9 @@ stop)
     rm -f "$dir/broker.pid"
   fi
   ;;
-*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+restart)
+  "$0" stop "$dir"
+  exec "$0" start "$dir"
+  ;;
+*) echo "usage: $0 start|stop|restart DIR" >&2; exit 2 ;;
 esac

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The rewrap re-encryption proxy (Shotover + RewrapReencrypt) in front of a test broker.
+#   proxy.sh start DIR BROKER GRANTS ADMIN_PUB   -> writes DIR/topology.yaml and config.yaml,
+#                                                  starts the proxy on a free 127.0.0.1 port,
+#                                                  waits until it answers; prints its bootstrap
+#   proxy.sh passthrough DIR BROKER              -> the same Shotover chain without the
+#                                                  transform (benchmark baseline)
+#   proxy.sh stop DIR                            -> stops it by process id (log in DIR/proxy.log)
+#   proxy.sh restart DIR                         -> stop, then start again on the same port
+# Environment: REWRAP_PROXY_BIN (default: target/{release,debug}/rewrap-proxy),
+#              REWRAP_PROXY_SINK=cluster|single (default cluster: Shotover's KafkaSinkCluster).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cmd="${1:?start|passthrough|stop|restart}"
+dir="$(mkdir -p "${2:?DIR}" && cd "$2" && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+bin="${REWRAP_PROXY_BIN:-}"
+if [ -z "$bin" ]; then
+  for b in "$target/release/rewrap-proxy" "$target/debug/rewrap-proxy"; do
+    if [ -x "$b" ]; then bin="$b"; break; fi
+  done
+fi
+
+write_config() {
+  local broker="$1" transform="$2"
+  local bport="${broker##*:}" port mport
+  port=$(free_port); mport=$(free_port)
+  while [ "$mport" = "$port" ]; do mport=$(free_port); done
+  echo "$port $mport" > "$dir/ports"
+  local sink
+  if [ "${REWRAP_PROXY_SINK:-cluster}" = single ]; then
+    # KafkaSinkSingle connects to the proxy's own address with the broker's port.
+    sink="        - KafkaSinkSingle:
+            destination_port: $bport
+            connect_timeout_ms: 3000"
+  else
+    sink="        - KafkaSinkCluster:
+            first_contact_points: [\"$broker\"]
+            shotover_nodes:
+              - address_for_clients: \"127.0.0.1:$port\"
+                address_for_peers: \"127.0.0.1:$port\"
+                rack: \"rack0\"
+                broker_id: 0
+            local_shotover_broker_id: 0
+            connect_timeout_ms: 3000"
+  fi
+  cat > "$dir/topology.yaml" <<YAML
+sources:
+  - Kafka:
+      name: "rewrap"
+      listen_addr: "127.0.0.1:$port"
+      chain:
+$transform$sink
+YAML
+  cat > "$dir/config.yaml" <<YAML
+main_log_level: "${REWRAP_PROXY_LOG:-info}"
+observability_interface: "127.0.0.1:$mport"
+YAML
+}
+
+launch() {
+  if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+    echo "rewrap-proxy binary not found; build it with: cargo build --release -p rewrap-proxy" >&2
+    exit 1
+  fi
+  local port
+  read -r port _ < "$dir/ports"
+  [ -f "$dir/proxy.log" ] && cat "$dir/proxy.log" >> "$dir/proxy.previous.log"
+  nohup "$bin" --topology-file "$dir/topology.yaml" --config-file "$dir/config.yaml" \
+    --core-threads "${REWRAP_PROXY_THREADS:-2}" > "$dir/proxy.log" 2>&1 &
+  echo $! > "$dir/proxy.pid"
+  echo "127.0.0.1:$port" > "$dir/bootstrap"
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null; then
+      cat "$dir/bootstrap"
+      exit 0
+    fi
+    if ! kill -0 "$(cat "$dir/proxy.pid")" 2>/dev/null; then
+      echo "proxy exited; log follows" >&2; tail -50 "$dir/proxy.log" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+  echo "proxy did not start in 10 s; log follows" >&2; tail -50 "$dir/proxy.log" >&2
+  kill "$(cat "$dir/proxy.pid")" 2>/dev/null || true
+  exit 1
+}
+
+stop() {
+  if [ -f "$dir/proxy.pid" ]; then
+    local pid
+    pid=$(cat "$dir/proxy.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$dir/proxy.pid"
+  fi
+}
+
+case "$cmd" in
+start)
+  broker="${3:?BROKER}"; grants="${4:?GRANTS}"; admin="${5:?ADMIN_PUB}"
+  write_config "$broker" "        - RewrapReencrypt:
+            grant_store: \"$grants\"
+            trusted_admins: [\"$admin\"]
+            reload_interval_ms: ${REWRAP_PROXY_RELOAD_MS:-200}
+"
+  launch
+  ;;
+passthrough)
+  write_config "${3:?BROKER}" ""
+  launch
+  ;;
+stop) stop ;;
+restart)
+  stop
+  launch
+  ;;
+*) echo "usage: $0 start|passthrough|stop|restart DIR ..." >&2; exit 2 ;;
+esac
