@@ -389,3 +389,299 @@ fn put_varint(out: &mut Vec<u8>, value: i64) {
     }
     out.push(v as u8);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::indexmap::IndexMap;
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordCompression,
+        RecordEncodeOptions, TimestampType,
+    };
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    const CODECS: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
+    fn record(offset: i64, headers: &[(&str, Option<&[u8]>)]) -> Record {
+        let mut map = IndexMap::new();
+        for (k, v) in headers {
+            map.insert(
+                StrBytes::from_string(k.to_string()),
+                v.map(Bytes::copy_from_slice),
+            );
+        }
+        Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 7,
+            producer_id: 4242,
+            producer_epoch: 3,
+            timestamp_type: TimestampType::Creation,
+            offset,
+            sequence: 100 + offset as i32,
+            timestamp: 1_700_000_000_000 + offset * 3,
+            key: Some(Bytes::from(format!("key-{offset}"))),
+            value: Some(Bytes::from(vec![offset as u8; 300])),
+            headers: map,
+        }
+    }
+
+    fn encode(records: &[Record], compression: Compression) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression,
+        };
+        RecordBatchEncoder::encode(&mut buf, records, &options).unwrap();
+        buf.to_vec()
+    }
+
+    fn cfrags() -> CfragHeaders {
+        Arc::from(vec![b"cfrag-one".to_vec()])
+    }
+
+    fn run(
+        input: &[u8],
+        answer: Option<CfragHeaders>,
+    ) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
+        let mut stats = RewriteStats::default();
+        let mut problems = Vec::new();
+        let out = rewrite(
+            input,
+            &mut Scratch::default(),
+            &mut stats,
+            &mut problems,
+            &mut |edek| {
+                assert!(edek.starts_with(b"edek"), "the EDEK value is passed on");
+                answer
+                    .clone()
+                    .map_or(Annotation::Nothing, Annotation::Cfrags)
+            },
+        );
+        (out, stats, problems)
+    }
+
+    #[test]
+    fn adds_cfrags_and_keeps_everything_else_for_every_codec() {
+        for codec in CODECS {
+            let records: Vec<Record> = (10..20)
+                .map(|o| record(o, &[("trace", Some(b"t")), (EDEK_HEADER, Some(b"edek-1"))]))
+                .collect();
+            let input = encode(&records, codec);
+            let (out, stats, problems) = run(&input, Some(cfrags()));
+            assert!(problems.is_empty());
+            assert_eq!(stats.records_annotated, 10);
+            assert_eq!(stats.batches_rewritten, 1);
+            let out = out.expect("rewritten");
+            let mut buf = Bytes::from(out);
+            let sets = RecordBatchDecoder::decode_all(&mut buf).unwrap();
+            assert_eq!(sets.len(), 1);
+            assert_eq!(
+                sets[0].compression,
+                RecordCompression::RecordBatch(codec),
+                "{codec:?}"
+            );
+            for (got, want) in sets[0].records.iter().zip(&records) {
+                let mut expect = want.clone();
+                expect.headers.insert(
+                    StrBytes::from_static_str(CFRAG_HEADER),
+                    Some(Bytes::from_static(b"cfrag-one")),
+                );
+                assert_eq!(got, &expect, "{codec:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn header_fields_survive_byte_for_byte() {
+        let mut records: Vec<Record> = (0..5)
+            .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
+            .collect();
+        for r in &mut records {
+            r.transactional = true;
+            r.timestamp_type = TimestampType::LogAppend;
+        }
+        let mut input = encode(&records, Compression::Lz4);
+        // The encoder does not write the timestamp-type bit; set it (and fix the CRC) so the
+        // test can see it preserved.
+        input[ATTRIBUTES_AT + 1] |= 0x08;
+        let crc = crc32c::crc32c(&input[ATTRIBUTES_AT..]);
+        input[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let (out, _, _) = run(&input, Some(cfrags()));
+        let out = out.unwrap();
+        assert_eq!(out[..8], input[..8], "base offset");
+        assert_eq!(out[12..17], input[12..17], "leader epoch and magic");
+        assert_eq!(
+            out[ATTRIBUTES_AT..RECORDS_AT],
+            input[ATTRIBUTES_AT..RECORDS_AT]
+        );
+        assert_eq!(
+            crc32c::crc32c(&out[ATTRIBUTES_AT..]).to_be_bytes(),
+            out[CRC_AT..ATTRIBUTES_AT]
+        );
+    }
+
+    #[test]
+    fn untouched_batches_stay_identical_and_only_edek_batches_change() {
+        let plain: Vec<Record> = (0..3).map(|o| record(o, &[("x", Some(b"y"))])).collect();
+        let sealed: Vec<Record> = (3..6)
+            .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
+            .collect();
+        let mut tail: Vec<Record> = (6..9).map(|o| record(o, &[])).collect();
+        for r in &mut tail {
+            r.producer_id = 9; // a different producer: its own batch
+        }
+        let a = encode(&plain, Compression::None);
+        let b = encode(&sealed, Compression::Gzip);
+        let c = encode(&tail, Compression::Snappy);
+        let input = [a.clone(), b.clone(), c.clone()].concat();
+        assert!(run(&a, Some(cfrags())).0.is_none(), "no EDEK, no change");
+        let out = run(&input, Some(cfrags())).0.unwrap();
+        assert_eq!(out[..a.len()], a[..]);
+        assert_eq!(out[out.len() - c.len()..], c[..]);
+        assert_ne!(out[a.len()..out.len() - c.len()], b[..]);
+    }
+
+    #[test]
+    fn ungranted_records_get_nothing_and_stray_cfrags_are_removed() {
+        let records: Vec<Record> = (0..4)
+            .map(|o| {
+                record(
+                    o,
+                    &[
+                        (EDEK_HEADER, Some(b"edek-1")),
+                        (CFRAG_HEADER, Some(b"forged")),
+                    ],
+                )
+            })
+            .collect();
+        let input = encode(&records, Compression::Zstd);
+        let (out, stats, _) = run(&input, None);
+        assert_eq!(stats.records_without_cfrag, 4);
+        assert_eq!(stats.stray_cfrags_removed, 4);
+        let sets = RecordBatchDecoder::decode_all(&mut Bytes::from(out.unwrap())).unwrap();
+        for r in &sets[0].records {
+            assert_eq!(r.headers.len(), 1);
+            assert!(r
+                .headers
+                .contains_key(&StrBytes::from_static_str(EDEK_HEADER)));
+        }
+    }
+
+    #[test]
+    fn partial_tail_control_and_legacy_batches_pass_through() {
+        let sealed: Vec<Record> = (0..3)
+            .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
+            .collect();
+        let good = encode(&sealed, Compression::None);
+        // A partial batch at the end of a fetch.
+        let input = [good.clone(), good[..good.len() - 7].to_vec()].concat();
+        let out = run(&input, Some(cfrags())).0.unwrap();
+        assert!(out.ends_with(&good[..good.len() - 7]));
+        // A control batch.
+        let mut control = sealed.clone();
+        for r in &mut control {
+            r.control = true;
+        }
+        let control = encode(&control, Compression::None);
+        assert!(run(&control, Some(cfrags())).0.is_none());
+        // A magic 1 message set.
+        let mut buf = BytesMut::new();
+        let legacy = RecordEncodeOptions {
+            version: 1,
+            compression: Compression::None,
+        };
+        RecordBatchEncoder::encode(&mut buf, &[record(0, &[])], &legacy).unwrap();
+        let (out, stats, problems) = run(&buf, Some(cfrags()));
+        assert!(out.is_none() && problems.is_empty() && stats == RewriteStats::default());
+    }
+
+    #[test]
+    fn corrupt_batches_are_named_and_left_alone() {
+        let sealed: Vec<Record> = (0..3)
+            .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
+            .collect();
+        let mut input = encode(&sealed, Compression::None);
+        let last = input.len() - 1;
+        input[last] ^= 1;
+        let (out, stats, problems) = run(&input, Some(cfrags()));
+        assert!(out.is_none());
+        assert_eq!(stats.batches_malformed, 1);
+        assert_eq!(problems, vec![BatchProblem::CrcMismatch]);
+
+        // Valid CRC over garbage records: a framing error, not a panic.
+        let mut input = encode(&sealed, Compression::None);
+        input[RECORDS_AT] = 0x7f; // first record claims a huge length
+        let crc = crc32c::crc32c(&input[ATTRIBUTES_AT..]);
+        input[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let (_, _, problems) = run(&input, Some(cfrags()));
+        assert!(
+            matches!(problems[..], [BatchProblem::Framing(_)]),
+            "{problems:?}"
+        );
+
+        // A codec id Kafka does not define.
+        let mut input = encode(&sealed, Compression::None);
+        input[ATTRIBUTES_AT + 1] |= 0x06;
+        let crc = crc32c::crc32c(&input[ATTRIBUTES_AT..]);
+        input[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let (_, _, problems) = run(&input, Some(cfrags()));
+        assert!(
+            matches!(problems[..], [BatchProblem::UnknownCodec(_)]),
+            "{problems:?}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = run_any(&bytes);
+        }
+
+        #[test]
+        fn damaged_batches_with_fixed_crc_never_panic(
+            codec in 0usize..5, at in 0usize..10_000, bit in 0u8..8, cut in 0usize..64,
+        ) {
+            let sealed: Vec<Record> = (0..4)
+                .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
+                .collect();
+            let mut input = encode(&sealed, CODECS[codec]);
+            let i = RECORDS_AT + at % (input.len() - RECORDS_AT);
+            input[i] ^= 1 << bit;
+            let len = input.len() - cut.min(input.len() - RECORDS_AT);
+            input.truncate(len);
+            let batch_len = (input.len() - LENGTH_END) as i32;
+            input[BASE_OFFSET_LEN..LENGTH_END].copy_from_slice(&batch_len.to_be_bytes());
+            let crc = crc32c::crc32c(&input[ATTRIBUTES_AT..]);
+            input[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+            let (out, stats, problems) = run_any(&input);
+            // Either the batch was understood and rewritten, or it went on unchanged with
+            // its problem named.
+            prop_assert!(out.is_some() || stats.batches_malformed == problems.len() as u64);
+        }
+    }
+
+    fn run_any(input: &[u8]) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
+        let mut stats = RewriteStats::default();
+        let mut problems = Vec::new();
+        let out = rewrite(
+            input,
+            &mut Scratch::default(),
+            &mut stats,
+            &mut problems,
+            &mut |_| Annotation::Cfrags(cfrags()),
+        );
+        (out, stats, problems)
+    }
+}
