@@ -1,13 +1,15 @@
 """Against a real Apache Kafka broker (tests/kafka/broker.sh; run by `make test-kafka`, which
-sets REWRAP_KAFKA_BOOTSTRAP and REWRAP_KAFKA_DATA). Marked `kafka`: the plain pytest run
-deselects these instead of skipping them.
+sets REWRAP_KAFKA_BOOTSTRAP, REWRAP_KAFKA_DATA and REWRAP_PROXY_BIN). Marked `kafka`: the plain
+pytest run deselects these instead of skipping them.
 
-The broker-side re-encryption proxy is a separate component; until it exists, the step it
-performs on fetch (attach this consumer's rewrap.cfrag headers) is done here by a
-rewrap.ReEncryptor after consuming. Everything else is real: clients, broker, log segments."""
+Producers write straight to the broker; consumers read through the rewrap-proxy binary
+(tests/kafka/proxy.sh), which adds the fetching consumer's rewrap.cfrag headers from the grant
+store this module writes. Consumers identify themselves by client.id."""
 
 import os
 import pathlib
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -31,19 +33,66 @@ def broker():
     return BOOTSTRAP
 
 
+REPO = pathlib.Path(__file__).resolve().parents[2]
+PROXY_SH = REPO / "tests" / "kafka" / "proxy.sh"
+
+
+class ProxyWorld:
+    """An administrator, a directory grant store and a proxy that follows it."""
+
+    def __init__(self, broker, tmp):
+        self.admin = rewrap.Signer(rewrap.SecretKey.generate())
+        self.admins = [self.admin.verifying_key]
+        self.store = tmp / "grants"
+        self.store.mkdir(mode=0o700)
+        admin_pub = tmp / "admin.pub"
+        admin_pub.write_text(self.admin.verifying_key.to_hex() + "\n")
+        self.dir = tmp / "proxy"
+        out = subprocess.run(["bash", str(PROXY_SH), "start", str(self.dir), broker, str(self.store),
+                              str(admin_pub)], check=True, capture_output=True, text=True, timeout=60)
+        self.bootstrap = out.stdout.strip()
+
+    def consumer(self):
+        key = rewrap.SecretKey.generate()
+        return key, rewrap.Decryptor(key, self.admins)
+
+    def grant(self, delegating, channel, consumer_id, consumer_key):
+        """Writes the grant where `rewrap grant` would, then waits for the proxy to load it."""
+        g = rewrap.Grant.issue(self.admin, delegating, channel, consumer_id, consumer_key)
+        name = f"{channel.encode().hex()}.{consumer_id.encode().hex()}.{g.delegating_key.key_id}.grant"
+        path = self.store / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(g.to_bytes())
+        time.sleep(0.6)  # the proxy checks the store every 200 ms
+        return g
+
+    def log(self):
+        return (self.dir / "proxy.log").read_text(errors="replace")
+
+    def stop(self):
+        subprocess.run(["bash", str(PROXY_SH), "stop", str(self.dir)], check=False, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def proxy_world(broker, tmp_path_factory):
+    world = ProxyWorld(broker, tmp_path_factory.mktemp("proxy"))
+    yield world
+    world.stop()
+
+
 @pytest.fixture
-def parties(world):
+def parties(proxy_world):
     channel = rewrap.SecretKey.generate()
-    key, dec = world.consumer()
-    return world, channel, key, dec
+    key, dec = proxy_world.consumer()
+    return proxy_world, channel, key, dec
 
 
-def consume_all(bootstrap, topic, n, timeout=30.0):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4()}",
+def consume_all(bootstrap, topic, n, timeout=30.0, client_id="alice"):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4()}", "client.id": client_id,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
     c.subscribe([topic])
     out = []
-    import time
     deadline = time.time() + timeout
     while len(out) < n and time.time() < deadline:
         m = c.poll(0.5)
@@ -53,18 +102,13 @@ def consume_all(bootstrap, topic, n, timeout=30.0):
     return out
 
 
-def open_all(world, dec, topic, records, consumer="alice"):
-    """Opens consumed records after doing the proxy's step in-process (attach cfrags)."""
-    opened = []
-    for m in records:
-        edek = dict(m.headers())[rewrap.EDEK_HEADER]
-        cfrags = [(rewrap.CFRAG_HEADER, c) for c in world.reencryptor.reencrypt(topic, edek, consumer)]
-        opened.append(dec.open(topic, m.value(), m.headers() + cfrags))
-    return opened
+def open_all(dec, topic, records):
+    """Opens records fetched through the proxy: their cfrag headers came from it."""
+    return [dec.open(topic, m.value(), m.headers()) for m in records]
 
 
-@pytest.mark.parametrize("compression", ["none", "lz4", "zstd"])
-def test_sealed_records_through_a_real_broker(broker, parties, compression):
+@pytest.mark.parametrize("compression", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_sealed_records_through_broker_and_proxy(broker, parties, compression):
     world, channel, key, dec = parties
     topic = f"orders-{compression}-{uuid.uuid4().hex[:8]}"
     world.grant(channel, topic, "alice", key.public_key())
@@ -77,10 +121,16 @@ def test_sealed_records_through_a_real_broker(broker, parties, compression):
         producer.produce(topic, value=b"id=%d canary=%s" % (i, canary), headers=[])
     assert producer.flush(30) == 0
 
-    records = consume_all(broker, topic, n)
+    records = consume_all(world.bootstrap, topic, n)
     assert len(records) == n
-    assert open_all(world, dec, topic, records) == [b"id=%d canary=%s" % (i, canary) for i in range(n)]
-    assert world.reencryptor.stats()["reencryptions"] == 1  # one session
+    assert open_all(dec, topic, records) == [b"id=%d canary=%s" % (i, canary) for i in range(n)]
+    assert dec.stats()["dek_opens"] == 1  # one session, one Umbral open
+
+    # A consumer the store does not grant gets records without cfrags: named error, no plaintext.
+    _, stranger = world.consumer()
+    for m in consume_all(world.bootstrap, topic, 5, client_id="mallory")[:5]:
+        with pytest.raises(rewrap.MissingCfragError):
+            stranger.open(topic, m.value(), m.headers())
 
     # At rest: the broker's log segments hold the records but never the plaintext canary.
     segments = [p for p in DATA.rglob("*.log") if p.parent.name.startswith(topic)]
@@ -101,7 +151,6 @@ def test_direct_consumer_without_reencryption_fails_closed(broker, parties):
                                       "auto.offset.reset": "earliest",
                                       "value.deserializer": ConfluentDeserializer(dec)})
     consumer.subscribe([topic])
-    import time
     deadline = time.time() + 30
     error = None
     while error is None and time.time() < deadline:
@@ -123,14 +172,12 @@ def test_kafka_python_producer_interoperates_with_confluent_consumer(broker, par
         producer.send(topic, b"kp %d" % i)
     producer.flush()
     producer.close()
-    records = consume_all(broker, topic, 20)
-    assert open_all(world, dec, topic, records) == [b"kp %d" % i for i in range(20)]
+    records = consume_all(world.bootstrap, topic, 20)
+    assert open_all(dec, topic, records) == [b"kp %d" % i for i in range(20)]
 
 
 def test_c_producer_on_librdkafka_interoperates(broker, parties, tmp_path):
     """examples/c/producer (librdkafka + the C ABI) produces; Python opens: one wire format."""
-    import subprocess
-
     producer = os.environ.get("REWRAP_C_PRODUCER", "")
     assert producer and os.path.exists(producer), "make test-kafka builds examples/c first"
     world, channel, key, dec = parties
@@ -139,15 +186,13 @@ def test_c_producer_on_librdkafka_interoperates(broker, parties, tmp_path):
     pub = tmp_path / "channel.pub"
     pub.write_text(channel.public_key().to_hex() + "\n")
     subprocess.run([producer, broker, topic, str(pub), "50"], check=True, timeout=60)
-    records = consume_all(broker, topic, 50)
-    assert open_all(world, dec, topic, records) == [b"message %d" % i for i in range(50)]
+    records = consume_all(world.bootstrap, topic, 50)
+    assert open_all(dec, topic, records) == [b"message %d" % i for i in range(50)]
 
 
 def test_java_producer_configured_by_properties_interoperates(broker, parties, tmp_path):
     """A kafka-clients producer with io.rewrap.kafka.RewrapSerializer (configuration only)
-    produces; Python opens."""
-    import subprocess
-
+    produces to the broker; a Python consumer reads through the proxy and opens."""
     classpath = os.environ.get("REWRAP_JAVA_CLASSPATH", "")
     assert classpath, "make test-kafka builds the JVM library first"
     world, channel, key, dec = parties
@@ -157,5 +202,5 @@ def test_java_producer_configured_by_properties_interoperates(broker, parties, t
     pub.write_text(channel.public_key().to_hex() + "\n")
     subprocess.run(["java", "-cp", classpath, "io.rewrap.examples.SealedProducer", broker, topic, str(pub), "30"],
                    check=True, timeout=120)
-    records = consume_all(broker, topic, 30)
-    assert open_all(world, dec, topic, records) == [b"java %d" % i for i in range(30)]
+    records = consume_all(world.bootstrap, topic, 30)
+    assert open_all(dec, topic, records) == [b"java %d" % i for i in range(30)]
