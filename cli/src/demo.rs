@@ -8,12 +8,12 @@ use std::error::Error as StdError;
 
 use rewrap::{
     Decryptor, DecryptorStats, DirGrantStore, Encryptor, Error, Grant, GrantTerms, Opened,
-    ReEncryptor, ReEncryptorStats, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER,
+    PublicKey, ReEncryptor, ReEncryptorStats, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER,
 };
 
-type Result<T> = std::result::Result<T, Box<dyn StdError>>;
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 
-const CHANNEL: &str = "orders";
+pub(crate) const CHANNEL: &str = "orders";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -23,28 +23,30 @@ pub enum Mode {
     Channel,
 }
 
-struct Consumer {
-    id: &'static str,
-    decryptor: Decryptor,
+pub(crate) struct Consumer {
+    pub id: &'static str,
+    pub decryptor: Decryptor,
 }
 
 #[derive(Default)]
-struct Tally {
-    read: usize,
-    refused: BTreeMap<String, usize>,
+pub(crate) struct Tally {
+    pub read: usize,
+    pub refused: BTreeMap<String, usize>,
 }
 
-pub fn run(messages: usize, mode: Mode) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let store = DirGrantStore::open(dir.path().join("grants"))?;
-    let admin = Signer::new(SecretKey::generate());
-    let admins = [admin.verifying_key()];
+/// Producers a, b, c and consumers 1, 2, 3, with the delegating keys of `mode`.
+pub(crate) struct Cast {
+    pub delegating: Vec<SecretKey>,
+    pub producers: Vec<(&'static str, Encryptor)>,
+    pub consumers: Vec<Consumer>,
+}
 
+pub(crate) fn cast(mode: Mode, admins: &[PublicKey]) -> Result<Cast> {
     let delegating: Vec<SecretKey> = match mode {
         Mode::Producer => (0..3).map(|_| SecretKey::generate()).collect(),
         Mode::Channel => vec![SecretKey::generate()],
     };
-    let producers: Vec<(&str, Encryptor)> = ["a", "b", "c"]
+    let producers = ["a", "b", "c"]
         .iter()
         .enumerate()
         .map(|(i, name)| {
@@ -54,24 +56,52 @@ pub fn run(messages: usize, mode: Mode) -> Result<()> {
             ))
         })
         .collect::<Result<_>>()?;
-    let consumers: Vec<Consumer> = ["1", "2", "3"]
+    let consumers = ["1", "2", "3"]
         .iter()
         .map(|id| {
             Ok(Consumer {
                 id,
-                decryptor: Decryptor::new(SecretKey::generate(), &admins)?,
+                decryptor: Decryptor::new(SecretKey::generate(), admins)?,
             })
         })
         .collect::<Result<_>>()?;
+    Ok(Cast {
+        delegating,
+        producers,
+        consumers,
+    })
+}
 
-    // The administrator grants 1 and 2 (knowing only their public keys) into the store.
-    for key in &delegating {
-        for c in &consumers[..2] {
+/// The administrator grants `consumers` (knowing only their public keys) into the store.
+pub(crate) fn grant_all(
+    store: &DirGrantStore,
+    admin: &Signer,
+    delegating: &[SecretKey],
+    consumers: &[Consumer],
+    channel: &str,
+) -> Result<()> {
+    for key in delegating {
+        for c in consumers {
             let terms =
-                GrantTerms::one_of_one(CHANNEL, c.id, c.decryptor.public_key(), rewrap::now());
-            store.put(&Grant::issue(&mut rewrap::rng(), &admin, key, &terms)?)?;
+                GrantTerms::one_of_one(channel, c.id, c.decryptor.public_key(), rewrap::now());
+            store.put(&Grant::issue(&mut rewrap::rng(), admin, key, &terms)?)?;
         }
     }
+    Ok(())
+}
+
+pub fn run(messages: usize, mode: Mode) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = DirGrantStore::open(dir.path().join("grants"))?;
+    let admin = Signer::new(SecretKey::generate());
+    let admins = [admin.verifying_key()];
+
+    let Cast {
+        delegating,
+        producers,
+        consumers,
+    } = cast(mode, &admins)?;
+    grant_all(&store, &admin, &delegating, &consumers[..2], CHANNEL)?;
     let reencryptor = ReEncryptor::new(&admins)?;
     let report = store.load_into(&reencryptor)?;
 
@@ -212,7 +242,7 @@ fn print_phase(
     );
 }
 
-fn expect(tallies: &BTreeMap<&str, Tally>, consumer: &str, read: usize) -> Result<()> {
+pub(crate) fn expect(tallies: &BTreeMap<&str, Tally>, consumer: &str, read: usize) -> Result<()> {
     let got = tallies[consumer].read;
     if got != read {
         return Err(format!("consumer {consumer} read {got} messages, policy says {read}").into());

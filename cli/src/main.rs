@@ -3,6 +3,8 @@
 
 mod admin;
 mod demo;
+#[cfg(feature = "kafka")]
+mod demo_kafka;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,19 @@ enum Command {
         /// Key mode: `producer` (EDEKs under each producer's key) or `channel`.
         #[arg(long, default_value = "producer")]
         mode: demo::Mode,
+        /// Run against this Kafka broker (producers write here) instead of in one process;
+        /// needs --proxy, --store and --admin and a build with `--features kafka`.
+        #[arg(long, requires_all = ["proxy", "store", "admin"])]
+        broker: Option<String>,
+        /// The rewrap proxy in front of --broker (consumers read here).
+        #[arg(long, requires = "broker")]
+        proxy: Option<String>,
+        /// The grant store directory the proxy follows.
+        #[arg(long, requires = "broker")]
+        store: Option<PathBuf>,
+        /// Administrator secret key file; the proxy must trust its public key.
+        #[arg(long, requires = "broker")]
+        admin: Option<PathBuf>,
     },
     /// Generate a key pair: PREFIX.sec (mode 0600) and PREFIX.pub.
     Keygen {
@@ -79,10 +94,59 @@ enum Command {
     },
 }
 
+#[cfg(feature = "kafka")]
+fn kafka_demo(
+    messages: usize,
+    mode: demo::Mode,
+    broker: &str,
+    proxy: Option<String>,
+    store: Option<PathBuf>,
+    admin: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (Some(proxy), Some(store), Some(admin)) = (proxy, store, admin) else {
+        return Err("--broker needs --proxy, --store and --admin".into());
+    };
+    let target = demo_kafka::Target {
+        broker,
+        proxy: &proxy,
+        store: &store,
+        admin: &admin,
+    };
+    demo_kafka::run(messages, mode, &target)
+}
+
+#[cfg(not(feature = "kafka"))]
+fn kafka_demo(
+    _: usize,
+    _: demo::Mode,
+    _: &str,
+    _: Option<String>,
+    _: Option<PathBuf>,
+    _: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    Err(
+        "this rewrap was built without Kafka support: cargo build -p rewrap-cli --features kafka"
+            .into(),
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { messages, mode } => demo::run(messages, mode),
+        Command::Demo {
+            messages,
+            mode,
+            broker: None,
+            ..
+        } => demo::run(messages, mode),
+        Command::Demo {
+            messages,
+            mode,
+            broker: Some(broker),
+            proxy,
+            store,
+            admin,
+        } => kafka_demo(messages, mode, &broker, proxy, store, admin),
         Command::Keygen {
             prefix,
             master_seed,

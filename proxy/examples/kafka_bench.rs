@@ -113,7 +113,10 @@ fn produce(a: &Args, topic: &str, payloads: &[Vec<u8>], enc: Option<&Encryptor>)
                         .headers(headers),
                 );
             }
-            None => send(&p, BaseRecord::to(topic).key(&key[..]).payload(&payload[..])),
+            None => send(
+                &p,
+                BaseRecord::to(topic).key(&key[..]).payload(&payload[..]),
+            ),
         }
         p.poll(Duration::ZERO);
     }
@@ -140,7 +143,8 @@ fn consume(bootstrap: &str, client_id: &str, topic: &str, n: usize, open: &Open<
         .create()
         .unwrap();
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning).unwrap();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
     c.assign(&tpl).unwrap();
     let start = Instant::now();
     let mut got = 0;
@@ -190,7 +194,12 @@ fn plaintext_len(r: rewrap::core::Result<Opened>) -> u64 {
 fn cpu_secs(dir: &Path) -> f64 {
     let pid = std::fs::read_to_string(dir.join("proxy.pid")).unwrap();
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0 // USER_HZ
 }
@@ -260,7 +269,13 @@ fn main() {
     let (mut ra, mut rb, mut rc, mut rc0, mut rd) = (vec![], vec![], vec![], vec![], vec![]);
     let (mut cpu_c0, mut cpu_d) = (vec![], vec![]);
     for _ in 0..a.rounds {
-        ra.push(consume(&a.broker, consumer, &plain_topic, n, &Open::Nothing));
+        ra.push(consume(
+            &a.broker,
+            consumer,
+            &plain_topic,
+            n,
+            &Open::Nothing,
+        ));
         rb.push(consume(
             &a.broker,
             consumer,
@@ -268,12 +283,30 @@ fn main() {
             n,
             &Open::InProcess(&dec, &in_process, consumer),
         ));
-        rc.push(consume(&a.proxy, consumer, &sealed_topic, n, &Open::Proxy(&dec)));
+        rc.push(consume(
+            &a.proxy,
+            consumer,
+            &sealed_topic,
+            n,
+            &Open::Proxy(&dec),
+        ));
         let before = cpu_secs(&a.proxy_dir);
-        rc0.push(consume(&a.proxy, consumer, &sealed_topic, n, &Open::Nothing));
+        rc0.push(consume(
+            &a.proxy,
+            consumer,
+            &sealed_topic,
+            n,
+            &Open::Nothing,
+        ));
         cpu_c0.push(cpu_secs(&a.proxy_dir) - before);
         let before = cpu_secs(&a.passthrough_dir);
-        rd.push(consume(&a.passthrough, consumer, &sealed_topic, n, &Open::Nothing));
+        rd.push(consume(
+            &a.passthrough,
+            consumer,
+            &sealed_topic,
+            n,
+            &Open::Nothing,
+        ));
         cpu_d.push(cpu_secs(&a.passthrough_dir) - before);
     }
     let (a_, b, c, c0, d) = (median(ra), median(rb), median(rc), median(rc0), median(rd));
@@ -282,17 +315,35 @@ fn main() {
     let annotated = metric(&a.proxy_dir, "rewrap_records_annotated");
     let us = |cpu: Vec<f64>| median(cpu) / n as f64 * 1e6;
     let comp = &a.compression;
-    println!("### compression {comp}: {n} records of 1 KiB, median of {} rounds", a.rounds);
+    println!(
+        "### compression {comp}: {n} records of 1 KiB, median of {} rounds",
+        a.rounds
+    );
     println!();
     println!("| | records/s | ratio |");
     println!("| --- | ---: | ---: |");
     println!("| produce plaintext | {produce_plain:.0} | |");
-    println!("| produce sealed | {produce_sealed:.0} | {:.3} of plaintext |", produce_sealed / produce_plain);
+    println!(
+        "| produce sealed | {produce_sealed:.0} | {:.3} of plaintext |",
+        produce_sealed / produce_plain
+    );
     println!("| (a) consume plaintext, direct | {a_:.0} | |");
-    println!("| (b) consume sealed, direct, open (cfrags in-process) | {b:.0} | b/a = {:.3} |", b / a_);
-    println!("| (c) consume sealed via rewrap proxy, open | {c:.0} | c/a = {:.3} |", c / a_);
-    println!("| (c0) same, without opening | {c0:.0} | c0/d = {:.3} |", c0 / d);
-    println!("| (d) consume sealed via Shotover, no transform | {d:.0} | c/d = {:.3} |", c / d);
+    println!(
+        "| (b) consume sealed, direct, open (cfrags in-process) | {b:.0} | b/a = {:.3} |",
+        b / a_
+    );
+    println!(
+        "| (c) consume sealed via rewrap proxy, open | {c:.0} | c/a = {:.3} |",
+        c / a_
+    );
+    println!(
+        "| (c0) same, without opening | {c0:.0} | c0/d = {:.3} |",
+        c0 / d
+    );
+    println!(
+        "| (d) consume sealed via Shotover, no transform | {d:.0} | c/d = {:.3} |",
+        c / d
+    );
     println!();
     println!(
         "Bytes on disk per record: plaintext {disk_plain:.0}, sealed {disk_sealed:.0} (+{:.0}).",

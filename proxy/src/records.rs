@@ -210,7 +210,6 @@ fn rewrite_batch(
         headers,
     } = scratch;
     records.clear();
-    let mut record = Vec::with_capacity(512);
     for r in parsed.iter() {
         stats.stray_cfrags_removed += r.stray;
         let answer = match r.edek {
@@ -229,21 +228,29 @@ fn rewrite_batch(
                 &[]
             }
         };
-        record.clear();
-        record.extend_from_slice(&plain[r.body.0..r.body.1]);
         let kept = &headers[r.kept.0..r.kept.1];
-        put_varint(&mut record, (kept.len() + cfrags.len()) as i64);
+        let count = kept.len() + cfrags.len();
+        // The record's length prefix first, so the record is written once, in place.
+        let mut len = (r.body.1 - r.body.0) + varint_len(count as i64);
+        len += kept.iter().map(|(s, e)| e - s).sum::<usize>();
+        for value in cfrags {
+            len += varint_len(CFRAG_HEADER.len() as i64) + CFRAG_HEADER.len();
+            len += varint_len(value.len() as i64) + value.len();
+        }
+        put_varint(records, len as i64);
+        let start = records.len();
+        records.extend_from_slice(&plain[r.body.0..r.body.1]);
+        put_varint(records, count as i64);
         for &(s, e) in kept {
-            record.extend_from_slice(&plain[s..e]);
+            records.extend_from_slice(&plain[s..e]);
         }
         for value in cfrags {
-            put_varint(&mut record, CFRAG_HEADER.len() as i64);
-            record.extend_from_slice(CFRAG_HEADER.as_bytes());
-            put_varint(&mut record, value.len() as i64);
-            record.extend_from_slice(value);
+            put_varint(records, CFRAG_HEADER.len() as i64);
+            records.extend_from_slice(CFRAG_HEADER.as_bytes());
+            put_varint(records, value.len() as i64);
+            records.extend_from_slice(value);
         }
-        put_varint(records, record.len() as i64);
-        records.extend_from_slice(&record);
+        debug_assert_eq!(records.len() - start, len);
     }
 
     let mut new = Vec::with_capacity(RECORDS_AT + records.len() + 64);
@@ -379,6 +386,11 @@ impl Reader<'_> {
         self.skip(len)?;
         Ok(Some((start, self.at)))
     }
+}
+
+fn varint_len(value: i64) -> usize {
+    let v = ((value << 1) ^ (value >> 63)) as u64;
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn put_varint(out: &mut Vec<u8>, value: i64) {
@@ -639,6 +651,30 @@ mod tests {
             matches!(problems[..], [BatchProblem::UnknownCodec(_)]),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn varint_length_matches_encoding() {
+        for v in [
+            0,
+            1,
+            -1,
+            63,
+            64,
+            -64,
+            -65,
+            8191,
+            8192,
+            1 << 40,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(varint_len(v), out.len(), "{v}");
+            let mut r = Reader { buf: &out, at: 0 };
+            assert_eq!(r.varint().unwrap(), v);
+        }
     }
 
     proptest! {

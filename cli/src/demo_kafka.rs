@@ -1,0 +1,196 @@
+//! The seed scenario against a real broker and a running rewrap proxy: producers a, b, c
+//! write sealed records straight to the broker; consumers 1, 2, 3 read through the proxy,
+//! which follows the grant store this demo writes (the proxy must trust `--admin`'s key). Then
+//! 2 is revoked in the store (no proxy restart) and the producers start new sessions.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::Message;
+use rewrap::{DirGrantStore, Encryptor, Opened, Signer, EDEK_HEADER};
+
+use crate::demo::{cast, expect, grant_all, Cast, Consumer, Mode, Result, Tally, CHANNEL};
+
+/// Where the demo runs.
+pub struct Target<'a> {
+    pub broker: &'a str,
+    pub proxy: &'a str,
+    pub store: &'a Path,
+    pub admin: &'a Path,
+}
+
+/// Waits long enough for the proxy to see a store change (it polls every 500 ms by default).
+const RELOAD: Duration = Duration::from_millis(1500);
+
+pub fn run(messages: usize, mode: Mode, target: &Target<'_>) -> Result<()> {
+    let admin = Signer::new(rewrap::keyfile::read_secret(target.admin)?);
+    let admins = [admin.verifying_key()];
+    let store = DirGrantStore::open(target.store)?;
+    let topic = format!("{CHANNEL}-{:x}", rewrap::now());
+    let Cast {
+        delegating,
+        producers,
+        consumers,
+    } = cast(mode, &admins)?;
+    grant_all(&store, &admin, &delegating, &consumers[..2], &topic)?;
+    std::thread::sleep(RELOAD);
+
+    println!(
+        "rewrap demo on Kafka: producers a, b, c -> broker {} -> proxy {} -> consumers 1, 2, 3",
+        target.broker, target.proxy
+    );
+    println!(
+        "topic {topic:?}; {}-key mode; grants in {}: 1 and 2 granted, 3 not\n",
+        if mode == Mode::Producer {
+            "producer"
+        } else {
+            "channel"
+        },
+        store.root().display()
+    );
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", target.broker)
+        .set("linger.ms", "5")
+        .create()?;
+    let readers = consumers
+        .iter()
+        .map(|c| reader(target.proxy, &topic, c))
+        .collect::<Result<Vec<_>>>()?;
+
+    println!("phase 1: {messages} messages");
+    produce(&producer, &producers, &topic, messages, "p1")?;
+    let phase1 = read_all(&readers, &consumers, &topic, messages)?;
+    print_phase(&phase1, &consumers);
+    expect(&phase1, "1", messages)?;
+    expect(&phase1, "2", messages)?;
+    expect(&phase1, "3", 0)?;
+
+    println!(
+        "\nphase 2: revoke consumer 2 in the store (the proxy follows it); new producer sessions"
+    );
+    let removed = store.revoke(&topic, "2")?;
+    std::thread::sleep(RELOAD);
+    for (_, p) in &producers {
+        p.rotate();
+    }
+    let later = messages / 3;
+    println!("  store: {removed} grant file(s) removed\nphase 2: {later} messages");
+    produce(&producer, &producers, &topic, later, "p2")?;
+    let phase2 = read_all(&readers, &consumers, &topic, later)?;
+    print_phase(&phase2, &consumers);
+    expect(&phase2, "1", later)?;
+    expect(&phase2, "2", 0)?;
+    expect(&phase2, "3", 0)?;
+    println!("\nok: every outcome over Kafka matches the grants");
+    Ok(())
+}
+
+fn reader(proxy: &str, topic: &str, c: &Consumer) -> Result<BaseConsumer> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", proxy)
+        .set("client.id", c.id)
+        .set("group.id", format!("{topic}-consumer-{}", c.id))
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    Ok(consumer)
+}
+
+fn produce(
+    producer: &BaseProducer,
+    producers: &[(&str, Encryptor)],
+    topic: &str,
+    count: usize,
+    phase: &str,
+) -> Result<()> {
+    for i in 0..count {
+        let (name, enc) = &producers[i % producers.len()];
+        let payload = format!("{phase} message {i} from producer {name}");
+        let sealed = enc.seal(topic, payload.as_bytes())?;
+        let headers = OwnedHeaders::new().insert(Header {
+            key: EDEK_HEADER,
+            value: Some(&sealed.edek[..]),
+        });
+        let mut record = BaseRecord::<(), [u8]>::to(topic)
+            .payload(&sealed.value[..])
+            .headers(headers);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((e, r)) => {
+                    if e.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::QueueFull) {
+                        return Err(e.into());
+                    }
+                    record = r;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60))?;
+    Ok(())
+}
+
+fn read_all(
+    readers: &[BaseConsumer],
+    consumers: &[Consumer],
+    topic: &str,
+    count: usize,
+) -> Result<BTreeMap<&'static str, Tally>> {
+    let mut tallies: BTreeMap<&'static str, Tally> = BTreeMap::new();
+    for (reader, c) in readers.iter().zip(consumers) {
+        let tally = tallies.entry(c.id).or_default();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = 0;
+        while seen < count {
+            if Instant::now() > deadline {
+                return Err(format!("consumer {} saw {seen} of {count} records", c.id).into());
+            }
+            let Some(m) = reader.poll(Duration::from_millis(500)) else {
+                continue;
+            };
+            let m = m?;
+            seen += 1;
+            let headers: Vec<(&str, &[u8])> = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key, h.value.unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            match c.decryptor.open(topic, m.payload(), &headers) {
+                Ok(Opened::Plaintext(p)) if p.starts_with(b"p") => tally.read += 1,
+                Ok(other) => {
+                    return Err(format!("consumer {} got a wrong result: {other:?}", c.id).into())
+                }
+                Err(e) => *tally.refused.entry(format!("{e:?}")).or_default() += 1,
+            }
+        }
+    }
+    Ok(tallies)
+}
+
+fn print_phase(tallies: &BTreeMap<&str, Tally>, consumers: &[Consumer]) {
+    println!(
+        "  {:<9} {:>6} {:>8}  {:<14} {:>9}",
+        "consumer", "read", "refused", "error", "DEK opens"
+    );
+    for c in consumers {
+        let t = &tallies[c.id];
+        println!(
+            "  {:<9} {:>6} {:>8}  {:<14} {:>9}",
+            c.id,
+            t.read,
+            t.refused.values().sum::<usize>(),
+            t.refused.keys().next().map_or("-", String::as_str),
+            c.decryptor.stats().dek_opens
+        );
+    }
+}
