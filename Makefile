@@ -5,14 +5,19 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: demo test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
+.PHONY: demo demo-kafka bench-kafka test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
 
+# The same flow on a real broker through the rewrap proxy (starts and stops both).
+demo-kafka:
+	tests/kafka/demo.sh
+
 test: lint test-rust test-core-portable test-c examples-c test-python test-jvm test-kafka bench-build
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode producer
 	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode channel
+	REWRAP_PROFILE=debug tests/kafka/demo.sh --messages 300 --mode channel
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -77,6 +82,10 @@ test-kafka: test-python examples-c test-jvm
 		rc=$$?; tests/kafka/broker.sh stop $(KAFKA_DIR); \
 		if [ $$rc -ne 0 ]; then tail -40 $(KAFKA_DIR)/broker.log; fi; exit $$rc
 
+# Kafka end to end: plaintext vs sealed vs through the proxy vs Shotover alone (docs/BENCHMARKS.md).
+bench-kafka:
+	benches/kafka/run.sh
+
 bench-python: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q "./python[test]"
 	$(VENV)/bin/python python/bench/bench_binding.py
@@ -98,7 +107,7 @@ examples-c:
 	$(MAKE) -C examples/c TARGET_DIR=$(TARGET_DIR)
 
 bench-build:
-	$(CARGO) bench --workspace --no-run
+	$(CARGO) bench -p rewrap -p rewrap-ffi --no-run
 
 bench:
 	$(CARGO) bench --bench engine
