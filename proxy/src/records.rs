@@ -80,6 +80,7 @@ pub struct Scratch {
     records: Vec<u8>,
     parsed: Vec<ParsedRecord>,
     headers: Vec<(usize, usize)>,
+    answers: Vec<Option<CfragHeaders>>,
 }
 
 struct ParsedRecord {
@@ -195,39 +196,42 @@ fn rewrite_batch(
     let framing = compression::decompress(codec, &batch[RECORDS_AT..], &mut scratch.plain)?;
     parse_records(scratch, count)?;
 
-    let touched = scratch
-        .parsed
-        .iter()
-        .any(|r| r.edek.is_some() || r.stray > 0);
-    if !touched {
-        return Ok(None);
-    }
-
+    // Ask about every EDEK first: a batch nobody adds to (an ungranted consumer) and that
+    // holds no stray cfrag goes on as it is, without being re-encoded.
     let Scratch {
         plain,
         records,
         parsed,
         headers,
+        answers,
     } = scratch;
-    records.clear();
+    answers.clear();
+    let mut change = false;
     for r in parsed.iter() {
-        stats.stray_cfrags_removed += r.stray;
         let answer = match r.edek {
-            Some((s, e)) => annotate(&plain[s..e]),
-            None => Annotation::Nothing,
-        };
-        let cfrags: &[Vec<u8>] = match &answer {
-            Annotation::Cfrags(c) => {
-                stats.records_annotated += 1;
-                c
-            }
-            Annotation::Nothing => {
-                if r.edek.is_some() {
-                    stats.records_without_cfrag += 1;
+            Some((s, e)) => match annotate(&plain[s..e]) {
+                Annotation::Cfrags(c) => {
+                    stats.records_annotated += 1;
+                    Some(c)
                 }
-                &[]
-            }
+                Annotation::Nothing => {
+                    stats.records_without_cfrag += 1;
+                    None
+                }
+            },
+            None => None,
         };
+        change |= answer.is_some() || r.stray > 0;
+        answers.push(answer);
+    }
+    if !change {
+        return Ok(None);
+    }
+
+    records.clear();
+    for (r, answer) in parsed.iter().zip(answers.iter()) {
+        stats.stray_cfrags_removed += r.stray;
+        let cfrags: &[Vec<u8>] = answer.as_deref().unwrap_or_default();
         let kept = &headers[r.kept.0..r.kept.1];
         let count = kept.len() + cfrags.len();
         // The record's length prefix first, so the record is written once, in place.
@@ -577,6 +581,24 @@ mod tests {
             })
             .collect();
         let input = encode(&records, Compression::Zstd);
+        let clean = encode(
+            &records
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.headers
+                        .shift_remove(&StrBytes::from_static_str(CFRAG_HEADER));
+                    r
+                })
+                .collect::<Vec<_>>(),
+            Compression::Zstd,
+        );
+        let (out, stats, _) = run(&clean, None);
+        assert!(
+            out.is_none(),
+            "nothing to add, nothing to strip: the batch is not re-encoded"
+        );
+        assert_eq!(stats.records_without_cfrag, 4);
         let (out, stats, _) = run(&input, None);
         assert_eq!(stats.records_without_cfrag, 4);
         assert_eq!(stats.stray_cfrags_removed, 4);
