@@ -10,7 +10,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Which identity the proxy trusts.
+/// Which identity the proxy trusts. A connection that authenticated with SASL is named by its
+/// principal only (never by its client id), and gets no fragments when the mechanism's user
+/// name cannot be read here (GSSAPI, OAUTHBEARER: the transform records an empty principal).
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Source {
     /// The SASL principal when the connection authenticated, else the client id.
@@ -112,6 +114,9 @@ mod tests {
         assert_eq!(r.consumer(Some("alice"), Some("app-1")), Some("alice"));
         assert_eq!(r.consumer(None, Some("app-1")), Some("app-1"));
         assert_eq!(r.consumer(None, Some("")), None);
+        // Authenticated, but by a mechanism whose name the proxy cannot read: no identity,
+        // and no fallback to the client id.
+        assert_eq!(r.consumer(Some(""), Some("app-1")), None);
         r.map.insert("app-1".into(), "consumer-1".into());
         assert_eq!(r.consumer(None, Some("app-1")), Some("consumer-1"));
         r.source = Source::Principal;

@@ -317,7 +317,17 @@ impl RewrapReencrypt {
             ResponseBody::SaslAuthenticate(auth) => {
                 if let Some(claimed) = request_id.and_then(|id| self.pending_auth.remove(&id)) {
                     if auth.error_code == 0 {
-                        self.principal = claimed;
+                        // Authenticated by a mechanism whose user name this proxy cannot read
+                        // (GSSAPI, OAUTHBEARER): an empty principal, which names no consumer,
+                        // so the connection gets no fragments rather than falling back to its
+                        // self-declared client id.
+                        if claimed.is_none() {
+                            tracing::warn!(
+                                mechanism = ?self.mechanism,
+                                "SASL principal not readable; this connection gets no cfrags"
+                            );
+                        }
+                        self.principal = Some(claimed.unwrap_or_default());
                     }
                 }
             }
