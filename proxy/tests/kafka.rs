@@ -27,9 +27,14 @@ fn repo() -> PathBuf {
 }
 
 fn script(name: &str, args: &[&str]) -> String {
+    script_with(name, args, &[])
+}
+
+fn script_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new("bash")
         .arg(repo().join("tests/kafka").join(name))
         .args(args)
+        .envs(env.iter().copied())
         .env("REWRAP_PROXY_BIN", env!("CARGO_BIN_EXE_rewrap-proxy"))
         .env("REWRAP_PROXY_RELOAD_MS", "100")
         .output()
@@ -45,6 +50,8 @@ fn script(name: &str, args: &[&str]) -> String {
 /// A proxy with its own grant store, an administrator and a unique topic prefix.
 struct World {
     broker: String,
+    /// SASL PLAIN user and password of the producer, when the broker wants SASL.
+    sasl: Option<(String, String)>,
     data: PathBuf,
     dir: tempfile::TempDir,
     proxy: String,
@@ -57,6 +64,10 @@ impl World {
     fn new(name: &str) -> World {
         let broker = var("REWRAP_KAFKA_BOOTSTRAP");
         let data = PathBuf::from(var("REWRAP_KAFKA_DIR")).join("data");
+        World::on(name, broker, data, None)
+    }
+
+    fn on(name: &str, broker: String, data: PathBuf, sasl: Option<(String, String)>) -> World {
         let dir = tempfile::tempdir().unwrap();
         let store = DirGrantStore::open(dir.path().join("grants")).unwrap();
         let admin = Signer::new(SecretKey::generate());
@@ -75,6 +86,7 @@ impl World {
         let nonce: u32 = rand_suffix();
         World {
             broker,
+            sasl,
             data,
             dir,
             proxy,
@@ -122,7 +134,11 @@ impl World {
     }
 
     fn producer(&self) -> BaseProducer {
-        ClientConfig::new()
+        let mut config = ClientConfig::new();
+        if let Some((user, password)) = &self.sasl {
+            sasl(&mut config, user, password);
+        }
+        config
             .set("bootstrap.servers", &self.broker)
             .set("linger.ms", "5")
             .set("enable.idempotence", "true")
@@ -131,7 +147,17 @@ impl World {
     }
 
     fn consumer(&self, client_id: &str, group: &str, topics: &[&str]) -> BaseConsumer {
-        let c: BaseConsumer = ClientConfig::new()
+        self.consumer_with(client_id, group, topics, ClientConfig::new())
+    }
+
+    fn consumer_with(
+        &self,
+        client_id: &str,
+        group: &str,
+        topics: &[&str],
+        mut config: ClientConfig,
+    ) -> BaseConsumer {
+        let c: BaseConsumer = config
             .set("bootstrap.servers", &self.proxy)
             .set("client.id", client_id)
             .set("group.id", format!("{}-{group}", self.prefix))
@@ -153,6 +179,14 @@ impl Drop for World {
             .args(["stop", self.proxy_dir().to_str().unwrap()])
             .status();
     }
+}
+
+fn sasl(config: &mut ClientConfig, user: &str, password: &str) {
+    config
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanism", "PLAIN")
+        .set("sasl.username", user)
+        .set("sasl.password", password);
 }
 
 fn rand_suffix() -> u32 {
@@ -583,4 +617,79 @@ fn survives_proxy_and_broker_restarts() {
         "duplicates only from uncommitted records"
     );
     assert!(w.proxy_alive());
+}
+
+/// Stops a broker this test started, whatever the outcome.
+struct OwnBroker(PathBuf);
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo().join("tests/kafka/broker.sh"))
+            .args(["stop", self.0.to_str().unwrap()])
+            .status();
+    }
+}
+
+/// On a SASL (PLAIN) broker the proxy names the consumer by its authenticated principal, not
+/// by the client id it claims: alice reads with any client id; bob calling himself "alice"
+/// gets no fragments.
+#[test]
+#[ignore = "needs Kafka's jars: make test-kafka"]
+fn sasl_principal_names_the_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker_dir = dir.path().join("broker");
+    let broker = script_with(
+        "broker.sh",
+        &["start", broker_dir.to_str().unwrap()],
+        &[("REWRAP_KAFKA_SASL_USERS", "alice:alice-pw bob:bob-pw")],
+    );
+    let _stop = OwnBroker(broker_dir.clone());
+    let admin_login = Some(("admin".to_string(), "admin-secret".to_string()));
+    let w = World::on("sasl", broker, broker_dir.join("data"), admin_login);
+    let topic = w.topic("orders");
+    let channel = SecretKey::generate();
+    let alice = SecretKey::generate();
+    w.grant(&topic, "alice", alice.public_key(), &channel);
+    w.settle();
+    let p = w.producer();
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    for i in 0..100 {
+        seal_and_produce(
+            &p,
+            &enc,
+            &topic,
+            &format!("k{i}"),
+            format!("m{i}").as_bytes(),
+        );
+    }
+    flush(&p);
+    let admins = [w.admin.verifying_key()];
+    // Fresh decryptors each time: a DEK cached by the first read would hide a missing cfrag.
+    let alice_bytes = alice.to_bytes();
+    let decryptor =
+        || Decryptor::new(SecretKey::from_bytes(&alice_bytes[..]).unwrap(), &admins).unwrap();
+    let dec = decryptor();
+
+    let mut as_alice = ClientConfig::new();
+    sasl(&mut as_alice, "alice", "alice-pw");
+    let c = w.consumer_with("bob", "alice", &[&topic], as_alice);
+    let got = drain(&c, &dec, 100, Duration::from_secs(60));
+    assert_eq!(
+        opened_payloads(&got).len(),
+        100,
+        "alice's principal is granted"
+    );
+
+    let mut as_bob = ClientConfig::new();
+    sasl(&mut as_bob, "bob", "bob-pw");
+    let c = w.consumer_with("alice", "bob", &[&topic], as_bob);
+    // Even holding alice's key, bob's connection gets nothing to open with.
+    let got = drain(&c, &decryptor(), 100, Duration::from_secs(60));
+    assert_eq!(got.len(), 100);
+    assert_eq!(
+        refusals(&got),
+        BTreeMap::from([("MissingCfrag".to_string(), 100)]),
+        "a claimed client id does not override the principal"
+    );
 }

@@ -4,6 +4,8 @@
 #                            free 127.0.0.1 ports, waits until it answers; prints BOOTSTRAP
 #   broker.sh stop DIR    -> stops it by process id (logs stay in DIR/broker.log)
 #   broker.sh restart DIR -> stops it and starts it again on the same ports and data
+# REWRAP_KAFKA_SASL_USERS="alice:pw bob:pw" makes the client listener SASL_PLAINTEXT with the
+# PLAIN mechanism and those users (plus "admin:admin-secret" for the broker itself).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cmd="${1:?start|stop}"
@@ -28,15 +30,17 @@ start)
     while [ "$cport" = "$port" ]; do cport=$(free_port); done
     echo "$port $cport" > "$dir/ports"
     mkdir -p "$dir/data"
+    proto=PLAINTEXT
+    if [ -n "${REWRAP_KAFKA_SASL_USERS:-}" ]; then proto=SASL_PLAINTEXT; fi
     cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$proto://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$proto://127.0.0.1:$port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$proto:$proto
+inter.broker.listener.name=$proto
 log.dirs=$dir/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -45,6 +49,15 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
+    if [ -n "${REWRAP_KAFKA_SASL_USERS:-}" ]; then
+      users=""
+      for u in admin:admin-secret $REWRAP_KAFKA_SASL_USERS; do users="$users user_${u%%:*}=\"${u#*:}\""; done
+      cat >> "$dir/server.properties" <<PROPS
+sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret"$users;
+PROPS
+    fi
     cluster=$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
     java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" > "$dir/format.log" 2>&1
   fi
