@@ -574,27 +574,37 @@ fn survives_proxy_and_broker_restarts() {
     let p = w.producer();
     let c = w.consumer("consumer-1", "one", &[&topic]);
 
+    // Everything is in the topic before reading starts, so both restarts happen with records
+    // still to be fetched.
     let phases = 3;
     let per_phase = 300;
-    let mut seen: Vec<(i64, String, Read)> = Vec::new();
     for phase in 0..phases {
         for i in 0..per_phase {
             let id = format!("id-{phase}-{i}");
             seal_and_produce(&p, &enc, &topic, &id, id.as_bytes());
         }
-        flush(&p);
-        let got = drain(&c, &dec, per_phase, Duration::from_secs(90));
-        seen.extend(got.into_iter().map(|(_, o, k, r)| (o, k, r)));
-        match phase {
-            0 => {
-                script("proxy.sh", &["restart", w.proxy_dir().to_str().unwrap()]);
-            }
-            1 => {
-                script("broker.sh", &["restart", &var("REWRAP_KAFKA_DIR")]);
-            }
-            _ => {}
-        }
+        enc.rotate();
     }
+    flush(&p);
+    let mut seen: Vec<(i64, String, Read)> = Vec::new();
+    let mut take = |n: usize, deadline: Duration, seen: &mut Vec<(i64, String, Read)>| {
+        let start = Instant::now();
+        let mut got = 0;
+        while got < n && start.elapsed() < deadline {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+                let key = String::from_utf8_lossy(m.key().unwrap_or_default()).to_string();
+                seen.push((m.offset(), key, open(&dec, &m)));
+                c.commit_message(&m, CommitMode::Async).ok();
+                got += 1;
+            }
+        }
+    };
+    take(per_phase, Duration::from_secs(60), &mut seen);
+    script("proxy.sh", &["restart", w.proxy_dir().to_str().unwrap()]);
+    take(per_phase, Duration::from_secs(90), &mut seen);
+    script("broker.sh", &["restart", &var("REWRAP_KAFKA_DIR")]);
+    let rest = drain(&c, &dec, per_phase, Duration::from_secs(120));
+    seen.extend(rest.into_iter().map(|(_, o, k, r)| (o, k, r)));
 
     let mut by_offset: BTreeMap<i64, String> = BTreeMap::new();
     let mut ids = BTreeSet::new();
