@@ -128,7 +128,7 @@ impl World {
         self.store.put(&grant).unwrap();
     }
 
-    /// Waits until the proxy has (re)loaded the store: twice its reload interval.
+    /// Waits until the proxy has (re)loaded the store (it polls every 100 ms here).
     fn settle(&self) {
         std::thread::sleep(Duration::from_millis(400));
     }

@@ -190,6 +190,36 @@ def test_c_producer_on_librdkafka_interoperates(broker, parties, tmp_path):
     assert open_all(dec, topic, records) == [b"message %d" % i for i in range(50)]
 
 
+def test_c_consumer_reads_through_the_proxy(broker, parties, tmp_path):
+    """examples/c/consumer (librdkafka + the C ABI), identified by its client id, reads through
+    the proxy: the granted id opens every record, another id gets the named refusal."""
+    consumer = os.environ.get("REWRAP_C_PRODUCER", "").replace("producer", "consumer")
+    assert consumer and os.path.exists(consumer), "make test-kafka builds examples/c first"
+    world, channel, key, _ = parties
+    topic = f"to-c-{uuid.uuid4().hex[:8]}"
+    world.grant(channel, topic, "carol", key.public_key())
+    enc = rewrap.Encryptor(channel.public_key())
+    producer = SerializingProducer({"bootstrap.servers": broker, "value.serializer": ConfluentSerializer(enc)})
+    for i in range(25):
+        producer.produce(topic, value=b"for c %d" % i, headers=[])
+    assert producer.flush(30) == 0
+    sec = tmp_path / "carol.sec"
+    fd = os.open(sec, os.O_WRONLY | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.to_bytes().hex() + "\n")
+    admin = tmp_path / "admin.pub"
+    admin.write_text(world.admin.verifying_key.to_hex() + "\n")
+
+    def run(client_id):
+        out = subprocess.run([consumer, world.bootstrap, f"g-{uuid.uuid4()}", topic, client_id, str(sec),
+                              str(admin), "25"], check=True, timeout=90, capture_output=True, text=True)
+        return [line.split(" ", 1)[1] for line in out.stdout.splitlines()]
+
+    assert run("carol") == ["for c %d" % i for i in range(25)]
+    refused = run("dave")
+    assert len(refused) == 25 and all(line.startswith("refused REWRAP_MISSING_CFRAG") for line in refused), refused[:3]
+
+
 def test_java_producer_configured_by_properties_interoperates(broker, parties, tmp_path):
     """A kafka-clients producer with io.rewrap.kafka.RewrapSerializer (configuration only)
     produces to the broker; a Python consumer reads through the proxy and opens."""
