@@ -3,7 +3,8 @@
 # transform-less Shotover in front of it, and proxy/examples/kafka_bench.rs driving 1 KiB
 # records through all of them in one run, for each topic compression.
 #   benches/kafka/run.sh [RECORDS (default 200000)] [ROUNDS (default 3)]
-# Prints Markdown tables (copied into docs/BENCHMARKS.md).
+# Prints Markdown tables (copied into docs/BENCHMARKS.md). REWRAP_PROXY_REWRITTEN=Uncompressed
+# measures the proxy emitting re-encoded batches uncompressed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 records="${1:-200000}"
@@ -28,7 +29,7 @@ mkdir -m 700 "$work/grants"
 proxy=$(tests/kafka/proxy.sh start "$work/proxy" "$broker" "$work/grants" "$work/admin.pub")
 passthrough=$(tests/kafka/proxy.sh passthrough "$work/passthrough" "$broker")
 
-echo "## Kafka end to end ($(nproc) cores, $(date -u +%Y-%m-%d); broker, proxies and clients on one machine)"
+echo "## Kafka end to end, rewritten batches ${REWRAP_PROXY_REWRITTEN:-SameCodec} ($(nproc) cores, $(date -u +%Y-%m-%d); broker, proxies and clients on one machine)"
 echo
 for compression in none lz4; do
   "$target/release/examples/kafka_bench" --broker "$broker" --proxy "$proxy" --passthrough "$passthrough" \

@@ -28,6 +28,16 @@ pub enum Annotation {
     Nothing,
 }
 
+/// The codec of a re-encoded batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Output {
+    /// The codec (and framing) the batch arrived in.
+    #[default]
+    SameCodec,
+    /// Uncompressed: no recompression CPU, more bytes from the proxy to the consumer.
+    Uncompressed,
+}
+
 /// Counters of one rewrite.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RewriteStats {
@@ -99,6 +109,7 @@ struct ParsedRecord {
 /// original bytes), and the problems of batches it had to leave untouched.
 pub fn rewrite(
     input: &[u8],
+    output: Output,
     scratch: &mut Scratch,
     stats: &mut RewriteStats,
     problems: &mut Vec<BatchProblem>,
@@ -118,7 +129,7 @@ pub fn rewrite(
         };
         let batch = &rest[..total];
         let result = if rest[MAGIC_AT] == 2 {
-            rewrite_batch(batch, scratch, stats, annotate)
+            rewrite_batch(batch, output, scratch, stats, annotate)
         } else {
             Ok(None) // legacy message sets carry no headers
         };
@@ -175,6 +186,7 @@ fn be_i32(b: &[u8], at: usize) -> i32 {
 
 fn rewrite_batch(
     batch: &[u8],
+    output: Output,
     scratch: &mut Scratch,
     stats: &mut RewriteStats,
     annotate: &mut dyn FnMut(&[u8]) -> Annotation,
@@ -261,7 +273,14 @@ fn rewrite_batch(
     new.extend_from_slice(&batch[..LENGTH_END]); // base offset, length (patched below)
     new.extend_from_slice(&batch[LENGTH_END..ATTRIBUTES_AT]); // epoch, magic, crc (patched)
     new.extend_from_slice(&batch[ATTRIBUTES_AT..RECORDS_AT]); // attributes .. record count
-    compression::compress(codec, framing, records, &mut new)?;
+    match output {
+        Output::SameCodec => compression::compress(codec, framing, records, &mut new)?,
+        Output::Uncompressed => {
+            let attributes = (attributes & !0x07).to_be_bytes();
+            new[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes);
+            new.extend_from_slice(records);
+        }
+    }
     let length = i32::try_from(new.len() - LENGTH_END)
         .map_err(|_| BatchProblem::Framing("rewritten batch exceeds 2 GiB"))?;
     new[BASE_OFFSET_LEN..LENGTH_END].copy_from_slice(&length.to_be_bytes());
@@ -473,6 +492,7 @@ mod tests {
         let mut problems = Vec::new();
         let out = rewrite(
             input,
+            Output::SameCodec,
             &mut Scratch::default(),
             &mut stats,
             &mut problems,
@@ -514,6 +534,37 @@ mod tests {
                 );
                 assert_eq!(got, &expect, "{codec:?}");
             }
+        }
+    }
+
+    #[test]
+    fn uncompressed_output_keeps_the_records() {
+        let records: Vec<Record> = (0..6)
+            .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
+            .collect();
+        let input = encode(&records, Compression::Zstd);
+        let mut stats = RewriteStats::default();
+        let out = rewrite(
+            &input,
+            Output::Uncompressed,
+            &mut Scratch::default(),
+            &mut stats,
+            &mut Vec::new(),
+            &mut |_| Annotation::Cfrags(cfrags()),
+        )
+        .unwrap();
+        let sets = RecordBatchDecoder::decode_all(&mut Bytes::from(out)).unwrap();
+        assert_eq!(
+            sets[0].compression,
+            RecordCompression::RecordBatch(Compression::None)
+        );
+        assert_eq!(sets[0].records.len(), 6);
+        for (got, want) in sets[0].records.iter().zip(&records) {
+            assert_eq!(
+                (got.offset, &got.value, got.sequence),
+                (want.offset, &want.value, want.sequence)
+            );
+            assert_eq!(got.headers.len(), 2);
         }
     }
 
@@ -735,6 +786,7 @@ mod tests {
         let mut problems = Vec::new();
         let out = rewrite(
             input,
+            Output::SameCodec,
             &mut Scratch::default(),
             &mut stats,
             &mut problems,

@@ -8,7 +8,7 @@
 
 use crate::grants::GrantSync;
 use crate::identity::{self, Resolver, Source};
-use crate::records::{self, Annotation, RewriteStats, Scratch};
+use crate::records::{self, Annotation, Output, RewriteStats, Scratch};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -55,6 +55,10 @@ pub struct RewrapReencryptConfig {
     /// Principal or client id → consumer name in the grants.
     #[serde(default)]
     pub consumers: BTreeMap<String, String>,
+    /// Codec of batches the proxy re-encodes: `SameCodec` (default) or `Uncompressed`, which
+    /// saves the recompression CPU at the cost of bytes from the proxy to the consumer.
+    #[serde(default)]
+    pub rewritten_batches: Output,
 }
 
 fn default_reload_ms() -> u64 {
@@ -104,6 +108,7 @@ impl TransformConfig for RewrapReencryptConfig {
                     source: self.identity,
                     map: self.consumers.clone(),
                 },
+                self.rewritten_batches,
             )),
         }))
     }
@@ -169,16 +174,18 @@ struct Metrics {
 struct Shared {
     reencryptor: Arc<ReEncryptor>,
     resolver: Resolver,
+    output: Output,
     /// Topic ids learnt from Metadata responses (Fetch v13+ names topics by id only).
     topics: RwLock<HashMap<Uuid, String>>,
     metrics: Metrics,
 }
 
 impl Shared {
-    fn new(reencryptor: Arc<ReEncryptor>, resolver: Resolver) -> Self {
+    fn new(reencryptor: Arc<ReEncryptor>, resolver: Resolver, output: Output) -> Self {
         Shared {
             reencryptor,
             resolver,
+            output,
             topics: RwLock::new(HashMap::new()),
             metrics: Metrics {
                 annotated: counter!("rewrap_records_annotated"),
@@ -369,6 +376,7 @@ impl RewrapReencrypt {
                         self.problems.clear();
                         let rewritten = records::rewrite(
                             bytes,
+                            self.shared.output,
                             &mut self.scratch,
                             &mut stats,
                             &mut self.problems,

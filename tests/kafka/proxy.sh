@@ -8,7 +8,8 @@
 #   proxy.sh stop DIR                            -> stops it by process id (log in DIR/proxy.log)
 #   proxy.sh restart DIR                         -> stop, then start again on the same port
 # Environment: REWRAP_PROXY_BIN (default: target/{release,debug}/rewrap-proxy),
-#              REWRAP_PROXY_SINK=cluster|single (default cluster: Shotover's KafkaSinkCluster).
+#              REWRAP_PROXY_SINK=cluster|single (default cluster: Shotover's KafkaSinkCluster),
+#              REWRAP_PROXY_REWRITTEN=SameCodec|Uncompressed (codec of re-encoded batches).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -107,6 +108,7 @@ start)
             grant_store: \"$grants\"
             trusted_admins: [\"$admin\"]
             reload_interval_ms: ${REWRAP_PROXY_RELOAD_MS:-200}
+            rewritten_batches: ${REWRAP_PROXY_REWRITTEN:-SameCodec}
 "
   launch
   ;;
