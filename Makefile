@@ -23,6 +23,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p rewrap-core --all-targets -- -D warnings
+	$(CARGO) clippy -p rewrap-cli --features kafka --all-targets -- -D warnings
 
 # The workspace run builds rewrap-core with `std` (ring AES-GCM backend).
 test-rust:

@@ -587,7 +587,7 @@ fn survives_proxy_and_broker_restarts() {
     }
     flush(&p);
     let mut seen: Vec<(i64, String, Read)> = Vec::new();
-    let mut take = |n: usize, deadline: Duration, seen: &mut Vec<(i64, String, Read)>| {
+    let take = |n: usize, deadline: Duration, seen: &mut Vec<(i64, String, Read)>| {
         let start = Instant::now();
         let mut got = 0;
         while got < n && start.elapsed() < deadline {
