@@ -159,19 +159,9 @@ pub fn rewrite(
 
 /// Size of the complete batch at the start of `rest`, or `None` if it is cut short.
 fn batch_size(rest: &[u8]) -> Option<usize> {
-    if rest.len() < RECORDS_AT {
-        // Also covers legacy message sets shorter than a v2 header; those are only ever the
-        // tail of a fetch here and go on untouched.
-        if rest.len() >= LENGTH_END {
-            let len = i32::from_be_bytes(rest[BASE_OFFSET_LEN..LENGTH_END].try_into().ok()?);
-            let total = LENGTH_END.checked_add(usize::try_from(len).ok()?)?;
-            if total <= rest.len() && total > MAGIC_AT {
-                return Some(total);
-            }
-        }
-        return None;
-    }
-    let len = i32::from_be_bytes(rest[BASE_OFFSET_LEN..LENGTH_END].try_into().ok()?);
+    // Base offset and length come first in every batch and legacy message set; anything
+    // shorter than its length says (or shorter than a magic byte) is cut short.
+    let len = i32::from_be_bytes(rest.get(BASE_OFFSET_LEN..LENGTH_END)?.try_into().ok()?);
     let total = LENGTH_END.checked_add(usize::try_from(len).ok()?)?;
     (total <= rest.len() && total > MAGIC_AT).then_some(total)
 }
@@ -484,26 +474,36 @@ mod tests {
         Arc::from(vec![b"cfrag-one".to_vec()])
     }
 
-    fn run(
+    /// Rewrites `input` with fresh buffers and counters.
+    fn rewrite_fresh(
         input: &[u8],
-        answer: Option<CfragHeaders>,
+        output: Output,
+        annotate: &mut dyn FnMut(&[u8]) -> Annotation,
     ) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
         let mut stats = RewriteStats::default();
         let mut problems = Vec::new();
         let out = rewrite(
             input,
-            Output::SameCodec,
+            output,
             &mut Scratch::default(),
             &mut stats,
             &mut problems,
-            &mut |edek| {
-                assert!(edek.starts_with(b"edek"), "the EDEK value is passed on");
-                answer
-                    .clone()
-                    .map_or(Annotation::Nothing, Annotation::Cfrags)
-            },
+            annotate,
         );
         (out, stats, problems)
+    }
+
+    /// Every EDEK gets `answer`; checks the rewriter hands over the header's value.
+    fn run(
+        input: &[u8],
+        answer: Option<CfragHeaders>,
+    ) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
+        rewrite_fresh(input, Output::SameCodec, &mut |edek| {
+            assert!(edek.starts_with(b"edek"), "the EDEK value is passed on");
+            answer
+                .clone()
+                .map_or(Annotation::Nothing, Annotation::Cfrags)
+        })
     }
 
     #[test]
@@ -543,16 +543,12 @@ mod tests {
             .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
             .collect();
         let input = encode(&records, Compression::Zstd);
-        let mut stats = RewriteStats::default();
-        let out = rewrite(
-            &input,
-            Output::Uncompressed,
-            &mut Scratch::default(),
-            &mut stats,
-            &mut Vec::new(),
-            &mut |_| Annotation::Cfrags(cfrags()),
-        )
-        .unwrap();
+        let (out, stats, problems) = rewrite_fresh(&input, Output::Uncompressed, &mut |_| {
+            Annotation::Cfrags(cfrags())
+        });
+        assert!(problems.is_empty());
+        assert_eq!(stats.records_annotated, 6);
+        let out = out.unwrap();
         let sets = RecordBatchDecoder::decode_all(&mut Bytes::from(out)).unwrap();
         assert_eq!(
             sets[0].compression,
@@ -782,16 +778,8 @@ mod tests {
     }
 
     fn run_any(input: &[u8]) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
-        let mut stats = RewriteStats::default();
-        let mut problems = Vec::new();
-        let out = rewrite(
-            input,
-            Output::SameCodec,
-            &mut Scratch::default(),
-            &mut stats,
-            &mut problems,
-            &mut |_| Annotation::Cfrags(cfrags()),
-        );
-        (out, stats, problems)
+        rewrite_fresh(input, Output::SameCodec, &mut |_| {
+            Annotation::Cfrags(cfrags())
+        })
     }
 }

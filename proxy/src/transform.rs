@@ -505,27 +505,12 @@ impl Transform for RewrapReencrypt {
             Some(id)
         };
         let mut responses = chain_state.call_next_transform().await?;
-        if let Some(id) = injected {
-            responses.retain_mut(|r| {
-                if r.request_id() != Some(id) {
-                    return true;
-                }
-                if let Some(Frame::Kafka(KafkaFrame::Response {
-                    body: ResponseBody::Metadata(metadata),
-                    ..
-                })) = r.frame()
-                {
-                    for topic in &metadata.topics {
-                        if let Some(name) = &topic.name {
-                            self.shared.learn(topic.topic_id, name.0.as_str());
-                        }
-                    }
-                }
-                false
-            });
-        }
         for response in responses.iter_mut() {
             self.process_response(response);
+        }
+        // The injected request's response has taught its topic ids; the client never sent it.
+        if let Some(id) = injected {
+            responses.retain(|r| r.request_id() != Some(id));
         }
         Ok(responses)
     }
