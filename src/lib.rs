@@ -41,7 +41,7 @@ pub use rewrap_core::{
     Object, Opened, PublicKey, ReEncryptorConfig, ReEncryptorStats, Result, RotationPolicy,
     SealedRecord, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER,
 };
-pub use store::{DirGrantStore, LoadReport, StoreError, StoredGrant};
+pub use store::{DirGrantStore, GrantSync, LoadReport, StoreError, StoredGrant, SyncReport};
 
 /// Grants, with `issue` taking the OS RNG through [`rng`].
 pub use rewrap_core::Grant;

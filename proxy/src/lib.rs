@@ -7,13 +7,12 @@
 //! consumer's own secret key.
 //!
 //! Modules: [`records`] rewrites record batches, [`compression`] the batch codecs,
-//! [`identity`] names the consumer, [`grants`] follows the grant store, [`transform`] ties it
-//! into Shotover.
+//! [`identity`] names the consumer, [`transform`] ties it into Shotover. The grant store is
+//! followed by the facade's `rewrap::GrantSync`.
 
 #![deny(unsafe_code)]
 
 pub mod compression;
-pub mod grants;
 pub mod identity;
 pub mod records;
 pub mod transform;

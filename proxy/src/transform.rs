@@ -6,7 +6,6 @@
 //! topic. Everything else (Produce, metadata, group protocol, records without rewrap headers)
 //! goes through as the broker or client sent it.
 
-use crate::grants::GrantSync;
 use crate::identity::{self, Resolver, Source};
 use crate::records::{self, Annotation, Output, RewriteStats, Scratch};
 use anyhow::{Context, Result};
@@ -15,7 +14,7 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{ApiKey, MetadataRequest, RequestHeader};
 use metrics::{counter, gauge, Counter};
 use rewrap::core::{CfragHeaders, Error as RewrapError, PublicKey, ReEncryptorConfig};
-use rewrap::{DirGrantStore, ReEncryptor};
+use rewrap::{DirGrantStore, GrantSync, ReEncryptor};
 use serde::{Deserialize, Serialize};
 use shotover::frame::kafka::{KafkaFrame, RequestBody, ResponseBody};
 use shotover::frame::Frame;
