@@ -14,6 +14,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use rewrap::core::{GrantTerms, Opened, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER};
 use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant, ReEncryptor};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -207,16 +208,12 @@ fn cpu_secs(dir: &Path) -> f64 {
 fn metric(dir: &Path, name: &str) -> f64 {
     let ports = std::fs::read_to_string(dir.join("ports")).unwrap();
     let port = ports.split_whitespace().nth(1).unwrap();
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            &format!(
-                "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:{port}/metrics').read().decode())"
-            ),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    // A bare HTTP/1.0 GET: the server closes the connection after the body.
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
     text.lines()
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))

@@ -12,7 +12,7 @@ cmd="${1:?start|stop}"
 dir="$(mkdir -p "${2:?DIR}" && cd "$2" && pwd)"
 lib="${REWRAP_KAFKA_LIB:-$HOME/.cache/rewrap/kafka-lib}"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+. "$here/lib.sh"
 
 case "$cmd" in
 start)
@@ -26,8 +26,7 @@ start)
     # Restart: same ports, same (already formatted) data.
     read -r port cport < "$dir/ports"
   else
-    port=$(free_port); cport=$(free_port)
-    while [ "$cport" = "$port" ]; do cport=$(free_port); done
+    read -r port cport <<< "$(two_free_ports)"
     echo "$port $cport" > "$dir/ports"
     mkdir -p "$dir/data"
     proto=PLAINTEXT
@@ -67,7 +66,7 @@ PROPS
   echo "127.0.0.1:$port" > "$dir/bootstrap"
   for _ in $(seq 1 120); do
     if grep -q "Kafka Server started\|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$dir/broker.log" 2>/dev/null \
-       && python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null; then
+       && port_open "$port"; then
       cat "$dir/bootstrap"
       exit 0
     fi

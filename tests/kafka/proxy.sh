@@ -17,7 +17,7 @@ cmd="${1:?start|passthrough|stop|restart}"
 dir="$(mkdir -p "${2:?DIR}" && cd "$2" && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+. "$here/lib.sh"
 
 bin="${REWRAP_PROXY_BIN:-}"
 if [ -z "$bin" ]; then
@@ -29,8 +29,7 @@ fi
 write_config() {
   local broker="$1" transform="$2"
   local bport="${broker##*:}" port mport
-  port=$(free_port); mport=$(free_port)
-  while [ "$mport" = "$port" ]; do mport=$(free_port); done
+  read -r port mport <<< "$(two_free_ports)"
   echo "$port $mport" > "$dir/ports"
   local sink
   if [ "${REWRAP_PROXY_SINK:-cluster}" = single ]; then
@@ -76,7 +75,7 @@ launch() {
   echo $! > "$dir/proxy.pid"
   echo "127.0.0.1:$port" > "$dir/bootstrap"
   for _ in $(seq 1 100); do
-    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null; then
+    if port_open "$port"; then
       cat "$dir/bootstrap"
       exit 0
     fi
