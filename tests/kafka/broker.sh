@@ -64,29 +64,13 @@ PROPS
   nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" > "$dir/broker.log" 2>&1 &
   echo $! > "$dir/broker.pid"
   echo "127.0.0.1:$port" > "$dir/bootstrap"
-  for _ in $(seq 1 120); do
-    if grep -q "Kafka Server started\|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$dir/broker.log" 2>/dev/null \
-       && port_open "$port"; then
-      cat "$dir/bootstrap"
-      exit 0
-    fi
-    if ! kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null; then
-      echo "broker exited; log follows" >&2; tail -50 "$dir/broker.log" >&2; exit 1
-    fi
-    sleep 0.5
-  done
-  echo "broker did not start in 60 s; log follows" >&2; tail -50 "$dir/broker.log" >&2
-  kill "$(cat "$dir/broker.pid")" 2>/dev/null || true
-  exit 1
+  broker_up() {
+    grep -q "Kafka Server started" "$dir/broker.log" 2>/dev/null && port_open "$port"
+  }
+  wait_ready broker "$dir/broker.pid" "$dir/broker.log" 60 broker_up
   ;;
 stop)
-  if [ -f "$dir/broker.pid" ]; then
-    pid=$(cat "$dir/broker.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$dir/broker.pid"
-  fi
+  stop_pid "$dir/broker.pid" 30
   ;;
 restart)
   "$0" stop "$dir"

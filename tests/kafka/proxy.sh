@@ -74,30 +74,11 @@ launch() {
     --core-threads "${REWRAP_PROXY_THREADS:-2}" > "$dir/proxy.log" 2>&1 &
   echo $! > "$dir/proxy.pid"
   echo "127.0.0.1:$port" > "$dir/bootstrap"
-  for _ in $(seq 1 100); do
-    if port_open "$port"; then
-      cat "$dir/bootstrap"
-      exit 0
-    fi
-    if ! kill -0 "$(cat "$dir/proxy.pid")" 2>/dev/null; then
-      echo "proxy exited; log follows" >&2; tail -50 "$dir/proxy.log" >&2; exit 1
-    fi
-    sleep 0.1
-  done
-  echo "proxy did not start in 10 s; log follows" >&2; tail -50 "$dir/proxy.log" >&2
-  kill "$(cat "$dir/proxy.pid")" 2>/dev/null || true
-  exit 1
+  wait_ready proxy "$dir/proxy.pid" "$dir/proxy.log" 10 port_open "$port"
 }
 
 stop() {
-  if [ -f "$dir/proxy.pid" ]; then
-    local pid
-    pid=$(cat "$dir/proxy.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$dir/proxy.pid"
-  fi
+  stop_pid "$dir/proxy.pid" 5
 }
 
 case "$cmd" in
