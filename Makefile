@@ -5,7 +5,7 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: demo demo-kafka bench-kafka test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
+.PHONY: generated demo demo-kafka bench-kafka test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
@@ -113,6 +113,12 @@ bench-build:
 bench:
 	$(CARGO) bench --bench engine
 	$(CARGO) bench -p rewrap-ffi --bench abi
+
+# Rewrites the binding sources generated from the engine's tables (the C header, the Java
+# exception and constant classes, the Python stubs' block) after a new error kind or constant.
+generated:
+	REWRAP_BLESS=1 $(CARGO) test -p rewrap-ffi --test header
+	REWRAP_BLESS=1 $(CARGO) test -p rewrap --test generated
 
 # Rewrites tests/vectors/records.json after an intended format change.
 vectors:

@@ -11,7 +11,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use rewrap::core::{
+use rewrap::engine::{
     Decryptor, DecryptorConfig, Encryptor, Grant, GrantTerms, ReEncryptor, ReEncryptorConfig,
     RotationPolicy, SealedRecord, SecretKey, Signer,
 };

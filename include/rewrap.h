@@ -27,154 +27,121 @@
 #include <stddef.h>
 #include <stdbool.h>
 
-/* Kafka header names (checked against the engine by ffi/tests/header.rs). */
+
+/* Shared constants (the engine's table, core/src/constants.rs). */
+/* Prefix of every Kafka header name rewrap reads or writes. */
+#define REWRAP_HEADER_PREFIX "rewrap."
+/* Kafka header carrying the EDEK (one per record). */
 #define REWRAP_EDEK_HEADER "rewrap.edek"
+/* Kafka header carrying a capsule fragment (repeated for t-of-n). */
 #define REWRAP_CFRAG_HEADER "rewrap.cfrag"
-
-
-/**
- * Length of a serialized secret key.
- */
-#define REWRAP_SECRET_KEY_LEN 32
-
-/**
- * Length of a serialized public key (SEC1 compressed).
- */
+/* Bytes of a public key (SEC1 compressed secp256k1 point). */
 #define REWRAP_PUBLIC_KEY_LEN 33
-
-/**
- * Length of a key id.
- */
+/* Bytes of a secret key (big-endian scalar). */
+#define REWRAP_SECRET_KEY_LEN 32
+/* Bytes of a key id. */
 #define REWRAP_KEY_ID_LEN 8
-
-/**
- * Length of one `rewrap.cfrag` header value.
- */
+/* Bytes of a session id (prefix of the EDEK digest). */
+#define REWRAP_SESSION_ID_LEN 16
+/* Bytes of one rewrap.cfrag header value. */
 #define REWRAP_CFRAG_HEADER_LEN 369
+/* Bytes a sealed value adds to its payload. */
+#define REWRAP_ENVELOPE_OVERHEAD 48
+/* Longest topic name (Kafka's limit). */
+#define REWRAP_MAX_TOPIC_LEN 249
+/* Longest consumer identity a grant can name. */
+#define REWRAP_MAX_CONSUMER_ID_LEN 255
+/* Sessions whose DEKs a consumer keeps by default. */
+#define REWRAP_DEFAULT_DECRYPTOR_CACHE_CAPACITY 4096
+/* (EDEK, consumer) pairs whose fragments a re-encryptor keeps by default. */
+#define REWRAP_DEFAULT_REENCRYPTOR_CACHE_CAPACITY 65536
+/* Messages per producer session before a new DEK, by default. */
+#define REWRAP_DEFAULT_ROTATION_MAX_MESSAGES 1000000
+/* Seconds per producer session before a new DEK, by default. */
+#define REWRAP_DEFAULT_ROTATION_MAX_AGE_SECS 3600
 
-/**
- * Result of every fallible rewrap function. 0 is success; 1..99 are ABI errors; 100 and up
- * mirror the engine's errors.
+/*
+ * Result of every fallible rewrap function: 0 is success; every other value is a row of
+ * the engine's error table (core/src/error.rs), with the same code in every binding.
  */
 typedef enum rewrap_result {
-  /**
-   * Success.
-   */
+  /* Success. */
   REWRAP_OK = 0,
-  /**
-   * A required pointer argument was NULL.
-   */
+  /* A required pointer argument was NULL. */
   REWRAP_NULL_PARAMETER = 1,
-  /**
-   * A panic inside the library was caught (a bug: please report it).
-   */
+  /* A panic inside the library was caught (a bug: please report it). */
   REWRAP_PANIC = 2,
-  /**
-   * A string argument was not valid UTF-8.
-   */
+  /* A string argument was not valid UTF-8. */
   REWRAP_INVALID_UTF8 = 3,
-  /**
-   * A caller buffer was too small; the message says how large it must be.
-   */
+  /* A caller buffer was too small; the message says how large it must be. */
   REWRAP_BUFFER_TOO_SMALL = 4,
-  /**
-   * Input ended early.
-   */
+  /* Input ended before the object was complete. */
   REWRAP_TRUNCATED = 100,
-  /**
-   * Unknown version or algorithm id.
-   */
+  /* Unknown version or algorithm id. */
   REWRAP_UNSUPPORTED_VERSION = 101,
-  /**
-   * Bytes are not a well-formed object of their kind.
-   */
+  /* Bytes are not a well-formed object of their kind. */
   REWRAP_MALFORMED = 102,
-  /**
-   * The value is not a rewrap envelope.
-   */
+  /* The record value is not a rewrap envelope. */
   REWRAP_FOREIGN_RECORD = 103,
-  /**
-   * No rewrap headers and plaintext not allowed.
-   */
+  /* No rewrap headers on an encrypted channel (plaintext not allowed). */
   REWRAP_UNENCRYPTED = 104,
-  /**
-   * Sealed for another topic.
-   */
+  /* The record was sealed for another topic. */
   REWRAP_WRONG_TOPIC = 105,
-  /**
-   * Value and EDEK of different sessions.
-   */
+  /* The value and its EDEK header belong to different sessions. */
   REWRAP_EDEK_MISMATCH = 106,
-  /**
-   * Authenticated decryption failed.
-   */
+  /* Authenticated decryption failed: the record was altered. */
   REWRAP_AUTHENTICATION_FAILED = 107,
-  /**
-   * No capsule fragment for this consumer.
-   */
+  /* No capsule fragment for this consumer (not granted or not re-encrypted). */
   REWRAP_MISSING_CFRAG = 200,
-  /**
-   * Capsule fragments only for other consumers.
-   */
+  /* Capsule fragments are for another consumer. */
   REWRAP_WRONG_CONSUMER = 201,
-  /**
-   * Fewer fragments than the threshold.
-   */
+  /* Fewer capsule fragments than the grant's threshold. */
   REWRAP_INSUFFICIENT_CFRAGS = 202,
-  /**
-   * A fragment failed verification.
-   */
+  /* A capsule fragment failed verification. */
   REWRAP_INVALID_CFRAG = 203,
-  /**
-   * The DEK could not be opened.
-   */
+  /* The DEK could not be opened from valid fragments. */
   REWRAP_DEK_UNAVAILABLE = 204,
-  /**
-   * No grant for this consumer, channel and key.
-   */
+  /* The consumer has no grant for this topic and key. */
   REWRAP_NOT_GRANTED = 300,
-  /**
-   * The grant was revoked.
-   */
+  /* The consumer's grant was revoked. */
   REWRAP_REVOKED = 301,
-  /**
-   * The grant is outside its validity period.
-   */
+  /* The grant is outside its validity period. */
   REWRAP_GRANT_EXPIRED = 302,
-  /**
-   * The grant is not signed by a trusted administrator.
-   */
+  /* The grant is not signed by a trusted administrator. */
   REWRAP_UNTRUSTED_GRANT = 303,
-  /**
-   * A key fragment in a grant failed verification.
-   */
+  /* A key fragment in the grant failed verification. */
   REWRAP_INVALID_KEY_FRAG = 304,
-  /**
-   * An argument is out of range.
-   */
+  /* An argument is out of its allowed range. */
   REWRAP_INVALID_ARGUMENT = 400,
-  /**
-   * An engine error this build of the ABI has no code for.
-   */
-  REWRAP_UNKNOWN_ERROR = 999,
+  /* Reading or writing a file failed. */
+  REWRAP_IO = 410,
+  /* A secret key file may be read by group or others (chmod 600). */
+  REWRAP_INSECURE_KEY_FILE = 411,
+  /* The handle was closed. */
+  REWRAP_CLOSED = 500,
+  /* An error this build of the binding has no class for. */
+  REWRAP_UNKNOWN = 999,
 } rewrap_result;
 
+
 /**
- * What `rewrap_decryptor_open` found.
+ * What `rewrap_decryptor_open` found (the engine's `OpenedKind`, same numbers). Only
+ * `REWRAP_OPENED_DECRYPTED` is authenticated data.
  */
 typedef enum rewrap_opened_kind {
   /**
-   * A sealed record, decrypted into the output buffer.
+   * A sealed record, authenticated and decrypted into the output buffer.
    */
-  REWRAP_OPENED_PLAINTEXT = 0,
+  REWRAP_OPENED_DECRYPTED = 0,
   /**
    * A tombstone (NULL value): the output buffer is empty, the record stays a tombstone.
    */
   REWRAP_OPENED_TOMBSTONE = 1,
   /**
-   * A record without rewrap headers, passed through because plaintext is allowed.
+   * A record without rewrap headers, passed through unauthenticated because plaintext is
+   * allowed (migrations only).
    */
-  REWRAP_OPENED_UNENCRYPTED = 2,
+  REWRAP_OPENED_UNENCRYPTED_ALLOWED = 2,
 } rewrap_opened_kind;
 
 /**
@@ -323,19 +290,19 @@ void rewrap_buf_free(struct rewrap_buf *buf);
  * `cache_capacity` sessions (0 = default 4096) for `cache_ttl_secs` (0 = until evicted).
  * `allow_plaintext` accepts records without rewrap headers (migrations only).
  */
-enum rewrap_result rewrap_decryptor_new(const struct rewrap_secret_key *secret, const struct rewrap_public_key *const *admins, size_t n_admins, size_t cache_capacity, uint64_t cache_ttl_secs, bool allow_plaintext, const struct rewrap_decryptor **out);
+rewrap_result rewrap_decryptor_new(const struct rewrap_secret_key *secret, const struct rewrap_public_key *const *admins, size_t n_admins, size_t cache_capacity, uint64_t cache_ttl_secs, bool allow_plaintext, const struct rewrap_decryptor **out);
 
 /**
- * Opens one record read from `topic`. `value` NULL means a tombstone. `headers` are the
- * record's headers (all of them, or at least the rewrap.* ones). On success `*kind` says what
+ * Opens one record read from `topic`. `value` NULL means a tombstone. `headers` are all of
+ * the record's headers as the client received them (the engine selects the rewrap ones). On success `*kind` says what
  * the record was and `*plaintext_out` holds the payload (free with `rewrap_buf_free`).
  */
-enum rewrap_result rewrap_decryptor_open(const struct rewrap_decryptor *decryptor, const char *topic, const uint8_t *value, size_t value_len, const struct rewrap_header *headers, size_t n_headers, enum rewrap_opened_kind *kind, struct rewrap_buf *plaintext_out);
+rewrap_result rewrap_decryptor_open(const struct rewrap_decryptor *decryptor, const char *topic, const uint8_t *value, size_t value_len, const struct rewrap_header *headers, size_t n_headers, enum rewrap_opened_kind *kind, struct rewrap_buf *plaintext_out);
 
 /**
  * DEK cache counters and Umbral opens, into `*out`.
  */
-enum rewrap_result rewrap_decryptor_get_stats(const struct rewrap_decryptor *decryptor, struct rewrap_decryptor_stats *out);
+rewrap_result rewrap_decryptor_get_stats(const struct rewrap_decryptor *decryptor, struct rewrap_decryptor_stats *out);
 
 /**
  * Frees a decryptor (its secret key is zeroized). NULL is ignored.
@@ -347,18 +314,18 @@ void rewrap_decryptor_free(const struct rewrap_decryptor *decryptor);
  * after `max_messages` records or `max_age_secs` seconds; 0 selects the default
  * (1,000,000 messages, 3600 s).
  */
-enum rewrap_result rewrap_encryptor_new(const struct rewrap_public_key *delegating, uint64_t max_messages, uint64_t max_age_secs, const struct rewrap_encryptor **out);
+rewrap_result rewrap_encryptor_new(const struct rewrap_public_key *delegating, uint64_t max_messages, uint64_t max_age_secs, const struct rewrap_encryptor **out);
 
 /**
  * Seals `payload` for `topic`: the record value goes to `*value_out`, the `rewrap.edek`
  * header value to `*edek_out`. Free both with `rewrap_buf_free`.
  */
-enum rewrap_result rewrap_encryptor_seal(const struct rewrap_encryptor *encryptor, const char *topic, const uint8_t *payload, size_t payload_len, struct rewrap_buf *value_out, struct rewrap_buf *edek_out);
+rewrap_result rewrap_encryptor_seal(const struct rewrap_encryptor *encryptor, const char *topic, const uint8_t *payload, size_t payload_len, struct rewrap_buf *value_out, struct rewrap_buf *edek_out);
 
 /**
  * Ends the current sessions; the next seal of each topic starts a fresh DEK.
  */
-enum rewrap_result rewrap_encryptor_rotate(const struct rewrap_encryptor *encryptor);
+rewrap_result rewrap_encryptor_rotate(const struct rewrap_encryptor *encryptor);
 
 /**
  * Frees an encryptor. NULL is ignored.
@@ -372,37 +339,38 @@ void rewrap_encryptor_free(const struct rewrap_encryptor *encryptor);
 const char *rewrap_last_error(void);
 
 /**
- * A static, NUL-terminated name for a result code ("REWRAP_WRONG_TOPIC"...).
+ * A static, NUL-terminated name for a result code ("REWRAP_WRONG_TOPIC"...);
+ * "REWRAP_UNKNOWN" for a code this build does not know.
  */
-const char *rewrap_result_name(enum rewrap_result result);
+const char *rewrap_result_name(rewrap_result result);
 
 /**
- * Issues a grant of `channel` to `consumer` (id as the re-encryptor sees it) with public key
+ * Issues a grant of `topic` to `consumer` (id as the re-encryptor sees it) with public key
  * `consumer_key`, delegating from `delegating`, signed by `admin`. `threshold` of `shares`
  * fragments open a record (1 and 1 for a single re-encryptor). Valid from `not_before` until
  * `expires` (Unix seconds; 0 = never).
  */
-enum rewrap_result rewrap_grant_issue(const struct rewrap_secret_key *admin, const struct rewrap_secret_key *delegating, const char *channel, const char *consumer, const struct rewrap_public_key *consumer_key, uint8_t threshold, uint8_t shares, uint64_t not_before, uint64_t expires, const struct rewrap_grant **out);
+rewrap_result rewrap_grant_issue(const struct rewrap_secret_key *admin, const struct rewrap_secret_key *delegating, const char *topic, const char *consumer, const struct rewrap_public_key *consumer_key, uint8_t threshold, uint8_t shares, uint64_t not_before, uint64_t expires, const struct rewrap_grant **out);
 
 /**
  * Serializes a grant (docs/FORMAT.md §5) into `*out`.
  */
-enum rewrap_result rewrap_grant_to_bytes(const struct rewrap_grant *grant, struct rewrap_buf *out);
+rewrap_result rewrap_grant_to_bytes(const struct rewrap_grant *grant, struct rewrap_buf *out);
 
 /**
  * Parses a serialized grant (structure only: verify it, or let a re-encryptor verify it).
  */
-enum rewrap_result rewrap_grant_from_bytes(const uint8_t *bytes, size_t len, const struct rewrap_grant **out);
+rewrap_result rewrap_grant_from_bytes(const uint8_t *bytes, size_t len, const struct rewrap_grant **out);
 
 /**
  * Verifies the grant's signature against `admin`, its validity at `now`, and its kfrags.
  */
-enum rewrap_result rewrap_grant_verify(const struct rewrap_grant *grant, const struct rewrap_public_key *admin, uint64_t now);
+rewrap_result rewrap_grant_verify(const struct rewrap_grant *grant, const struct rewrap_public_key *admin, uint64_t now);
 
 /**
  * The share for re-encryptor `index` (0-based) of a t-of-n grant, into `*out`.
  */
-enum rewrap_result rewrap_grant_share(const struct rewrap_grant *grant, uint8_t index, const struct rewrap_grant **out);
+rewrap_result rewrap_grant_share(const struct rewrap_grant *grant, uint8_t index, const struct rewrap_grant **out);
 
 /**
  * Frees a grant. NULL is ignored.
@@ -412,22 +380,28 @@ void rewrap_grant_free(const struct rewrap_grant *grant);
 /**
  * Generates a secret key from the OS RNG into `*out`.
  */
-enum rewrap_result rewrap_secret_key_generate(const struct rewrap_secret_key **out);
+rewrap_result rewrap_secret_key_generate(const struct rewrap_secret_key **out);
 
 /**
  * Parses a 32-byte big-endian secret key.
  */
-enum rewrap_result rewrap_secret_key_from_bytes(const uint8_t *bytes, size_t len, const struct rewrap_secret_key **out);
+rewrap_result rewrap_secret_key_from_bytes(const uint8_t *bytes, size_t len, const struct rewrap_secret_key **out);
+
+/**
+ * Reads a secret key file (hex, as `rewrap keygen` writes it). Refuses a file that group or
+ * others may access (REWRAP_INSECURE_KEY_FILE), as ssh does; REWRAP_IO when it cannot be read.
+ */
+rewrap_result rewrap_secret_key_from_file(const char *path, const struct rewrap_secret_key **out);
 
 /**
  * Writes the 32-byte secret key into `out` (`out_len` >= REWRAP_SECRET_KEY_LEN).
  */
-enum rewrap_result rewrap_secret_key_to_bytes(const struct rewrap_secret_key *key, uint8_t *out, size_t out_len);
+rewrap_result rewrap_secret_key_to_bytes(const struct rewrap_secret_key *key, uint8_t *out, size_t out_len);
 
 /**
  * The public key of `key`, into `*out`.
  */
-enum rewrap_result rewrap_secret_key_public_key(const struct rewrap_secret_key *key, const struct rewrap_public_key **out);
+rewrap_result rewrap_secret_key_public_key(const struct rewrap_secret_key *key, const struct rewrap_public_key **out);
 
 /**
  * Frees (and zeroizes) a secret key. NULL is ignored.
@@ -435,19 +409,24 @@ enum rewrap_result rewrap_secret_key_public_key(const struct rewrap_secret_key *
 void rewrap_secret_key_free(const struct rewrap_secret_key *key);
 
 /**
+ * Reads a public key file (hex, as `rewrap keygen` writes it).
+ */
+rewrap_result rewrap_public_key_from_file(const char *path, const struct rewrap_public_key **out);
+
+/**
  * Parses a 33-byte SEC1 compressed public key.
  */
-enum rewrap_result rewrap_public_key_from_bytes(const uint8_t *bytes, size_t len, const struct rewrap_public_key **out);
+rewrap_result rewrap_public_key_from_bytes(const uint8_t *bytes, size_t len, const struct rewrap_public_key **out);
 
 /**
  * Writes the 33-byte public key into `out` (`out_len` >= REWRAP_PUBLIC_KEY_LEN).
  */
-enum rewrap_result rewrap_public_key_to_bytes(const struct rewrap_public_key *key, uint8_t *out, size_t out_len);
+rewrap_result rewrap_public_key_to_bytes(const struct rewrap_public_key *key, uint8_t *out, size_t out_len);
 
 /**
  * Writes the 8-byte key id into `out` (`out_len` >= REWRAP_KEY_ID_LEN).
  */
-enum rewrap_result rewrap_public_key_id(const struct rewrap_public_key *key, uint8_t *out, size_t out_len);
+rewrap_result rewrap_public_key_id(const struct rewrap_public_key *key, uint8_t *out, size_t out_len);
 
 /**
  * Frees a public key. NULL is ignored.
@@ -459,30 +438,30 @@ void rewrap_public_key_free(const struct rewrap_public_key *key);
  * fragment cache holds `cache_capacity` entries (0 = default 65,536) for `cache_ttl_secs`
  * seconds (0 = until evicted).
  */
-enum rewrap_result rewrap_reencryptor_new(const struct rewrap_public_key *const *admins, size_t n_admins, size_t cache_capacity, uint64_t cache_ttl_secs, const struct rewrap_reencryptor **out);
+rewrap_result rewrap_reencryptor_new(const struct rewrap_public_key *const *admins, size_t n_admins, size_t cache_capacity, uint64_t cache_ttl_secs, const struct rewrap_reencryptor **out);
 
 /**
  * Verifies and installs a grant (the grant handle stays owned by the caller).
  */
-enum rewrap_result rewrap_reencryptor_add_grant(const struct rewrap_reencryptor *reencryptor, const struct rewrap_grant *grant);
+rewrap_result rewrap_reencryptor_add_grant(const struct rewrap_reencryptor *reencryptor, const struct rewrap_grant *grant);
 
 /**
- * Revokes every grant of `consumer` on `channel` and purges its cached fragments. The
+ * Revokes every grant of `consumer` on `topic` and purges its cached fragments. The
  * number of grants removed goes to `*removed` when it is not NULL.
  */
-enum rewrap_result rewrap_reencryptor_revoke(const struct rewrap_reencryptor *reencryptor, const char *channel, const char *consumer, size_t *removed);
+rewrap_result rewrap_reencryptor_revoke(const struct rewrap_reencryptor *reencryptor, const char *topic, const char *consumer, size_t *removed);
 
 /**
  * The `rewrap.cfrag` header values for `consumer` reading a record of `topic` with EDEK
  * header `edek`: `*count` values of REWRAP_CFRAG_HEADER_LEN bytes each, concatenated in
  * `*out`. Fails with REWRAP_NOT_GRANTED / REWRAP_REVOKED when the consumer gets none.
  */
-enum rewrap_result rewrap_reencryptor_reencrypt(const struct rewrap_reencryptor *reencryptor, const char *topic, const uint8_t *edek, size_t edek_len, const char *consumer, struct rewrap_buf *out, size_t *count);
+rewrap_result rewrap_reencryptor_reencrypt(const struct rewrap_reencryptor *reencryptor, const char *topic, const uint8_t *edek, size_t edek_len, const char *consumer, struct rewrap_buf *out, size_t *count);
 
 /**
  * Cache counters, re-encryptions, refusals and grants held, into `*out`.
  */
-enum rewrap_result rewrap_reencryptor_get_stats(const struct rewrap_reencryptor *reencryptor, struct rewrap_reencryptor_stats *out);
+rewrap_result rewrap_reencryptor_get_stats(const struct rewrap_reencryptor *reencryptor, struct rewrap_reencryptor_stats *out);
 
 /**
  * Frees a re-encryptor. NULL is ignored.

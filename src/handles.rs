@@ -4,7 +4,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use rewrap_core as core;
+use rewrap_core as engine;
 use rewrap_core::{
     CfragHeaders, DecryptorConfig, DecryptorStats, Grant, Header, Opened, PublicKey,
     ReEncryptorConfig, ReEncryptorStats, Result, RotationPolicy, SealedRecord, SecretKey,
@@ -17,7 +17,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Producer handle: seals payloads; safe to share between threads.
-pub struct Encryptor(Mutex<core::Encryptor>);
+pub struct Encryptor(Mutex<engine::Encryptor>);
 
 impl Encryptor {
     /// Encrypts to `delegating` (a producer's own key, or a channel's) with the default
@@ -28,7 +28,7 @@ impl Encryptor {
 
     /// Encrypts to `delegating` with an explicit rotation policy.
     pub fn with_policy(delegating: PublicKey, policy: RotationPolicy) -> Result<Self> {
-        Ok(Encryptor(Mutex::new(core::Encryptor::new(
+        Ok(Encryptor(Mutex::new(engine::Encryptor::new(
             delegating, policy,
         )?)))
     }
@@ -55,7 +55,7 @@ impl Encryptor {
 }
 
 /// Consumer handle: opens records; safe to share between threads.
-pub struct Decryptor(Mutex<core::Decryptor>);
+pub struct Decryptor(Mutex<engine::Decryptor>);
 
 impl Decryptor {
     /// A consumer trusting fragments from grants signed by `trusted_admins`.
@@ -69,7 +69,7 @@ impl Decryptor {
         trusted_admins: &[PublicKey],
         config: DecryptorConfig,
     ) -> Result<Self> {
-        Ok(Decryptor(Mutex::new(core::Decryptor::new(
+        Ok(Decryptor(Mutex::new(engine::Decryptor::new(
             secret,
             trusted_admins,
             config,
@@ -98,7 +98,7 @@ impl Decryptor {
 }
 
 /// Re-encryptor handle: holds grants and its fragment cache; safe to share between threads.
-pub struct ReEncryptor(Mutex<core::ReEncryptor>);
+pub struct ReEncryptor(Mutex<engine::ReEncryptor>);
 
 impl ReEncryptor {
     /// A re-encryptor accepting grants signed by `trusted_admins`.
@@ -108,7 +108,7 @@ impl ReEncryptor {
 
     /// Same, with explicit cache settings.
     pub fn with_config(trusted_admins: &[PublicKey], config: ReEncryptorConfig) -> Result<Self> {
-        Ok(ReEncryptor(Mutex::new(core::ReEncryptor::new(
+        Ok(ReEncryptor(Mutex::new(engine::ReEncryptor::new(
             trusted_admins,
             config,
         )?)))
@@ -119,9 +119,9 @@ impl ReEncryptor {
         lock(&self.0).add_grant(grant, now())
     }
 
-    /// Revokes `consumer` on `channel`; returns how many grants were removed.
-    pub fn revoke(&self, channel: &str, consumer: &str) -> usize {
-        lock(&self.0).revoke(channel, consumer)
+    /// Revokes `consumer` on `topic`; returns how many grants were removed.
+    pub fn revoke(&self, topic: &str, consumer: &str) -> usize {
+        lock(&self.0).revoke(topic, consumer)
     }
 
     /// Capsule fragment headers for `consumer` reading `edek` from `topic`.

@@ -24,7 +24,7 @@
 //! let mut headers = vec![(rewrap::EDEK_HEADER, &record.edek[..])];
 //! headers.extend(cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, &c[..])));
 //! let opened = reader.open("orders", Some(&record.value), &headers).unwrap();
-//! assert_eq!(opened, rewrap::Opened::Plaintext(b"order #1".to_vec()));
+//! assert_eq!(opened, rewrap::Opened::Decrypted(b"order #1".to_vec()));
 //! ```
 
 #![forbid(unsafe_code)]
@@ -35,11 +35,16 @@ pub mod keyfile;
 pub mod store;
 
 pub use handles::{Decryptor, Encryptor, ReEncryptor};
-pub use rewrap_core as core;
+/// The no_std engine itself, for callers that supply their own RNG and clock (its
+/// `Encryptor`, `Decryptor` and `ReEncryptor` take `rng` and `now` parameters).
+pub use rewrap_core as engine;
 pub use rewrap_core::{
-    CacheStats, CfragHeaders, DecryptorConfig, DecryptorStats, Error, GrantTerms, Header, KeyId,
-    Object, Opened, PublicKey, ReEncryptorConfig, ReEncryptorStats, Result, RotationPolicy,
-    SealedRecord, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER,
+    constants, CacheStats, CfragHeaders, CfragRef, ConsumerId, DecryptorConfig, DecryptorStats,
+    EdekRef, EnvelopeRef, Error, ErrorKind, ErrorKindInfo, GrantTerms, Header, KeyId, Object,
+    Opened, OpenedKind, Origin, PublicKey, ReEncryptorConfig, ReEncryptorStats, RecordHeaders,
+    Result, RotationPolicy, SealedRecord, SecretKey, SessionId, Signer, Topic, CFRAG_HEADER,
+    DEFAULT_DECRYPTOR_CACHE_CAPACITY, DEFAULT_REENCRYPTOR_CACHE_CAPACITY, EDEK_HEADER, ERROR_KINDS,
+    HEADER_PREFIX, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN,
 };
 pub use store::{DirGrantStore, GrantSync, LoadReport, StoreError, StoredGrant, SyncReport};
 

@@ -1,4 +1,4 @@
-//! The embedded grant store: one file per grant in a directory, named after the channel,
+//! The embedded grant store: one file per grant in a directory, named after the topic,
 //! consumer and delegating key id, written atomically and readable only by the owner. A revoke
 //! deletes the files; `GrantSync` keeps a running re-encryptor in step with the directory.
 
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use rewrap_core::{Error, Grant};
+use rewrap_core::{Error, ErrorKind, Grant};
 
 use crate::handles::ReEncryptor;
 
@@ -32,6 +32,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// This error's row in the one error table (`rewrap::ERROR_KINDS`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Io { .. } => ErrorKind::Io,
+            StoreError::InsecurePermissions(_) => ErrorKind::InsecureKeyFile,
+            StoreError::Rewrap(e) => e.kind(),
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         StoreError::Io {
             path: path.to_path_buf(),
@@ -103,15 +112,15 @@ impl DirGrantStore {
         &self.root
     }
 
-    fn prefix(channel: &str, consumer: &str) -> String {
-        format!("{}.{}.", hex::encode(channel), hex::encode(consumer))
+    fn prefix(topic: &str, consumer: &str) -> String {
+        format!("{}.{}.", hex::encode(topic), hex::encode(consumer))
     }
 
-    /// Saves `grant`, replacing an earlier one for the same channel, consumer and key.
+    /// Saves `grant`, replacing an earlier one for the same topic, consumer and key.
     pub fn put(&self, grant: &Grant) -> Result<PathBuf, StoreError> {
         let name = format!(
             "{}{}.{EXTENSION}",
-            Self::prefix(grant.channel(), grant.consumer()),
+            Self::prefix(grant.topic(), grant.consumer()),
             grant.delegating_key().key_id()
         );
         let path = self.root.join(name);
@@ -144,9 +153,9 @@ impl DirGrantStore {
         Ok(out)
     }
 
-    /// Deletes every grant of `consumer` on `channel`; returns how many files were removed.
-    pub fn revoke(&self, channel: &str, consumer: &str) -> Result<usize, StoreError> {
-        let prefix = Self::prefix(channel, consumer);
+    /// Deletes every grant of `consumer` on `topic`; returns how many files were removed.
+    pub fn revoke(&self, topic: &str, consumer: &str) -> Result<usize, StoreError> {
+        let prefix = Self::prefix(topic, consumer);
         let mut removed = 0;
         for path in self.files()? {
             let name = path
@@ -165,17 +174,18 @@ impl DirGrantStore {
     pub fn list(&self) -> Result<Vec<StoredGrant>, StoreError> {
         self.files()?
             .into_iter()
-            .map(|path| {
-                let parsed = Self::read(&path)?;
-                Ok((path, parsed))
+            .map(|path| match Self::read(&path) {
+                Ok(g) => Ok((path, Ok(g))),
+                Err(StoreError::Rewrap(e)) => Ok((path, Err(e))),
+                Err(e) => Err(e),
             })
             .collect()
     }
 
-    /// Reads one grant file: an I/O error, or what parsing its bytes gave.
-    fn read(path: &Path) -> Result<Result<Grant, Error>, StoreError> {
+    /// Reads and parses one grant file.
+    fn read(path: &Path) -> Result<Grant, StoreError> {
         let bytes = fs::read(path).map_err(|e| StoreError::io(path, e))?;
-        Ok(Grant::from_bytes(&bytes))
+        Grant::from_bytes(&bytes).map_err(StoreError::Rewrap)
     }
 
     /// Installs every valid grant into `target`, reporting the files it rejected.
@@ -194,7 +204,7 @@ impl DirGrantStore {
 // Following a store: `GrantSync` keeps a live re-encryptor in step with the directory.
 // Each `sync` stats the store's files and reads only those that are new or changed (size,
 // modification time or inode differ; `rewrap grant` replaces files by rename, so a rewrite
-// always shows). A (channel, consumer) pair whose files all disappeared is revoked at once,
+// always shows). A (topic, consumer) pair whose files all disappeared is revoked at once,
 // which purges its cached fragments; a changed or new grant is installed (which replaces the
 // old one for that delegating key and purges the pair's cache). Pairs no file change touched
 // keep their cached fragments.
@@ -217,7 +227,7 @@ struct Entry {
 pub struct SyncReport {
     /// Grants newly installed or replaced.
     pub installed: usize,
-    /// (channel, consumer) pairs revoked because their grant files are gone.
+    /// (topic, consumer) pairs revoked because their grant files are gone.
     pub revoked: Vec<(String, String)>,
     /// Files that could not be installed, with the reason.
     pub rejected: Vec<(PathBuf, String)>,
@@ -238,7 +248,7 @@ pub struct GrantSync {
 }
 
 fn pair(g: &Grant) -> (String, String) {
-    (g.channel().to_string(), g.consumer().to_string())
+    (g.topic().to_string(), g.consumer().to_string())
 }
 
 fn stamp(path: &PathBuf) -> Option<Stamp> {
@@ -324,11 +334,7 @@ impl GrantSync {
                 continue;
             }
             let grant = match DirGrantStore::read(path) {
-                Ok(Ok(g)) => Some(g),
-                Ok(Err(e)) => {
-                    report.rejected.push((path.clone(), e.to_string()));
-                    None
-                }
+                Ok(g) => Some(g),
                 Err(StoreError::Io { .. }) => continue, // vanished mid-read; next sync sees it
                 Err(e) => {
                     report.rejected.push((path.clone(), e.to_string()));

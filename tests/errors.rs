@@ -3,7 +3,7 @@
 mod common;
 
 use common::{headers, open_with, Consumer, World, T0};
-use rewrap::core::{
+use rewrap::engine::{
     Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Object, Opened,
     RotationPolicy, SealedRecord, SecretKey, Signer,
 };
@@ -204,7 +204,7 @@ fn fragment_from_untrusted_administrator_is_invalid() {
     // A rogue administrator who also holds the channel key grants "granted" elsewhere.
     let rogue = Signer::new(s.w.key());
     let mut rogue_re =
-        rewrap::core::ReEncryptor::new(&[rogue.verifying_key()], Default::default()).unwrap();
+        rewrap::engine::ReEncryptor::new(&[rogue.verifying_key()], Default::default()).unwrap();
     let terms = GrantTerms::one_of_one(TOPIC, "granted", s.granted.public, T0);
     let g = Grant::issue(&mut s.w.rng, &rogue, &s.channel, &terms).unwrap();
     rogue_re.add_grant(&g, T0).unwrap();
@@ -330,7 +330,7 @@ fn plaintext_is_refused_unless_allowed_for_migration() {
     .unwrap();
     assert_eq!(
         migrating.open(T0, TOPIC, Some(b"legacy"), &[]),
-        Ok(Opened::Unencrypted(b"legacy".to_vec()))
+        Ok(Opened::UnencryptedAllowed(b"legacy".to_vec()))
     );
     // A sealed value stripped of its EDEK is never taken for plaintext.
     let r = s.seal(b"secret");
@@ -379,7 +379,7 @@ fn empty_and_64_mib_payloads_round_trip() {
         let frags = s.frags(&r);
         assert_eq!(
             open_with(&mut s.granted.decryptor, TOPIC, &r, &frags),
-            Ok(Opened::Plaintext(payload))
+            Ok(Opened::Decrypted(payload))
         );
     }
 }

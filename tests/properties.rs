@@ -5,7 +5,7 @@ mod common;
 
 use common::{open_with, World, T0};
 use proptest::prelude::*;
-use rewrap::core::{Encryptor, Opened, RotationPolicy, SealedRecord};
+use rewrap::engine::{Encryptor, Opened, RotationPolicy, SealedRecord};
 
 fn topic() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9._-]{1,249}"
@@ -27,8 +27,8 @@ proptest! {
         let mut enc = Encryptor::new(key.public_key(), RotationPolicy::default()).unwrap();
         for p in &payloads {
             let r = enc.seal(&mut w.rng, T0, &topic, p).unwrap();
-            prop_assert_eq!(r.value.len(), p.len() + rewrap::core::envelope::OVERHEAD);
-            prop_assert_eq!(w.deliver(&topic, &r, &mut c), Ok(Opened::Plaintext(p.clone())));
+            prop_assert_eq!(r.value.len(), p.len() + rewrap::engine::envelope::OVERHEAD);
+            prop_assert_eq!(w.deliver(&topic, &r, &mut c), Ok(Opened::Decrypted(p.clone())));
         }
     }
 }
@@ -90,7 +90,7 @@ proptest! {
         let result = open_with(&mut c.decryptor, "t", &bad, &bad_frags);
         prop_assert!(result.is_err(), "{:?} flip {} accepted: {:?}", part, bit, result);
         // The untouched record still opens afterwards: nothing was poisoned.
-        prop_assert_eq!(open_with(&mut c.decryptor, "t", &r, &frags), Ok(Opened::Plaintext(payload)));
+        prop_assert_eq!(open_with(&mut c.decryptor, "t", &r, &frags), Ok(Opened::Decrypted(payload)));
     }
 
     /// With the session's DEK cached, flips in the value and the EDEK are still rejected.

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Consumer, World, T0};
-use rewrap::core::{Encryptor, Error, Opened, RotationPolicy, SecretKey};
+use rewrap::engine::{Encryptor, Error, Opened, RotationPolicy, SecretKey};
 
 const CHANNEL: &str = "orders";
 const PER_PRODUCER: usize = 200;
@@ -54,7 +54,7 @@ fn run(mode: Mode, seed: u64) {
             let result = w.deliver(CHANNEL, record, c);
             match c.id.as_str() {
                 "3" => assert_eq!(result, Err(Error::MissingCfrag)),
-                _ => assert_eq!(result, Ok(Opened::Plaintext(payload.clone()))),
+                _ => assert_eq!(result, Ok(Opened::Decrypted(payload.clone()))),
             }
         }
     }
@@ -80,7 +80,7 @@ fn run(mode: Mode, seed: u64) {
         let record = enc.seal(&mut w.rng, T0 + 1, CHANNEL, &payload).unwrap();
         assert_eq!(
             w.deliver(CHANNEL, &record, &mut consumers[0]),
-            Ok(Opened::Plaintext(payload))
+            Ok(Opened::Decrypted(payload))
         );
         assert_eq!(
             w.deliver(CHANNEL, &record, &mut consumers[1]),
@@ -96,7 +96,7 @@ fn run(mode: Mode, seed: u64) {
     let (payload, old) = &sent[0];
     assert_eq!(
         common::open_with(&mut consumers[1].decryptor, CHANNEL, old, &[]),
-        Ok(Opened::Plaintext(payload.clone()))
+        Ok(Opened::Decrypted(payload.clone()))
     );
 }
 
@@ -120,7 +120,7 @@ fn revoked_consumer_cannot_open_new_session_but_regrant_restores_access() {
     let first = enc.seal(&mut w.rng, T0, CHANNEL, b"one").unwrap();
     assert_eq!(
         w.deliver(CHANNEL, &first, &mut c),
-        Ok(Opened::Plaintext(b"one".to_vec()))
+        Ok(Opened::Decrypted(b"one".to_vec()))
     );
 
     w.reencryptor.revoke(CHANNEL, "2");
@@ -134,7 +134,7 @@ fn revoked_consumer_cannot_open_new_session_but_regrant_restores_access() {
     w.grant(&channel, CHANNEL, &c);
     assert_eq!(
         w.deliver(CHANNEL, &second, &mut c),
-        Ok(Opened::Plaintext(b"two".to_vec()))
+        Ok(Opened::Decrypted(b"two".to_vec()))
     );
 }
 
@@ -155,7 +155,7 @@ fn granted_consumer_reads_history_without_producer_online() {
     for (i, r) in old.iter().enumerate() {
         assert_eq!(
             w.deliver(CHANNEL, r, &mut late),
-            Ok(Opened::Plaintext(format!("old {i}").into_bytes()))
+            Ok(Opened::Decrypted(format!("old {i}").into_bytes()))
         );
     }
 }
@@ -175,7 +175,7 @@ fn rotation_by_count_costs_one_reencryption_per_session() {
         let r = enc.seal(&mut w.rng, T0, CHANNEL, &[i]).unwrap();
         assert_eq!(
             w.deliver(CHANNEL, &r, &mut c),
-            Ok(Opened::Plaintext(vec![i]))
+            Ok(Opened::Decrypted(vec![i]))
         );
     }
     assert_eq!(enc.rotations(), 9);

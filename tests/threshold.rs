@@ -3,7 +3,7 @@
 mod common;
 
 use common::{open_with, World, T0};
-use rewrap::core::{
+use rewrap::engine::{
     Encryptor, Error, Grant, GrantTerms, Opened, ReEncryptor, ReEncryptorConfig, RotationPolicy,
 };
 
@@ -13,7 +13,7 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
     let mut consumer = w.consumer("c");
     let channel = w.key();
     let terms = GrantTerms {
-        channel: "t",
+        topic: "t",
         consumer: "c",
         consumer_key: consumer.public,
         threshold: 2,
@@ -49,7 +49,7 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
         let chosen: Vec<Vec<u8>> = pair.iter().map(|&i| frags[i].clone()).collect();
         assert_eq!(
             open_with(&mut consumer.decryptor, "t", &record, &chosen),
-            Ok(Opened::Plaintext(b"two of three".to_vec())),
+            Ok(Opened::Decrypted(b"two of three".to_vec())),
             "pair {pair:?}"
         );
     }
@@ -77,7 +77,7 @@ fn one_reencryptor_holding_all_shares_returns_all_fragments() {
     let mut consumer = w.consumer("c");
     let channel = w.key();
     let terms = GrantTerms {
-        channel: "t",
+        topic: "t",
         consumer: "c",
         consumer_key: consumer.public,
         threshold: 2,
@@ -100,6 +100,6 @@ fn one_reencryptor_holding_all_shares_returns_all_fragments() {
     assert_eq!(w.reencryptor.stats().reencryptions, 3);
     assert_eq!(
         open_with(&mut consumer.decryptor, "t", &record, &frags),
-        Ok(Opened::Plaintext(b"x".to_vec()))
+        Ok(Opened::Decrypted(b"x".to_vec()))
     );
 }

@@ -4,9 +4,9 @@ use std::error::Error as StdError;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use rewrap::core::cfrag::CfragRef;
-use rewrap::core::edek::EdekRef;
-use rewrap::core::envelope::SealedValue;
+use rewrap::engine::cfrag::CfragRef;
+use rewrap::engine::edek::EdekRef;
+use rewrap::engine::envelope::EnvelopeRef;
 use rewrap::{keyfile, DirGrantStore, Grant, GrantTerms, SecretKey, Signer};
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
@@ -17,12 +17,12 @@ fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-pub fn keygen(prefix: &Path, master_seed: Option<&Path>, channel: Option<&str>) -> Result<()> {
-    let key = match (master_seed, channel) {
-        (Some(seed_file), Some(channel)) => {
+pub fn keygen(prefix: &Path, master_seed: Option<&Path>, topic: Option<&str>) -> Result<()> {
+    let key = match (master_seed, topic) {
+        (Some(seed_file), Some(topic)) => {
             let text = zeroize::Zeroizing::new(std::fs::read_to_string(seed_file)?);
             let seed = zeroize::Zeroizing::new(hex::decode(text.trim())?);
-            SecretKey::derive_channel_key(&seed, channel)?
+            SecretKey::derive_channel_key(&seed, topic)?
         }
         _ => SecretKey::generate(),
     };
@@ -44,9 +44,9 @@ pub struct GrantArgs {
     /// Delegating secret key file (the producer's or the channel's).
     #[arg(long)]
     delegating: PathBuf,
-    /// Channel (topic).
-    #[arg(long)]
-    channel: String,
+    /// Topic (the channel); `--channel` is accepted as an alias.
+    #[arg(long, alias = "channel")]
+    topic: String,
     /// Consumer id as the re-encryptor sees it (Kafka principal or client id).
     #[arg(long)]
     consumer: String,
@@ -69,7 +69,7 @@ pub fn grant(a: &GrantArgs) -> Result<()> {
     let delegating = keyfile::read_secret(&a.delegating)?;
     let now = rewrap::now();
     let terms = GrantTerms {
-        channel: &a.channel,
+        topic: &a.topic,
         consumer: &a.consumer,
         consumer_key: keyfile::read_public(&a.consumer_key)?,
         threshold: a.threshold,
@@ -91,9 +91,9 @@ pub fn grant(a: &GrantArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn revoke(store: &Path, channel: &str, consumer: &str) -> Result<()> {
-    let removed = DirGrantStore::open(store)?.revoke(channel, consumer)?;
-    println!("revoked {consumer} on {channel}: {removed} grant file(s) removed");
+pub fn revoke(store: &Path, topic: &str, consumer: &str) -> Result<()> {
+    let removed = DirGrantStore::open(store)?.revoke(topic, consumer)?;
+    println!("revoked {consumer} on {topic}: {removed} grant file(s) removed");
     Ok(())
 }
 
@@ -102,7 +102,7 @@ pub fn list(store: &Path, admin_pub: Option<&Path>) -> Result<()> {
     let now = rewrap::now();
     println!(
         "{:<20} {:<20} {:<17} {:<6} {:<8} status",
-        "channel", "consumer", "delegating key", "t/n", "shares"
+        "topic", "consumer", "delegating key", "t/n", "shares"
     );
     for (path, parsed) in DirGrantStore::open(store)?.list()? {
         match parsed {
@@ -116,7 +116,7 @@ pub fn list(store: &Path, admin_pub: Option<&Path>) -> Result<()> {
                 };
                 println!(
                     "{:<20} {:<20} {:<17} {:<6} {:<8} {status}",
-                    g.channel(),
+                    g.topic(),
                     g.consumer(),
                     g.delegating_key().key_id().to_string(),
                     format!("{}/{}", g.threshold(), g.shares()),
@@ -132,11 +132,11 @@ pub fn list(store: &Path, admin_pub: Option<&Path>) -> Result<()> {
 pub fn inspect(value: Option<&str>, edek: Option<&str>, cfrags: &[String]) -> Result<()> {
     if let Some(v) = value {
         let bytes = hex::decode(v.trim())?;
-        match SealedValue::parse(&bytes) {
+        match EnvelopeRef::parse(&bytes) {
             Ok(s) => println!(
                 "value: rewrap envelope v1, AES-256-GCM, session {}, {} payload bytes",
-                hex::encode(s.session_id()),
-                bytes.len() - rewrap::core::envelope::OVERHEAD
+                s.session_id(),
+                bytes.len() - rewrap::engine::envelope::OVERHEAD
             ),
             Err(e) => println!("value: {e}"),
         }
@@ -146,9 +146,9 @@ pub fn inspect(value: Option<&str>, edek: Option<&str>, cfrags: &[String]) -> Re
         match EdekRef::parse(&bytes) {
             Ok(p) => println!(
                 "edek: v1, topic {:?}, delegating key {}, session {}",
-                p.topic(),
+                p.topic().as_str(),
                 p.delegating_key_id(),
-                hex::encode(&p.digest()[..16])
+                p.session_id()
             ),
             Err(err) => println!("edek: {err}"),
         }
@@ -158,7 +158,7 @@ pub fn inspect(value: Option<&str>, edek: Option<&str>, cfrags: &[String]) -> Re
         match CfragRef::parse(&bytes) {
             Ok(p) => println!(
                 "cfrag: v1, for consumer key {}, threshold {}",
-                p.consumer(),
+                p.consumer_key_id(),
                 p.threshold()
             ),
             Err(err) => println!("cfrag: {err}"),

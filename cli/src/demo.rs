@@ -169,7 +169,7 @@ fn exchange(
             headers.extend(cfrags.iter().map(|c| (CFRAG_HEADER, c.as_slice())));
             let tally = tallies.entry(c.id).or_default();
             match c.decryptor.open(CHANNEL, Some(&record.value), &headers) {
-                Ok(Opened::Plaintext(p)) if p == payload.as_bytes() => tally.read += 1,
+                Ok(Opened::Decrypted(p)) if p == payload.as_bytes() => tally.read += 1,
                 Ok(other) => {
                     return Err(format!("consumer {} got a wrong result: {other:?}", c.id).into())
                 }

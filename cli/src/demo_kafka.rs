@@ -166,7 +166,7 @@ fn read_all(
                 })
                 .unwrap_or_default();
             match c.decryptor.open(topic, m.payload(), &headers) {
-                Ok(Opened::Plaintext(p)) if p.starts_with(b"p") => tally.read += 1,
+                Ok(Opened::Decrypted(p)) if p.starts_with(b"p") => tally.read += 1,
                 Ok(other) => {
                     return Err(format!("consumer {} got a wrong result: {other:?}", c.id).into())
                 }

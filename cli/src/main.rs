@@ -51,22 +51,23 @@ enum Command {
         /// Path prefix of the two files.
         prefix: PathBuf,
         /// Derive a channel key from this 32-byte master seed file (hex) instead of a random key.
-        #[arg(long, requires = "channel")]
+        #[arg(long, requires = "topic")]
         master_seed: Option<PathBuf>,
-        /// Channel name to derive the key for (with --master-seed).
-        #[arg(long)]
-        channel: Option<String>,
+        /// Topic (channel) to derive the channel key for (with --master-seed); `--channel` is
+        /// accepted as an alias.
+        #[arg(long, alias = "channel")]
+        topic: Option<String>,
     },
-    /// Grant a consumer a channel under a delegating key, writing the grant to the store.
+    /// Grant a consumer a topic under a delegating key, writing the grant to the store.
     Grant(admin::GrantArgs),
-    /// Revoke every grant of a consumer on a channel.
+    /// Revoke every grant of a consumer on a topic.
     Revoke {
         /// Grant store directory.
         #[arg(long)]
         store: PathBuf,
-        /// Channel (topic).
-        #[arg(long)]
-        channel: String,
+        /// Topic (the channel); `--channel` is accepted as an alias.
+        #[arg(long, alias = "channel")]
+        topic: String,
         /// Consumer id.
         #[arg(long)]
         consumer: String,
@@ -150,14 +151,14 @@ fn main() -> ExitCode {
         Command::Keygen {
             prefix,
             master_seed,
-            channel,
-        } => admin::keygen(&prefix, master_seed.as_deref(), channel.as_deref()),
+            topic,
+        } => admin::keygen(&prefix, master_seed.as_deref(), topic.as_deref()),
         Command::Grant(args) => admin::grant(&args),
         Command::Revoke {
             store,
-            channel,
+            topic,
             consumer,
-        } => admin::revoke(&store, &channel, &consumer),
+        } => admin::revoke(&store, &topic, &consumer),
         Command::List { store, admin_pub } => admin::list(&store, admin_pub.as_deref()),
         Command::Inspect { value, edek, cfrag } => {
             admin::inspect(value.as_deref(), edek.as_deref(), &cfrag)

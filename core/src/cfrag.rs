@@ -52,13 +52,20 @@ impl<'a> CfragRef<'a> {
         self.threshold
     }
 
-    /// Key id of the consumer this fragment was made for.
-    pub fn consumer(&self) -> KeyId {
+    /// Key id of the consumer key this fragment was made for (not the consumer's identity).
+    pub fn consumer_key_id(&self) -> KeyId {
         self.consumer
     }
 
     pub(crate) fn decode(&self) -> Result<umbral_pre::CapsuleFrag> {
         decode_simple(self.cfrag, CFRAG_LEAVES, Object::Cfrag)
+    }
+}
+
+impl<'a> TryFrom<&'a [u8]> for CfragRef<'a> {
+    type Error = Error;
+    fn try_from(bytes: &'a [u8]) -> Result<Self> {
+        CfragRef::parse(bytes)
     }
 }
 

@@ -8,13 +8,57 @@ use alloc::vec::Vec;
 use crate::cache::{Cache, CacheStats};
 use crate::cfrag::{CfragRef, CFRAG_HEADER};
 use crate::dek::PayloadKey;
-use crate::edek::{EdekRef, EDEK_HEADER, SESSION_ID_LEN};
-use crate::envelope::SealedValue;
+use crate::edek::{EdekRef, EDEK_HEADER};
+use crate::envelope::EnvelopeRef;
 use crate::error::{Error, Object, Result};
+use crate::ids::SessionId;
 use crate::keys::{KeyId, PublicKey, SecretKey};
 
 /// A Kafka record header as (name, value).
 pub type Header<'a> = (&'a str, &'a [u8]);
+
+/// Prefix of every header name rewrap reads or writes.
+pub const HEADER_PREFIX: &str = "rewrap.";
+
+/// Sessions whose DEKs a consumer keeps by default.
+pub const DEFAULT_DECRYPTOR_CACHE_CAPACITY: usize = 4096;
+
+/// The rewrap headers of one record, selected from all of its headers. This is the only place
+/// header names are matched: bindings pass every header of the record as they received it.
+#[derive(Debug, Default)]
+pub struct RecordHeaders<'a> {
+    /// The `rewrap.edek` value, if present.
+    pub edek: Option<&'a [u8]>,
+    /// Every `rewrap.cfrag` value, in record order.
+    pub cfrags: Vec<&'a [u8]>,
+}
+
+impl<'a> RecordHeaders<'a> {
+    /// Selects the rewrap headers. Two EDEKs are `Malformed(Edek)`. A name that only reads as a
+    /// rewrap name once cut at a NUL byte (`rewrap.cfrag\0x`, which C clients see as
+    /// `rewrap.cfrag`) is refused as malformed: it can only be an attempt to smuggle a header
+    /// past a filter that compares whole names.
+    pub fn select(headers: &[Header<'a>]) -> Result<Self> {
+        let mut out = RecordHeaders::default();
+        for &(name, value) in headers {
+            if !name.starts_with(HEADER_PREFIX) {
+                continue;
+            }
+            let visible = name.split('\0').next().unwrap_or(name);
+            if visible == EDEK_HEADER {
+                if name.len() != visible.len() || out.edek.replace(value).is_some() {
+                    return Err(Error::Malformed(Object::Edek));
+                }
+            } else if visible == CFRAG_HEADER {
+                if name.len() != visible.len() {
+                    return Err(Error::Malformed(Object::Cfrag));
+                }
+                out.cfrags.push(value);
+            }
+        }
+        Ok(out)
+    }
+}
 
 /// Consumer settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +74,7 @@ pub struct DecryptorConfig {
 impl Default for DecryptorConfig {
     fn default() -> Self {
         DecryptorConfig {
-            cache_capacity: 4096,
+            cache_capacity: DEFAULT_DECRYPTOR_CACHE_CAPACITY,
             cache_ttl_secs: None,
             allow_plaintext: false,
         }
@@ -53,15 +97,65 @@ impl DecryptorConfig {
     }
 }
 
-/// What a record turned out to be.
+/// What a record turned out to be. Only `Decrypted` is authenticated data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {
-    /// A sealed record, decrypted.
-    Plaintext(Vec<u8>),
+    /// A sealed record, authenticated and decrypted.
+    Decrypted(Vec<u8>),
     /// A null value (tombstone); kept null so compaction works.
     Tombstone,
-    /// A record without rewrap headers, passed through because `allow_plaintext` is set.
-    Unencrypted(Vec<u8>),
+    /// A record without rewrap headers, passed through unauthenticated because
+    /// `allow_plaintext` is set (a migration). Never confuse it with `Decrypted`.
+    UnencryptedAllowed(Vec<u8>),
+}
+
+/// The kinds of `Opened`, as the bindings report them (stable numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum OpenedKind {
+    /// `Opened::Decrypted`.
+    Decrypted = 0,
+    /// `Opened::Tombstone`.
+    Tombstone = 1,
+    /// `Opened::UnencryptedAllowed`.
+    UnencryptedAllowed = 2,
+}
+
+impl OpenedKind {
+    /// Every kind, in code order (bindings generate their enums from this).
+    pub const ALL: [OpenedKind; 3] = [
+        OpenedKind::Decrypted,
+        OpenedKind::Tombstone,
+        OpenedKind::UnencryptedAllowed,
+    ];
+
+    /// UpperCamelCase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpenedKind::Decrypted => "Decrypted",
+            OpenedKind::Tombstone => "Tombstone",
+            OpenedKind::UnencryptedAllowed => "UnencryptedAllowed",
+        }
+    }
+}
+
+impl Opened {
+    /// Which kind of result this is.
+    pub fn kind(&self) -> OpenedKind {
+        match self {
+            Opened::Decrypted(_) => OpenedKind::Decrypted,
+            Opened::Tombstone => OpenedKind::Tombstone,
+            Opened::UnencryptedAllowed(_) => OpenedKind::UnencryptedAllowed,
+        }
+    }
+
+    /// The payload (`None` for a tombstone), whatever the kind.
+    pub fn into_value(self) -> Option<Vec<u8>> {
+        match self {
+            Opened::Decrypted(v) | Opened::UnencryptedAllowed(v) => Some(v),
+            Opened::Tombstone => None,
+        }
+    }
 }
 
 /// Counters of a decryptor.
@@ -86,7 +180,7 @@ pub struct Decryptor {
     key_id: KeyId,
     admins: Vec<PublicKey>,
     allow_plaintext: bool,
-    cache: Cache<[u8; SESSION_ID_LEN], CachedDek>,
+    cache: Cache<SessionId, CachedDek>,
     dek_opens: u64,
 }
 
@@ -131,64 +225,61 @@ impl Decryptor {
         let Some(value) = value else {
             return Ok(Opened::Tombstone);
         };
-        let mut edeks = headers.iter().filter(|(name, _)| *name == EDEK_HEADER);
-        let Some((_, edek)) = edeks.next() else {
-            return self.unencrypted(value, headers);
+        let selected = RecordHeaders::select(headers)?;
+        let Some(edek) = selected.edek else {
+            return self.unencrypted(value, &selected);
         };
-        if edeks.next().is_some() {
-            return Err(Error::Malformed(Object::Edek));
-        }
-        let sealed = SealedValue::parse(value)?;
+        let sealed = EnvelopeRef::parse(value)?;
         let edek = EdekRef::parse(edek)?;
-        if edek.topic() != topic {
+        if edek.topic() != *topic {
             return Err(Error::WrongTopic);
         }
         let session = sealed.session_id();
-        if let Some(hit) = self.cache.get(session, now) {
+        if let Some(hit) = self.cache.get(&session, now) {
             if *hit.edek != *edek.as_bytes() {
                 return Err(Error::EdekMismatch);
             }
             return sealed
                 .open(&hit.key, &hit.edek_digest)
-                .map(Opened::Plaintext);
+                .map(Opened::Decrypted);
         }
         let edek_digest = edek.digest();
-        if edek_digest[..SESSION_ID_LEN] != session[..] {
+        if SessionId::of_edek_digest(&edek_digest) != session {
             return Err(Error::EdekMismatch);
         }
-        let key = self.open_dek(&edek, headers)?;
+        let key = self.open_dek(&edek, &selected.cfrags)?;
         let plaintext = sealed.open(&key, &edek_digest)?;
         let entry = CachedDek {
             key,
             edek: edek.as_bytes().into(),
             edek_digest,
         };
-        self.cache.insert(*session, entry, now);
-        Ok(Opened::Plaintext(plaintext))
+        self.cache.insert(session, entry, now);
+        Ok(Opened::Decrypted(plaintext))
     }
 
-    fn unencrypted(&self, value: &[u8], headers: &[Header<'_>]) -> Result<Opened> {
-        let has_cfrag = headers.iter().any(|(name, _)| *name == CFRAG_HEADER);
-        let looks_sealed = SealedValue::parse(value).is_ok();
+    fn unencrypted(&self, value: &[u8], selected: &RecordHeaders<'_>) -> Result<Opened> {
+        let has_cfrag = !selected.cfrags.is_empty();
+        let looks_sealed = EnvelopeRef::parse(value).is_ok();
         if has_cfrag || looks_sealed {
             // A rewrap record whose EDEK header was stripped: never plaintext.
             return Err(Error::Truncated(Object::Edek));
         }
         if self.allow_plaintext {
-            Ok(Opened::Unencrypted(value.to_vec()))
+            Ok(Opened::UnencryptedAllowed(value.to_vec()))
         } else {
             Err(Error::Unencrypted)
         }
     }
 
     /// Verifies this consumer's fragments and opens the session's DEK (the Umbral step).
-    fn open_dek(&mut self, edek: &EdekRef<'_>, headers: &[Header<'_>]) -> Result<PayloadKey> {
+    fn open_dek(&mut self, edek: &EdekRef<'_>, cfrags: &[&[u8]]) -> Result<PayloadKey> {
         let mut any = false;
         let mut mine = Vec::new();
-        for (_, bytes) in headers.iter().filter(|(name, _)| *name == CFRAG_HEADER) {
+        for bytes in cfrags {
             any = true;
             let cfrag = CfragRef::parse(bytes)?;
-            if cfrag.consumer() == self.key_id {
+            if cfrag.consumer_key_id() == self.key_id {
                 mine.push(cfrag);
             }
         }
@@ -249,5 +340,47 @@ impl Decryptor {
             cache: self.cache.stats(),
             dek_opens: self.dek_opens,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_selected_by_exact_name() {
+        let headers = [
+            ("trace", &b"t"[..]),
+            (EDEK_HEADER, &b"e"[..]),
+            ("rewrap.other", &b"o"[..]),
+            (CFRAG_HEADER, &b"c1"[..]),
+            ("REWRAP.CFRAG", &b"x"[..]),
+            (CFRAG_HEADER, &b"c2"[..]),
+        ];
+        let selected = RecordHeaders::select(&headers).unwrap();
+        assert_eq!(selected.edek, Some(&b"e"[..]));
+        assert_eq!(selected.cfrags, [&b"c1"[..], &b"c2"[..]]);
+    }
+
+    #[test]
+    fn names_that_read_as_rewrap_headers_once_cut_at_nul_are_refused() {
+        let smuggled_cfrag = [(EDEK_HEADER, &b"e"[..]), ("rewrap.cfrag\0x", &b"c"[..])];
+        assert_eq!(
+            RecordHeaders::select(&smuggled_cfrag).unwrap_err(),
+            Error::Malformed(Object::Cfrag)
+        );
+        let smuggled_edek = [("rewrap.edek\0", &b"e"[..])];
+        assert_eq!(
+            RecordHeaders::select(&smuggled_edek).unwrap_err(),
+            Error::Malformed(Object::Edek)
+        );
+        let two = [(EDEK_HEADER, &b"e"[..]), (EDEK_HEADER, &b"f"[..])];
+        assert_eq!(
+            RecordHeaders::select(&two).unwrap_err(),
+            Error::Malformed(Object::Edek)
+        );
+        // A NUL elsewhere in an unrelated rewrap.* name is not ours and is ignored.
+        let other = [("rewrap.note\0cfrag", &b"n"[..])];
+        assert!(RecordHeaders::select(&other).unwrap().edek.is_none());
     }
 }

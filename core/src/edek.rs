@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::codec::{decode_simple, put_short_str, Reader, CAPSULE_LEAVES};
 use crate::dek::Dek;
 use crate::error::{Error, Object, Result};
+use crate::ids::{SessionId, Topic};
 use crate::keys::{KeyId, PublicKey, SecretKey, PUBLIC_KEY_LEN};
 
 /// Kafka header name of the EDEK.
@@ -21,26 +22,14 @@ pub const EDEK_VERSION: u8 = 1;
 pub const CAPSULE_LEN: usize = 98;
 /// Length of the DEK sealed by Umbral's DEM: XChaCha20 nonce (24) + DEK (32) + tag (16).
 pub const SEALED_DEK_LEN: usize = 72;
-/// Longest topic name Kafka allows.
-pub const MAX_TOPIC_LEN: usize = 249;
-/// Length of the session id carried in every sealed value (prefix of the EDEK digest).
-pub const SESSION_ID_LEN: usize = 16;
 
 const FIXED_LEN: usize = 1 + PUBLIC_KEY_LEN + CAPSULE_LEN + SEALED_DEK_LEN + 1;
-
-/// Rejects topic names Kafka could not hold (empty or longer than 249 bytes).
-pub(crate) fn check_topic(topic: &str) -> Result<()> {
-    if topic.is_empty() || topic.len() > MAX_TOPIC_LEN {
-        return Err(Error::InvalidArgument("topic must be 1..=249 bytes"));
-    }
-    Ok(())
-}
 
 /// A parsed, framing-checked view of an EDEK header value.
 #[derive(Clone, Copy, Debug)]
 pub struct EdekRef<'a> {
     bytes: &'a [u8],
-    topic: &'a str,
+    topic: Topic<'a>,
 }
 
 impl<'a> EdekRef<'a> {
@@ -52,11 +41,8 @@ impl<'a> EdekRef<'a> {
             return Err(Error::UnsupportedVersion(Object::Edek, version));
         }
         r.take(PUBLIC_KEY_LEN + CAPSULE_LEN + SEALED_DEK_LEN)?;
-        let topic = r.short_str()?;
+        let topic = Topic::new(r.short_str()?).map_err(|_| Error::Malformed(Object::Edek))?;
         r.finish()?;
-        if topic.len() > MAX_TOPIC_LEN {
-            return Err(Error::Malformed(Object::Edek));
-        }
         Ok(EdekRef { bytes, topic })
     }
 
@@ -66,7 +52,7 @@ impl<'a> EdekRef<'a> {
     }
 
     /// The topic this producer session was opened for.
-    pub fn topic(&self) -> &'a str {
+    pub fn topic(&self) -> Topic<'a> {
         self.topic
     }
 
@@ -105,6 +91,11 @@ impl<'a> EdekRef<'a> {
         digest(self.bytes)
     }
 
+    /// The session this EDEK opens (what its sealed values carry).
+    pub fn session_id(&self) -> SessionId {
+        SessionId::of_edek_digest(&self.digest())
+    }
+
     /// Opens the DEK with the delegating secret key: the administrator's path for re-keying
     /// stored data, never the broker's.
     pub fn open_with_delegating_key(&self, secret: &SecretKey) -> Result<Dek> {
@@ -134,6 +125,13 @@ impl<'a> EdekRef<'a> {
     }
 }
 
+impl<'a> TryFrom<&'a [u8]> for EdekRef<'a> {
+    type Error = Error;
+    fn try_from(bytes: &'a [u8]) -> Result<Self> {
+        EdekRef::parse(bytes)
+    }
+}
+
 pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -143,20 +141,19 @@ pub(crate) fn seal_dek(
     rng: &mut (impl CryptoRng + RngCore),
     delegating: &PublicKey,
     dek: &Dek,
-    topic: &str,
+    topic: Topic<'_>,
 ) -> Result<Arc<[u8]>> {
-    check_topic(topic)?;
     let (capsule, sealed) = umbral_pre::encrypt_with_rng(rng, &delegating.0, dek.as_bytes())
         .map_err(|_| Error::InvalidArgument("Umbral encryption failed"))?;
     let capsule = capsule.to_bytes_simple();
     debug_assert_eq!(capsule.len(), CAPSULE_LEN);
     debug_assert_eq!(sealed.len(), SEALED_DEK_LEN);
-    let mut out = Vec::with_capacity(FIXED_LEN + topic.len());
+    let mut out = Vec::with_capacity(FIXED_LEN + topic.as_str().len());
     out.push(EDEK_VERSION);
     out.extend_from_slice(&delegating.to_bytes());
     out.extend_from_slice(&capsule);
     out.extend_from_slice(&sealed);
-    put_short_str(&mut out, topic);
+    put_short_str(&mut out, topic.as_str());
     Ok(out.into())
 }
 
@@ -170,7 +167,13 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(11);
         let sk = SecretKey::random(&mut rng);
         let dek = Dek::random(&mut rng);
-        let edek = seal_dek(&mut rng, &sk.public_key(), &dek, "orders").unwrap();
+        let edek = seal_dek(
+            &mut rng,
+            &sk.public_key(),
+            &dek,
+            Topic::new("orders").unwrap(),
+        )
+        .unwrap();
         (sk, dek, edek)
     }
 
@@ -178,7 +181,7 @@ mod tests {
     fn delegating_key_opens_its_edek() {
         let (sk, dek, edek) = sample();
         let parsed = EdekRef::parse(&edek).unwrap();
-        assert_eq!(parsed.topic(), "orders");
+        assert_eq!(parsed.topic().as_str(), "orders");
         assert_eq!(parsed.delegating_key().unwrap(), sk.public_key());
         assert_eq!(parsed.delegating_key_id(), sk.public_key().key_id());
         let opened = parsed.open_with_delegating_key(&sk).unwrap();
@@ -222,12 +225,14 @@ mod tests {
     }
 
     #[test]
-    fn long_topics_are_refused() {
-        let mut rng = ChaCha20Rng::seed_from_u64(12);
-        let sk = SecretKey::random(&mut rng);
-        let dek = Dek::random(&mut rng);
-        let long = "t".repeat(250);
-        assert!(seal_dek(&mut rng, &sk.public_key(), &dek, &long).is_err());
-        assert!(seal_dek(&mut rng, &sk.public_key(), &dek, "").is_err());
+    fn long_topics_in_an_edek_are_malformed() {
+        let (_, _, edek) = sample();
+        let mut long = edek[..edek.len() - 7].to_vec();
+        long.push(250);
+        long.extend_from_slice(&[b't'; 250]);
+        assert_eq!(
+            EdekRef::parse(&long).unwrap_err(),
+            Error::Malformed(Object::Edek)
+        );
     }
 }

@@ -8,14 +8,20 @@ use alloc::vec::Vec;
 use rand_core::{CryptoRng, RngCore};
 
 use crate::dek::{Dek, PayloadKey, NONCE_LEN};
-use crate::edek::{self, check_topic, EDEK_HEADER, SESSION_ID_LEN};
+use crate::edek::{self, EDEK_HEADER};
 use crate::envelope;
 use crate::error::{Error, Result};
+use crate::ids::{SessionId, Topic};
 use crate::keys::PublicKey;
 
 /// Hard ceiling on messages per DEK: with 64-bit counter nonces AES-GCM could go much further,
 /// but NIST SP 800-38D's 2^32 invocation guidance is the conservative bound we hold to.
 pub const MAX_MESSAGES_PER_DEK: u64 = 1 << 32;
+
+/// Messages per session before rotation by default.
+pub const DEFAULT_ROTATION_MAX_MESSAGES: u64 = 1_000_000;
+/// Seconds per session before rotation by default.
+pub const DEFAULT_ROTATION_MAX_AGE_SECS: u64 = 3600;
 
 /// When the producer starts a new session (fresh DEK and EDEK).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +36,8 @@ impl Default for RotationPolicy {
     /// One million messages or one hour, whichever comes first.
     fn default() -> Self {
         RotationPolicy {
-            max_messages: 1_000_000,
-            max_age_secs: 3600,
+            max_messages: DEFAULT_ROTATION_MAX_MESSAGES,
+            max_age_secs: DEFAULT_ROTATION_MAX_AGE_SECS,
         }
     }
 }
@@ -96,7 +102,7 @@ impl Session {
     fn open(
         rng: &mut (impl CryptoRng + RngCore),
         delegating: &PublicKey,
-        topic: &str,
+        topic: Topic<'_>,
         now: u64,
     ) -> Result<Self> {
         let dek = Dek::random(rng);
@@ -104,7 +110,7 @@ impl Session {
         let mut nonce_prefix = [0u8; 4];
         rng.fill_bytes(&mut nonce_prefix);
         Ok(Session {
-            topic: topic.to_string(),
+            topic: topic.as_str().to_string(),
             key: PayloadKey::new(&dek),
             edek_digest: edek::digest(&edek),
             edek,
@@ -178,13 +184,14 @@ impl Encryptor {
                 if s.sealed >= self.policy.max_messages
                     || now.saturating_sub(s.started) >= self.policy.max_age_secs
                 {
+                    let topic = Topic::new(topic)?;
                     self.sessions[i] = Session::open(rng, &self.delegating, topic, now)?;
                     self.rotations += 1;
                 }
                 Ok(i)
             }
             None => {
-                check_topic(topic)?;
+                let topic = Topic::new(topic)?;
                 self.sessions
                     .push(Session::open(rng, &self.delegating, topic, now)?);
                 Ok(self.sessions.len() - 1)
@@ -207,12 +214,11 @@ impl Encryptor {
     }
 
     /// The current session id for `topic` (what sealed values carry), if a session is open.
-    pub fn session_id(&self, topic: &str) -> Option<[u8; SESSION_ID_LEN]> {
-        self.sessions.iter().find(|s| s.topic == topic).map(|s| {
-            let mut id = [0u8; SESSION_ID_LEN];
-            id.copy_from_slice(&s.edek_digest[..SESSION_ID_LEN]);
-            id
-        })
+    pub fn session_id(&self, topic: &str) -> Option<SessionId> {
+        self.sessions
+            .iter()
+            .find(|s| s.topic == topic)
+            .map(|s| SessionId::of_edek_digest(&s.edek_digest))
     }
 
     /// How many sessions were replaced by rotation so far.

@@ -5,8 +5,8 @@
 use alloc::vec::Vec;
 
 use crate::dek::{PayloadKey, NONCE_LEN, TAG_LEN};
-use crate::edek::SESSION_ID_LEN;
 use crate::error::{Error, Object, Result};
+use crate::ids::{SessionId, SESSION_ID_LEN};
 
 /// First two bytes of every sealed value ("RW").
 pub const MAGIC: [u8; 2] = *b"RW";
@@ -23,13 +23,13 @@ const AAD_LEN: usize = HEADER_LEN + 32;
 
 /// A framing-checked view of a sealed value.
 #[derive(Clone, Copy, Debug)]
-pub struct SealedValue<'a> {
+pub struct EnvelopeRef<'a> {
     header: &'a [u8; HEADER_LEN],
     ciphertext: &'a [u8],
     tag: &'a [u8; TAG_LEN],
 }
 
-impl<'a> SealedValue<'a> {
+impl<'a> EnvelopeRef<'a> {
     /// Checks magic, version, algorithm and minimum length.
     pub fn parse(value: &'a [u8]) -> Result<Self> {
         if value.len() < MAGIC.len() || value[..2] != MAGIC {
@@ -49,7 +49,7 @@ impl<'a> SealedValue<'a> {
         }
         let (header, rest) = value.split_at(HEADER_LEN);
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-        Ok(SealedValue {
+        Ok(EnvelopeRef {
             header: header.try_into().expect("split at HEADER_LEN"),
             ciphertext,
             tag: tag.try_into().expect("split at TAG_LEN"),
@@ -57,10 +57,12 @@ impl<'a> SealedValue<'a> {
     }
 
     /// The producer session this value belongs to (prefix of its EDEK's digest).
-    pub fn session_id(&self) -> &'a [u8; SESSION_ID_LEN] {
-        self.header[4..4 + SESSION_ID_LEN]
-            .try_into()
-            .expect("fixed header layout")
+    pub fn session_id(&self) -> SessionId {
+        SessionId(
+            self.header[4..4 + SESSION_ID_LEN]
+                .try_into()
+                .expect("fixed header layout"),
+        )
     }
 
     fn nonce(&self) -> &'a [u8; NONCE_LEN] {
@@ -75,6 +77,13 @@ impl<'a> SealedValue<'a> {
         let mut buf = self.ciphertext.to_vec();
         key.open_in_place(self.nonce(), &aad, &mut buf, self.tag)?;
         Ok(buf)
+    }
+}
+
+impl<'a> TryFrom<&'a [u8]> for EnvelopeRef<'a> {
+    type Error = Error;
+    fn try_from(value: &'a [u8]) -> Result<Self> {
+        EnvelopeRef::parse(value)
     }
 }
 
@@ -96,7 +105,8 @@ pub(crate) fn seal(
     header[..2].copy_from_slice(&MAGIC);
     header[2] = ENVELOPE_VERSION;
     header[3] = ALG_AES_256_GCM;
-    header[4..4 + SESSION_ID_LEN].copy_from_slice(&edek_digest[..SESSION_ID_LEN]);
+    header[4..4 + SESSION_ID_LEN]
+        .copy_from_slice(SessionId::of_edek_digest(edek_digest).as_bytes());
     header[4 + SESSION_ID_LEN..].copy_from_slice(nonce);
 
     let mut out = Vec::with_capacity(OVERHEAD + payload.len());
@@ -123,8 +133,8 @@ mod tests {
         let k = key();
         let value = seal(&k, &[9; 32], &[1; 12], b"payload");
         assert_eq!(value.len(), OVERHEAD + 7);
-        let parsed = SealedValue::parse(&value).unwrap();
-        assert_eq!(parsed.session_id(), &[9; 16]);
+        let parsed = EnvelopeRef::parse(&value).unwrap();
+        assert_eq!(parsed.session_id(), SessionId([9; 16]));
         assert_eq!(parsed.open(&k, &[9; 32]).unwrap(), b"payload");
     }
 
@@ -134,27 +144,27 @@ mod tests {
         let value = seal(&k, &[9; 32], &[1; 12], b"payload");
         let mut other = [9; 32];
         other[31] = 0;
-        let parsed = SealedValue::parse(&value).unwrap();
+        let parsed = EnvelopeRef::parse(&value).unwrap();
         assert_eq!(parsed.open(&k, &other), Err(Error::AuthenticationFailed));
     }
 
     #[test]
     fn framing_errors_are_named() {
-        assert_eq!(SealedValue::parse(b"").unwrap_err(), Error::ForeignRecord);
+        assert_eq!(EnvelopeRef::parse(b"").unwrap_err(), Error::ForeignRecord);
         assert_eq!(
-            SealedValue::parse(b"{\"json\":1}").unwrap_err(),
+            EnvelopeRef::parse(b"{\"json\":1}").unwrap_err(),
             Error::ForeignRecord
         );
         assert_eq!(
-            SealedValue::parse(b"RW").unwrap_err(),
+            EnvelopeRef::parse(b"RW").unwrap_err(),
             Error::Truncated(Object::Envelope)
         );
         assert_eq!(
-            SealedValue::parse(b"RW\x07\x01").unwrap_err(),
+            EnvelopeRef::parse(b"RW\x07\x01").unwrap_err(),
             Error::UnsupportedVersion(Object::Envelope, 7)
         );
         assert_eq!(
-            SealedValue::parse(b"RW\x01\x01short").unwrap_err(),
+            EnvelopeRef::parse(b"RW\x01\x01short").unwrap_err(),
             Error::Truncated(Object::Envelope)
         );
     }

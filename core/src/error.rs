@@ -1,5 +1,7 @@
-//! The one error type of the engine. Every variant is a distinct failure a caller can act on;
-//! bindings map each to a stable numeric code (`Error::code`) and never invent their own.
+//! The one error type of the engine and the one table of error kinds. Every variant is a
+//! distinct failure a caller can act on; `ERROR_KINDS` gives each kind its stable name, code
+//! and summary, and every binding (C enum, Python and Java exception classes) is generated
+//! from that table, never written out again.
 
 use core::fmt;
 
@@ -27,6 +29,118 @@ impl fmt::Display for Object {
             Object::Grant => "grant",
             Object::Key => "key",
         })
+    }
+}
+
+/// Who raises an error kind: the engine, or a binding's own boundary (NULL pointers, caught
+/// panics, closed handles). Both share one numbering so no binding invents a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Raised by the engine (`Error::kind`).
+    Engine,
+    /// Raised by the std facade (files), never by the no_std engine.
+    Facade,
+    /// Raised only at a language boundary (C, Python, JVM), never by the engine.
+    Binding,
+}
+
+/// One row of the error table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKindInfo {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// UpperCamelCase name: the Java exception class, the Python class (plus `Error`), the C
+    /// constant (as `REWRAP_` + SCREAMING_SNAKE).
+    pub name: &'static str,
+    /// Stable numeric code. Never reuse a number.
+    pub code: u32,
+    /// Who raises it.
+    pub origin: Origin,
+    /// One line for documentation in every language.
+    pub summary: &'static str,
+}
+
+macro_rules! error_kinds {
+    ($($name:ident = $code:literal, $origin:ident, $summary:literal;)*) => {
+        /// Every kind of error, engine and binding, in the order of `ERROR_KINDS`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $(#[doc = $summary] $name,)*
+        }
+
+        /// The error table: every binding's codes, names and documentation come from here.
+        pub const ERROR_KINDS: &[ErrorKindInfo] = &[
+            $(ErrorKindInfo {
+                kind: ErrorKind::$name,
+                name: stringify!($name),
+                code: $code,
+                origin: Origin::$origin,
+                summary: $summary,
+            },)*
+        ];
+
+        impl ErrorKind {
+            /// The stable numeric code.
+            pub const fn code(self) -> u32 {
+                match self {
+                    $(ErrorKind::$name => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_kinds! {
+    NullParameter = 1, Binding, "A required pointer argument was NULL.";
+    Panic = 2, Binding, "A panic inside the library was caught (a bug: please report it).";
+    InvalidUtf8 = 3, Binding, "A string argument was not valid UTF-8.";
+    BufferTooSmall = 4, Binding, "A caller buffer was too small; the message says how large it must be.";
+    Truncated = 100, Engine, "Input ended before the object was complete.";
+    UnsupportedVersion = 101, Engine, "Unknown version or algorithm id.";
+    Malformed = 102, Engine, "Bytes are not a well-formed object of their kind.";
+    ForeignRecord = 103, Engine, "The record value is not a rewrap envelope.";
+    Unencrypted = 104, Engine, "No rewrap headers on an encrypted channel (plaintext not allowed).";
+    WrongTopic = 105, Engine, "The record was sealed for another topic.";
+    EdekMismatch = 106, Engine, "The value and its EDEK header belong to different sessions.";
+    AuthenticationFailed = 107, Engine, "Authenticated decryption failed: the record was altered.";
+    MissingCfrag = 200, Engine, "No capsule fragment for this consumer (not granted or not re-encrypted).";
+    WrongConsumer = 201, Engine, "Capsule fragments are for another consumer.";
+    InsufficientCfrags = 202, Engine, "Fewer capsule fragments than the grant's threshold.";
+    InvalidCfrag = 203, Engine, "A capsule fragment failed verification.";
+    DekUnavailable = 204, Engine, "The DEK could not be opened from valid fragments.";
+    NotGranted = 300, Engine, "The consumer has no grant for this topic and key.";
+    Revoked = 301, Engine, "The consumer's grant was revoked.";
+    GrantExpired = 302, Engine, "The grant is outside its validity period.";
+    UntrustedGrant = 303, Engine, "The grant is not signed by a trusted administrator.";
+    InvalidKeyFrag = 304, Engine, "A key fragment in the grant failed verification.";
+    InvalidArgument = 400, Engine, "An argument is out of its allowed range.";
+    Io = 410, Facade, "Reading or writing a file failed.";
+    InsecureKeyFile = 411, Facade, "A secret key file may be read by group or others (chmod 600).";
+    Closed = 500, Binding, "The handle was closed.";
+    Unknown = 999, Binding, "An error this build of the binding has no class for.";
+}
+
+impl ErrorKind {
+    /// This kind's row of `ERROR_KINDS`.
+    pub fn info(self) -> &'static ErrorKindInfo {
+        ERROR_KINDS
+            .iter()
+            .find(|row| row.kind == self)
+            .unwrap_or(&ERROR_KINDS[ERROR_KINDS.len() - 1])
+    }
+
+    /// The UpperCamelCase name.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    /// The kind with this code, if any.
+    pub fn from_code(code: u32) -> Option<ErrorKind> {
+        ERROR_KINDS
+            .iter()
+            .find(|row| row.code == code)
+            .map(|row| row.kind)
     }
 }
 
@@ -84,29 +198,34 @@ pub enum Error {
 }
 
 impl Error {
-    /// Stable numeric code used by the C, Python and JVM bindings. Never reuse a number.
-    pub fn code(&self) -> u32 {
+    /// This error's kind (its row in `ERROR_KINDS`).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Truncated(_) => 100,
-            Error::UnsupportedVersion(..) => 101,
-            Error::Malformed(_) => 102,
-            Error::ForeignRecord => 103,
-            Error::Unencrypted => 104,
-            Error::WrongTopic => 105,
-            Error::EdekMismatch => 106,
-            Error::AuthenticationFailed => 107,
-            Error::MissingCfrag => 200,
-            Error::WrongConsumer => 201,
-            Error::InsufficientCfrags { .. } => 202,
-            Error::InvalidCfrag => 203,
-            Error::DekUnavailable => 204,
-            Error::NotGranted => 300,
-            Error::Revoked => 301,
-            Error::GrantExpired => 302,
-            Error::UntrustedGrant => 303,
-            Error::InvalidKeyFrag => 304,
-            Error::InvalidArgument(_) => 400,
+            Error::Truncated(_) => ErrorKind::Truncated,
+            Error::UnsupportedVersion(..) => ErrorKind::UnsupportedVersion,
+            Error::Malformed(_) => ErrorKind::Malformed,
+            Error::ForeignRecord => ErrorKind::ForeignRecord,
+            Error::Unencrypted => ErrorKind::Unencrypted,
+            Error::WrongTopic => ErrorKind::WrongTopic,
+            Error::EdekMismatch => ErrorKind::EdekMismatch,
+            Error::AuthenticationFailed => ErrorKind::AuthenticationFailed,
+            Error::MissingCfrag => ErrorKind::MissingCfrag,
+            Error::WrongConsumer => ErrorKind::WrongConsumer,
+            Error::InsufficientCfrags { .. } => ErrorKind::InsufficientCfrags,
+            Error::InvalidCfrag => ErrorKind::InvalidCfrag,
+            Error::DekUnavailable => ErrorKind::DekUnavailable,
+            Error::NotGranted => ErrorKind::NotGranted,
+            Error::Revoked => ErrorKind::Revoked,
+            Error::GrantExpired => ErrorKind::GrantExpired,
+            Error::UntrustedGrant => ErrorKind::UntrustedGrant,
+            Error::InvalidKeyFrag => ErrorKind::InvalidKeyFrag,
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
         }
+    }
+
+    /// Stable numeric code used by the C, Python and JVM bindings (`ERROR_KINDS`).
+    pub fn code(&self) -> u32 {
+        self.kind().code()
     }
 }
 
@@ -153,9 +272,9 @@ mod tests {
     use super::*;
     use alloc::collections::BTreeSet;
 
-    #[test]
-    fn codes_are_unique() {
-        let all = [
+    /// One sample of every engine variant; `kind()`'s match makes the compiler list them.
+    fn every_engine_error() -> [Error; 19] {
+        [
             Error::Truncated(Object::Edek),
             Error::UnsupportedVersion(Object::Edek, 9),
             Error::Malformed(Object::Edek),
@@ -175,8 +294,37 @@ mod tests {
             Error::UntrustedGrant,
             Error::InvalidKeyFrag,
             Error::InvalidArgument("x"),
-        ];
-        let codes: BTreeSet<u32> = all.iter().map(Error::code).collect();
-        assert_eq!(codes.len(), all.len());
+        ]
+    }
+
+    #[test]
+    fn table_codes_and_names_are_unique() {
+        let codes: BTreeSet<u32> = ERROR_KINDS.iter().map(|r| r.code).collect();
+        let names: BTreeSet<&str> = ERROR_KINDS.iter().map(|r| r.name).collect();
+        assert_eq!(codes.len(), ERROR_KINDS.len());
+        assert_eq!(names.len(), ERROR_KINDS.len());
+        assert!(!codes.contains(&0), "0 is success in every binding");
+    }
+
+    #[test]
+    fn every_engine_error_is_an_engine_row() {
+        let all = every_engine_error();
+        for e in &all {
+            let info = e.kind().info();
+            assert_eq!(info.kind, e.kind());
+            assert_eq!(info.code, e.code());
+            assert_eq!(info.origin, Origin::Engine, "{e:?}");
+            assert_eq!(ErrorKind::from_code(e.code()), Some(e.kind()));
+        }
+        let engine_rows = ERROR_KINDS
+            .iter()
+            .filter(|r| r.origin == Origin::Engine)
+            .count();
+        let kinds: BTreeSet<ErrorKind> = all.iter().map(Error::kind).collect();
+        assert_eq!(
+            kinds.len(),
+            engine_rows,
+            "an engine row no Error variant raises"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Grants: the administrator's signed decision that a consumer may read a channel under a
+//! Grants: the administrator's signed decision that a consumer may read a topic under a
 //! delegating key, carrying the Umbral key fragments a re-encryptor needs. A grant for t-of-n
 //! can be split into n per-re-encryptor shares, each still verifiable on its own.
 
@@ -9,8 +9,8 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
 use crate::codec::{put_short_str, Reader};
-use crate::edek::check_topic;
 use crate::error::{Error, Object, Result};
+use crate::ids::{ConsumerId, Topic};
 use crate::keys::{verify_signature, PublicKey, SecretKey, Signer, PUBLIC_KEY_LEN};
 
 /// Current grant layout version.
@@ -22,8 +22,8 @@ const SIGNATURE_LEN: usize = 64;
 /// separately so this can be logged or shown.
 #[derive(Debug, Clone)]
 pub struct GrantTerms<'a> {
-    /// Channel (Kafka topic) the grant opens.
-    pub channel: &'a str,
+    /// Topic (the channel) the grant opens.
+    pub topic: &'a str,
     /// Consumer identity as the re-encryptor sees it (Kafka principal or client id).
     pub consumer: &'a str,
     /// The consumer's public key: all the administrator needs of the consumer.
@@ -41,13 +41,13 @@ pub struct GrantTerms<'a> {
 impl<'a> GrantTerms<'a> {
     /// 1-of-1 terms valid from `not_before` with no expiry: the single re-encryptor case.
     pub fn one_of_one(
-        channel: &'a str,
+        topic: &'a str,
         consumer: &'a str,
         consumer_key: PublicKey,
         not_before: u64,
     ) -> Self {
         GrantTerms {
-            channel,
+            topic,
             consumer,
             consumer_key,
             threshold: 1,
@@ -59,10 +59,8 @@ impl<'a> GrantTerms<'a> {
 }
 
 fn check_terms(terms: &GrantTerms<'_>) -> Result<()> {
-    check_topic(terms.channel)?;
-    if terms.consumer.is_empty() || terms.consumer.len() > 255 {
-        return Err(Error::InvalidArgument("consumer id must be 1..=255 bytes"));
-    }
+    Topic::new(terms.topic)?;
+    ConsumerId::new(terms.consumer)?;
     if terms.threshold == 0 || terms.threshold > terms.shares {
         return Err(Error::InvalidArgument("need 1 <= threshold <= shares"));
     }
@@ -78,7 +76,7 @@ fn check_terms(terms: &GrantTerms<'_>) -> Result<()> {
 /// A signed grant, or one share of it. Parse with `Grant::from_bytes`, then `verify` before use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
-    channel: String,
+    topic: String,
     consumer: String,
     delegating_key: PublicKey,
     consumer_key: PublicKey,
@@ -167,7 +165,7 @@ impl Grant {
             .map(|(i, k)| (i as u8, k))
             .collect();
         let mut grant = Grant {
-            channel: terms.channel.to_string(),
+            topic: terms.topic.to_string(),
             consumer: terms.consumer.to_string(),
             delegating_key,
             consumer_key: terms.consumer_key,
@@ -212,7 +210,7 @@ impl Grant {
     /// Everything the signature covers, in wire order.
     fn write_terms(&self, out: &mut Vec<u8>) {
         out.push(GRANT_VERSION);
-        put_short_str(out, &self.channel);
+        put_short_str(out, &self.topic);
         put_short_str(out, &self.consumer);
         out.extend_from_slice(&self.delegating_key.to_bytes());
         out.extend_from_slice(&self.consumer_key.to_bytes());
@@ -247,7 +245,7 @@ impl Grant {
         if version != GRANT_VERSION {
             return Err(Error::UnsupportedVersion(Object::Grant, version));
         }
-        let channel = r.short_str()?.to_string();
+        let topic = r.short_str()?.to_string();
         let consumer = r.short_str()?.to_string();
         let key = |r: &mut Reader<'_>| -> Result<PublicKey> {
             PublicKey::from_bytes(r.take(PUBLIC_KEY_LEN)?)
@@ -258,7 +256,7 @@ impl Grant {
         let admin_key = key(&mut r)?;
         let threshold = r.u8()?;
         let shares = r.u8()?;
-        if threshold == 0 || threshold > shares || check_topic(&channel).is_err() {
+        if threshold == 0 || threshold > shares || Topic::new(&topic).is_err() {
             return Err(Error::Malformed(Object::Grant));
         }
         let not_before = r.u64()?;
@@ -286,7 +284,7 @@ impl Grant {
         let signature = r.array()?;
         r.finish()?;
         Ok(Grant {
-            channel,
+            topic,
             consumer,
             delegating_key,
             consumer_key,
@@ -336,9 +334,9 @@ impl Grant {
         })
     }
 
-    /// Channel the grant opens.
-    pub fn channel(&self) -> &str {
-        &self.channel
+    /// Topic the grant opens.
+    pub fn topic(&self) -> &str {
+        &self.topic
     }
     /// Consumer identity the grant is for.
     pub fn consumer(&self) -> &str {
@@ -431,7 +429,7 @@ mod tests {
 
     fn terms(consumer: PublicKey, t: u8, n: u8) -> GrantTerms<'static> {
         GrantTerms {
-            channel: "orders",
+            topic: "orders",
             consumer: "consumer-1",
             consumer_key: consumer,
             threshold: t,

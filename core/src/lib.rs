@@ -9,6 +9,9 @@
 //!
 //! Randomness and time are parameters (`rng`, `now` in Unix seconds) so the engine runs
 //! without an OS; the `rewrap` crate supplies both from the OS.
+//!
+//! Every table the bindings share lives here once: error kinds ([`ERROR_KINDS`]) and
+//! constants ([`constants::CONSTANTS`]).
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -21,6 +24,7 @@ extern crate std;
 mod cache;
 pub mod cfrag;
 mod codec;
+pub mod constants;
 mod decryptor;
 mod dek;
 pub mod edek;
@@ -28,17 +32,28 @@ mod encryptor;
 pub mod envelope;
 mod error;
 mod grant;
+mod ids;
 mod keys;
 mod reencrypt;
 
 pub use cache::CacheStats;
-pub use decryptor::{Decryptor, DecryptorConfig, DecryptorStats, Header, Opened};
+pub use cfrag::{CfragRef, CFRAG_HEADER};
+pub use decryptor::{
+    Decryptor, DecryptorConfig, DecryptorStats, Header, Opened, OpenedKind, RecordHeaders,
+    DEFAULT_DECRYPTOR_CACHE_CAPACITY, HEADER_PREFIX,
+};
 pub use dek::{Dek, DEK_LEN};
-pub use encryptor::{Encryptor, RotationPolicy, SealedRecord, MAX_MESSAGES_PER_DEK};
-pub use error::{Error, Object, Result};
+pub use edek::{EdekRef, EDEK_HEADER};
+pub use encryptor::{
+    Encryptor, RotationPolicy, SealedRecord, DEFAULT_ROTATION_MAX_AGE_SECS,
+    DEFAULT_ROTATION_MAX_MESSAGES, MAX_MESSAGES_PER_DEK,
+};
+pub use envelope::EnvelopeRef;
+pub use error::{Error, ErrorKind, ErrorKindInfo, Object, Origin, Result, ERROR_KINDS};
 pub use grant::{Grant, GrantTerms, VerifiedGrant};
+pub use ids::{ConsumerId, SessionId, Topic, MAX_CONSUMER_ID_LEN, MAX_TOPIC_LEN, SESSION_ID_LEN};
 pub use keys::{KeyId, PublicKey, SecretKey, Signer, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
-pub use reencrypt::{CfragHeaders, ReEncryptor, ReEncryptorConfig, ReEncryptorStats};
-
-pub use cfrag::CFRAG_HEADER;
-pub use edek::EDEK_HEADER;
+pub use reencrypt::{
+    CfragHeaders, ReEncryptor, ReEncryptorConfig, ReEncryptorStats,
+    DEFAULT_REENCRYPTOR_CACHE_CAPACITY,
+};

@@ -1,4 +1,4 @@
-//! Broker side: holds verified kfrags per (channel, consumer, delegating key) and turns an
+//! Broker side: holds verified kfrags per (topic, consumer, delegating key) and turns an
 //! EDEK into capsule fragments for a consumer. Each (EDEK, consumer) is re-encrypted once and
 //! then served from a bounded cache; a revoke drops the grant and purges its cache entries at
 //! once, so no new fragment is issued from that moment.
@@ -22,6 +22,9 @@ use crate::keys::{KeyId, PublicKey};
 /// shares as this re-encryptor holds). Cheap to clone.
 pub type CfragHeaders = Arc<[Vec<u8>]>;
 
+/// (EDEK, consumer) pairs whose fragments a re-encryptor keeps by default.
+pub const DEFAULT_REENCRYPTOR_CACHE_CAPACITY: usize = 65_536;
+
 /// Re-encryptor settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReEncryptorConfig {
@@ -34,7 +37,7 @@ pub struct ReEncryptorConfig {
 impl Default for ReEncryptorConfig {
     fn default() -> Self {
         ReEncryptorConfig {
-            cache_capacity: 65_536,
+            cache_capacity: DEFAULT_REENCRYPTOR_CACHE_CAPACITY,
             cache_ttl_secs: None,
         }
     }
@@ -123,19 +126,19 @@ impl ReEncryptor {
         })
     }
 
-    /// Verifies and installs a grant (or a share of one). A grant for the same (channel,
+    /// Verifies and installs a grant (or a share of one). A grant for the same (topic,
     /// consumer, delegating key) replaces the old one; another share of the same signed grant
     /// is added to it.
     pub fn add_grant(&mut self, grant: &Grant, now: u64) -> Result<()> {
         let verified = grant.verify(&self.admins, now)?;
-        let channel = grant.channel();
+        let topic = grant.topic();
         let consumer = grant.consumer();
-        if let Some(set) = self.revoked.get_mut(channel) {
+        if let Some(set) = self.revoked.get_mut(topic) {
             set.remove(consumer);
         }
         let list = self
             .grants
-            .entry(channel.to_string())
+            .entry(topic.to_string())
             .or_default()
             .entry(consumer.to_string())
             .or_default();
@@ -153,33 +156,33 @@ impl ReEncryptor {
             None => list.push(active(grant, verified.kfrags)),
         }
         // Cached fragments were made with the old share set.
-        self.purge(channel, consumer);
+        self.purge(topic, consumer);
         Ok(())
     }
 
-    /// Removes every grant of `consumer` on `channel` and purges its cached fragments; from
+    /// Removes every grant of `consumer` on `topic` and purges its cached fragments; from
     /// now on `reencrypt` answers `Error::Revoked` for it. Returns how many grants were held.
-    pub fn revoke(&mut self, channel: &str, consumer: &str) -> usize {
+    pub fn revoke(&mut self, topic: &str, consumer: &str) -> usize {
         let removed = self
             .grants
-            .get_mut(channel)
+            .get_mut(topic)
             .and_then(|m| m.remove(consumer))
             .map_or(0, |list| list.len());
         self.revoked
-            .entry(channel.to_string())
+            .entry(topic.to_string())
             .or_default()
             .insert(consumer.to_string());
-        self.purge(channel, consumer);
+        self.purge(topic, consumer);
         removed
     }
 
-    fn purge(&mut self, channel: &str, consumer: &str) {
+    fn purge(&mut self, topic: &str, consumer: &str) {
         let prefix_len = consumer.len();
         self.cache.remove_where(|key| {
             key.len() > prefix_len
                 && key[prefix_len] == 0xff
                 && &key[..prefix_len] == consumer.as_bytes()
-                && EdekRef::parse(&key[prefix_len + 1..]).is_ok_and(|e| e.topic() == channel)
+                && EdekRef::parse(&key[prefix_len + 1..]).is_ok_and(|e| e.topic() == *topic)
         });
     }
 
@@ -214,7 +217,7 @@ impl ReEncryptor {
         // Framing and topic are checked on every call, hit or miss: an EDEK copied into
         // another topic must not be served fragments cached for its own topic.
         let parsed = EdekRef::parse(edek)?;
-        if parsed.topic() != topic {
+        if parsed.topic() != *topic {
             return Err(Error::WrongTopic);
         }
         cache_key(&mut self.key_buf, consumer, edek);

@@ -16,8 +16,8 @@ from rewrap.kafka import ConfluentDeserializer
 
 
 def main(brokers, group, topic, client_id, key_file, admin_file):
-    me = rewrap.SecretKey.from_hex(open(key_file).read())
-    admin = rewrap.PublicKey.from_hex(open(admin_file).read())
+    me = rewrap.SecretKey.from_file(key_file)
+    admin = rewrap.PublicKey.from_file(admin_file)
     with rewrap.Decryptor(me, [admin]) as dec:
         consumer = DeserializingConsumer({
             "bootstrap.servers": brokers,

@@ -14,7 +14,7 @@ from rewrap.kafka import ConfluentSerializer
 
 
 def main(brokers, topic, key_file):
-    delegating = rewrap.PublicKey.from_hex(open(key_file).read())
+    delegating = rewrap.PublicKey.from_file(key_file)
     with rewrap.Encryptor(delegating) as enc:
         producer = SerializingProducer({
             "bootstrap.servers": brokers,

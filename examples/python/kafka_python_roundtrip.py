@@ -13,21 +13,21 @@ from rewrap.kafka import KafkaPythonProducer, open_message
 
 
 def main(brokers, topic, delegating_file, client_id, key_file, admin_file):
-    enc = rewrap.Encryptor(rewrap.PublicKey.from_hex(open(delegating_file).read()))
+    enc = rewrap.Encryptor(rewrap.PublicKey.from_file(delegating_file))
     producer = KafkaPythonProducer(KafkaProducer(bootstrap_servers=brokers), enc)
     for i in range(10):
         producer.send(topic, f"message {i}".encode())
     producer.flush()
 
     dec = rewrap.Decryptor(
-        rewrap.SecretKey.from_hex(open(key_file).read()),
-        [rewrap.PublicKey.from_hex(open(admin_file).read())],
+        rewrap.SecretKey.from_file(key_file),
+        [rewrap.PublicKey.from_file(admin_file)],
     )
     consumer = KafkaConsumer(topic, bootstrap_servers=brokers, client_id=client_id,
                              auto_offset_reset="earliest", consumer_timeout_ms=5000)
     for record in consumer:
         try:
-            print(record.offset, open_message(dec, record))
+            print(record.offset, open_message(dec, record).value)
         except rewrap.RewrapError as e:
             print(record.offset, "refused:", type(e).__name__, e)
 

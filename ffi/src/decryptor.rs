@@ -2,12 +2,12 @@
 
 use std::ffi::{c_char, CStr};
 
-use rewrap::{Decryptor, DecryptorConfig, Opened, SecretKey};
+use rewrap::{Decryptor, DecryptorConfig, OpenedKind, SecretKey};
 
 use crate::buf::{free_handle, give, handle, rewrap_buf, set_out, slice, slice_of, string};
 use crate::error::rewrap_result;
 use crate::keys::{key_list, rewrap_public_key, rewrap_secret_key};
-use crate::panic::{engine_try, ffi_boundary, non_null};
+use crate::panic::{engine_try, ffi_boundary, non_null, try_arg};
 use crate::stats::rewrap_decryptor_stats;
 
 /// One Kafka record header as C clients hold it (librdkafka: `rd_kafka_header_get_all`).
@@ -22,17 +22,39 @@ pub struct rewrap_header {
     pub value_len: usize,
 }
 
-/// What `rewrap_decryptor_open` found.
+/// What `rewrap_decryptor_open` found (the engine's `OpenedKind`, same numbers). Only
+/// `REWRAP_OPENED_DECRYPTED` is authenticated data.
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum rewrap_opened_kind {
-    /// A sealed record, decrypted into the output buffer.
-    REWRAP_OPENED_PLAINTEXT = 0,
+    /// A sealed record, authenticated and decrypted into the output buffer.
+    REWRAP_OPENED_DECRYPTED = 0,
     /// A tombstone (NULL value): the output buffer is empty, the record stays a tombstone.
     REWRAP_OPENED_TOMBSTONE = 1,
-    /// A record without rewrap headers, passed through because plaintext is allowed.
-    REWRAP_OPENED_UNENCRYPTED = 2,
+    /// A record without rewrap headers, passed through unauthenticated because plaintext is
+    /// allowed (migrations only).
+    REWRAP_OPENED_UNENCRYPTED_ALLOWED = 2,
+}
+
+// cbindgen needs literal discriminants; these checks keep them the engine's numbers.
+const _: () =
+    assert!(rewrap_opened_kind::REWRAP_OPENED_DECRYPTED as u8 == OpenedKind::Decrypted as u8);
+const _: () =
+    assert!(rewrap_opened_kind::REWRAP_OPENED_TOMBSTONE as u8 == OpenedKind::Tombstone as u8);
+const _: () = assert!(
+    rewrap_opened_kind::REWRAP_OPENED_UNENCRYPTED_ALLOWED as u8
+        == OpenedKind::UnencryptedAllowed as u8
+);
+
+impl From<OpenedKind> for rewrap_opened_kind {
+    fn from(kind: OpenedKind) -> Self {
+        match kind {
+            OpenedKind::Decrypted => rewrap_opened_kind::REWRAP_OPENED_DECRYPTED,
+            OpenedKind::Tombstone => rewrap_opened_kind::REWRAP_OPENED_TOMBSTONE,
+            OpenedKind::UnencryptedAllowed => rewrap_opened_kind::REWRAP_OPENED_UNENCRYPTED_ALLOWED,
+        }
+    }
 }
 
 /// Opens records for one consumer.
@@ -55,15 +77,15 @@ pub unsafe extern "C" fn rewrap_decryptor_new(
     ffi_boundary! {
         non_null!(secret);
         non_null!(out);
-        let admins = match key_list(admins, n_admins) { Ok(k) => k, Err(r) => return r };
+        let admins = try_arg!(key_list(admins, n_admins));
         let config = DecryptorConfig::or_default(cache_capacity, cache_ttl_secs, allow_plaintext);
         let own = engine_try!(SecretKey::from_bytes(handle(secret).0.to_bytes().as_slice()));
         set_out(out, rewrap_decryptor(engine_try!(Decryptor::with_config(own, &admins, config))))
     }
 }
 
-/// Opens one record read from `topic`. `value` NULL means a tombstone. `headers` are the
-/// record's headers (all of them, or at least the rewrap.* ones). On success `*kind` says what
+/// Opens one record read from `topic`. `value` NULL means a tombstone. `headers` are all of
+/// the record's headers as the client received them (the engine selects the rewrap ones). On success `*kind` says what
 /// the record was and `*plaintext_out` holds the payload (free with `rewrap_buf_free`).
 #[no_mangle]
 pub unsafe extern "C" fn rewrap_decryptor_open(
@@ -80,13 +102,13 @@ pub unsafe extern "C" fn rewrap_decryptor_open(
         non_null!(decryptor);
         non_null!(kind);
         non_null!(plaintext_out);
-        let topic = match string(topic, "topic") { Ok(s) => s, Err(r) => return r };
+        let topic = try_arg!(string(topic, "topic"));
         let value = if value.is_null() {
             None
         } else {
-            match slice(value, value_len) { Ok(v) => Some(v), Err(r) => return r }
+            Some(try_arg!(slice(value, value_len)))
         };
-        let raw = match slice_of(headers, n_headers) { Ok(h) => h, Err(r) => return r };
+        let raw = try_arg!(slice_of(headers, n_headers));
         let mut list = Vec::with_capacity(raw.len());
         for h in raw {
             if h.name.is_null() {
@@ -95,17 +117,13 @@ pub unsafe extern "C" fn rewrap_decryptor_open(
             // SAFETY: non-NULL; C promises a NUL-terminated name that outlives the call.
             // Names that are not UTF-8 cannot be rewrap headers and are passed as "".
             let name = unsafe { CStr::from_ptr(h.name) }.to_str().unwrap_or("");
-            let v = match slice(h.value, h.value_len) { Ok(v) => v, Err(r) => return r };
+            let v = try_arg!(slice(h.value, h.value_len));
             list.push((name, v));
         }
-        let (k, bytes) = match engine_try!(handle(decryptor).0.open(topic, value, &list)) {
-            Opened::Plaintext(p) => (rewrap_opened_kind::REWRAP_OPENED_PLAINTEXT, p),
-            Opened::Tombstone => (rewrap_opened_kind::REWRAP_OPENED_TOMBSTONE, Vec::new()),
-            Opened::Unencrypted(p) => (rewrap_opened_kind::REWRAP_OPENED_UNENCRYPTED, p),
-        };
+        let opened = engine_try!(handle(decryptor).0.open(topic, value, &list));
         // SAFETY: `kind` checked non-NULL above; C promises it is writable.
-        unsafe { kind.write(k) };
-        give(plaintext_out, bytes);
+        unsafe { kind.write(opened.kind().into()) };
+        give(plaintext_out, opened.into_value().unwrap_or_default());
         rewrap_result::REWRAP_OK
     }
 }

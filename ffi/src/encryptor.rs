@@ -7,7 +7,7 @@ use rewrap::{Encryptor, RotationPolicy};
 use crate::buf::{free_handle, give, handle, rewrap_buf, set_out, slice, string};
 use crate::error::rewrap_result;
 use crate::keys::rewrap_public_key;
-use crate::panic::{engine_try, ffi_boundary, non_null};
+use crate::panic::{engine_try, ffi_boundary, non_null, try_arg};
 
 /// Seals payloads for one delegating public key; one session (DEK) per topic.
 pub struct rewrap_encryptor(Encryptor);
@@ -46,8 +46,8 @@ pub unsafe extern "C" fn rewrap_encryptor_seal(
         non_null!(encryptor);
         non_null!(value_out);
         non_null!(edek_out);
-        let topic = match string(topic, "topic") { Ok(t) => t, Err(r) => return r };
-        let payload = match slice(payload, payload_len) { Ok(p) => p, Err(r) => return r };
+        let topic = try_arg!(string(topic, "topic"));
+        let payload = try_arg!(slice(payload, payload_len));
         let record = engine_try!(handle(encryptor).0.seal(topic, payload));
         give(edek_out, record.edek.to_vec());
         give(value_out, record.value);

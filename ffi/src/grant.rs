@@ -7,12 +7,12 @@ use rewrap::{Grant, GrantTerms, Signer};
 use crate::buf::{free_handle, give, handle, rewrap_buf, set_out, slice, string};
 use crate::error::rewrap_result;
 use crate::keys::{rewrap_public_key, rewrap_secret_key};
-use crate::panic::{engine_try, ffi_boundary, non_null};
+use crate::panic::{engine_try, ffi_boundary, non_null, try_arg};
 
 /// A grant: kfrags from a delegating key to one consumer, signed by an administrator.
 pub struct rewrap_grant(pub(crate) Grant);
 
-/// Issues a grant of `channel` to `consumer` (id as the re-encryptor sees it) with public key
+/// Issues a grant of `topic` to `consumer` (id as the re-encryptor sees it) with public key
 /// `consumer_key`, delegating from `delegating`, signed by `admin`. `threshold` of `shares`
 /// fragments open a record (1 and 1 for a single re-encryptor). Valid from `not_before` until
 /// `expires` (Unix seconds; 0 = never).
@@ -20,7 +20,7 @@ pub struct rewrap_grant(pub(crate) Grant);
 pub unsafe extern "C" fn rewrap_grant_issue(
     admin: *const rewrap_secret_key,
     delegating: *const rewrap_secret_key,
-    channel: *const c_char,
+    topic: *const c_char,
     consumer: *const c_char,
     consumer_key: *const rewrap_public_key,
     threshold: u8,
@@ -34,10 +34,10 @@ pub unsafe extern "C" fn rewrap_grant_issue(
         non_null!(delegating);
         non_null!(consumer_key);
         non_null!(out);
-        let channel = match string(channel, "channel") { Ok(s) => s, Err(r) => return r };
-        let consumer = match string(consumer, "consumer") { Ok(s) => s, Err(r) => return r };
+        let topic = try_arg!(string(topic, "topic"));
+        let consumer = try_arg!(string(consumer, "consumer"));
         let terms = GrantTerms {
-            channel,
+            topic,
             consumer,
             consumer_key: handle(consumer_key).0,
             threshold,
@@ -74,7 +74,7 @@ pub unsafe extern "C" fn rewrap_grant_from_bytes(
 ) -> rewrap_result {
     ffi_boundary! {
         non_null!(out);
-        let bytes = match slice(bytes, len) { Ok(b) => b, Err(r) => return r };
+        let bytes = try_arg!(slice(bytes, len));
         set_out(out, rewrap_grant(engine_try!(Grant::from_bytes(bytes))))
     }
 }

@@ -3,16 +3,12 @@
 
 use rewrap::{KeyId, PublicKey, SecretKey};
 
-use crate::buf::{copy_out, free_handle, handle, set_out, slice};
-use crate::error::rewrap_result;
-use crate::panic::{engine_try, ffi_boundary, non_null};
+use std::ffi::c_char;
+use std::path::Path;
 
-/// Length of a serialized secret key.
-pub const REWRAP_SECRET_KEY_LEN: usize = 32;
-/// Length of a serialized public key (SEC1 compressed).
-pub const REWRAP_PUBLIC_KEY_LEN: usize = 33;
-/// Length of a key id.
-pub const REWRAP_KEY_ID_LEN: usize = 8;
+use crate::buf::{copy_out, free_handle, handle, set_out, slice, string};
+use crate::error::rewrap_result;
+use crate::panic::{engine_try, ffi_boundary, non_null, try_arg};
 
 /// A secret key. Zeroized when freed.
 pub struct rewrap_secret_key(pub(crate) SecretKey);
@@ -40,8 +36,25 @@ pub unsafe extern "C" fn rewrap_secret_key_from_bytes(
 ) -> rewrap_result {
     ffi_boundary! {
         non_null!(out);
-        let bytes = match slice(bytes, len) { Ok(b) => b, Err(r) => return r };
+        let bytes = try_arg!(slice(bytes, len));
         set_out(out, rewrap_secret_key(engine_try!(SecretKey::from_bytes(bytes))))
+    }
+}
+
+/// Reads a secret key file (hex, as `rewrap keygen` writes it). Refuses a file that group or
+/// others may access (REWRAP_INSECURE_KEY_FILE), as ssh does; REWRAP_IO when it cannot be read.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_secret_key_from_file(
+    path: *const c_char,
+    out: *mut *const rewrap_secret_key,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(out);
+        let path = try_arg!(string(path, "path"));
+        match rewrap::keyfile::read_secret(Path::new(path)) {
+            Ok(key) => set_out(out, rewrap_secret_key(key)),
+            Err(e) => crate::error::store(e),
+        }
     }
 }
 
@@ -77,6 +90,22 @@ pub unsafe extern "C" fn rewrap_secret_key_free(key: *const rewrap_secret_key) {
     ffi_boundary! { free_handle(key) }
 }
 
+/// Reads a public key file (hex, as `rewrap keygen` writes it).
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_public_key_from_file(
+    path: *const c_char,
+    out: *mut *const rewrap_public_key,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(out);
+        let path = try_arg!(string(path, "path"));
+        match rewrap::keyfile::read_public(Path::new(path)) {
+            Ok(key) => set_out(out, rewrap_public_key(key)),
+            Err(e) => crate::error::store(e),
+        }
+    }
+}
+
 /// Parses a 33-byte SEC1 compressed public key.
 #[no_mangle]
 pub unsafe extern "C" fn rewrap_public_key_from_bytes(
@@ -86,7 +115,7 @@ pub unsafe extern "C" fn rewrap_public_key_from_bytes(
 ) -> rewrap_result {
     ffi_boundary! {
         non_null!(out);
-        let bytes = match slice(bytes, len) { Ok(b) => b, Err(r) => return r };
+        let bytes = try_arg!(slice(bytes, len));
         set_out(out, rewrap_public_key(engine_try!(PublicKey::from_bytes(bytes))))
     }
 }

@@ -68,3 +68,15 @@ macro_rules! engine_try {
     };
 }
 pub(crate) use engine_try;
+
+/// Unwraps an argument check (`Result<T, rewrap_result>`, the error already recorded) or
+/// returns its code: rustls-ffi's `try_*!` pattern.
+macro_rules! try_arg {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(code) => return code,
+        }
+    };
+}
+pub(crate) use try_arg;

@@ -8,12 +8,8 @@ use crate::buf::{free_handle, give, handle, rewrap_buf, set_out, slice, string};
 use crate::error::rewrap_result;
 use crate::grant::rewrap_grant;
 use crate::keys::{key_list, rewrap_public_key};
-use crate::panic::{engine_try, ffi_boundary, non_null};
+use crate::panic::{engine_try, ffi_boundary, non_null, try_arg};
 use crate::stats::rewrap_reencryptor_stats;
-
-/// Length of one `rewrap.cfrag` header value.
-pub const REWRAP_CFRAG_HEADER_LEN: usize = 369;
-const _: () = assert!(REWRAP_CFRAG_HEADER_LEN == rewrap::core::cfrag::CFRAG_HEADER_LEN);
 
 /// Holds verified grants and a bounded cache of capsule fragments.
 pub struct rewrap_reencryptor(ReEncryptor);
@@ -31,7 +27,7 @@ pub unsafe extern "C" fn rewrap_reencryptor_new(
 ) -> rewrap_result {
     ffi_boundary! {
         non_null!(out);
-        let admins = match key_list(admins, n_admins) { Ok(k) => k, Err(r) => return r };
+        let admins = try_arg!(key_list(admins, n_admins));
         let config = ReEncryptorConfig::or_default(cache_capacity, cache_ttl_secs);
         set_out(out, rewrap_reencryptor(engine_try!(ReEncryptor::with_config(&admins, config))))
     }
@@ -51,20 +47,20 @@ pub unsafe extern "C" fn rewrap_reencryptor_add_grant(
     }
 }
 
-/// Revokes every grant of `consumer` on `channel` and purges its cached fragments. The
+/// Revokes every grant of `consumer` on `topic` and purges its cached fragments. The
 /// number of grants removed goes to `*removed` when it is not NULL.
 #[no_mangle]
 pub unsafe extern "C" fn rewrap_reencryptor_revoke(
     reencryptor: *const rewrap_reencryptor,
-    channel: *const c_char,
+    topic: *const c_char,
     consumer: *const c_char,
     removed: *mut usize,
 ) -> rewrap_result {
     ffi_boundary! {
         non_null!(reencryptor);
-        let channel = match string(channel, "channel") { Ok(s) => s, Err(r) => return r };
-        let consumer = match string(consumer, "consumer") { Ok(s) => s, Err(r) => return r };
-        let n = handle(reencryptor).0.revoke(channel, consumer);
+        let topic = try_arg!(string(topic, "topic"));
+        let consumer = try_arg!(string(consumer, "consumer"));
+        let n = handle(reencryptor).0.revoke(topic, consumer);
         if !removed.is_null() {
             // SAFETY: non-NULL; C promises it is writable.
             unsafe { removed.write(n) };
@@ -90,9 +86,9 @@ pub unsafe extern "C" fn rewrap_reencryptor_reencrypt(
         non_null!(reencryptor);
         non_null!(out);
         non_null!(count);
-        let topic = match string(topic, "topic") { Ok(s) => s, Err(r) => return r };
-        let consumer = match string(consumer, "consumer") { Ok(s) => s, Err(r) => return r };
-        let edek = match slice(edek, edek_len) { Ok(b) => b, Err(r) => return r };
+        let topic = try_arg!(string(topic, "topic"));
+        let consumer = try_arg!(string(consumer, "consumer"));
+        let edek = try_arg!(slice(edek, edek_len));
         let headers = engine_try!(handle(reencryptor).0.reencrypt(topic, edek, consumer));
         // SAFETY: `count` checked non-NULL above; C promises it is writable.
         unsafe { count.write(headers.len()) };

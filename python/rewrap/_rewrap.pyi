@@ -1,40 +1,102 @@
 """Type stubs of the native module (rewrap._rewrap); everything is re-exported by rewrap."""
 
+import os
 from types import TracebackType
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 __version__: str
-EDEK_HEADER: str
-CFRAG_HEADER: str
 
 _H = TypeVar("_H")
 Header = Tuple[str, Optional[bytes]]
 
 def now() -> int: ...
 
+# BEGIN GENERATED (tests/generated.rs: make generated)
+HEADER_PREFIX: str
+EDEK_HEADER: str
+CFRAG_HEADER: str
+PUBLIC_KEY_LEN: int
+SECRET_KEY_LEN: int
+KEY_ID_LEN: int
+SESSION_ID_LEN: int
+CFRAG_HEADER_LEN: int
+ENVELOPE_OVERHEAD: int
+MAX_TOPIC_LEN: int
+MAX_CONSUMER_ID_LEN: int
+DEFAULT_DECRYPTOR_CACHE_CAPACITY: int
+DEFAULT_REENCRYPTOR_CACHE_CAPACITY: int
+DEFAULT_ROTATION_MAX_MESSAGES: int
+DEFAULT_ROTATION_MAX_AGE_SECS: int
+
 class RewrapError(Exception):
     code: int
 
-class TruncatedError(RewrapError): ...
-class UnsupportedVersionError(RewrapError): ...
-class MalformedError(RewrapError): ...
-class ForeignRecordError(RewrapError): ...
-class UnencryptedError(RewrapError): ...
-class WrongTopicError(RewrapError): ...
-class EdekMismatchError(RewrapError): ...
-class AuthenticationError(RewrapError): ...
-class MissingCfragError(RewrapError): ...
-class WrongConsumerError(RewrapError): ...
-class InsufficientCfragsError(RewrapError): ...
-class InvalidCfragError(RewrapError): ...
-class DekUnavailableError(RewrapError): ...
-class NotGrantedError(RewrapError): ...
-class RevokedError(RewrapError): ...
-class GrantExpiredError(RewrapError): ...
-class UntrustedGrantError(RewrapError): ...
-class InvalidKeyFragError(RewrapError): ...
-class InvalidArgumentError(RewrapError): ...
-class ClosedError(RewrapError): ...
+class NullParameterError(RewrapError):
+    """A required pointer argument was NULL."""
+class PanicError(RewrapError):
+    """A panic inside the library was caught (a bug: please report it)."""
+class InvalidUtf8Error(RewrapError):
+    """A string argument was not valid UTF-8."""
+class BufferTooSmallError(RewrapError):
+    """A caller buffer was too small; the message says how large it must be."""
+class TruncatedError(RewrapError):
+    """Input ended before the object was complete."""
+class UnsupportedVersionError(RewrapError):
+    """Unknown version or algorithm id."""
+class MalformedError(RewrapError):
+    """Bytes are not a well-formed object of their kind."""
+class ForeignRecordError(RewrapError):
+    """The record value is not a rewrap envelope."""
+class UnencryptedError(RewrapError):
+    """No rewrap headers on an encrypted channel (plaintext not allowed)."""
+class WrongTopicError(RewrapError):
+    """The record was sealed for another topic."""
+class EdekMismatchError(RewrapError):
+    """The value and its EDEK header belong to different sessions."""
+class AuthenticationFailedError(RewrapError):
+    """Authenticated decryption failed: the record was altered."""
+class MissingCfragError(RewrapError):
+    """No capsule fragment for this consumer (not granted or not re-encrypted)."""
+class WrongConsumerError(RewrapError):
+    """Capsule fragments are for another consumer."""
+class InsufficientCfragsError(RewrapError):
+    """Fewer capsule fragments than the grant's threshold."""
+class InvalidCfragError(RewrapError):
+    """A capsule fragment failed verification."""
+class DekUnavailableError(RewrapError):
+    """The DEK could not be opened from valid fragments."""
+class NotGrantedError(RewrapError):
+    """The consumer has no grant for this topic and key."""
+class RevokedError(RewrapError):
+    """The consumer's grant was revoked."""
+class GrantExpiredError(RewrapError):
+    """The grant is outside its validity period."""
+class UntrustedGrantError(RewrapError):
+    """The grant is not signed by a trusted administrator."""
+class InvalidKeyFragError(RewrapError):
+    """A key fragment in the grant failed verification."""
+class InvalidArgumentError(RewrapError):
+    """An argument is out of its allowed range."""
+class IoError(RewrapError):
+    """Reading or writing a file failed."""
+class InsecureKeyFileError(RewrapError):
+    """A secret key file may be read by group or others (chmod 600)."""
+class ClosedError(RewrapError):
+    """The handle was closed."""
+class UnknownError(RewrapError):
+    """An error this build of the binding has no class for."""
+# END GENERATED
+
+AuthenticationError = AuthenticationFailedError
+
+class Opened:
+    """What Decryptor.open found; only kind "decrypted" is authenticated data."""
+    @property
+    def kind(self) -> Literal["decrypted", "tombstone", "unencrypted_allowed"]: ...
+    @property
+    def value(self) -> Optional[bytes]: ...
+    @property
+    def authenticated(self) -> bool: ...
 
 class SecretKey:
     @staticmethod
@@ -43,6 +105,8 @@ class SecretKey:
     def from_bytes(data: bytes) -> SecretKey: ...
     @staticmethod
     def from_hex(text: str) -> SecretKey: ...
+    @staticmethod
+    def from_file(path: Union[str, "os.PathLike[str]"]) -> SecretKey: ...
     def to_bytes(self) -> bytes: ...
     def public_key(self) -> PublicKey: ...
 
@@ -51,6 +115,8 @@ class PublicKey:
     def from_bytes(data: bytes) -> PublicKey: ...
     @staticmethod
     def from_hex(text: str) -> PublicKey: ...
+    @staticmethod
+    def from_file(path: Union[str, "os.PathLike[str]"]) -> PublicKey: ...
     def to_bytes(self) -> bytes: ...
     def __bytes__(self) -> bytes: ...
     def to_hex(self) -> str: ...
@@ -69,7 +135,7 @@ class Grant:
     def issue(
         admin: Signer,
         delegating: SecretKey,
-        channel: str,
+        topic: str,
         consumer: str,
         consumer_key: PublicKey,
         threshold: int = 1,
@@ -81,7 +147,7 @@ class Grant:
     def from_umbral_kfrags(
         admin: Signer,
         delegating_key: PublicKey,
-        channel: str,
+        topic: str,
         consumer: str,
         consumer_key: PublicKey,
         kfrags: Sequence[bytes],
@@ -96,7 +162,7 @@ class Grant:
     def verify(self, admins: Sequence[PublicKey], now: Optional[int] = None) -> None: ...
     def share(self, index: int) -> Grant: ...
     @property
-    def channel(self) -> str: ...
+    def topic(self) -> str: ...
     @property
     def consumer(self) -> str: ...
     @property
@@ -140,7 +206,7 @@ class ReEncryptor(_Closeable):
         cache_ttl_secs: Optional[int] = None,
     ) -> None: ...
     def add_grant(self, grant: Grant) -> None: ...
-    def revoke(self, channel: str, consumer: str) -> int: ...
+    def revoke(self, topic: str, consumer: str) -> int: ...
     def reencrypt(self, topic: str, edek: bytes, consumer: str) -> List[bytes]: ...
     def stats(self) -> Dict[str, Any]: ...
 
@@ -155,7 +221,7 @@ class Decryptor(_Closeable):
     ) -> None: ...
     def open(
         self, topic: str, value: Optional[bytes], headers: Optional[Iterable[Header]] = None
-    ) -> Optional[bytes]: ...
+    ) -> Opened: ...
     @property
     def public_key(self) -> PublicKey: ...
     def stats(self) -> Dict[str, Any]: ...

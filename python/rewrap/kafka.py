@@ -18,15 +18,21 @@ kafka-python
 
 Composing with another serializer (string, JSON, Avro bytes): pass it as ``inner``; it runs
 before sealing (and its deserializer after opening).
+
+Plaintext let through by a decryptor made with ``allow_plaintext=True`` (a migration) is never
+returned as if it were authenticated: :func:`open_record` and :func:`open_message` return the
+engine's :class:`~rewrap.Opened` (check ``.kind``), and :class:`ConfluentDeserializer` returns
+such a value as :class:`Unauthenticated`, a ``bytes`` subclass an application can test for.
 """
 
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from ._rewrap import EDEK_HEADER, Decryptor, Encryptor
+from ._rewrap import EDEK_HEADER, Decryptor, Encryptor, Opened
 
 Headers = List[Tuple[str, Optional[bytes]]]
 
 __all__ = [
+    "Unauthenticated",
     "ConfluentDeserializer",
     "ConfluentSerializer",
     "KafkaPythonProducer",
@@ -49,11 +55,17 @@ def seal_record(
     return sealed, out
 
 
+class Unauthenticated(bytes):
+    """A record value let through without authentication because the decryptor allows
+    plaintext (a migration); never returned for a decrypted record."""
+
+
 def open_record(
     decryptor: Decryptor, topic: str, value: Optional[bytes], headers: Optional[Sequence[Any]]
-) -> Optional[bytes]:
-    """Opens a fetched record; ``None`` for a tombstone. Raises a ``RewrapError`` subclass
-    for anything this consumer may not read (not granted, revoked, tampered, plaintext...)."""
+) -> Opened:
+    """Opens a fetched record into an :class:`~rewrap.Opened` (``.kind``, ``.value``). Raises
+    a ``RewrapError`` subclass for anything this consumer may not read (not granted, revoked,
+    tampered, plaintext...)."""
     return decryptor.open(topic, value, _header_list(headers))
 
 
@@ -98,9 +110,12 @@ class ConfluentDeserializer:
 
     def __call__(self, value: Optional[bytes], ctx: Any) -> Any:
         opened = self._decryptor.open(ctx.topic, value, _header_list(getattr(ctx, "headers", None)))
+        plain: Optional[bytes] = opened.value
+        if plain is not None and not opened.authenticated:
+            plain = Unauthenticated(plain)
         if self._inner is not None:
-            return self._inner(opened, ctx)
-        return opened
+            return self._inner(plain, ctx)
+        return plain
 
 
 class KafkaPythonProducer:
@@ -122,6 +137,6 @@ class KafkaPythonProducer:
         return getattr(self._producer, name)
 
 
-def open_message(decryptor: Decryptor, message: Any) -> Optional[bytes]:
+def open_message(decryptor: Decryptor, message: Any) -> Opened:
     """Opens a kafka-python ``ConsumerRecord`` (uses its topic, value and headers)."""
     return decryptor.open(message.topic, message.value, _header_list(message.headers))

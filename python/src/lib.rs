@@ -8,8 +8,15 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyType};
 
+use std::borrow::Cow;
+use std::ffi::CString;
+
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
+use rewrap::constants::{Value, CONSTANTS};
 use rewrap::{
-    CacheStats, DecryptorConfig, Error, GrantTerms, Opened, ReEncryptorConfig, RotationPolicy,
+    CacheStats, DecryptorConfig, Error, ErrorKind, GrantTerms, OpenedKind, ReEncryptorConfig,
+    RotationPolicy, StoreError, ERROR_KINDS,
 };
 
 create_exception!(
@@ -19,71 +26,61 @@ create_exception!(
     "Base class of every rewrap error; `.code` is the stable numeric code shared with the C ABI."
 );
 
-macro_rules! errors {
-    ($($name:ident = $code:expr, $doc:expr;)*) => {
-        $( create_exception!(_rewrap, $name, RewrapError, $doc); )*
+/// The exception classes, one per row of the engine's error table, made at import.
+static ERROR_TYPES: PyOnceLock<Vec<(ErrorKind, Py<PyType>)>> = PyOnceLock::new();
 
-        fn register_errors(m: &Bound<'_, PyModule>) -> PyResult<()> {
-            let py = m.py();
-            m.add("RewrapError", py.get_type::<RewrapError>())?;
-            py.get_type::<RewrapError>().setattr("code", 0)?;
-            $(
-                let t = py.get_type::<$name>();
-                t.setattr("code", $code)?;
-                m.add(stringify!($name), t)?;
-            )*
-            Ok(())
-        }
-    };
+/// Python class name of a table row: the row's name plus `Error`.
+fn class_name(row: &rewrap::ErrorKindInfo) -> String {
+    format!("{}Error", row.name)
 }
 
-errors! {
-    TruncatedError = 100, "Input ended before the object was complete.";
-    UnsupportedVersionError = 101, "Unknown version or algorithm id.";
-    MalformedError = 102, "Bytes are not a well-formed object of their kind.";
-    ForeignRecordError = 103, "The record value is not a rewrap envelope.";
-    UnencryptedError = 104, "No rewrap headers on an encrypted channel (plaintext not allowed).";
-    WrongTopicError = 105, "The record was sealed for another topic.";
-    EdekMismatchError = 106, "The value and its EDEK header belong to different sessions.";
-    AuthenticationError = 107, "Authenticated decryption failed: the record was altered.";
-    MissingCfragError = 200, "No capsule fragment for this consumer (not granted or not re-encrypted).";
-    WrongConsumerError = 201, "Capsule fragments are for another consumer.";
-    InsufficientCfragsError = 202, "Fewer capsule fragments than the grant's threshold.";
-    InvalidCfragError = 203, "A capsule fragment failed verification.";
-    DekUnavailableError = 204, "The DEK could not be opened from valid fragments.";
-    NotGrantedError = 300, "The consumer has no grant for this channel and key.";
-    RevokedError = 301, "The consumer's grant was revoked.";
-    GrantExpiredError = 302, "The grant is outside its validity period.";
-    UntrustedGrantError = 303, "The grant is not signed by a trusted administrator.";
-    InvalidKeyFragError = 304, "A key fragment in the grant failed verification.";
-    InvalidArgumentError = 400, "An argument is out of its allowed range.";
-    ClosedError = 500, "The handle was closed.";
+fn register_errors(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let base = py.get_type::<RewrapError>();
+    base.setattr("code", 0)?;
+    m.add("RewrapError", &base)?;
+    let types = ERROR_TYPES.get_or_try_init(py, || {
+        ERROR_KINDS
+            .iter()
+            .map(|row| {
+                let name = CString::new(format!("rewrap.{}", class_name(row)))?;
+                let doc = CString::new(row.summary)?;
+                let t = PyErr::new_type(py, &name, Some(&doc), Some(&base), None)?;
+                t.bind(py).setattr("code", row.code)?;
+                Ok((row.kind, t))
+            })
+            .collect::<PyResult<Vec<_>>>()
+    })?;
+    for (row, (_, t)) in ERROR_KINDS.iter().zip(types) {
+        m.add(class_name(row).as_str(), t.clone_ref(py))?;
+    }
+    // The name this class had before the table named it.
+    m.add(
+        "AuthenticationError",
+        m.getattr("AuthenticationFailedError")?,
+    )?;
+    Ok(())
+}
+
+/// The exception of `kind` carrying `message`.
+fn raise(kind: ErrorKind, message: String) -> PyErr {
+    Python::attach(|py| {
+        match ERROR_TYPES
+            .get(py)
+            .and_then(|types| types.iter().find(|(k, _)| *k == kind))
+        {
+            Some((_, t)) => PyErr::from_type(t.bind(py).clone(), message),
+            None => RewrapError::new_err(message),
+        }
+    })
 }
 
 fn to_py(e: Error) -> PyErr {
-    let msg = e.to_string();
-    match e {
-        Error::Truncated(_) => TruncatedError::new_err(msg),
-        Error::UnsupportedVersion(..) => UnsupportedVersionError::new_err(msg),
-        Error::Malformed(_) => MalformedError::new_err(msg),
-        Error::ForeignRecord => ForeignRecordError::new_err(msg),
-        Error::Unencrypted => UnencryptedError::new_err(msg),
-        Error::WrongTopic => WrongTopicError::new_err(msg),
-        Error::EdekMismatch => EdekMismatchError::new_err(msg),
-        Error::AuthenticationFailed => AuthenticationError::new_err(msg),
-        Error::MissingCfrag => MissingCfragError::new_err(msg),
-        Error::WrongConsumer => WrongConsumerError::new_err(msg),
-        Error::InsufficientCfrags { .. } => InsufficientCfragsError::new_err(msg),
-        Error::InvalidCfrag => InvalidCfragError::new_err(msg),
-        Error::DekUnavailable => DekUnavailableError::new_err(msg),
-        Error::NotGranted => NotGrantedError::new_err(msg),
-        Error::Revoked => RevokedError::new_err(msg),
-        Error::GrantExpired => GrantExpiredError::new_err(msg),
-        Error::UntrustedGrant => UntrustedGrantError::new_err(msg),
-        Error::InvalidKeyFrag => InvalidKeyFragError::new_err(msg),
-        Error::InvalidArgument(_) => InvalidArgumentError::new_err(msg),
-        _ => RewrapError::new_err(msg),
-    }
+    raise(e.kind(), e.to_string())
+}
+
+fn store_to_py(e: StoreError) -> PyErr {
+    raise(e.kind(), e.to_string())
 }
 
 trait OrPy<T> {
@@ -97,7 +94,11 @@ impl<T> OrPy<T> for rewrap::Result<T> {
 }
 
 fn closed() -> PyErr {
-    ClosedError::new_err("handle is closed")
+    raise(ErrorKind::Closed, "handle is closed".into())
+}
+
+fn invalid_argument(message: &str) -> PyErr {
+    raise(ErrorKind::InvalidArgument, message.into())
 }
 
 /// A secret key of any role (producer, channel, consumer, administrator). Never printed.
@@ -122,6 +123,15 @@ impl SecretKey {
     #[staticmethod]
     fn from_hex(text: &str) -> PyResult<Self> {
         rewrap::SecretKey::from_hex(text).py_err().map(SecretKey)
+    }
+
+    /// Reads a key file as `rewrap keygen` writes it; refuses one that group or others may
+    /// read (`InsecureKeyFileError`), as ssh does.
+    #[staticmethod]
+    fn from_file(path: std::path::PathBuf) -> PyResult<Self> {
+        rewrap::keyfile::read_secret(&path)
+            .map(SecretKey)
+            .map_err(store_to_py)
     }
 
     /// The 32 secret bytes. Handle with care.
@@ -156,6 +166,14 @@ impl PublicKey {
     #[staticmethod]
     fn from_hex(text: &str) -> PyResult<Self> {
         rewrap::PublicKey::from_hex(text).py_err().map(PublicKey)
+    }
+
+    /// Reads a public key file as `rewrap keygen` writes it.
+    #[staticmethod]
+    fn from_file(path: std::path::PathBuf) -> PyResult<Self> {
+        rewrap::keyfile::read_public(&path)
+            .map(PublicKey)
+            .map_err(store_to_py)
     }
 
     /// The 33 bytes.
@@ -217,7 +235,7 @@ impl Signer {
     }
 }
 
-/// A signed grant of a channel to a consumer (or one share of a t-of-n grant).
+/// A signed grant of a topic to a consumer (or one share of a t-of-n grant).
 #[pyclass(module = "rewrap", frozen)]
 struct Grant(rewrap::Grant);
 
@@ -225,13 +243,13 @@ struct Grant(rewrap::Grant);
 impl Grant {
     /// Issues a grant: kfrags from `delegating` to `consumer_key`, signed by `admin`.
     #[staticmethod]
-    #[pyo3(signature = (admin, delegating, channel, consumer, consumer_key, threshold=1, shares=1, not_before=None, expires=None))]
+    #[pyo3(signature = (admin, delegating, topic, consumer, consumer_key, threshold=1, shares=1, not_before=None, expires=None))]
     #[allow(clippy::too_many_arguments)]
     fn issue(
         py: Python<'_>,
         admin: &Signer,
         delegating: &SecretKey,
-        channel: &str,
+        topic: &str,
         consumer: &str,
         consumer_key: &PublicKey,
         threshold: u8,
@@ -240,7 +258,7 @@ impl Grant {
         expires: Option<u64>,
     ) -> PyResult<Self> {
         let terms = GrantTerms {
-            channel,
+            topic,
             consumer,
             consumer_key: consumer_key.0,
             threshold,
@@ -256,12 +274,12 @@ impl Grant {
     /// Wraps kfrags made by umbral-pre (`bytes(kfrag)` of its Python or JS package) into a
     /// grant signed by `admin`, whose key must be the kfrags' signer.
     #[staticmethod]
-    #[pyo3(signature = (admin, delegating_key, channel, consumer, consumer_key, kfrags, threshold=1, not_before=None, expires=None))]
+    #[pyo3(signature = (admin, delegating_key, topic, consumer, consumer_key, kfrags, threshold=1, not_before=None, expires=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_umbral_kfrags(
         admin: &Signer,
         delegating_key: &PublicKey,
-        channel: &str,
+        topic: &str,
         consumer: &str,
         consumer_key: &PublicKey,
         kfrags: Vec<Vec<u8>>,
@@ -269,10 +287,10 @@ impl Grant {
         not_before: Option<u64>,
         expires: Option<u64>,
     ) -> PyResult<Self> {
-        let shares = u8::try_from(kfrags.len())
-            .map_err(|_| InvalidArgumentError::new_err("at most 255 kfrags"))?;
+        let shares =
+            u8::try_from(kfrags.len()).map_err(|_| invalid_argument("at most 255 kfrags"))?;
         let terms = GrantTerms {
-            channel,
+            topic,
             consumer,
             consumer_key: consumer_key.0,
             threshold,
@@ -327,8 +345,8 @@ impl Grant {
     }
 
     #[getter]
-    fn channel(&self) -> &str {
-        self.0.channel()
+    fn topic(&self) -> &str {
+        self.0.topic()
     }
     #[getter]
     fn consumer(&self) -> &str {
@@ -357,8 +375,8 @@ impl Grant {
 
     fn __repr__(&self) -> String {
         format!(
-            "Grant(channel={:?}, consumer={:?}, delegating={}, {}-of-{})",
-            self.0.channel(),
+            "Grant(topic={:?}, consumer={:?}, delegating={}, {}-of-{})",
+            self.0.topic(),
             self.0.consumer(),
             self.0.delegating_key().key_id(),
             self.0.threshold(),
@@ -369,6 +387,38 @@ impl Grant {
 
 /// Holds an inner handle until `close()`; every use after close raises ClosedError.
 type Slot<T> = std::sync::RwLock<Option<Arc<T>>>;
+
+/// The one closable protocol of the handle classes: `close()` drops the engine object now
+/// (zeroizing its keys), and `with` closes on exit.
+macro_rules! closable {
+    ($class:ty) => {
+        #[pymethods]
+        impl $class {
+            /// Drops the engine object now (its keys and cached DEKs are zeroized).
+            fn close(&self) {
+                take(&self.0)
+            }
+
+            fn __enter__(slf: Py<Self>) -> Py<Self> {
+                slf
+            }
+
+            fn __exit__(
+                &self,
+                _t: Option<Bound<'_, PyType>>,
+                _v: Option<Bound<'_, PyAny>>,
+                _tb: Option<Bound<'_, PyAny>>,
+            ) -> bool {
+                self.close();
+                false
+            }
+        }
+    };
+}
+
+closable!(Encryptor);
+closable!(ReEncryptor);
+closable!(Decryptor);
 
 fn get<T>(slot: &Slot<T>) -> PyResult<Arc<T>> {
     slot.read()
@@ -448,25 +498,6 @@ impl Encryptor {
     fn rotations(&self) -> PyResult<u64> {
         Ok(get(&self.0)?.rotations())
     }
-
-    /// Drops the session keys now (they are zeroized).
-    fn close(&self) {
-        take(&self.0)
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __exit__(
-        &self,
-        _t: Option<Bound<'_, PyType>>,
-        _v: Option<Bound<'_, PyAny>>,
-        _tb: Option<Bound<'_, PyAny>>,
-    ) -> bool {
-        self.close();
-        false
-    }
 }
 
 /// Broker side: verified grants and a bounded cache of capsule fragments. Thread-safe.
@@ -476,7 +507,7 @@ struct ReEncryptor(Slot<rewrap::ReEncryptor>);
 #[pymethods]
 impl ReEncryptor {
     #[new]
-    #[pyo3(signature = (admins, cache_capacity=65536, cache_ttl_secs=None))]
+    #[pyo3(signature = (admins, cache_capacity=rewrap::DEFAULT_REENCRYPTOR_CACHE_CAPACITY, cache_ttl_secs=None))]
     fn new(
         admins: Vec<PyRef<'_, PublicKey>>,
         cache_capacity: usize,
@@ -496,9 +527,9 @@ impl ReEncryptor {
         py.detach(|| re.add_grant(&grant.0)).py_err()
     }
 
-    /// Revokes `consumer` on `channel`; returns how many grants were removed.
-    fn revoke(&self, channel: &str, consumer: &str) -> PyResult<usize> {
-        Ok(get(&self.0)?.revoke(channel, consumer))
+    /// Revokes `consumer` on `topic`; returns how many grants were removed.
+    fn revoke(&self, topic: &str, consumer: &str) -> PyResult<usize> {
+        Ok(get(&self.0)?.revoke(topic, consumer))
     }
 
     /// The `rewrap.cfrag` header values for `consumer` reading a record of `topic`.
@@ -524,24 +555,6 @@ impl ReEncryptor {
         d.set_item("grants", s.grants)?;
         Ok(d)
     }
-
-    fn close(&self) {
-        take(&self.0)
-    }
-
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    fn __exit__(
-        &self,
-        _t: Option<Bound<'_, PyType>>,
-        _v: Option<Bound<'_, PyAny>>,
-        _tb: Option<Bound<'_, PyAny>>,
-    ) -> bool {
-        self.close();
-        false
-    }
 }
 
 /// Consumer side: opens records with the consumer's own key. Thread-safe.
@@ -551,7 +564,7 @@ struct Decryptor(Slot<rewrap::Decryptor>);
 #[pymethods]
 impl Decryptor {
     #[new]
-    #[pyo3(signature = (secret, admins, cache_capacity=4096, cache_ttl_secs=None, allow_plaintext=false))]
+    #[pyo3(signature = (secret, admins, cache_capacity=rewrap::DEFAULT_DECRYPTOR_CACHE_CAPACITY, cache_ttl_secs=None, allow_plaintext=false))]
     fn new(
         secret: &SecretKey,
         admins: Vec<PyRef<'_, PublicKey>>,
@@ -569,9 +582,10 @@ impl Decryptor {
         Ok(Decryptor(Slot::new(Some(Arc::new(dec)))))
     }
 
-    /// Opens a record read from `topic`. `value` None is a tombstone (returns None).
-    /// `headers`: the record's headers as (name, value) pairs, as Kafka clients give them;
-    /// only the rewrap.* ones are read, without copying their values.
+    /// Opens a record read from `topic` (`value` None is a tombstone) and says what it was:
+    /// an `Opened` whose `kind` is "decrypted", "tombstone" or "unencrypted_allowed" (only
+    /// "decrypted" is authenticated). `headers`: every header of the record as (name, value)
+    /// pairs, as Kafka clients give them; the engine selects the rewrap ones.
     #[pyo3(signature = (topic, value, headers=None))]
     fn open<'py>(
         &self,
@@ -579,29 +593,25 @@ impl Decryptor {
         topic: &str,
         value: Option<&[u8]>,
         headers: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    ) -> PyResult<Opened> {
         let dec = get(&self.0)?;
-        let mut held: Vec<(&'static str, Bound<'py, PyBytes>)> = Vec::new();
+        let mut held: Vec<(Cow<'_, str>, Option<Bound<'py, PyBytes>>)> = Vec::new();
         if let Some(headers) = headers {
             for item in headers.try_iter()? {
-                let item = item?;
-                let (name, val): (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>) = item.extract()?;
-                // Compare against the two names first: most headers are not ours.
-                let ours = if name.eq(pyo3::intern!(py, "rewrap.edek"))? {
-                    rewrap::EDEK_HEADER
-                } else if name.eq(pyo3::intern!(py, "rewrap.cfrag"))? {
-                    rewrap::CFRAG_HEADER
-                } else {
-                    continue;
-                };
+                let (name, val): (Bound<'py, PyString>, Option<Bound<'py, PyAny>>) =
+                    item?.extract()?;
+                let name = Cow::Owned(name.to_cow()?.into_owned());
                 let bytes = match val {
-                    Some(v) => v.cast_into::<PyBytes>().map_err(PyErr::from)?,
-                    None => PyBytes::new(py, &[]),
+                    Some(v) => Some(v.cast_into::<PyBytes>().map_err(PyErr::from)?),
+                    None => None,
                 };
-                held.push((ours, bytes));
+                held.push((name, bytes));
             }
         }
-        let list: Vec<(&str, &[u8])> = held.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        let list: Vec<(&str, &[u8])> = held
+            .iter()
+            .map(|(n, v)| (n.as_ref(), v.as_ref().map_or(&[][..], |b| b.as_bytes())))
+            .collect();
         let small = value.is_none_or(|v| v.len() < 4096);
         let opened = if small {
             // Below a page of data, releasing the GIL costs more than opening.
@@ -610,9 +620,10 @@ impl Decryptor {
             py.detach(|| dec.open(topic, value, &list))
         }
         .py_err()?;
-        Ok(match opened {
-            Opened::Plaintext(p) | Opened::Unencrypted(p) => Some(PyBytes::new(py, &p)),
-            Opened::Tombstone => None,
+        let kind = opened.kind();
+        Ok(Opened {
+            kind,
+            value: opened.into_value().map(|v| PyBytes::new(py, &v).unbind()),
         })
     }
 
@@ -630,24 +641,52 @@ impl Decryptor {
         d.set_item("dek_opens", s.dek_opens)?;
         Ok(d)
     }
+}
 
-    /// Drops the secret key and cached DEKs now (they are zeroized).
-    fn close(&self) {
-        take(&self.0)
+/// What `Decryptor.open` found: `kind` ("decrypted", "tombstone" or "unencrypted_allowed")
+/// and `value` (None for a tombstone). Only a "decrypted" record is authenticated data; an
+/// "unencrypted_allowed" one was let through unauthenticated by `allow_plaintext`.
+#[pyclass(module = "rewrap", frozen)]
+struct Opened {
+    kind: OpenedKind,
+    value: Option<Py<PyBytes>>,
+}
+
+/// The Python spelling of an opened kind: the engine's name in snake case.
+fn kind_name(kind: OpenedKind) -> String {
+    let mut out = String::new();
+    for (i, ch) in kind.name().chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_lowercase());
+    }
+    out
+}
+
+#[pymethods]
+impl Opened {
+    /// "decrypted", "tombstone" or "unencrypted_allowed".
+    #[getter]
+    fn kind(&self) -> String {
+        kind_name(self.kind)
     }
 
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
+    /// The payload; None for a tombstone.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> Option<Py<PyBytes>> {
+        self.value.as_ref().map(|v| v.clone_ref(py))
     }
 
-    fn __exit__(
-        &self,
-        _t: Option<Bound<'_, PyType>>,
-        _v: Option<Bound<'_, PyAny>>,
-        _tb: Option<Bound<'_, PyAny>>,
-    ) -> bool {
-        self.close();
-        false
+    /// True only for a sealed record that was authenticated and decrypted.
+    #[getter]
+    fn authenticated(&self) -> bool {
+        self.kind == OpenedKind::Decrypted
+    }
+
+    fn __repr__(&self) -> String {
+        // Never the payload: reprs end up in logs.
+        format!("Opened(kind={:?})", kind_name(self.kind))
     }
 }
 
@@ -667,9 +706,14 @@ fn _rewrap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Encryptor>()?;
     m.add_class::<ReEncryptor>()?;
     m.add_class::<Decryptor>()?;
+    m.add_class::<Opened>()?;
     m.add_function(wrap_pyfunction!(now, m)?)?;
-    m.add("EDEK_HEADER", rewrap::EDEK_HEADER)?;
-    m.add("CFRAG_HEADER", rewrap::CFRAG_HEADER)?;
+    for c in CONSTANTS {
+        match c.value {
+            Value::Str(text) => m.add(c.name, text)?,
+            Value::Int(n) => m.add(c.name, n)?,
+        }
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,5 +1,9 @@
 """Every bad input raises its own RewrapError subclass; nothing crashes."""
 
+import os
+import pathlib
+import re
+
 import pytest
 
 import rewrap
@@ -19,14 +23,58 @@ def setup(world):
     return world, enc, dec, value, edek
 
 
-def test_hierarchy_and_codes():
-    classes = [getattr(rewrap, n) for n in dir(rewrap) if n.endswith("Error")]
-    assert len(classes) == 21
-    codes = {c.code for c in classes if c is not rewrap.RewrapError}
-    assert len(codes) == 20
-    for c in classes:
-        assert issubclass(c, rewrap.RewrapError) and issubclass(c, Exception)
+def c_enum():
+    """(name, code) of every row of the C header's generated rewrap_result enum."""
+    header = (pathlib.Path(__file__).parents[2] / "include" / "rewrap.h").read_text()
+    body = header[header.index("typedef enum rewrap_result {") : header.index("} rewrap_result;")]
+    return [(m[1], int(m[2])) for m in re.finditer(r"REWRAP_(\w+) = (\d+),", body) if m[1] != "OK"]
+
+
+def test_every_error_kind_of_the_engine_table_is_a_class_with_its_code():
+    rows = c_enum()
+    assert len(rows) >= 25
+    for c_name, code in rows:
+        py_name = "".join(part.capitalize() for part in c_name.split("_")) + "Error"
+        cls = getattr(rewrap, py_name)
+        assert issubclass(cls, rewrap.RewrapError) and cls.code == code, py_name
+    classes = [getattr(rewrap, n) for n in dir(rewrap) if n.endswith("Error") and n != "AuthenticationError"]
+    assert len(classes) == len(rows) + 1  # and RewrapError itself
     assert rewrap.WrongTopicError.code == 105 and rewrap.RevokedError.code == 301
+    assert rewrap.AuthenticationError is rewrap.AuthenticationFailedError
+
+
+def test_shared_constants_come_from_the_engine():
+    header = (pathlib.Path(__file__).parents[2] / "include" / "rewrap.h").read_text()
+    for name, value in re.findall(r"#define REWRAP_(\w+) (\S+)", header):
+        if name == "H":
+            continue
+        expected = value.strip('"') if value.startswith('"') else int(value)
+        assert getattr(rewrap, name) == expected, name
+
+
+def test_header_name_cut_at_nul_is_refused(setup):
+    world, _, dec, value, edek = setup
+    headers = world.headers_for(TOPIC, edek, "me")
+    smuggled = [(n + "\0x", v) if n == rewrap.CFRAG_HEADER else (n, v) for n, v in headers]
+    with pytest.raises(rewrap.MalformedError):
+        dec.open(TOPIC, value, smuggled)
+    assert dec.open(TOPIC, value, headers + [("rewrap.other", b"")]).authenticated
+
+
+def test_key_files_are_read_by_the_engine(tmp_path):
+    key = rewrap.SecretKey.generate()
+    path = tmp_path / "k.sec"
+    path.write_text(key.to_bytes().hex() + "\n")
+    os.chmod(path, 0o600)
+    assert rewrap.SecretKey.from_file(path).public_key() == key.public_key()
+    os.chmod(path, 0o644)
+    with pytest.raises(rewrap.InsecureKeyFileError):
+        rewrap.SecretKey.from_file(str(path))
+    with pytest.raises(rewrap.IoError):
+        rewrap.SecretKey.from_file(tmp_path / "missing.sec")
+    pub = tmp_path / "k.pub"
+    pub.write_text(key.public_key().to_hex() + "\n")
+    assert rewrap.PublicKey.from_file(pub) == key.public_key()
 
 
 def test_truncated_value(setup):
@@ -94,13 +142,14 @@ def test_foreign_and_unencrypted_records(setup):
         dec.open(TOPIC, b"injected plaintext", [])
     key = rewrap.SecretKey.generate()
     migrating = rewrap.Decryptor(key, world.admins, allow_plaintext=True)
-    assert migrating.open(TOPIC, b"legacy", []) == b"legacy"
+    legacy = migrating.open(TOPIC, b"legacy", [])
+    assert (legacy.kind, legacy.value, legacy.authenticated) == ("unencrypted_allowed", b"legacy", False)
 
 
 def test_tombstone_stays_none(setup):
     world, _, dec, _, edek = setup
-    assert dec.open(TOPIC, None, world.headers_for(TOPIC, edek, "me")) is None
-    assert dec.open(TOPIC, None) is None
+    assert dec.open(TOPIC, None, world.headers_for(TOPIC, edek, "me")).kind == "tombstone"
+    assert dec.open(TOPIC, None).value is None
 
 
 def test_untrusted_and_expired_grants(world):

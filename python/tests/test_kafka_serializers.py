@@ -9,6 +9,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 import rewrap
 from rewrap.kafka import (
+    Unauthenticated,
     ConfluentDeserializer,
     ConfluentSerializer,
     KafkaPythonProducer,
@@ -100,11 +101,27 @@ def test_kafka_python_round_trip(parties):
         key=key, value=value, headers=fetch(world, topic, headers, "alice"),
         checksum=None, serialized_key_size=1, serialized_value_size=len(value), serialized_header_size=-1,
     )
-    assert json.loads(open_message(dec, record)) == {"id": 1}
+    assert json.loads(open_message(dec, record).value) == {"id": 1}
 
 
 def test_open_record_accepts_dict_headers(parties):
     world, enc, dec = parties
     value, headers = seal_record(enc, "orders", b"x")
     fetched = fetch(world, "orders", headers, "alice")
-    assert open_record(dec, "orders", value, dict(fetched)) == b"x"
+    assert open_record(dec, "orders", value, dict(fetched)).value == b"x"
+
+
+def test_confluent_deserializer_marks_plaintext_let_through_as_unauthenticated(world):
+    key, _ = world.consumer()
+    migrating = rewrap.Decryptor(key, [world.admin.verifying_key], allow_plaintext=True)
+    de = ConfluentDeserializer(migrating)
+    legacy = de(b"legacy", SerializationContext("orders", MessageField.VALUE, []))
+    assert isinstance(legacy, Unauthenticated) and legacy == b"legacy"
+
+
+def test_confluent_deserializer_returns_plain_bytes_for_decrypted_records(parties):
+    world, enc, dec = parties
+    headers = []
+    value = ConfluentSerializer(enc)(b"x", SerializationContext("orders", MessageField.VALUE, headers))
+    opened = ConfluentDeserializer(dec)(value, SerializationContext("orders", MessageField.VALUE, fetch(world, "orders", headers, "alice")))
+    assert opened == b"x" and not isinstance(opened, Unauthenticated)

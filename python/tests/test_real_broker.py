@@ -104,7 +104,7 @@ def consume_all(bootstrap, topic, n, timeout=30.0, client_id="alice"):
 
 def open_all(dec, topic, records):
     """Opens records fetched through the proxy: their cfrag headers came from it."""
-    return [dec.open(topic, m.value(), m.headers()) for m in records]
+    return [dec.open(topic, m.value(), m.headers()).value for m in records]
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip", "snappy", "lz4", "zstd"])

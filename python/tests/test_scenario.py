@@ -32,7 +32,7 @@ def test_seed_scenario(world, mode):
                 with pytest.raises(rewrap.MissingCfragError):
                     dec.open(CHANNEL, value, headers)
             else:
-                assert dec.open(CHANNEL, value, headers) == payload
+                assert dec.open(CHANNEL, value, headers).value == payload
 
     stats = world.reencryptor.stats()
     assert stats["reencryptions"] == 3 * 2  # one per (session, granted consumer)
@@ -46,7 +46,7 @@ def test_seed_scenario(world, mode):
     for enc in producers:
         enc.rotate()
         value, edek = enc.seal(CHANNEL, b"after revoke")
-        assert consumers["1"][1].open(CHANNEL, value, world.headers_for(CHANNEL, edek, "1")) == b"after revoke"
+        assert consumers["1"][1].open(CHANNEL, value, world.headers_for(CHANNEL, edek, "1")).value == b"after revoke"
         with pytest.raises(rewrap.MissingCfragError):
             consumers["2"][1].open(CHANNEL, value, world.headers_for(CHANNEL, edek, "2"))
         with pytest.raises(rewrap.RevokedError):
@@ -66,7 +66,7 @@ def test_threshold_two_of_three_through_shares(world):
     frags = [p.reencrypt("t", edek, "c")[0] for p in proxies]
     with rewrap.Decryptor(key, world.admins) as fresh:
         headers = [(rewrap.EDEK_HEADER, edek)] + [(rewrap.CFRAG_HEADER, f) for f in frags[1:]]
-        assert fresh.open("t", value, headers) == b"secret"
+        assert fresh.open("t", value, headers).value == b"secret"
     with pytest.raises(rewrap.InsufficientCfragsError):
         dec.open("t", value, [(rewrap.EDEK_HEADER, edek), (rewrap.CFRAG_HEADER, frags[0])])
 
@@ -79,6 +79,6 @@ def test_python_reencryptor_cache_and_history(world):
     key, dec = world.consumer()
     world.grant(channel, CHANNEL, "late", key.public_key())
     for i, (value, edek) in enumerate(old):
-        assert dec.open(CHANNEL, value, world.headers_for(CHANNEL, edek, "late")) == f"old {i}".encode()
+        assert dec.open(CHANNEL, value, world.headers_for(CHANNEL, edek, "late")).value == f"old {i}".encode()
     s = world.reencryptor.stats()
     assert s["reencryptions"] == 1 and s["cache"]["hits"] == 9

@@ -18,7 +18,7 @@ def test_threads_share_handles(world):
             for i in range(200):
                 payload = f"thread {n} message {i}".encode()
                 value, edek = enc.seal("t", payload)
-                if dec.open("t", value, world.headers_for("t", edek, "c")) == payload:
+                if dec.open("t", value, world.headers_for("t", edek, "c")).value == payload:
                     ok.append(1)
         except Exception as e:  # surfaced below
             errors.append(e)

@@ -81,7 +81,7 @@ def test_umbral_pre_kfrags_reencrypt_inside_rewrap():
     assert len(frags) == 3
     dec = rewrap.Decryptor(consumer_sk, [admin.verifying_key])
     headers = [(rewrap.EDEK_HEADER, edek)] + [(rewrap.CFRAG_HEADER, f) for f in frags[:2]]
-    assert dec.open("orders", value, headers) == b"made by umbral-pre"
+    assert dec.open("orders", value, headers).value == b"made by umbral-pre"
 
     # Kfrags signed by another key are refused when wrapping.
     other = rewrap.Signer(rewrap.SecretKey.generate())

@@ -5,7 +5,7 @@
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use rewrap::core::{
+use rewrap::engine::{
     Decryptor, DecryptorConfig, Error, Grant, GrantTerms, Opened, PublicKey, ReEncryptor,
     ReEncryptorConfig, SealedRecord, SecretKey, Signer,
 };
