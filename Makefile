@@ -67,21 +67,11 @@ test-python: $(VENV)/bin/python
 # Real Apache Kafka (tests/kafka/broker.sh): started here, stopped whatever the outcome, its
 # log printed on failure.
 KAFKA_DIR = $(TARGET_DIR)/kafka
-# The Rust end-to-end tests (rdkafka through the proxy binary) run one at a time: one of them
-# restarts the broker.
+# Python, Rust end-to-end and hostile-client suites against one broker (tests/kafka/run-tests.sh).
 test-kafka: test-python examples-c test-jvm
 	$(CARGO) build -p rewrap-proxy
-	$(CARGO) test -p rewrap-proxy --test kafka --no-run
-	rm -rf $(KAFKA_DIR)
-	tests/kafka/broker.sh start $(KAFKA_DIR)
-	export REWRAP_KAFKA_BOOTSTRAP=$$(cat $(KAFKA_DIR)/bootstrap) REWRAP_KAFKA_DATA=$(KAFKA_DIR)/data \
-		REWRAP_KAFKA_DIR=$(KAFKA_DIR) REWRAP_PROXY_BIN=$(TARGET_DIR)/debug/rewrap-proxy \
-		REWRAP_C_PRODUCER=$(CURDIR)/examples/c/producer \
-		REWRAP_JAVA_CLASSPATH=$(CURDIR)/jvm/target/classes:$(CURDIR)/jvm/target/test-classes:$$(cat jvm/target/classpath.txt); \
-		$(VENV)/bin/pytest -q -p no:cacheprovider -m kafka python/tests \
-		&& $(CARGO) test -p rewrap-proxy --test kafka -- --ignored --test-threads=1; \
-		rc=$$?; tests/kafka/broker.sh stop $(KAFKA_DIR); \
-		if [ $$rc -ne 0 ]; then tail -40 $(KAFKA_DIR)/broker.log; fi; exit $$rc
+	$(CARGO) test -p rewrap-proxy --test kafka --test hostile --no-run
+	tests/kafka/run-tests.sh $(KAFKA_DIR) $(TARGET_DIR) $(VENV) $(CARGO)
 
 # Kafka end to end: plaintext vs sealed vs through the proxy vs Shotover alone (docs/BENCHMARKS.md).
 bench-kafka:

@@ -111,6 +111,8 @@ typedef enum rewrap_result {
   REWRAP_UNTRUSTED_GRANT = 303,
   /* A key fragment in the grant failed verification. */
   REWRAP_INVALID_KEY_FRAG = 304,
+  /* The re-encryptor's budget of Umbral re-encryptions per second is spent; retry later. */
+  REWRAP_THROTTLED = 305,
   /* An argument is out of its allowed range. */
   REWRAP_INVALID_ARGUMENT = 400,
   /* Reading or writing a file failed. */
@@ -245,6 +247,10 @@ typedef struct rewrap_decryptor_stats {
    * Umbral opens performed (one per producer session on a warm cache).
    */
   uint64_t dek_opens;
+  /**
+   * Fragment headers skipped (malformed, or failing verification beside usable ones).
+   */
+  uint64_t skipped_cfrags;
 } rewrap_decryptor_stats;
 
 /**

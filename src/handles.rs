@@ -2,12 +2,16 @@
 //! Each wraps one core object in a mutex: the engine never panics on input, so a poisoned
 //! lock can only follow a bug elsewhere in the process and is recovered rather than spread.
 
-use std::sync::{Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 use rewrap_core as engine;
 use rewrap_core::{
-    CfragHeaders, DecryptorConfig, DecryptorStats, Grant, Header, Opened, PublicKey,
+    CfragHeaders, DecryptorConfig, DecryptorStats, Error, Grant, Header, Opened, PublicKey,
     ReEncryptorConfig, ReEncryptorStats, Result, RotationPolicy, SealedRecord, SecretKey,
+    SessionId,
 };
 
 use crate::{now, rng};
@@ -54,8 +58,10 @@ impl Encryptor {
     }
 }
 
-/// Consumer handle: opens records; safe to share between threads.
-pub struct Decryptor(Mutex<engine::Decryptor>);
+/// Consumer handle: opens records; safe to share between threads. A cache hit takes the lock
+/// for the look-up and the AES pass; a miss opens the DEK (the Umbral step) outside the lock,
+/// once per session however many threads need it at the same moment.
+pub struct Decryptor(Mutex<engine::Decryptor>, Flights<SessionId, ()>);
 
 impl Decryptor {
     /// A consumer trusting fragments from grants signed by `trusted_admins`.
@@ -69,11 +75,10 @@ impl Decryptor {
         trusted_admins: &[PublicKey],
         config: DecryptorConfig,
     ) -> Result<Self> {
-        Ok(Decryptor(Mutex::new(engine::Decryptor::new(
-            secret,
-            trusted_admins,
-            config,
-        )?)))
+        Ok(Decryptor(
+            Mutex::new(engine::Decryptor::new(secret, trusted_admins, config)?),
+            Flights::new(),
+        ))
     }
 
     /// Opens one record read from `topic` (`value` is `None` for a tombstone).
@@ -83,7 +88,30 @@ impl Decryptor {
         value: Option<&[u8]>,
         headers: &[Header<'_>],
     ) -> Result<Opened> {
-        lock(&self.0).open(now(), topic, value, headers)
+        // The Umbral step of a cache miss runs outside the lock: other threads' records keep
+        // opening meanwhile.
+        loop {
+            let pending = match lock(&self.0).prepare(now(), topic, value, headers)? {
+                engine::Prepared::Done(opened) => return Ok(opened),
+                engine::Prepared::NeedsDek(pending) => pending,
+            };
+            let session = pending.session_id();
+            let flight = match self.1.join(session, || true) {
+                Role::Lead(mine) => mine,
+                // Another thread is opening this session: wait, then look again (a hit, or
+                // this thread leads if that open failed).
+                Role::Follow(other) => {
+                    other.wait();
+                    continue;
+                }
+                Role::Refused => continue, // not reached: every caller is admitted
+            };
+            let result = pending
+                .open_dek()
+                .and_then(|dek| lock(&self.0).finish(pending, dek, now()));
+            self.1.land(&session, &flight, ());
+            return result;
+        }
     }
 
     /// The consumer's public key.
@@ -97,8 +125,123 @@ impl Decryptor {
     }
 }
 
+/// A token bucket bounding Umbral re-encryptions (cache misses) per second. The re-encryptor
+/// holds a global one; a caller such as the proxy keeps one per connection and passes it in.
+pub struct MissBudget {
+    per_sec: u32,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl MissBudget {
+    /// Up to `per_sec` misses per second, with bursts of as many.
+    pub fn per_second(per_sec: u32) -> Self {
+        MissBudget {
+            per_sec,
+            state: Mutex::new((f64::from(per_sec), Instant::now())),
+        }
+    }
+
+    /// Takes one miss from the budget; false when it is spent.
+    pub fn try_take(&self) -> bool {
+        let mut state = lock(&self.state);
+        let (tokens, at) = &mut *state;
+        let now = Instant::now();
+        let rate = f64::from(self.per_sec);
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One Umbral computation others may be waiting for (single-flight).
+struct Flight<T> {
+    result: Mutex<Option<T>>,
+    done: Condvar,
+}
+
+impl<T: Clone> Flight<T> {
+    fn new() -> Arc<Self> {
+        Arc::new(Flight {
+            result: Mutex::new(None),
+            done: Condvar::new(),
+        })
+    }
+
+    fn finish(&self, value: T) {
+        *lock(&self.result) = Some(value);
+        self.done.notify_all();
+    }
+
+    fn wait(&self) -> T {
+        let mut result = lock(&self.result);
+        loop {
+            if let Some(value) = &*result {
+                return value.clone();
+            }
+            result = self.done.wait(result).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// A caller's part in a flight.
+enum Role<T> {
+    /// Compute, then land the flight.
+    Lead(Arc<Flight<T>>),
+    /// Wait for the leader's result.
+    Follow(Arc<Flight<T>>),
+    /// Not admitted (budget spent).
+    Refused,
+}
+
+/// Who computes a key that several threads may need at once: the first caller leads, the rest
+/// wait for its flight.
+struct Flights<K, T>(Mutex<HashMap<K, Arc<Flight<T>>>>);
+
+impl<K: std::hash::Hash + Eq, T: Clone> Flights<K, T> {
+    fn new() -> Self {
+        Flights(Mutex::new(HashMap::new()))
+    }
+
+    /// Leads a new flight for `key` (call `land` when done) or follows the one in the air.
+    /// `admit` is asked only before leading (a budget).
+    fn join(&self, key: K, admit: impl FnOnce() -> bool) -> Role<T> {
+        let mut map = lock(&self.0);
+        if let Some(f) = map.get(&key) {
+            return Role::Follow(f.clone());
+        }
+        if !admit() {
+            return Role::Refused;
+        }
+        let f = Flight::new();
+        map.insert(key, f.clone());
+        Role::Lead(f)
+    }
+
+    fn land<Q>(&self, key: &Q, flight: &Flight<T>, value: T)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        flight.finish(value);
+        lock(&self.0).remove(key);
+    }
+}
+
 /// Re-encryptor handle: holds grants and its fragment cache; safe to share between threads.
-pub struct ReEncryptor(Mutex<engine::ReEncryptor>);
+/// Cache hits take the lock for a look-up only; a miss runs its Umbral re-encryption outside
+/// the lock (hits and other misses proceed meanwhile), concurrent misses for one capsule and
+/// consumer grant are computed once, and a global budget bounds misses per second.
+pub struct ReEncryptor {
+    inner: Mutex<engine::ReEncryptor>,
+    inflight: Flights<Box<[u8]>, Result<CfragHeaders>>,
+    budget: Option<MissBudget>,
+    throttled: AtomicU64,
+}
 
 impl ReEncryptor {
     /// A re-encryptor accepting grants signed by `trusted_admins`.
@@ -106,31 +249,88 @@ impl ReEncryptor {
         Self::with_config(trusted_admins, ReEncryptorConfig::default())
     }
 
-    /// Same, with explicit cache settings.
+    /// Same, with explicit cache settings and no global miss budget.
     pub fn with_config(trusted_admins: &[PublicKey], config: ReEncryptorConfig) -> Result<Self> {
-        Ok(ReEncryptor(Mutex::new(engine::ReEncryptor::new(
-            trusted_admins,
-            config,
-        )?)))
+        Ok(ReEncryptor {
+            inner: Mutex::new(engine::ReEncryptor::new(trusted_admins, config)?),
+            inflight: Flights::new(),
+            budget: None,
+            throttled: AtomicU64::new(0),
+        })
     }
 
-    /// Verifies and installs a grant.
+    /// Bounds Umbral re-encryptions to `per_sec` per second over all callers; beyond it
+    /// misses fail with `Throttled` (hits are always served).
+    pub fn with_miss_budget(mut self, per_sec: u32) -> Self {
+        self.budget = Some(MissBudget::per_second(per_sec));
+        self
+    }
+
+    /// Verifies and installs a grant. Verification (several Umbral checks) runs before the
+    /// lock is taken, so fetches are not blocked behind it.
     pub fn add_grant(&self, grant: &Grant) -> Result<()> {
-        lock(&self.0).add_grant(grant, now())
+        let verified = {
+            let admins = lock(&self.inner).admins().to_vec();
+            grant.verify(&admins, now())?
+        };
+        lock(&self.inner).add_verified_grant(grant, verified)
     }
 
     /// Revokes `consumer` on `topic`; returns how many grants were removed.
     pub fn revoke(&self, topic: &str, consumer: &str) -> usize {
-        lock(&self.0).revoke(topic, consumer)
+        lock(&self.inner).revoke(topic, consumer)
     }
 
     /// Capsule fragment headers for `consumer` reading `edek` from `topic`.
     pub fn reencrypt(&self, topic: &str, edek: &[u8], consumer: &str) -> Result<CfragHeaders> {
-        lock(&self.0).reencrypt(&mut rng(), now(), topic, edek, consumer)
+        self.reencrypt_within(topic, edek, consumer, None)
+    }
+
+    /// Same, charging a miss to the caller's own `budget` too (e.g. one per connection).
+    pub fn reencrypt_within(
+        &self,
+        topic: &str,
+        edek: &[u8],
+        consumer: &str,
+        budget: Option<&MissBudget>,
+    ) -> Result<CfragHeaders> {
+        let pending = match lock(&self.inner).lookup(now(), topic, edek, consumer)? {
+            engine::Lookup::Hit(headers) => return Ok(headers),
+            engine::Lookup::Miss(pending) => pending,
+        };
+        let spent = |b: Option<&MissBudget>| b.is_some_and(|b| !b.try_take());
+        let admit = || !(spent(budget) || spent(self.budget.as_ref()));
+        let flight = match self.inflight.join(pending.key().into(), admit) {
+            Role::Refused => {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                return Err(Error::Throttled);
+            }
+            Role::Follow(other) => return other.wait(),
+            Role::Lead(mine) => mine,
+        };
+        let headers = pending.compute(&mut rng());
+        let result = lock(&self.inner).complete(&pending, headers, now());
+        self.inflight.land(pending.key(), &flight, result.clone());
+        result
+    }
+
+    /// The answer if it needs no Umbral work: cached fragments, or a refusal. `None` on a
+    /// cache miss (then call `reencrypt`, off any latency-sensitive thread).
+    pub fn cached(&self, topic: &str, edek: &[u8], consumer: &str) -> Option<Result<CfragHeaders>> {
+        match lock(&self.inner).lookup(now(), topic, edek, consumer) {
+            Ok(engine::Lookup::Hit(headers)) => Some(Ok(headers)),
+            Ok(engine::Lookup::Miss(_)) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Misses refused because a budget was spent.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 
     /// Cache counters, re-encryptions and grants held.
     pub fn stats(&self) -> ReEncryptorStats {
-        lock(&self.0).stats()
+        lock(&self.inner).stats()
     }
 }

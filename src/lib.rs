@@ -34,7 +34,7 @@ mod handles;
 pub mod keyfile;
 pub mod store;
 
-pub use handles::{Decryptor, Encryptor, ReEncryptor};
+pub use handles::{Decryptor, Encryptor, MissBudget, ReEncryptor};
 /// The no_std engine itself, for callers that supply their own RNG and clock (its
 /// `Encryptor`, `Decryptor` and `ReEncryptor` take `rng` and `now` parameters).
 pub use rewrap_core as engine;

@@ -5,7 +5,8 @@ mod common;
 use common::{headers, open_with, Consumer, World, T0};
 use rewrap::engine::{
     Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Object, Opened,
-    RotationPolicy, SealedRecord, SecretKey, Signer,
+    RotationPolicy, SealedRecord, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER,
+    MAX_EXTRA_CFRAG_VERIFICATIONS,
 };
 
 const TOPIC: &str = "orders";
@@ -382,4 +383,48 @@ fn empty_and_64_mib_payloads_round_trip() {
             Ok(Opened::Decrypted(payload))
         );
     }
+}
+
+/// A malformed fragment header beside a valid one is skipped (and counted), not fatal; own-key
+/// fragments that fail verification are tried at most threshold + 2 times per record.
+#[test]
+fn malformed_cfrag_beside_a_valid_one_is_skipped_and_bad_own_cfrags_are_capped() {
+    let mut s = setup(77);
+    let r = s.seal(b"payload");
+    let good = s.frags(&r).remove(0);
+    let garbage = good[..10].to_vec();
+    let headers = [
+        (EDEK_HEADER, &r.edek[..]),
+        (CFRAG_HEADER, &garbage[..]),
+        (CFRAG_HEADER, &good[..]),
+    ];
+    assert_eq!(
+        s.granted
+            .decryptor
+            .open(T0, TOPIC, Some(&r.value), &headers),
+        Ok(Opened::Decrypted(b"payload".to_vec()))
+    );
+    assert_eq!(s.granted.decryptor.stats().skipped_cfrags, 1);
+
+    // Fifty own-key fragments whose proofs fail: refused (the loop verifies at most
+    // threshold + MAX_EXTRA_CFRAG_VERIFICATIONS of them).
+    let mut forged = good.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    s.granted.forget_deks();
+    let mut many: Vec<(&str, &[u8])> = vec![(EDEK_HEADER, &r.edek[..])];
+    many.extend(std::iter::repeat_n((CFRAG_HEADER, &forged[..]), 50));
+    assert_eq!(
+        s.granted.decryptor.open(T0, TOPIC, Some(&r.value), &many),
+        Err(Error::InvalidCfrag)
+    );
+    // One good fragment after the forged ones still opens: skipping is per header.
+    many.push((CFRAG_HEADER, &good[..]));
+    many.swap(1, 51);
+    assert!(s
+        .granted
+        .decryptor
+        .open(T0, TOPIC, Some(&r.value), &many)
+        .is_ok());
+    assert_eq!(MAX_EXTRA_CFRAG_VERIFICATIONS, 2);
 }

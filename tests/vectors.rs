@@ -1,193 +1,912 @@
-//! Shared test vectors (`tests/vectors/records.json`), made with a seeded ChaCha20 RNG so they
-//! regenerate byte for byte. Every binding opens them; here we check they still regenerate
-//! identically (the format did not drift) and that they open from their hex alone.
-//! `REWRAP_BLESS=1 cargo test --test vectors` rewrites the file after an intended change.
+//! Shared test vectors (`tests/vectors/records.json`, and the same as `records.kv` lines for
+//! readers without JSON), made with one seeded ChaCha20 RNG so they regenerate byte for byte.
+//! Here we check they still regenerate identically (the format did not drift), that they open
+//! from their bytes alone (`core/tests/vectors_portable.rs`, included below, run here on
+//! `ring` and by `cargo test -p rewrap-core` on the portable backend), and that the order of
+//! checks table and the error codes in `docs/FORMAT.md` are the engine's.
+//! `REWRAP_BLESS=1 cargo test -p rewrap --test vectors` rewrites both files after an intended
+//! change.
+//!
+//! Accept cases (`cases`) are whole producer sessions: keys, grant (and its shares), the
+//! first session's EDEK and DEK, and `records` to open in order with one decryptor. Reject
+//! vectors (`rejects`) each fail with one error: `check` says which parser or step
+//! (`open`, `grant`, `public_key`, `secret_key`), `rule` the row of the order of checks in
+//! FORMAT.md §8 it pins.
 
-use rand_chacha::rand_core::SeedableRng;
+#[path = "../core/tests/vectors_portable.rs"]
+mod check;
+
+use std::collections::BTreeSet;
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use rewrap::core::{
-    edek::EdekRef, Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Opened,
-    PublicKey, ReEncryptor, ReEncryptorConfig, RotationPolicy, SecretKey, Signer,
+use rewrap_core::{
+    edek::EdekRef, Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Object,
+    PublicKey, ReEncryptor, ReEncryptorConfig, RotationPolicy, SecretKey, Signer, CFRAG_HEADER,
+    EDEK_HEADER,
 };
 use serde_json::{json, Value};
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/records.json");
-/// The same vectors as `CASE FIELD VALUE` lines, for bindings without a JSON parser (C).
+/// The same vectors as `CASE FIELD VALUE` lines, for bindings without a JSON parser (C, Java).
 const KV_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/records.kv");
+const FORMAT_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FORMAT.md");
 const T0: u64 = 1_700_000_000;
+/// "rewrap" in ASCII: the seed of the one RNG every vector is drawn from.
+const SEED: u64 = 0x7265_7772_6170;
 
-struct Case {
-    name: &'static str,
-    topic: &'static str,
-    consumer: &'static str,
-    plaintext: &'static [u8],
-    threshold: u8,
-    shares: u8,
+type Rng = ChaCha20Rng;
+
+// ---- accept cases ------------------------------------------------------------------------
+
+/// One step of a case's record stream, opened in order by one decryptor.
+#[derive(Clone, Copy)]
+enum Step {
+    /// A record sealed by the producer, delivered with the consumer's fragments.
+    Seal(&'static [u8]),
+    /// A null value carrying `edeks` copies of the current session's EDEK header (0: none).
+    Tombstone { edeks: usize },
+    /// A record without rewrap headers (opens only with `allow_plaintext`).
+    Plain(&'static [u8]),
 }
 
-const CASES: &[Case] = &[
-    Case {
-        name: "one-of-one",
-        topic: "orders",
-        consumer: "consumer-1",
-        plaintext: b"peace at dawn",
-        threshold: 1,
-        shares: 1,
-    },
-    Case {
-        name: "empty-payload",
-        topic: "orders",
-        consumer: "consumer-1",
-        plaintext: b"",
-        threshold: 1,
-        shares: 1,
-    },
-    Case {
-        name: "two-of-three",
-        topic: "payments.eu-west_1",
-        consumer: "User:alice",
-        plaintext: b"threshold re-encryption",
-        threshold: 2,
-        shares: 3,
-    },
-];
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Producers encrypt to their own key.
+    ProducerKey,
+    /// Producers encrypt to a channel key derived from a master seed.
+    ChannelKey,
+}
 
-fn generate() -> Value {
-    let mut rng = ChaCha20Rng::seed_from_u64(0x7265_7772_6170);
-    let mut cases = Vec::new();
-    for case in CASES {
-        let admin_sk = SecretKey::random(&mut rng);
-        let admin_pk = admin_sk.public_key();
-        let admin_hex = admin_sk.to_hex();
-        let admin = Signer::new(admin_sk);
-        let delegating = SecretKey::random(&mut rng);
-        let consumer = SecretKey::random(&mut rng);
+struct Spec {
+    name: &'static str,
+    mode: Mode,
+    topic: String,
+    consumer: String,
+    threshold: u8,
+    shares: u8,
+    not_before: u64,
+    expires: Option<u64>,
+    max_messages: u64,
+    allow_plaintext: bool,
+    /// Another consumer's fragment first, a truncated header, and the first own fragment
+    /// corrupted.
+    mixed: bool,
+    steps: Vec<Step>,
+}
 
-        let mut enc = Encryptor::new(delegating.public_key(), RotationPolicy::default()).unwrap();
-        let record = enc.seal(&mut rng, T0, case.topic, case.plaintext).unwrap();
-        let edek = EdekRef::parse(&record.edek).unwrap();
-        let dek = edek.open_with_delegating_key(&delegating).unwrap();
-
-        let terms = GrantTerms {
-            channel: case.topic,
-            consumer: case.consumer,
-            consumer_key: consumer.public_key(),
-            threshold: case.threshold,
-            shares: case.shares,
+impl Spec {
+    fn simple(name: &'static str, topic: &str, consumer: &str, plaintext: &'static [u8]) -> Self {
+        Spec {
+            name,
+            mode: Mode::ProducerKey,
+            topic: topic.to_string(),
+            consumer: consumer.to_string(),
+            threshold: 1,
+            shares: 1,
             not_before: T0,
             expires: None,
-        };
-        let grant = Grant::issue(&mut rng, &admin, &delegating, &terms).unwrap();
-        let mut re = ReEncryptor::new(&[admin_pk], ReEncryptorConfig::default()).unwrap();
-        re.add_grant(&grant, T0).unwrap();
-        let cfrags = re
-            .reencrypt(&mut rng, T0, case.topic, &record.edek, case.consumer)
-            .unwrap();
-
-        let mut flipped_value = record.value.clone();
-        let last = flipped_value.len() - 1;
-        flipped_value[last] ^= 1;
-
-        cases.push(json!({
-            "name": case.name,
-            "topic": case.topic,
-            "consumer_id": case.consumer,
-            "admin_secret_key": admin_hex.as_str(),
-            "admin_public_key": admin_pk.to_hex(),
-            "delegating_secret_key": delegating.to_hex().as_str(),
-            "delegating_public_key": delegating.public_key().to_hex(),
-            "delegating_key_id": delegating.public_key().key_id().to_string(),
-            "consumer_secret_key": consumer.to_hex().as_str(),
-            "consumer_public_key": consumer.public_key().to_hex(),
-            "dek": hex::encode(dek.as_bytes()),
-            "edek": hex::encode(&record.edek),
-            "edek_digest": hex::encode(edek.digest()),
-            "value": hex::encode(&record.value),
-            "plaintext": hex::encode(case.plaintext),
-            "grant": hex::encode(grant.to_bytes()),
-            "threshold": case.threshold,
-            "cfrags": cfrags.iter().map(hex::encode).collect::<Vec<_>>(),
-            "rejects": [
-                {"what": "last value bit flipped", "value": hex::encode(&flipped_value), "topic": case.topic,
-                 "error": "AuthenticationFailed", "code": Error::AuthenticationFailed.code()},
-                {"what": "read from another topic", "value": hex::encode(&record.value), "topic": "elsewhere",
-                 "error": "WrongTopic", "code": Error::WrongTopic.code()},
-            ],
-        }));
+            max_messages: RotationPolicy::default().max_messages,
+            allow_plaintext: false,
+            mixed: false,
+            steps: vec![Step::Seal(plaintext)],
+        }
     }
+}
+
+/// A UTF-8 string of exactly `len` bytes: `prefix`, then `fill` repeated, then ASCII padding.
+fn sized(prefix: &str, fill: &str, pad: char, len: usize) -> String {
+    let mut s = prefix.to_string();
+    while s.len() + fill.len() <= len {
+        s += fill;
+    }
+    while s.len() < len {
+        s.push(pad);
+    }
+    assert_eq!(s.len(), len);
+    s
+}
+
+fn specs() -> Vec<Spec> {
+    // The first three are the original vectors: keep them first and unchanged.
+    let mut two_of_three = Spec::simple(
+        "two-of-three",
+        "payments.eu-west_1",
+        "User:alice",
+        b"threshold re-encryption",
+    );
+    two_of_three.threshold = 2;
+    two_of_three.shares = 3;
+
+    let mut channel = Spec::simple(
+        "channel-key",
+        "orders.eu",
+        "User:bob",
+        b"sealed to the channel key",
+    );
+    channel.mode = Mode::ChannelKey;
+
+    let mut rotation = Spec::simple(
+        "several-records-rotation",
+        "orders",
+        "consumer-1",
+        b"record 0",
+    );
+    rotation.max_messages = 3;
+    rotation.allow_plaintext = true;
+    rotation.steps = vec![
+        Step::Seal(b"record 0"),
+        Step::Seal(b"record 1"),
+        Step::Tombstone { edeks: 0 },
+        Step::Seal(b""),
+        Step::Tombstone { edeks: 2 },
+        Step::Seal(b"record 3: first of the second session"),
+        Step::Plain(b"plaintext let through for a migration"),
+        Step::Seal(b"record 4"),
+        Step::Tombstone { edeks: 1 },
+    ];
+
+    let mut expiring = Spec::simple("expiring-grant", "orders", "consumer-1", b"for an hour");
+    expiring.not_before = T0 - 60;
+    expiring.expires = Some(T0 + 3600);
+
+    let max = Spec::simple(
+        "max-lengths",
+        &sized("", "logs.", 'x', 249),
+        &sized("User:", "Zoë-東京-", '!', 255),
+        b"longest names a v1 record or grant can hold",
+    );
+
+    let utf8 = Spec::simple(
+        "utf8-names",
+        "commandes.été",
+        "Zoë·東京",
+        "données".as_bytes(),
+    );
+
+    let mut mixed = Spec::simple("mixed-cfrags", "orders", "User:carol", b"mine among others");
+    mixed.threshold = 2;
+    mixed.shares = 3;
+    mixed.mixed = true;
+
+    vec![
+        Spec::simple("one-of-one", "orders", "consumer-1", b"peace at dawn"),
+        Spec::simple("empty-payload", "orders", "consumer-1", b""),
+        two_of_three,
+        channel,
+        rotation,
+        expiring,
+        max,
+        utf8,
+        mixed,
+    ]
+}
+
+struct Admin {
+    secret_hex: String,
+    public: PublicKey,
+    signer: Signer,
+}
+
+impl Admin {
+    fn random(rng: &mut Rng) -> Self {
+        let sk = SecretKey::random(rng);
+        Admin {
+            secret_hex: sk.to_hex().as_str().to_string(),
+            public: sk.public_key(),
+            signer: Signer::new(sk),
+        }
+    }
+}
+
+fn terms<'a>(
+    topic: &'a str,
+    consumer: &'a str,
+    key: PublicKey,
+    threshold: u8,
+    shares: u8,
+    not_before: u64,
+    expires: Option<u64>,
+) -> GrantTerms<'a> {
+    let mut t = GrantTerms::one_of_one(topic, consumer, key, not_before);
+    t.threshold = threshold;
+    t.shares = shares;
+    t.expires = expires;
+    t
+}
+
+fn header(name: &str, value: &[u8]) -> Value {
+    json!({"name": name, "value": hex::encode(value)})
+}
+
+fn with_cfrags(edek: &[u8], cfrags: &[Vec<u8>]) -> Vec<Value> {
+    std::iter::once(header(EDEK_HEADER, edek))
+        .chain(cfrags.iter().map(|c| header(CFRAG_HEADER, c)))
+        .collect()
+}
+
+/// Flips one bit of a copy.
+fn flip(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[at] ^= 1;
+    out
+}
+
+/// Offset of the last byte of `r` in a cfrag header's kfrag signature (r ‖ s, 64 bytes last).
+const CFRAG_SIG_R_LAST: usize = 369 - 64 + 31;
+
+/// The fragments a re-encryptor attaches for `consumer` (and, for a mixed case, the other
+/// consumer's first, then a truncated header, then the own ones with the first corrupted so
+/// it fails verification).
+fn deliver(
+    rng: &mut Rng,
+    re: &mut ReEncryptor,
+    spec: &Spec,
+    other: Option<&str>,
+    edek: &[u8],
+) -> Vec<Vec<u8>> {
+    let mut mine = re
+        .reencrypt(rng, T0, &spec.topic, edek, &spec.consumer)
+        .unwrap()
+        .to_vec();
+    match other {
+        None => mine,
+        Some(other) => {
+            let mut all = re
+                .reencrypt(rng, T0, &spec.topic, edek, other)
+                .unwrap()
+                .to_vec();
+            mine[0] = flip(&mine[0], CFRAG_SIG_R_LAST);
+            all.push(mine[1][..200].to_vec());
+            all.extend(mine);
+            all
+        }
+    }
+}
+
+fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
+    let topic = spec.topic.as_str();
+    let admin = Admin::random(rng);
+    let (delegating, seed) = match spec.mode {
+        Mode::ProducerKey => (SecretKey::random(rng), None),
+        Mode::ChannelKey => {
+            let mut seed = [0u8; 32];
+            rng.fill_bytes(&mut seed);
+            (
+                SecretKey::derive_channel_key(&seed, topic).unwrap(),
+                Some(seed),
+            )
+        }
+    };
+    let consumer = SecretKey::random(rng);
+    let other = spec.mixed.then(|| SecretKey::random(rng));
+    const OTHER_ID: &str = "User:someone-else";
+
+    let policy = RotationPolicy {
+        max_messages: spec.max_messages,
+        ..RotationPolicy::default()
+    };
+    let mut enc = Encryptor::new(delegating.public_key(), policy).unwrap();
+    let Step::Seal(first_plaintext) = spec.steps[0] else {
+        panic!("{}: a case starts with a sealed record", spec.name)
+    };
+    let first = enc.seal(rng, T0, topic, first_plaintext).unwrap();
+
+    let grant_terms = terms(
+        topic,
+        &spec.consumer,
+        consumer.public_key(),
+        spec.threshold,
+        spec.shares,
+        spec.not_before,
+        spec.expires,
+    );
+    let grant = Grant::issue(rng, &admin.signer, &delegating, &grant_terms).unwrap();
+    let mut re = ReEncryptor::new(&[admin.public], ReEncryptorConfig::default()).unwrap();
+    re.add_grant(&grant, T0).unwrap();
+    if let Some(other) = &other {
+        let t = terms(topic, OTHER_ID, other.public_key(), 1, 1, T0, None);
+        let g = Grant::issue(rng, &admin.signer, &delegating, &t).unwrap();
+        re.add_grant(&g, T0).unwrap();
+    }
+    let other_id = other.as_ref().map(|_| OTHER_ID);
+
+    let mut records = Vec::new();
+    let mut first_cfrags = Vec::new();
+    let mut sessions: Vec<Vec<u8>> = Vec::new();
+    for (i, step) in spec.steps.iter().enumerate() {
+        records.push(match *step {
+            Step::Seal(plaintext) => {
+                let record = if i == 0 {
+                    first.clone()
+                } else {
+                    enc.seal(rng, T0, topic, plaintext).unwrap()
+                };
+                let cfrags = deliver(rng, &mut re, spec, other_id, &record.edek);
+                if i == 0 {
+                    first_cfrags = cfrags.clone();
+                }
+                if !sessions.iter().any(|s| **s == *record.edek) {
+                    sessions.push(record.edek.to_vec());
+                }
+                let counter = u64::from_be_bytes(record.value[24..32].try_into().unwrap());
+                json!({
+                    "value": hex::encode(&record.value),
+                    "headers": with_cfrags(&record.edek, &cfrags),
+                    "opened": "decrypted",
+                    "plaintext": hex::encode(plaintext),
+                    "session": sessions.len() - 1,
+                    "counter": counter,
+                })
+            }
+            Step::Tombstone { edeks } => {
+                let edek = enc.edek(topic).unwrap();
+                let headers: Vec<Value> = (0..edeks).map(|_| header(EDEK_HEADER, edek)).collect();
+                json!({"value": null, "headers": headers, "opened": "tombstone"})
+            }
+            Step::Plain(plaintext) => json!({
+                "value": hex::encode(plaintext),
+                "headers": [],
+                "opened": "unencrypted_allowed",
+                "plaintext": hex::encode(plaintext),
+            }),
+        });
+    }
+
+    let edek = EdekRef::parse(&first.edek).unwrap();
+    let dek = edek.open_with_delegating_key(&delegating).unwrap();
+    let flipped_value = flip(&first.value, first.value.len() - 1);
+    let shares: Vec<String> = if spec.shares > 1 {
+        (0..spec.shares)
+            .map(|i| hex::encode(grant.share(i).unwrap().to_bytes()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut case = json!({
+        "name": spec.name,
+        "mode": match spec.mode { Mode::ProducerKey => "producer-key", Mode::ChannelKey => "channel-key" },
+        "topic": topic,
+        "consumer_id": spec.consumer,
+        "admin_secret_key": admin.secret_hex,
+        "admin_public_key": admin.public.to_hex(),
+        "delegating_secret_key": delegating.to_hex().as_str(),
+        "delegating_public_key": delegating.public_key().to_hex(),
+        "delegating_key_id": delegating.public_key().key_id().to_string(),
+        "consumer_secret_key": consumer.to_hex().as_str(),
+        "consumer_public_key": consumer.public_key().to_hex(),
+        "consumer_key_id": consumer.public_key().key_id().to_string(),
+        "dek": hex::encode(dek.as_bytes()),
+        "edek": hex::encode(&first.edek),
+        "edek_digest": hex::encode(edek.digest()),
+        "value": hex::encode(&first.value),
+        "plaintext": hex::encode(first_plaintext),
+        "grant": hex::encode(grant.to_bytes()),
+        "grant_shares": shares,
+        "threshold": spec.threshold,
+        "shares": spec.shares,
+        "not_before": spec.not_before,
+        "expires": spec.expires.unwrap_or(0),
+        "allow_plaintext": spec.allow_plaintext,
+        "cfrags": first_cfrags.iter().map(hex::encode).collect::<Vec<_>>(),
+        "records": records,
+        "rejects": [
+            {"what": "last value bit flipped", "value": hex::encode(&flipped_value), "topic": topic,
+             "error": "AuthenticationFailed", "code": Error::AuthenticationFailed.code()},
+            {"what": "read from another topic", "value": hex::encode(&first.value), "topic": "elsewhere",
+             "error": "WrongTopic", "code": Error::WrongTopic.code()},
+        ],
+    });
+    if let Some(seed) = seed {
+        case["master_seed"] = json!(hex::encode(seed));
+    }
+    case
+}
+
+// ---- reject vectors ----------------------------------------------------------------------
+
+/// The kind's name: the variant without its fields (`Truncated(Edek)` -> `Truncated`).
+fn kind_name(err: &Error) -> String {
+    format!("{err:?}")
+        .split(['(', ' '])
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn reject(name: &str, rule: &str, what: &str, err: &Error, check: &str) -> Value {
     json!({
-        "about": "rewrap format v1 test vectors; layouts in docs/FORMAT.md. Hex strings; keys secp256k1.",
-        "now": T0,
-        "cases": cases,
+        "name": name,
+        "rule": rule,
+        "what": what,
+        "check": check,
+        "error": kind_name(err),
+        "detail": format!("{err:?}"),
+        "code": err.code(),
     })
 }
 
-/// Flattens the JSON vectors: scalar fields as-is, `cfrags` as cfrag0.., `rejects` as
-/// rejectN.value / rejectN.topic / rejectN.code.
+/// Secp256k1's group order n, big-endian.
+const ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+];
+
+/// n - s for a 32-byte big-endian s < n: the high-s twin of a low-s ECDSA signature.
+fn negate_scalar(s: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut d = ORDER[i] as i16 - s[i] as i16 - borrow;
+        borrow = (d < 0) as i16;
+        if d < 0 {
+            d += 256;
+        }
+        out[i] = d as u8;
+    }
+    out
+}
+
+/// Byte offsets inside a grant's wire form (FORMAT.md §5).
+struct GrantLayout {
+    delegating_key: usize,
+    threshold: usize,
+    count: usize,
+    signature: usize,
+}
+
+fn grant_layout(bytes: &[u8]) -> GrantLayout {
+    let channel = bytes[1] as usize;
+    let consumer = bytes[2 + channel] as usize;
+    let delegating_key = 3 + channel + consumer;
+    let threshold = delegating_key + 3 * 33;
+    let shares = bytes[threshold + 1] as usize;
+    let count = threshold + 2 + 16 + 32 * shares;
+    GrantLayout {
+        delegating_key,
+        threshold,
+        count,
+        signature: bytes.len() - 64,
+    }
+}
+
+/// One row per vector, kept as a table.
+#[rustfmt::skip]
+fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
+    let topic = "orders";
+    let admin = Admin::random(rng);
+    let stranger = SecretKey::random(rng).public_key();
+    let delegating = SecretKey::random(rng);
+    let alice = SecretKey::random(rng);
+    let bob = SecretKey::random(rng);
+
+    let mut enc = Encryptor::new(delegating.public_key(), RotationPolicy::default()).unwrap();
+    let r1 = enc.seal(rng, T0, topic, b"reject me").unwrap();
+    enc.rotate();
+    let r2 = enc.seal(rng, T0, topic, b"another session").unwrap();
+
+    let issue = |rng: &mut Rng, id: &str, key: &SecretKey, t: u8, n: u8, nb: u64, exp| {
+        let terms = terms(topic, id, key.public_key(), t, n, nb, exp);
+        Grant::issue(rng, &admin.signer, &delegating, &terms).unwrap()
+    };
+    let g_alice = issue(rng, "alice", &alice, 1, 1, T0, None);
+    let g_bob = issue(rng, "bob", &bob, 1, 1, T0, None);
+    let g_alice23 = issue(rng, "alice", &alice, 2, 3, T0, None);
+    let g_alice23b = issue(rng, "alice", &alice, 2, 3, T0, None);
+    let g_exp = issue(rng, "alice", &alice, 1, 1, T0 - 60, Some(T0 + 3600));
+
+    let reencryptor = |grants: &[&Grant]| {
+        let mut re = ReEncryptor::new(&[admin.public], ReEncryptorConfig::default()).unwrap();
+        for g in grants {
+            re.add_grant(g, T0).unwrap();
+        }
+        re
+    };
+    let mut re1 = reencryptor(&[&g_alice, &g_bob]);
+    let mut re2 = reencryptor(&[&g_alice23]);
+    let mut re3 = reencryptor(&[&g_alice23b]);
+    let a1 = re1.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap()[0].clone();
+    let b1 = re1.reencrypt(rng, T0, topic, &r1.edek, "bob").unwrap()[0].clone();
+    let t3 = re2.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap().to_vec();
+    let u3 = re3.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap().to_vec();
+
+    let mut c_version_early = a1.clone();
+    c_version_early[0] = 2;
+    let e1: &[u8] = &r1.edek;
+    let v1: &[u8] = &r1.value;
+    let mut out = Vec::new();
+
+    // --- record opens (alice's decryptor, trusting `admin`) ---
+    let mut open = |name: &str,
+                    rule: &str,
+                    what: &str,
+                    err: Error,
+                    topic_read: &str,
+                    value: Option<&[u8]>,
+                    headers: Vec<Value>,
+                    allow_plaintext: bool,
+                    trusted: &PublicKey| {
+        let mut v = reject(name, rule, what, &err, "open");
+        v["consumer_secret_key"] = json!(alice.to_hex().as_str());
+        v["admin_public_key"] = json!(trusted.to_hex());
+        v["allow_plaintext"] = json!(allow_plaintext);
+        v["now"] = json!(T0);
+        v["topic"] = json!(topic_read);
+        v["value"] = value.map_or(Value::Null, |b| json!(hex::encode(b)));
+        v["headers"] = json!(headers);
+        out.push(v);
+    };
+    let a = &admin.public;
+    let h = |edek: &[u8], cfrags: &[&[u8]]| {
+        let list: Vec<Vec<u8>> = cfrags.iter().map(|c| c.to_vec()).collect();
+        with_cfrags(edek, &list)
+    };
+    let ok = h(e1, &[&a1]);
+
+    open("no-rewrap-headers", "R3", "plain value without rewrap headers, plaintext not allowed",
+         Error::Unencrypted, topic, Some(b"plain text"), vec![], false, a);
+    open("edek-stripped-cfrag-left", "R3", "sealed record whose EDEK header was removed, its cfrag kept; even with plaintext allowed",
+         Error::Truncated(Object::Edek), topic, Some(v1), vec![header(CFRAG_HEADER, &a1)], true, a);
+    open("edek-stripped-sealed-value", "R3", "sealed value without any header; even with plaintext allowed",
+         Error::Truncated(Object::Edek), topic, Some(v1), vec![], true, a);
+    open("edek-twice", "R2", "two rewrap.edek headers",
+         Error::Malformed(Object::Edek), topic, Some(v1),
+         vec![header(EDEK_HEADER, e1), header(EDEK_HEADER, e1), header(CFRAG_HEADER, &a1)], false, a);
+    open("edek-twice-foreign-value", "R2", "two rewrap.edek headers win over a foreign value",
+         Error::Malformed(Object::Edek), topic, Some(b"{\"json\":1}"),
+         vec![header(EDEK_HEADER, e1), header(EDEK_HEADER, &r2.edek)], false, a);
+    open("header-name-nul-cfrag", "R2", "a header named rewrap.cfrag NUL x (what C sees as rewrap.cfrag) beside a valid one",
+         Error::Malformed(Object::Cfrag), topic, Some(v1),
+         vec![header(EDEK_HEADER, e1), header("rewrap.cfrag\0x", &a1), header(CFRAG_HEADER, &a1)], false, a);
+    open("header-name-nul-edek", "R2", "the EDEK under the name rewrap.edek NUL",
+         Error::Malformed(Object::Edek), topic, Some(v1),
+         vec![header("rewrap.edek\0", e1), header(CFRAG_HEADER, &a1)], false, a);
+    open("value-foreign", "R4", "value that is not an envelope (JSON)",
+         Error::ForeignRecord, topic, Some(b"{\"json\":1}"), ok.clone(), false, a);
+    open("value-one-byte", "R4", "value under 2 bytes",
+         Error::ForeignRecord, topic, Some(b"R"), ok.clone(), false, a);
+    open("value-empty", "R4", "empty value (not null) with an EDEK",
+         Error::ForeignRecord, topic, Some(b""), ok.clone(), false, a);
+    open("value-magic-only", "R5", "value is only the magic",
+         Error::Truncated(Object::Envelope), topic, Some(b"RW"), ok.clone(), false, a);
+    open("value-short-bad-version", "R5", "3 bytes with an unknown version: shortness wins",
+         Error::Truncated(Object::Envelope), topic, Some(b"RW\x02"), ok.clone(), false, a);
+    let mut bad_version = v1.to_vec();
+    bad_version[2] = 2;
+    open("value-bad-version", "R6", "envelope version 2",
+         Error::UnsupportedVersion(Object::Envelope, 2), topic, Some(&bad_version), ok.clone(), false, a);
+    let mut bad_alg = v1.to_vec();
+    bad_alg[3] = 2;
+    open("value-bad-algorithm", "R6", "algorithm id 2",
+         Error::UnsupportedVersion(Object::Envelope, 2), topic, Some(&bad_alg), ok.clone(), false, a);
+    open("value-bad-version-short", "R6", "unknown version in a value too short to hold a tag: version wins",
+         Error::UnsupportedVersion(Object::Envelope, 2), topic, Some(&bad_version[..20]), ok.clone(), false, a);
+    open("value-short", "R7", "47 bytes: one short of an empty payload's envelope",
+         Error::Truncated(Object::Envelope), topic, Some(&v1[..47]), ok.clone(), false, a);
+    open("value-short-wrong-topic", "R7", "short value read from another topic: the envelope error wins",
+         Error::Truncated(Object::Envelope), "elsewhere", Some(&v1[..47]), ok.clone(), false, a);
+    open("edek-empty", "R8", "empty EDEK header",
+         Error::Truncated(Object::Edek), topic, Some(v1), h(b"", &[&a1]), false, a);
+    open("edek-version-only", "R8", "a lone unknown version byte: version wins over length",
+         Error::UnsupportedVersion(Object::Edek, 2), topic, Some(v1), h(&[2], &[&a1]), false, a);
+    let mut e_version = e1.to_vec();
+    e_version[0] = 2;
+    open("edek-bad-version", "R8", "EDEK version 2",
+         Error::UnsupportedVersion(Object::Edek, 2), topic, Some(v1), h(&e_version, &[&a1]), false, a);
+    open("edek-truncated", "R8", "EDEK without its last topic byte",
+         Error::Truncated(Object::Edek), topic, Some(v1), h(&e1[..e1.len() - 1], &[&a1]), false, a);
+    let mut trailing = e1.to_vec();
+    trailing.push(0);
+    open("edek-trailing-byte", "R8", "EDEK with one byte after the topic",
+         Error::Malformed(Object::Edek), topic, Some(v1), h(&trailing, &[&a1]), false, a);
+    let mut no_topic = e1[..204].to_vec();
+    no_topic.push(0);
+    open("edek-topic-empty", "R8", "topic length 0",
+         Error::Malformed(Object::Edek), topic, Some(v1), h(&no_topic, &[&a1]), false, a);
+    let mut bad_utf8 = e1[..204].to_vec();
+    bad_utf8.extend_from_slice(&[2, 0xc3, 0x28]);
+    open("edek-topic-invalid-utf8", "R8", "topic bytes that are not UTF-8",
+         Error::Malformed(Object::Edek), topic, Some(v1), h(&bad_utf8, &[&a1]), false, a);
+    let mut long_topic = e1[..204].to_vec();
+    long_topic.push(250);
+    long_topic.extend_from_slice(&[b't'; 250]);
+    open("edek-topic-too-long", "R8", "topic of 250 bytes",
+         Error::Malformed(Object::Edek), &"t".repeat(250), Some(v1), h(&long_topic, &[&a1]), false, a);
+    open("value-short-edek-bad-version", "R8", "bad value and bad EDEK: the value is parsed first",
+         Error::Truncated(Object::Envelope), topic, Some(&v1[..47]), h(&e_version, &[&a1]), false, a);
+    open("wrong-topic", "R9", "read from another topic than the EDEK names",
+         Error::WrongTopic, "elsewhere", Some(v1), ok.clone(), false, a);
+    open("wrong-topic-and-other-session", "R9", "another topic and another session's value: the topic wins",
+         Error::WrongTopic, "elsewhere", Some(&r2.value), ok.clone(), false, a);
+    open("edek-mismatch", "R11", "value of one session with the EDEK of another",
+         Error::EdekMismatch, topic, Some(&r2.value), ok.clone(), false, a);
+    open("cfrag-malformed-only", "R12", "two malformed cfrag headers and nothing usable: the first one's error",
+         Error::Truncated(Object::Cfrag), topic, Some(v1), h(e1, &[&a1[..100], &c_version_early]), false, a);
+    open("cfrag-malformed-beside-foreign", "R14", "a truncated own cfrag header (skipped) beside another consumer's fragment",
+         Error::WrongConsumer, topic, Some(v1), h(e1, &[&a1[..100], &b1]), false, a);
+    open("cfrag-empty", "R12", "empty cfrag header",
+         Error::Truncated(Object::Cfrag), topic, Some(v1), h(e1, &[b""]), false, a);
+    let mut c_version = a1.clone();
+    c_version[0] = 2;
+    open("cfrag-bad-version", "R12", "cfrag version 2",
+         Error::UnsupportedVersion(Object::Cfrag, 2), topic, Some(v1), h(e1, &[&c_version]), false, a);
+    let mut c_zero = a1.clone();
+    c_zero[1] = 0;
+    open("cfrag-zero-threshold", "R12", "threshold 0",
+         Error::Malformed(Object::Cfrag), topic, Some(v1), h(e1, &[&c_zero]), false, a);
+    let mut c_trailing = a1.clone();
+    c_trailing.push(0);
+    open("cfrag-trailing-byte", "R12", "370-byte cfrag header",
+         Error::Malformed(Object::Cfrag), topic, Some(v1), h(e1, &[&c_trailing]), false, a);
+    open("missing-cfrag", "R13", "EDEK without any cfrag header",
+         Error::MissingCfrag, topic, Some(v1), h(e1, &[]), false, a);
+    open("wrong-consumer", "R14", "only another consumer's fragment",
+         Error::WrongConsumer, topic, Some(v1), h(e1, &[&b1]), false, a);
+    let mut t_other = t3[1].clone();
+    t_other[1] = 3;
+    open("cfrag-thresholds-disagree", "R15", "own fragments claiming thresholds 2 and 3",
+         Error::Malformed(Object::Cfrag), topic, Some(v1), h(e1, &[&t3[0], &t_other]), false, a);
+    open("insufficient-cfrags", "R16", "one fragment of a 2-of-3 grant, beside another consumer's",
+         Error::InsufficientCfrags { have: 1, need: 2 }, topic, Some(v1), h(e1, &[&b1, &t3[0]]), false, a);
+    // An EDEK whose capsule fails its self-check, paired with a value naming its session.
+    let bad_capsule = flip(e1, 131);
+    let mut v_bad_capsule = v1.to_vec();
+    v_bad_capsule[4..20].copy_from_slice(&EdekRef::parse(&bad_capsule).unwrap().digest()[..16]);
+    open("edek-bad-capsule", "R17", "capsule scalar altered (value's session id adjusted)",
+         Error::Malformed(Object::Edek), topic, Some(&v_bad_capsule), h(&bad_capsule, &[&a1]), false, a);
+    open("edek-bad-capsule-no-cfrag", "R13", "same EDEK without fragments: the capsule is only decoded after the cfrag checks",
+         Error::MissingCfrag, topic, Some(&v_bad_capsule), h(&bad_capsule, &[]), false, a);
+    open("invalid-cfrag", "R18", "fragment with its kfrag signature altered",
+         Error::InvalidCfrag, topic, Some(v1), h(e1, &[&flip(&a1, CFRAG_SIG_R_LAST)]), false, a);
+    let mut garbage = a1.clone();
+    garbage[10..].fill(0);
+    let bad = flip(&a1, CFRAG_SIG_R_LAST);
+    open("invalid-cfrag-beyond-budget", "R18", "1-of-1: three altered own fragments before a valid one; only t + 2 are tried",
+         Error::InvalidCfrag, topic, Some(v1), h(e1, &[&bad, &bad, &bad, &a1]), false, a);
+    open("invalid-cfrag-undecodable", "R18", "fragment whose points do not decode (zero bytes)",
+         Error::InvalidCfrag, topic, Some(v1), h(e1, &[&garbage]), false, a);
+    open("invalid-cfrag-untrusted-admin", "R18", "valid fragment, but the consumer trusts another administrator",
+         Error::InvalidCfrag, topic, Some(v1), ok.clone(), false, &stranger);
+    open("invalid-cfrag-one-of-two-bad", "R18", "2-of-3: one good and one altered fragment",
+         Error::InvalidCfrag, topic, Some(v1), h(e1, &[&t3[0], &flip(&t3[1], CFRAG_SIG_R_LAST)]), false, a);
+    open("dek-unavailable-mixed-grants", "R19", "two valid fragments from two different 2-of-3 grants",
+         Error::DekUnavailable, topic, Some(v1), h(e1, &[&t3[0], &u3[1]]), false, a);
+    let bad_dem = flip(e1, 132 + 30);
+    let mut v_bad_dem = v1.to_vec();
+    v_bad_dem[4..20].copy_from_slice(&EdekRef::parse(&bad_dem).unwrap().digest()[..16]);
+    open("dek-unavailable-sealed-dek", "R19", "sealed DEK altered (value's session id adjusted)",
+         Error::DekUnavailable, topic, Some(&v_bad_dem), h(&bad_dem, &[&a1]), false, a);
+    open("authentication-failed", "R20", "last byte of the tag flipped",
+         Error::AuthenticationFailed, topic, Some(&flip(v1, v1.len() - 1)), ok.clone(), false, a);
+    open("authentication-failed-nonce", "R20", "a nonce byte flipped",
+         Error::AuthenticationFailed, topic, Some(&flip(v1, 31)), ok.clone(), false, a);
+
+    // --- grants (verified against `admin` unless said otherwise) ---
+    let mut grant = |name: &str, rule: &str, what: &str, err: Error, bytes: &[u8], now: u64, trusted: &PublicKey| {
+        let mut v = reject(name, rule, what, &err, "grant");
+        v["grant"] = json!(hex::encode(bytes));
+        v["admin_public_key"] = json!(trusted.to_hex());
+        v["now"] = json!(now);
+        out.push(v);
+    };
+    let g = g_alice.to_bytes();
+    let gl = grant_layout(&g);
+    let ge = g_exp.to_bytes();
+    let set = |bytes: &[u8], at: usize, value: u8| {
+        let mut b = bytes.to_vec();
+        b[at] = value;
+        b
+    };
+    grant("grant-empty", "G1", "no bytes", Error::Truncated(Object::Grant), b"", T0, a);
+    grant("grant-version-only", "G1", "a lone unknown version byte",
+          Error::UnsupportedVersion(Object::Grant, 2), &[2], T0, a);
+    grant("grant-bad-version", "G1", "grant version 2",
+          Error::UnsupportedVersion(Object::Grant, 2), &set(&g, 0, 2), T0, a);
+    grant("grant-truncated", "G2", "last signature byte missing",
+          Error::Truncated(Object::Grant), &g[..g.len() - 1], T0, a);
+    let mut g_trailing = g.clone();
+    g_trailing.push(0);
+    grant("grant-trailing-byte", "G2", "one byte after the signature",
+          Error::Malformed(Object::Grant), &g_trailing, T0, a);
+    let mut g_no_channel = vec![1, 0];
+    g_no_channel.extend_from_slice(&g[2 + g[1] as usize..]);
+    grant("grant-channel-empty", "G2", "channel length 0",
+          Error::Malformed(Object::Grant), &g_no_channel, T0, a);
+    grant("grant-channel-invalid-utf8", "G2", "channel bytes that are not UTF-8",
+          Error::Malformed(Object::Grant), &set(&g, 2, 0xff), T0, a);
+    grant("grant-bad-delegating-key", "G2", "delegating key with point prefix 04 (uncompressed, in 33 bytes)",
+          Error::Malformed(Object::Grant), &set(&g, gl.delegating_key, 4), T0, a);
+    grant("grant-bad-key-then-truncated", "G2", "invalid key in a grant cut short after it: keys are decoded as read",
+          Error::Malformed(Object::Grant), &set(&g, gl.delegating_key, 4)[..gl.delegating_key + 34], T0, a);
+    grant("grant-zero-threshold", "G2", "threshold 0",
+          Error::Malformed(Object::Grant), &set(&g, gl.threshold, 0), T0, a);
+    grant("grant-threshold-over-shares", "G2", "threshold 2 of 1 share",
+          Error::Malformed(Object::Grant), &set(&g, gl.threshold, 2), T0, a);
+    grant("grant-count-zero", "G2", "no kfrag carried",
+          Error::Malformed(Object::Grant), &set(&g, gl.count, 0), T0, a);
+    grant("grant-share-index-out-of-range", "G2", "share index 1 of 1 share",
+          Error::Malformed(Object::Grant), &set(&g, gl.count + 1, 1), T0, a);
+    let g23 = g_alice23.to_bytes();
+    let l23 = grant_layout(&g23);
+    let entry = 1 + 2 + 300;
+    let mut swapped = g23[..l23.count + 1].to_vec();
+    swapped.extend_from_slice(&g23[l23.count + 1 + entry..l23.count + 1 + 2 * entry]);
+    swapped.extend_from_slice(&g23[l23.count + 1..l23.count + 1 + entry]);
+    swapped.extend_from_slice(&g23[l23.count + 1 + 2 * entry..]);
+    grant("grant-share-indices-out-of-order", "G2", "2-of-3 grant with kfrags 1, 0, 2",
+          Error::Malformed(Object::Grant), &swapped, T0, a);
+    grant("grant-untrusted-admin", "G3", "valid grant, verifier trusts another administrator",
+          Error::UntrustedGrant, &g, T0, &stranger);
+    grant("grant-bad-signature", "G3", "a bit of r flipped",
+          Error::UntrustedGrant, &flip(&g, gl.signature + 5), T0, a);
+    let mut high_s = g.clone();
+    let s = negate_scalar(&g[gl.signature + 32..]);
+    high_s[gl.signature + 32..].copy_from_slice(&s);
+    grant("grant-high-s", "G3", "the same signature with s replaced by n - s",
+          Error::UntrustedGrant, &high_s, T0, a);
+    grant("grant-tampered-consumer", "G3", "consumer id alice -> alicd",
+          Error::UntrustedGrant, &flip(&g, 2 + g[1] as usize + 5), T0, a);
+    grant("grant-untrusted-and-expired", "G3", "expired and signed by an untrusted key: the signature is checked first",
+          Error::UntrustedGrant, &ge, T0 + 3600, &stranger);
+    grant("grant-expired", "G4", "verified at its expiry second",
+          Error::GrantExpired, &ge, T0 + 3600, a);
+    grant("grant-not-yet-valid", "G4", "verified one second before not_before",
+          Error::GrantExpired, &ge, T0 - 61, a);
+    let gel = grant_layout(&ge);
+    let mut foreign_kfrag = g.clone();
+    foreign_kfrag[gl.count + 4..gl.signature].copy_from_slice(&ge[gel.count + 4..gel.signature]);
+    grant("grant-foreign-kfrag", "G5", "kfrag of another grant (its digest does not match)",
+          Error::InvalidKeyFrag, &foreign_kfrag, T0, a);
+    let mut expired_foreign = ge.clone();
+    expired_foreign[gel.count + 4..gel.signature].copy_from_slice(&g[gl.count + 4..gl.signature]);
+    grant("grant-expired-and-foreign-kfrag", "G4", "expired with a foreign kfrag: validity is checked before kfrags",
+          Error::GrantExpired, &expired_foreign, T0 + 3600, a);
+
+    // --- keys ---
+    let mut key = |name: &str, what: &str, check: &str, bytes: Vec<u8>| {
+        let err = Error::Malformed(Object::Key);
+        let mut v = reject(name, "K1", what, &err, check);
+        v["bytes"] = json!(hex::encode(bytes));
+        out.push(v);
+    };
+    let pk = alice.public_key().to_bytes();
+    key("public-key-not-on-curve", "x = 2^256 - 1 (not a field element)", "public_key",
+        [&[2u8][..], &[0xff; 32]].concat());
+    key("public-key-bad-prefix", "prefix 04 (uncompressed) on a 33-byte key", "public_key", [&[4u8][..], &pk[1..]].concat());
+    key("public-key-uncompressed-length", "32 bytes", "public_key", pk[..32].to_vec());
+    key("secret-key-zero", "scalar 0", "secret_key", vec![0; 32]);
+    key("secret-key-order", "scalar n (the group order)", "secret_key", ORDER.to_vec());
+    out
+}
+
+fn generate() -> Value {
+    let mut rng = ChaCha20Rng::seed_from_u64(SEED);
+    let cases: Vec<Value> = specs().iter().map(|s| accept_case(&mut rng, s)).collect();
+    let rejects = reject_vectors(&mut rng);
+    let mut names = BTreeSet::new();
+    for v in cases.iter().chain(&rejects) {
+        assert!(
+            names.insert(v["name"].as_str().unwrap().to_string()),
+            "duplicate name"
+        );
+    }
+    json!({
+        "about": "rewrap format v1 test vectors; layouts and the order of checks in docs/FORMAT.md. Hex strings; keys secp256k1.",
+        "now": T0,
+        "cases": cases,
+        "rejects": rejects,
+    })
+}
+
+// ---- records.kv ----------------------------------------------------------------------------
+
+/// A list field's items are named by its singular: `cfrags` -> `cfrag0`, `cfrag1`, ...
+fn singular(path: &str) -> String {
+    path.strip_suffix('s').unwrap_or(path).to_string()
+}
+
+fn flatten(name: &str, path: &str, v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            for (field, x) in map {
+                if path.is_empty() && field == "name" {
+                    continue;
+                }
+                let sub = if path.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{path}.{field}")
+                };
+                flatten(name, &sub, x, out);
+            }
+        }
+        Value::Array(list) => {
+            *out += &format!("{name} {path} {}\n", list.len());
+            let item = singular(path);
+            for (i, x) in list.iter().enumerate() {
+                flatten(name, &format!("{item}{i}"), x, out);
+            }
+        }
+        Value::String(text) if text.is_empty() => *out += &format!("{name} {path} -\n"),
+        // A NUL byte (only in a header name) is written as the two characters \0.
+        Value::String(text) => *out += &format!("{name} {path} {}\n", text.replace('\0', "\\0")),
+        Value::Null => *out += &format!("{name} {path} null\n"),
+        Value::Bool(b) => *out += &format!("{name} {path} {b}\n"),
+        Value::Number(n) => *out += &format!("{name} {path} {n}\n"),
+    }
+}
+
+/// The JSON vectors as `NAME FIELD VALUE` lines: nested fields joined by `.`, a list as its
+/// length then items named by the singular (`cfrags 2`, `cfrag0 ..`, `record0.header1.value ..`),
+/// `-` for an empty string, `null` for null. `- cases` and `- rejects` list the names.
 fn to_kv(all: &Value) -> String {
     let mut out = String::from(
-        "# rewrap v1 test vectors, generated from records.json: CASE FIELD VALUE (\"-\" = empty)\n",
+        "# rewrap v1 test vectors, generated from records.json by tests/vectors.rs.\n\
+         # NAME FIELD VALUE; \"-\" = empty, \"null\" = absent (a tombstone's value); lists as\n\
+         # FIELD N then FIELD-without-s0..N-1 (cfrags 2, cfrag0, cfrag1; record0.header0.name);\n\
+         # \\0 in a header name is a NUL byte.\n",
     );
     out += &format!("- now {}\n", all["now"]);
-    for case in all["cases"].as_array().unwrap() {
-        let name = case["name"].as_str().unwrap();
-        for (field, v) in case.as_object().unwrap() {
-            match (field.as_str(), v) {
-                ("name", _) => {}
-                ("cfrags", Value::Array(list)) => {
-                    out += &format!("{name} cfrags {}\n", list.len());
-                    for (i, c) in list.iter().enumerate() {
-                        out += &format!("{name} cfrag{i} {}\n", c.as_str().unwrap());
-                    }
-                }
-                ("rejects", Value::Array(list)) => {
-                    out += &format!("{name} rejects {}\n", list.len());
-                    for (i, r) in list.iter().enumerate() {
-                        for f in ["value", "topic"] {
-                            out += &format!("{name} reject{i}.{f} {}\n", r[f].as_str().unwrap());
-                        }
-                        out += &format!("{name} reject{i}.code {}\n", r["code"]);
-                    }
-                }
-                // An empty value is written "-" so every line has three fields.
-                (_, Value::String(text)) if text.is_empty() => {
-                    out += &format!("{name} {field} -\n")
-                }
-                (_, Value::String(text)) => out += &format!("{name} {field} {text}\n"),
-                (_, Value::Number(n)) => out += &format!("{name} {field} {n}\n"),
-                (other, _) => panic!("unexpected vector field {other}"),
-            }
+    for list in ["cases", "rejects"] {
+        let names: Vec<&str> = all[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        out += &format!("- {list} {}\n", names.join(","));
+    }
+    for list in ["cases", "rejects"] {
+        for item in all[list].as_array().unwrap() {
+            flatten(item["name"].as_str().unwrap(), "", item, &mut out);
         }
     }
     out
 }
 
+/// With `REWRAP_BLESS` set, rewrites records.json, records.kv and FORMAT.md's error table,
+/// once, before any test here reads them.
+fn bless_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("REWRAP_BLESS").is_none() {
+            return;
+        }
+        let fresh = generate();
+        std::fs::create_dir_all(std::path::Path::new(PATH).parent().unwrap()).unwrap();
+        std::fs::write(PATH, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
+        std::fs::write(KV_PATH, to_kv(&fresh)).unwrap();
+        let format = format_md();
+        let (start, end) = error_table_span(&format);
+        let table = error_table();
+        if format[start..end] != table {
+            let updated = format!("{}{table}{}", &format[..start], &format[end..]);
+            std::fs::write(FORMAT_PATH, updated).unwrap();
+        }
+    });
+}
+
 fn load() -> Value {
+    bless_once();
     serde_json::from_str(&std::fs::read_to_string(PATH).expect("tests/vectors/records.json"))
         .unwrap()
 }
 
-fn bytes(v: &Value) -> Vec<u8> {
-    hex::decode(v.as_str().unwrap()).unwrap()
+fn format_md() -> String {
+    bless_once();
+    std::fs::read_to_string(FORMAT_PATH).unwrap()
 }
 
 #[test]
 fn vectors_regenerate_identically() {
     let fresh = generate();
-    if std::env::var_os("REWRAP_BLESS").is_some() {
-        std::fs::create_dir_all(std::path::Path::new(PATH).parent().unwrap()).unwrap();
-        std::fs::write(PATH, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
-        std::fs::write(KV_PATH, to_kv(&fresh)).unwrap();
-    }
-    assert_eq!(
-        fresh,
-        load(),
+    assert!(
+        fresh == load(),
         "format drifted; if intended, rerun with REWRAP_BLESS=1"
     );
     let kv = std::fs::read_to_string(KV_PATH).expect("tests/vectors/records.kv");
-    assert_eq!(
-        kv,
-        to_kv(&fresh),
+    assert!(
+        kv == to_kv(&fresh),
         "records.kv is stale; rerun with REWRAP_BLESS=1"
     );
 }
@@ -195,67 +914,221 @@ fn vectors_regenerate_identically() {
 #[test]
 fn vectors_open_from_their_bytes_alone() {
     let all = load();
-    let cases = all["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), CASES.len());
-    for case in cases {
-        let name = case["name"].as_str().unwrap();
-        let topic = case["topic"].as_str().unwrap();
-        let admin = PublicKey::from_hex(case["admin_public_key"].as_str().unwrap()).unwrap();
-        let consumer = SecretKey::from_hex(case["consumer_secret_key"].as_str().unwrap()).unwrap();
-        let delegating =
-            SecretKey::from_hex(case["delegating_secret_key"].as_str().unwrap()).unwrap();
-        let edek = bytes(&case["edek"]);
-        let cfrags: Vec<Vec<u8>> = case["cfrags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(bytes)
-            .collect();
-        assert_eq!(
-            cfrags.len() as u64,
-            case["threshold"].as_u64().unwrap().max(cfrags.len() as u64)
-        );
+    check::check_cases(&all);
+    check::check_rejects(&all);
+}
 
-        // The administrator's path: the delegating key opens the EDEK to the recorded DEK.
-        let parsed = EdekRef::parse(&edek).unwrap();
-        assert_eq!(
-            hex::encode(parsed.digest()),
-            case["edek_digest"].as_str().unwrap(),
-            "{name}"
-        );
-        let dek = parsed.open_with_delegating_key(&delegating).unwrap();
-        assert_eq!(
-            hex::encode(dek.as_bytes()),
-            case["dek"].as_str().unwrap(),
-            "{name}"
-        );
-
-        // The grant parses and verifies against the administrator key.
-        let grant = Grant::from_bytes(&bytes(&case["grant"])).unwrap();
-        assert!(grant.verify(&[admin], T0).is_ok(), "{name}");
-        assert_eq!(grant.consumer(), case["consumer_id"].as_str().unwrap());
-
-        // The consumer's path: value + EDEK + fragments → plaintext.
-        let mut dec = Decryptor::new(consumer, &[admin], DecryptorConfig::default()).unwrap();
-        let mut headers = vec![(rewrap::EDEK_HEADER, edek.as_slice())];
-        headers.extend(cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, c.as_slice())));
-        let value = bytes(&case["value"]);
-        assert_eq!(
-            dec.open(T0, topic, Some(&value), &headers),
-            Ok(Opened::Plaintext(bytes(&case["plaintext"]))),
-            "{name}"
-        );
-        for reject in case["rejects"].as_array().unwrap() {
-            let v = bytes(&reject["value"]);
-            let err = dec
-                .open(T0, reject["topic"].as_str().unwrap(), Some(&v), &headers)
-                .unwrap_err();
-            assert_eq!(
-                err.code() as u64,
-                reject["code"].as_u64().unwrap(),
-                "{name}: {}",
-                reject["what"]
-            );
+/// Every engine error kind has a reject vector, or FORMAT.md §9 says why it has none
+/// ("`Kind` has no vector"); every kind a consumer or grant verifier can meet has one.
+#[test]
+fn every_reachable_error_kind_has_a_reject_vector() {
+    let all = load();
+    let kinds: BTreeSet<&str> = all["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["error"].as_str().unwrap())
+        .collect();
+    let format = format_md();
+    for row in rewrap_core::ERROR_KINDS {
+        if row.origin != rewrap_core::Origin::Engine {
+            continue;
         }
+        let explained = format.contains(&format!("`{}` has no vector", row.name));
+        assert!(
+            kinds.contains(row.name) != explained,
+            "{}: needs a reject vector or (exclusively) FORMAT.md's reason for none",
+            row.name
+        );
+    }
+    for kind in [
+        "Truncated",
+        "UnsupportedVersion",
+        "Malformed",
+        "ForeignRecord",
+        "Unencrypted",
+        "WrongTopic",
+        "EdekMismatch",
+        "AuthenticationFailed",
+        "MissingCfrag",
+        "WrongConsumer",
+        "InsufficientCfrags",
+        "InvalidCfrag",
+        "DekUnavailable",
+        "GrantExpired",
+        "UntrustedGrant",
+        "InvalidKeyFrag",
+    ] {
+        assert!(kinds.contains(kind), "no reject vector for {kind}");
+    }
+}
+
+// ---- FORMAT.md holds the engine's tables ---------------------------------------------------
+
+/// Rows of a FORMAT.md table whose first cell matches `id`: (first cell, other cells).
+fn table_rows(format: &str, id: impl Fn(&str) -> bool) -> Vec<(String, Vec<String>)> {
+    format
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<String> = line
+                .strip_prefix('|')?
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect();
+            id(&cells[0]).then(|| (cells[0].clone(), cells[1..].to_vec()))
+        })
+        .collect()
+}
+
+/// Every row of the order-of-checks tables (R1.., G1.., K1) is pinned: by a reject vector
+/// naming it, by an accept record, or (the stateful rows) by `stateful_rows_of_the_order`.
+#[test]
+fn order_of_checks_rows_are_pinned() {
+    let format = format_md();
+    let is_row = |c: &str| {
+        c.len() >= 2
+            && matches!(&c[..1], "R" | "G" | "K")
+            && c[1..].chars().all(|d| d.is_ascii_digit())
+    };
+    let rows: BTreeSet<String> = table_rows(&format, is_row)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        rows.len() >= 25,
+        "order of checks tables not found: {rows:?}"
+    );
+    let all = load();
+    let mut pinned: BTreeSet<String> = all["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap().to_string())
+        .collect();
+    // R1 (tombstones) and the allowed-plaintext branch of R3 are accept records of
+    // `several-records-rotation`; R10 (a cached session) is pinned below.
+    pinned.extend(["R1", "R10"].map(String::from));
+    assert_eq!(rows, pinned, "FORMAT.md rows vs rows the vectors pin");
+}
+
+/// The stateful row R10: with the session's DEK cached, the cfrag headers are not read at
+/// all, and an EDEK that differs from the cached session's is `EdekMismatch`.
+#[test]
+fn stateful_rows_of_the_order() {
+    let all = load();
+    let case = &all["cases"].as_array().unwrap()[0];
+    let text = |f: &str| case[f].as_str().unwrap();
+    let bytes = |f: &str| hex::decode(text(f)).unwrap();
+    let admin = PublicKey::from_hex(text("admin_public_key")).unwrap();
+    let secret = SecretKey::from_hex(text("consumer_secret_key")).unwrap();
+    let mut dec = Decryptor::new(secret, &[admin], DecryptorConfig::default()).unwrap();
+    let (edek, value, cfrag) = (
+        bytes("edek"),
+        bytes("value"),
+        hex::decode(case["cfrags"][0].as_str().unwrap()).unwrap(),
+    );
+    let topic = text("topic");
+    let ok = [(EDEK_HEADER, &edek[..]), (CFRAG_HEADER, &cfrag[..])];
+    assert!(dec.open(T0, topic, Some(&value), &ok).is_ok());
+    // Cached: no fragment, or a malformed one, is no longer an error.
+    let garbage = [(EDEK_HEADER, &edek[..]), (CFRAG_HEADER, &b"x"[..])];
+    assert!(dec.open(T0, topic, Some(&value), &garbage).is_ok());
+    assert!(dec
+        .open(T0, topic, Some(&value), &[(EDEK_HEADER, &edek[..])])
+        .is_ok());
+    // Cached session, different EDEK bytes naming the same topic: EdekMismatch, before the
+    // session id is compared with the new EDEK's digest.
+    let other_edek = hex::decode(all["cases"][1]["edek"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        dec.open(T0, topic, Some(&value), &[(EDEK_HEADER, &other_edek[..])]),
+        Err(Error::EdekMismatch)
+    );
+    // Still the envelope and topic rows first.
+    assert_eq!(
+        dec.open(T0, "elsewhere", Some(&value), &ok),
+        Err(Error::WrongTopic)
+    );
+    assert_eq!(
+        dec.open(T0, topic, Some(&value[..40]), &ok),
+        Err(Error::Truncated(Object::Envelope))
+    );
+}
+
+const TABLE_BEGIN: &str = "<!-- error codes: generated from ERROR_KINDS by REWRAP_BLESS=1 cargo test -p rewrap --test vectors -->\n";
+const TABLE_END: &str = "<!-- end of error codes -->";
+
+/// FORMAT.md §9's table, from the engine's one table of error kinds.
+fn error_table() -> String {
+    let mut out =
+        String::from("| kind | code | raised by | meaning |\n| --- | --- | --- | --- |\n");
+    for row in rewrap_core::ERROR_KINDS {
+        let origin = format!("{:?}", row.origin).to_lowercase();
+        out += &format!(
+            "| `{}` | {} | {} | {} |\n",
+            row.name, row.code, origin, row.summary
+        );
+    }
+    out
+}
+
+/// Where FORMAT.md §9's generated table sits.
+fn error_table_span(format: &str) -> (usize, usize) {
+    let start = format
+        .find(TABLE_BEGIN)
+        .expect("error table markers in FORMAT.md")
+        + TABLE_BEGIN.len();
+    let end = format[start..].find(TABLE_END).expect("end of error table") + start;
+    (start, end)
+}
+
+/// FORMAT.md §9 holds `ERROR_KINDS` as it is (`REWRAP_BLESS=1` rewrites it).
+#[test]
+fn format_error_table_is_the_engines() {
+    let format = format_md();
+    let (start, end) = error_table_span(&format);
+    assert!(
+        format[start..end] == error_table(),
+        "FORMAT.md's error table is stale; rerun with REWRAP_BLESS=1"
+    );
+}
+
+/// FORMAT.md's table of error codes is `Error::code()`.
+#[test]
+fn format_error_codes_are_the_engines() {
+    let format = format_md();
+    let table: std::collections::BTreeMap<String, u32> = table_rows(&format, |c| {
+        !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphabetic()) && c != "kind"
+    })
+    .into_iter()
+    .filter_map(|(name, cells)| Some((name, cells.first()?.parse().ok()?)))
+    .collect();
+    let engine = [
+        Error::Truncated(Object::Edek),
+        Error::UnsupportedVersion(Object::Edek, 2),
+        Error::Malformed(Object::Edek),
+        Error::ForeignRecord,
+        Error::Unencrypted,
+        Error::WrongTopic,
+        Error::EdekMismatch,
+        Error::AuthenticationFailed,
+        Error::MissingCfrag,
+        Error::WrongConsumer,
+        Error::InsufficientCfrags { have: 0, need: 1 },
+        Error::InvalidCfrag,
+        Error::DekUnavailable,
+        Error::NotGranted,
+        Error::Revoked,
+        Error::GrantExpired,
+        Error::UntrustedGrant,
+        Error::InvalidKeyFrag,
+        Error::InvalidArgument("x"),
+    ];
+    for e in &engine {
+        assert_eq!(
+            table.get(&kind_name(e)),
+            Some(&e.code()),
+            "FORMAT.md code of {}",
+            kind_name(e)
+        );
     }
 }

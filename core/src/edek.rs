@@ -72,7 +72,8 @@ impl<'a> EdekRef<'a> {
             .map_err(|_| Error::Malformed(Object::Edek))
     }
 
-    fn capsule_bytes(&self) -> &'a [u8] {
+    /// The capsule's bytes (what a capsule fragment depends on, with the kfrag).
+    pub fn capsule_bytes(&self) -> &'a [u8] {
         &self.bytes[1 + PUBLIC_KEY_LEN..1 + PUBLIC_KEY_LEN + CAPSULE_LEN]
     }
 

@@ -114,6 +114,7 @@ error_kinds! {
     GrantExpired = 302, Engine, "The grant is outside its validity period.";
     UntrustedGrant = 303, Engine, "The grant is not signed by a trusted administrator.";
     InvalidKeyFrag = 304, Engine, "A key fragment in the grant failed verification.";
+    Throttled = 305, Engine, "The re-encryptor's budget of Umbral re-encryptions per second is spent; retry later.";
     InvalidArgument = 400, Engine, "An argument is out of its allowed range.";
     Io = 410, Facade, "Reading or writing a file failed.";
     InsecureKeyFile = 411, Facade, "A secret key file may be read by group or others (chmod 600).";
@@ -193,6 +194,8 @@ pub enum Error {
     UntrustedGrant,
     /// A key fragment inside a grant failed verification.
     InvalidKeyFrag,
+    /// A re-encryption budget (misses per second) is spent; the request may be retried.
+    Throttled,
     /// A parameter is out of its allowed range (threshold, topic length, rotation limits...).
     InvalidArgument(&'static str),
 }
@@ -219,6 +222,7 @@ impl Error {
             Error::GrantExpired => ErrorKind::GrantExpired,
             Error::UntrustedGrant => ErrorKind::UntrustedGrant,
             Error::InvalidKeyFrag => ErrorKind::InvalidKeyFrag,
+            Error::Throttled => ErrorKind::Throttled,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
         }
     }
@@ -256,6 +260,7 @@ impl fmt::Display for Error {
             Error::GrantExpired => f.write_str("grant is outside its validity period"),
             Error::UntrustedGrant => f.write_str("grant not signed by a trusted administrator"),
             Error::InvalidKeyFrag => f.write_str("key fragment failed verification"),
+            Error::Throttled => f.write_str("re-encryption budget spent; retry later"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
         }
     }
@@ -273,7 +278,7 @@ mod tests {
     use alloc::collections::BTreeSet;
 
     /// One sample of every engine variant; `kind()`'s match makes the compiler list them.
-    fn every_engine_error() -> [Error; 19] {
+    fn every_engine_error() -> [Error; 20] {
         [
             Error::Truncated(Object::Edek),
             Error::UnsupportedVersion(Object::Edek, 9),
@@ -293,6 +298,7 @@ mod tests {
             Error::GrantExpired,
             Error::UntrustedGrant,
             Error::InvalidKeyFrag,
+            Error::Throttled,
             Error::InvalidArgument("x"),
         ]
     }

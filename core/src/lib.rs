@@ -39,8 +39,9 @@ mod reencrypt;
 pub use cache::CacheStats;
 pub use cfrag::{CfragRef, CFRAG_HEADER};
 pub use decryptor::{
-    Decryptor, DecryptorConfig, DecryptorStats, Header, Opened, OpenedKind, RecordHeaders,
-    DEFAULT_DECRYPTOR_CACHE_CAPACITY, HEADER_PREFIX,
+    ConsumerKeys, Decryptor, DecryptorConfig, DecryptorStats, Header, Opened, OpenedDek,
+    OpenedKind, PendingDek, Prepared, RecordHeaders, DEFAULT_DECRYPTOR_CACHE_CAPACITY,
+    HEADER_PREFIX, MAX_EXTRA_CFRAG_VERIFICATIONS,
 };
 pub use dek::{Dek, DEK_LEN};
 pub use edek::{EdekRef, EDEK_HEADER};
@@ -54,6 +55,6 @@ pub use grant::{Grant, GrantTerms, VerifiedGrant};
 pub use ids::{ConsumerId, SessionId, Topic, MAX_CONSUMER_ID_LEN, MAX_TOPIC_LEN, SESSION_ID_LEN};
 pub use keys::{KeyId, PublicKey, SecretKey, Signer, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
 pub use reencrypt::{
-    CfragHeaders, ReEncryptor, ReEncryptorConfig, ReEncryptorStats,
+    CfragHeaders, Lookup, PendingCfrags, ReEncryptor, ReEncryptorConfig, ReEncryptorStats,
     DEFAULT_REENCRYPTOR_CACHE_CAPACITY,
 };

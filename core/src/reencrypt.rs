@@ -1,7 +1,10 @@
 //! Broker side: holds verified kfrags per (topic, consumer, delegating key) and turns an
-//! EDEK into capsule fragments for a consumer. Each (EDEK, consumer) is re-encrypted once and
-//! then served from a bounded cache; a revoke drops the grant and purges its cache entries at
-//! once, so no new fragment is issued from that moment.
+//! EDEK into capsule fragments for a consumer. A fragment depends only on the capsule and the
+//! grant's kfrag, so the cache is keyed on exactly that (consumer, topic, delegating key,
+//! capsule): EDEKs that differ elsewhere (the sealed DEK bytes) cannot force new Umbral work.
+//! A revoke drops the grant and purges its cache entries at once, so no new fragment is issued
+//! from that moment. `lookup` / `PendingCfrags::compute` / `complete` split a miss so a
+//! threaded caller can run the Umbral step without holding the re-encryptor.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -15,7 +18,7 @@ use crate::cache::{Cache, CacheStats};
 use crate::cfrag;
 use crate::edek::EdekRef;
 use crate::error::{Error, Result};
-use crate::grant::Grant;
+use crate::grant::{Grant, VerifiedGrant};
 use crate::keys::{KeyId, PublicKey};
 
 /// The `rewrap.cfrag` header values for one consumer and one EDEK (t of them, or as many
@@ -71,6 +74,7 @@ pub struct ReEncryptorStats {
     pub grants: usize,
 }
 
+#[derive(Clone)]
 struct ActiveGrant {
     delegating_id: KeyId,
     consumer_id: KeyId,
@@ -99,12 +103,61 @@ pub struct ReEncryptor {
     refused: u64,
 }
 
-/// Cache key: consumer id, a 0xFF separator (never in UTF-8), the EDEK bytes.
-fn cache_key(buf: &mut Vec<u8>, consumer: &str, edek: &[u8]) {
+/// Cache key: what a fragment depends on. Consumer and topic are length-prefixed (both are at
+/// most 255 bytes), then the delegating key id and the capsule.
+fn cache_key(buf: &mut Vec<u8>, consumer: &str, topic: &str, edek: &EdekRef<'_>) {
     buf.clear();
+    buf.push(consumer.len() as u8);
     buf.extend_from_slice(consumer.as_bytes());
-    buf.push(0xff);
-    buf.extend_from_slice(edek);
+    buf.push(topic.len() as u8);
+    buf.extend_from_slice(topic.as_bytes());
+    buf.extend_from_slice(&edek.delegating_key_id().0);
+    buf.extend_from_slice(edek.capsule_bytes());
+}
+
+/// The (consumer, topic) a cache key was made for.
+fn key_pair(key: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&clen, rest) = key.split_first()?;
+    let consumer = rest.get(..clen as usize)?;
+    let rest = &rest[clen as usize..];
+    let (&tlen, rest) = rest.split_first()?;
+    Some((consumer, rest.get(..tlen as usize)?))
+}
+
+/// What answering a request takes.
+pub enum Lookup {
+    /// Served from the cache.
+    Hit(CfragHeaders),
+    /// Needs the Umbral step: run `PendingCfrags::compute`, then `ReEncryptor::complete`.
+    Miss(Box<PendingCfrags>),
+}
+
+/// A cache miss taken out of the re-encryptor: everything the Umbral re-encryption needs, so
+/// it can run while other requests are served.
+pub struct PendingCfrags {
+    key: Box<[u8]>,
+    capsule: umbral_pre::Capsule,
+    grant: ActiveGrant,
+}
+
+impl PendingCfrags {
+    /// The cache key: two requests with equal keys get equal fragments (single-flight).
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The Umbral re-encryption, one per held share (about 0.35 ms each).
+    pub fn compute(&self, rng: &mut (impl CryptoRng + RngCore)) -> CfragHeaders {
+        self.grant
+            .kfrags
+            .iter()
+            .map(|kfrag| {
+                let cfrag = umbral_pre::reencrypt_with_rng(rng, &self.capsule, kfrag.clone());
+                cfrag::encode(self.grant.threshold, self.grant.consumer_id, &cfrag)
+            })
+            .collect::<Vec<_>>()
+            .into()
+    }
 }
 
 impl ReEncryptor {
@@ -131,6 +184,23 @@ impl ReEncryptor {
     /// is added to it.
     pub fn add_grant(&mut self, grant: &Grant, now: u64) -> Result<()> {
         let verified = grant.verify(&self.admins, now)?;
+        self.add_verified_grant(grant, verified)
+    }
+
+    /// The administrator keys grants must be signed by.
+    pub fn admins(&self) -> &[PublicKey] {
+        &self.admins
+    }
+
+    /// Installs a grant `verify` already accepted against `admins()` (so a threaded caller can
+    /// verify outside its lock). `verified` must come from `grant.verify`.
+    pub fn add_verified_grant(&mut self, grant: &Grant, verified: VerifiedGrant) -> Result<()> {
+        if verified.grant() != grant {
+            return Err(Error::InvalidArgument("verified grant does not match"));
+        }
+        if !self.admins.contains(&grant.admin_key()) {
+            return Err(Error::UntrustedGrant);
+        }
         let topic = grant.topic();
         let consumer = grant.consumer();
         if let Some(set) = self.revoked.get_mut(topic) {
@@ -177,17 +247,12 @@ impl ReEncryptor {
     }
 
     fn purge(&mut self, topic: &str, consumer: &str) {
-        let prefix_len = consumer.len();
-        self.cache.remove_where(|key| {
-            key.len() > prefix_len
-                && key[prefix_len] == 0xff
-                && &key[..prefix_len] == consumer.as_bytes()
-                && EdekRef::parse(&key[prefix_len + 1..]).is_ok_and(|e| e.topic() == *topic)
-        });
+        self.cache
+            .remove_where(|key| key_pair(key) == Some((consumer.as_bytes(), topic.as_bytes())));
     }
 
     /// The fragment headers for `consumer` reading `edek` from `topic`; computed once per
-    /// (EDEK, consumer), then served from the cache.
+    /// (capsule, consumer grant), then served from the cache.
     pub fn reencrypt(
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
@@ -196,7 +261,19 @@ impl ReEncryptor {
         edek: &[u8],
         consumer: &str,
     ) -> Result<CfragHeaders> {
-        let result = self.reencrypt_inner(rng, now, topic, edek, consumer);
+        match self.lookup(now, topic, edek, consumer)? {
+            Lookup::Hit(headers) => Ok(headers),
+            Lookup::Miss(pending) => {
+                let headers = pending.compute(rng);
+                self.complete(&pending, headers, now)
+            }
+        }
+    }
+
+    /// Checks the request (framing, topic, grant) and answers it from the cache, or says what
+    /// must be computed. Refusals are counted here.
+    pub fn lookup(&mut self, now: u64, topic: &str, edek: &[u8], consumer: &str) -> Result<Lookup> {
+        let result = self.lookup_inner(now, topic, edek, consumer);
         if matches!(
             result,
             Err(Error::NotGranted | Error::Revoked | Error::GrantExpired | Error::WrongTopic)
@@ -206,33 +283,49 @@ impl ReEncryptor {
         result
     }
 
-    fn reencrypt_inner(
+    fn lookup_inner(
         &mut self,
-        rng: &mut (impl CryptoRng + RngCore),
         now: u64,
         topic: &str,
         edek: &[u8],
         consumer: &str,
-    ) -> Result<CfragHeaders> {
-        // Framing and topic are checked on every call, hit or miss: an EDEK copied into
-        // another topic must not be served fragments cached for its own topic.
+    ) -> Result<Lookup> {
+        // Framing, topic and grant are checked on every call, hit or miss: an EDEK copied into
+        // another topic must not be served fragments cached for its own topic, and an expired
+        // grant must not be served from the cache.
         let parsed = EdekRef::parse(edek)?;
         if parsed.topic() != *topic {
             return Err(Error::WrongTopic);
         }
-        cache_key(&mut self.key_buf, consumer, edek);
+        self.grant_for(now, topic, consumer, &parsed)?;
+        cache_key(&mut self.key_buf, consumer, topic, &parsed);
         if let Some(hit) = self.cache.get(&self.key_buf[..], now) {
             if hit.expires.is_none_or(|e| now < e) {
-                return Ok(hit.headers.clone());
+                return Ok(Lookup::Hit(hit.headers.clone()));
             }
         }
+        let grant = self.grant_for(now, topic, consumer, &parsed)?.clone();
+        Ok(Lookup::Miss(Box::new(PendingCfrags {
+            key: self.key_buf.as_slice().into(),
+            capsule: parsed.capsule()?,
+            grant,
+        })))
+    }
+
+    fn grant_for(
+        &self,
+        now: u64,
+        topic: &str,
+        consumer: &str,
+        edek: &EdekRef<'_>,
+    ) -> Result<&ActiveGrant> {
         let Some(grant) = self
             .grants
             .get(topic)
             .and_then(|m| m.get(consumer))
             .and_then(|list| {
                 list.iter()
-                    .find(|g| g.delegating_id == parsed.delegating_key_id())
+                    .find(|g| g.delegating_id == edek.delegating_key_id())
             })
         else {
             let revoked = self
@@ -248,23 +341,44 @@ impl ReEncryptor {
         if now < grant.not_before || grant.expires.is_some_and(|e| now >= e) {
             return Err(Error::GrantExpired);
         }
-        let capsule = parsed.capsule()?;
-        let headers: CfragHeaders = grant
-            .kfrags
-            .iter()
-            .map(|kfrag| {
-                let cfrag = umbral_pre::reencrypt_with_rng(rng, &capsule, kfrag.clone());
-                cfrag::encode(grant.threshold, grant.consumer_id, &cfrag)
-            })
-            .collect::<Vec<_>>()
-            .into();
-        self.reencryptions += grant.kfrags.len() as u64;
+        Ok(grant)
+    }
+
+    /// Files fragments computed for `pending` and returns them, unless the grant they were made
+    /// from was revoked or replaced meanwhile (then `Revoked` / `NotGranted`: nothing is
+    /// issued from a grant that is gone).
+    pub fn complete(
+        &mut self,
+        pending: &PendingCfrags,
+        headers: CfragHeaders,
+        now: u64,
+    ) -> Result<CfragHeaders> {
+        self.reencryptions += pending.grant.kfrags.len() as u64;
+        let still_held = key_pair(&pending.key).is_some_and(|(consumer, topic)| {
+            let (Ok(consumer), Ok(topic)) =
+                (core::str::from_utf8(consumer), core::str::from_utf8(topic))
+            else {
+                return false;
+            };
+            self.grants
+                .get(topic)
+                .and_then(|m| m.get(consumer))
+                .is_some_and(|list| {
+                    list.iter().any(|g| {
+                        g.signature == pending.grant.signature
+                            && g.share_indices == pending.grant.share_indices
+                    })
+                })
+        });
+        if !still_held {
+            self.refused += 1;
+            return Err(Error::Revoked);
+        }
         let entry = CachedCfrags {
             headers: headers.clone(),
-            expires: grant.expires,
+            expires: pending.grant.expires,
         };
-        self.cache
-            .insert(self.key_buf.as_slice().into(), entry, now);
+        self.cache.insert(pending.key.clone(), entry, now);
         Ok(headers)
     }
 

@@ -270,6 +270,9 @@ pub fn reject_error(reject: &Value) -> Error {
 
 #[test]
 fn shared_vectors_open_with_this_backend() {
+    if std::env::var_os("REWRAP_BLESS").is_some() {
+        return; // tests/vectors.rs is rewriting the file; it checks the result itself
+    }
     let all = load(env!("CARGO_MANIFEST_DIR"));
     check_cases(&all);
     check_rejects(&all);

@@ -63,6 +63,8 @@ pub struct rewrap_decryptor_stats {
     pub cache: rewrap_cache_stats,
     /// Umbral opens performed (one per producer session on a warm cache).
     pub dek_opens: u64,
+    /// Fragment headers skipped (malformed, or failing verification beside usable ones).
+    pub skipped_cfrags: u64,
 }
 
 impl From<DecryptorStats> for rewrap_decryptor_stats {
@@ -70,6 +72,7 @@ impl From<DecryptorStats> for rewrap_decryptor_stats {
         rewrap_decryptor_stats {
             cache: s.cache.into(),
             dek_opens: s.dek_opens,
+            skipped_cfrags: s.skipped_cfrags,
         }
     }
 }

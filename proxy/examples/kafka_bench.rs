@@ -12,7 +12,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use rewrap::core::{GrantTerms, Opened, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER};
+use rewrap::engine::{GrantTerms, Opened, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER};
 use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant, ReEncryptor};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -181,9 +181,9 @@ fn consume(bootstrap: &str, client_id: &str, topic: &str, n: usize, open: &Open<
     rate
 }
 
-fn plaintext_len(r: rewrap::core::Result<Opened>) -> u64 {
+fn plaintext_len(r: rewrap::engine::Result<Opened>) -> u64 {
     match r {
-        Ok(Opened::Plaintext(p)) => {
+        Ok(Opened::Decrypted(p)) => {
             assert_eq!(p.len(), 1024);
             p.len() as u64
         }

@@ -41,6 +41,8 @@ pub struct CodecError {
     pub codec: Codec,
     /// What failed.
     pub detail: String,
+    /// The data decompresses to more than the limit asked for (not malformed, just too big).
+    pub over_limit: bool,
 }
 
 impl std::fmt::Display for CodecError {
@@ -55,6 +57,15 @@ fn err(codec: Codec, e: impl std::fmt::Display) -> CodecError {
     CodecError {
         codec,
         detail: e.to_string(),
+        over_limit: false,
+    }
+}
+
+fn too_big(codec: Codec, limit: usize) -> CodecError {
+    CodecError {
+        codec,
+        detail: format!("decompressed batch exceeds {limit} bytes"),
+        over_limit: true,
     }
 }
 
@@ -77,10 +88,17 @@ pub enum Framing {
 /// fetch limit (`fetch.max.bytes`, `message.max.bytes`) is far below this.
 pub const MAX_DECOMPRESSED: usize = 256 * 1024 * 1024;
 
-/// Decompresses `input` into `out` (cleared first); returns the framing seen.
-pub fn decompress(codec: Codec, input: &[u8], out: &mut Vec<u8>) -> Result<Framing, CodecError> {
+/// Decompresses `input` into `out` (cleared first), refusing more than `max` bytes (and never
+/// more than [`MAX_DECOMPRESSED`]); returns the framing seen.
+pub fn decompress(
+    codec: Codec,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    max: usize,
+) -> Result<Framing, CodecError> {
     out.clear();
-    let limit = MAX_DECOMPRESSED as u64 + 1;
+    let max = max.min(MAX_DECOMPRESSED);
+    let limit = max as u64 + 1;
     match codec {
         Codec::None => out.extend_from_slice(input),
         Codec::Gzip => {
@@ -100,13 +118,13 @@ pub fn decompress(codec: Codec, input: &[u8], out: &mut Vec<u8>) -> Result<Frami
                     let block = rest
                         .get(4..4 + len)
                         .ok_or_else(|| err(codec, "truncated xerial block"))?;
-                    snappy_raw_append(block, out)?;
+                    snappy_raw_append(block, out, max)?;
                     rest = &rest[4 + len..];
                 }
-                check_limit(codec, out)?;
+                check_limit(codec, out, max)?;
                 return Ok(Framing::Xerial);
             }
-            snappy_raw_append(input, out)?;
+            snappy_raw_append(input, out, max)?;
         }
         Codec::Lz4 => {
             lz4_flex::frame::FrameDecoder::new(input)
@@ -122,24 +140,21 @@ pub fn decompress(codec: Codec, input: &[u8], out: &mut Vec<u8>) -> Result<Frami
                 .map_err(|e| err(codec, e))?;
         }
     }
-    check_limit(codec, out)?;
+    check_limit(codec, out, max)?;
     Ok(Framing::Standard)
 }
 
-fn check_limit(codec: Codec, out: &[u8]) -> Result<(), CodecError> {
-    if out.len() > MAX_DECOMPRESSED {
-        return Err(err(codec, "decompressed batch exceeds the 256 MiB bound"));
+fn check_limit(codec: Codec, out: &[u8], max: usize) -> Result<(), CodecError> {
+    if out.len() > max {
+        return Err(too_big(codec, max));
     }
     Ok(())
 }
 
-fn snappy_raw_append(block: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
+fn snappy_raw_append(block: &[u8], out: &mut Vec<u8>, max: usize) -> Result<(), CodecError> {
     let len = snap::raw::decompress_len(block).map_err(|e| err(Codec::Snappy, e))?;
-    if out.len() + len > MAX_DECOMPRESSED {
-        return Err(err(
-            Codec::Snappy,
-            "decompressed batch exceeds the 256 MiB bound",
-        ));
+    if out.len() + len > max {
+        return Err(too_big(Codec::Snappy, max));
     }
     let start = out.len();
     out.resize(start + len, 0);
@@ -227,7 +242,7 @@ mod tests {
                 let mut packed = Vec::new();
                 compress(codec, framing, &input, &mut packed).unwrap();
                 let mut back = Vec::new();
-                let seen = decompress(codec, &packed, &mut back).unwrap();
+                let seen = decompress(codec, &packed, &mut back, MAX_DECOMPRESSED).unwrap();
                 assert_eq!(back, input, "{codec:?} {framing:?}");
                 let expect = if codec == Codec::Snappy {
                     framing
@@ -243,10 +258,29 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         for codec in ALL.into_iter().skip(1) {
             let mut out = Vec::new();
+            assert!(decompress(
+                codec,
+                b"\x82SNAPPY\x00\0\0\0\x01\0\0\0\x01\xff",
+                &mut out,
+                1 << 20
+            )
+            .is_err());
             assert!(
-                decompress(codec, b"\x82SNAPPY\x00\0\0\0\x01\0\0\0\x01\xff", &mut out).is_err()
+                decompress(codec, &[0xde, 0xad, 0xbe, 0xef, 1, 2, 3], &mut out, 1 << 20).is_err()
             );
-            assert!(decompress(codec, &[0xde, 0xad, 0xbe, 0xef, 1, 2, 3], &mut out).is_err());
+        }
+    }
+
+    #[test]
+    fn the_limit_is_a_named_refusal_for_every_codec() {
+        let input = sample();
+        for codec in ALL.into_iter().skip(1) {
+            let mut packed = Vec::new();
+            compress(codec, Framing::Standard, &input, &mut packed).unwrap();
+            let mut out = Vec::new();
+            let e = decompress(codec, &packed, &mut out, input.len() - 1).unwrap_err();
+            assert!(e.over_limit, "{codec:?}");
+            assert!(decompress(codec, &packed, &mut out, input.len()).is_ok());
         }
     }
 

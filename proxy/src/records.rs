@@ -9,7 +9,7 @@
 //! consumer's own CRC check still sees the corruption instead of a freshly signed copy.
 
 use crate::compression::{self, Codec, CodecError};
-use rewrap::core::{CfragHeaders, CFRAG_HEADER, EDEK_HEADER};
+use rewrap::engine::{CfragHeaders, CFRAG_HEADER, EDEK_HEADER, HEADER_PREFIX};
 
 const BASE_OFFSET_LEN: usize = 8;
 const LENGTH_END: usize = 12;
@@ -38,6 +38,16 @@ pub enum Output {
     Uncompressed,
 }
 
+/// How far the rewriter may go for one fetcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decompress {
+    /// Decompress batches of up to this many bytes (a fetcher that may get cfrags).
+    UpTo(usize),
+    /// Never: the fetcher can get no cfrag here, so compressed batches go on as stored and
+    /// only uncompressed ones are cleaned of stray rewrap headers.
+    Never,
+}
+
 /// Counters of one rewrite.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RewriteStats {
@@ -51,6 +61,12 @@ pub struct RewriteStats {
     pub stray_cfrags_removed: u64,
     /// Batches left untouched because they could not be parsed (named in `problems`).
     pub batches_malformed: u64,
+    /// Unparsable batches that hold a rewrap cfrag name: cut from the response, with every
+    /// batch after them (see [`rewrite`]).
+    pub batches_refused: u64,
+    /// Compressed batches passed on without being decompressed (`Decompress::Never`, or over
+    /// the size allowed).
+    pub batches_not_decompressed: u64,
 }
 
 /// Why a batch was left as it was.
@@ -107,9 +123,15 @@ struct ParsedRecord {
 /// Rewrites the records of one partition of a Fetch response. `annotate` is asked once per
 /// record carrying an EDEK. Returns `None` when no batch needed a change (the caller keeps the
 /// original bytes), and the problems of batches it had to leave untouched.
+///
+/// A batch that cannot be parsed but holds the bytes of the cfrag header name (stored, or
+/// smuggled under a NUL-suffixed name) cannot be cleaned, so it is refused: the records end
+/// before it (the consumer fetches again from its offset and, if it is first, the caller
+/// answers with an error) and `stats.batches_refused` counts it.
 pub fn rewrite(
     input: &[u8],
     output: Output,
+    decompress: Decompress,
     scratch: &mut Scratch,
     stats: &mut RewriteStats,
     problems: &mut Vec<BatchProblem>,
@@ -129,7 +151,7 @@ pub fn rewrite(
         };
         let batch = &rest[..total];
         let result = if rest[MAGIC_AT] == 2 {
-            rewrite_batch(batch, output, scratch, stats, annotate)
+            rewrite_batch(batch, output, decompress, scratch, stats, annotate)
         } else {
             Ok(None) // legacy message sets carry no headers
         };
@@ -138,6 +160,16 @@ pub fn rewrite(
             Err(problem) => {
                 stats.batches_malformed += 1;
                 problems.push(problem);
+                if contains(batch, CFRAG_HEADER.as_bytes())
+                    || contains(&scratch.plain, CFRAG_HEADER.as_bytes())
+                {
+                    stats.batches_refused += 1;
+                    let mut cut = out.unwrap_or_default();
+                    if cut.is_empty() {
+                        cut.extend_from_slice(&input[..at]);
+                    }
+                    return Some(cut);
+                }
                 None
             }
         };
@@ -174,9 +206,30 @@ fn be_i32(b: &[u8], at: usize) -> i32 {
     i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+impl Scratch {
+    /// Bytes the buffers hold now (what the decompression budget counts).
+    pub fn held_bytes(&self) -> usize {
+        self.plain.capacity() + self.records.capacity()
+    }
+}
+
+/// Releases the buffers when a rewrite grew them past `keep` bytes, so one large response does
+/// not pin its memory for the life of the connection.
+pub fn shrink(scratch: &mut Scratch, keep: usize) {
+    if scratch.plain.capacity() > keep || scratch.records.capacity() > keep {
+        *scratch = Scratch::default();
+    }
+}
+
 fn rewrite_batch(
     batch: &[u8],
     output: Output,
+    decompress: Decompress,
     scratch: &mut Scratch,
     stats: &mut RewriteStats,
     annotate: &mut dyn FnMut(&[u8]) -> Annotation,
@@ -195,7 +248,28 @@ fn rewrite_batch(
     let codec = Codec::from_attributes(attributes).ok_or(BatchProblem::UnknownCodec(attributes))?;
     let count = be_i32(batch, RECORD_COUNT_AT);
     let count = usize::try_from(count).map_err(|_| BatchProblem::Framing("negative count"))?;
-    let framing = compression::decompress(codec, &batch[RECORDS_AT..], &mut scratch.plain)?;
+    let limit = match (codec, decompress) {
+        // Every rewrap header name starts with the prefix: a batch without it goes on
+        // without being parsed.
+        (Codec::None, _) if !contains(&batch[RECORDS_AT..], HEADER_PREFIX.as_bytes()) => {
+            return Ok(None)
+        }
+        (Codec::None, _) => usize::MAX,
+        (_, Decompress::Never) => {
+            stats.batches_not_decompressed += 1;
+            return Ok(None);
+        }
+        (_, Decompress::UpTo(limit)) => limit,
+    };
+    let records_in = &batch[RECORDS_AT..];
+    let framing = match compression::decompress(codec, records_in, &mut scratch.plain, limit) {
+        Err(e) if e.over_limit => {
+            stats.batches_not_decompressed += 1;
+            scratch.plain.clear();
+            return Ok(None);
+        }
+        r => r?,
+    };
     parse_records(scratch, count)?;
 
     // Ask about every EDEK first: a batch nobody adds to (an ungranted consumer) and that
@@ -325,7 +399,12 @@ fn parse_records(scratch: &mut Scratch, count: usize) -> Result<(), BatchProblem
                 .ok_or(BatchProblem::Framing("null header key"))?;
             let value = rec.bytes()?;
             let key = &plain[key.0..key.1];
-            if key == CFRAG_HEADER.as_bytes() {
+            // librdkafka and the C ABI read a header name up to its first NUL: a name that
+            // truncates to a rewrap name is that header to them, and no producer writes one.
+            let read_as = key.split(|&b| b == 0).next().unwrap_or_default();
+            if read_as == CFRAG_HEADER.as_bytes()
+                || (read_as.len() < key.len() && read_as.starts_with(HEADER_PREFIX.as_bytes()))
+            {
                 stray += 1;
                 continue;
             }
@@ -485,6 +564,7 @@ mod tests {
         let out = rewrite(
             input,
             output,
+            Decompress::UpTo(compression::MAX_DECOMPRESSED),
             &mut Scratch::default(),
             &mut stats,
             &mut problems,
@@ -656,6 +736,113 @@ mod tests {
                 .headers
                 .contains_key(&StrBytes::from_static_str(EDEK_HEADER)));
         }
+    }
+
+    #[test]
+    fn nul_truncated_rewrap_names_are_stray_headers() {
+        // librdkafka and the C ABI read these names as `rewrap.cfrag` / `rewrap.edek`.
+        let cfrag_alias = format!("{CFRAG_HEADER}\0x");
+        let edek_alias = format!("{EDEK_HEADER}\0");
+        let records: Vec<Record> = (0..3)
+            .map(|o| {
+                record(
+                    o,
+                    &[
+                        (EDEK_HEADER, Some(b"edek-1")),
+                        (&cfrag_alias, Some(b"forged")),
+                        (&edek_alias, Some(b"edek-other")),
+                        ("app\0rewrap.cfrag", Some(b"kept")),
+                    ],
+                )
+            })
+            .collect();
+        for codec in CODECS {
+            for answer in [None, Some(cfrags())] {
+                let input = encode(&records, codec);
+                let (out, stats, _) = run(&input, answer.clone());
+                assert_eq!(stats.stray_cfrags_removed, 6, "{codec:?}");
+                let sets = RecordBatchDecoder::decode_all(&mut Bytes::from(out.unwrap())).unwrap();
+                for r in &sets[0].records {
+                    let names: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
+                    let mut expect = vec![EDEK_HEADER, "app\0rewrap.cfrag"];
+                    if answer.is_some() {
+                        expect.push(CFRAG_HEADER);
+                    }
+                    assert_eq!(names, expect, "{codec:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn without_decompression_only_uncompressed_batches_are_cleaned() {
+        let records: Vec<Record> = (0..3)
+            .map(|o| {
+                record(
+                    o,
+                    &[(EDEK_HEADER, Some(b"edek-1")), (CFRAG_HEADER, Some(b"x"))],
+                )
+            })
+            .collect();
+        for codec in CODECS {
+            let input = encode(&records, codec);
+            let mut stats = RewriteStats::default();
+            let out = rewrite(
+                &input,
+                Output::SameCodec,
+                Decompress::Never,
+                &mut Scratch::default(),
+                &mut stats,
+                &mut Vec::new(),
+                &mut |_| Annotation::Nothing,
+            );
+            if codec == Compression::None {
+                assert!(out.is_some() && stats.stray_cfrags_removed == 3);
+            } else {
+                assert!(
+                    out.is_none() && stats.batches_not_decompressed == 1,
+                    "{codec:?}"
+                );
+            }
+        }
+        // Over the allowed size: passed on, counted, not an error.
+        let input = encode(&records, Compression::Zstd);
+        let mut stats = RewriteStats::default();
+        let mut problems = Vec::new();
+        let out = rewrite(
+            &input,
+            Output::SameCodec,
+            Decompress::UpTo(10),
+            &mut Scratch::default(),
+            &mut stats,
+            &mut problems,
+            &mut |_| Annotation::Cfrags(cfrags()),
+        );
+        assert!(out.is_none() && problems.is_empty());
+        assert_eq!(stats.batches_not_decompressed, 1);
+    }
+
+    #[test]
+    fn an_unparsable_batch_holding_a_cfrag_name_is_refused() {
+        let clean: Vec<Record> = (0..2)
+            .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
+            .collect();
+        let forged: Vec<Record> = (2..4)
+            .map(|o| record(o, &[(CFRAG_HEADER, Some(b"forged"))]))
+            .collect();
+        let first = encode(&clean, Compression::None);
+        let mut bad = encode(&forged, Compression::None);
+        bad[RECORDS_AT] = 0x7f; // the first record claims a huge length; CRC fixed below
+        let crc = crc32c::crc32c(&bad[ATTRIBUTES_AT..]);
+        bad[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        // After a good batch: the response ends before the bad one.
+        let (out, stats, problems) = run(&[first.clone(), bad.clone()].concat(), None);
+        assert_eq!(out.unwrap(), first);
+        assert_eq!((stats.batches_refused, problems.len()), (1, 1));
+        // First in the response: nothing left (the transform answers with an error).
+        let (out, stats, _) = run(&bad, None);
+        assert_eq!(out.unwrap(), Vec::<u8>::new());
+        assert_eq!(stats.batches_refused, 1);
     }
 
     #[test]

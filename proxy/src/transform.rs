@@ -6,15 +6,17 @@
 //! topic. Everything else (Produce, metadata, group protocol, records without rewrap headers)
 //! goes through as the broker or client sent it.
 
-use crate::identity::{self, Resolver, Source};
-use crate::records::{self, Annotation, Output, RewriteStats, Scratch};
+use crate::identity::{self, Resolver, Session, Source, Step};
+use crate::records::{self, Annotation, Decompress, Output, RewriteStats, Scratch};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
+use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{ApiKey, MetadataRequest, RequestHeader};
 use metrics::{counter, gauge, Counter};
-use rewrap::core::{CfragHeaders, Error as RewrapError, PublicKey, ReEncryptorConfig};
-use rewrap::{DirGrantStore, GrantSync, ReEncryptor};
+use rewrap::engine::{CfragHeaders, Error as RewrapError, PublicKey, ReEncryptorConfig};
+use rewrap::{DirGrantStore, GrantSync, MissBudget, ReEncryptor};
 use serde::{Deserialize, Serialize};
 use shotover::frame::kafka::{KafkaFrame, RequestBody, ResponseBody};
 use shotover::frame::Frame;
@@ -23,9 +25,10 @@ use shotover::transforms::{
     ChainState, DownChainProtocol, Transform, TransformBuilder, TransformConfig,
     TransformContextBuilder, TransformContextConfig, UpChainProtocol,
 };
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Name in the topology file.
@@ -58,7 +61,46 @@ pub struct RewrapReencryptConfig {
     /// saves the recompression CPU at the cost of bytes from the proxy to the consumer.
     #[serde(default)]
     pub rewritten_batches: Output,
+    /// Start even though Shotover's debug/trace log level is on. Those levels dump every
+    /// frame, SASL PLAIN passwords and SCRAM exchanges included, so the proxy refuses them
+    /// unless this says the operator knows.
+    #[serde(default)]
+    pub allow_frame_logging: bool,
+    /// Umbral re-encryptions (fragment cache misses) per second over all connections; beyond
+    /// it records go out without a cfrag (the consumer sees `MissingCfrag` and can retry) and
+    /// `rewrap_records_throttled` counts them. 0 = the default, 2000.
+    #[serde(default)]
+    pub max_misses_per_sec: u32,
+    /// The same per connection, so one client cannot spend the global budget. 0 = the default,
+    /// 200.
+    #[serde(default)]
+    pub max_misses_per_sec_per_connection: u32,
 }
+
+const DEFAULT_MAX_MISSES_PER_SEC: u32 = 2000;
+const DEFAULT_MAX_MISSES_PER_SEC_PER_CONNECTION: u32 = 200;
+
+fn or_default(value: u32, default: u32) -> u32 {
+    if value == 0 {
+        default
+    } else {
+        value
+    }
+}
+
+/// Topic ids a Fetch may name that neither this proxy nor (so it must assume) the cluster sink
+/// has seen. Beyond this the Fetch never reaches the sink: each unknown id costs the broker a
+/// metadata lookup, and Shotover's cluster sink resolves unseen ids on its own.
+pub const MAX_UNKNOWN_TOPIC_IDS: usize = 100;
+/// How long an id the broker did not know is not asked about again.
+const UNKNOWN_ID_TTL: Duration = Duration::from_secs(30);
+/// Entries of that negative cache.
+const UNKNOWN_ID_CAPACITY: usize = 10_000;
+/// Decompressed bytes held by all connections at once; a batch that would go beyond passes on
+/// as stored (its records without cfrags, counted) rather than growing memory.
+pub const DECOMPRESSION_BUDGET: usize = 256 * 1024 * 1024;
+/// Rewrite buffers larger than this are released after each response.
+const SCRATCH_KEEP: usize = 1024 * 1024;
 
 fn default_reload_ms() -> u64 {
     500
@@ -79,6 +121,12 @@ impl TransformConfig for RewrapReencryptConfig {
         &self,
         _context: TransformContextConfig,
     ) -> Result<Box<dyn TransformBuilder>> {
+        if !self.allow_frame_logging && frame_logging_enabled() {
+            anyhow::bail!(
+                "the log level is debug or trace, at which Shotover logs whole Kafka frames, \
+                 SASL passwords included; use info (or set allow_frame_logging: true)"
+            );
+        }
         let admins = self
             .trusted_admins
             .iter()
@@ -86,10 +134,19 @@ impl TransformConfig for RewrapReencryptConfig {
             .collect::<Result<Vec<_>>>()?;
         let config = ReEncryptorConfig::or_default(self.cache_capacity, self.cache_ttl_secs);
         let reencryptor = Arc::new(
-            ReEncryptor::with_config(&admins, config).context("building the re-encryptor")?,
+            ReEncryptor::with_config(&admins, config)
+                .context("building the re-encryptor")?
+                .with_miss_budget(or_default(
+                    self.max_misses_per_sec,
+                    DEFAULT_MAX_MISSES_PER_SEC,
+                )),
         );
         let store = DirGrantStore::open(&self.grant_store)
             .with_context(|| format!("opening grant store {}", self.grant_store))?;
+        let granted = Arc::new(RwLock::new(Granted::default()));
+        let listing = DirGrantStore::open(&self.grant_store)
+            .with_context(|| format!("opening grant store {}", self.grant_store))?;
+        refresh_granted(&listing, &granted);
         let mut sync = GrantSync::new(store, reencryptor.clone());
         let first = sync.sync().context("loading the grant store")?;
         tracing::info!(
@@ -99,7 +156,12 @@ impl TransformConfig for RewrapReencryptConfig {
             "rewrap grants loaded"
         );
         log_rejected(&first.rejected);
-        spawn_reloader(sync, Duration::from_millis(self.reload_interval_ms.max(10)));
+        spawn_reloader(
+            sync,
+            listing,
+            granted.clone(),
+            Duration::from_millis(self.reload_interval_ms.max(10)),
+        );
         Ok(Box::new(RewrapReencryptBuilder {
             shared: Arc::new(Shared::new(
                 reencryptor,
@@ -108,6 +170,11 @@ impl TransformConfig for RewrapReencryptConfig {
                     map: self.consumers.clone(),
                 },
                 self.rewritten_batches,
+                granted,
+                or_default(
+                    self.max_misses_per_sec_per_connection,
+                    DEFAULT_MAX_MISSES_PER_SEC_PER_CONNECTION,
+                ),
             )),
         }))
     }
@@ -127,13 +194,60 @@ fn log_rejected(rejected: &[(std::path::PathBuf, String)]) {
     }
 }
 
+/// Whether Shotover's codec would log frames (its debug level hex-dumps every message).
+fn frame_logging_enabled() -> bool {
+    tracing::enabled!(target: "shotover::codec::kafka", tracing::Level::DEBUG)
+        || tracing::enabled!(tracing::Level::DEBUG)
+}
+
+/// Consumer → topics some grant file names, signature unchecked: a superset of what the
+/// re-encryptor will serve, so a connection outside it can never get a cfrag and its batches
+/// need not be decompressed.
+#[derive(Default)]
+struct Granted(HashMap<String, HashSet<String>>);
+
+impl Granted {
+    fn any(&self, consumer: &str) -> bool {
+        self.0.contains_key(consumer)
+    }
+
+    fn topic(&self, consumer: &str, topic: &str) -> bool {
+        self.0.get(consumer).is_some_and(|t| t.contains(topic))
+    }
+}
+
+/// Re-reads which (consumer, topic) pairs the store names. Run before each sync, so the set
+/// covers a grant before the re-encryptor installs it and drops a removed one before it is
+/// revoked; if the store cannot be listed the set only grows.
+fn refresh_granted(listing: &DirGrantStore, granted: &RwLock<Granted>) {
+    let Ok(files) = listing.list() else {
+        return;
+    };
+    let mut next = Granted::default();
+    for (_, grant) in files {
+        if let Ok(grant) = grant {
+            next.0
+                .entry(grant.consumer().to_string())
+                .or_default()
+                .insert(grant.topic().to_string());
+        }
+    }
+    *granted.write().unwrap_or_else(|e| e.into_inner()) = next;
+}
+
 /// Polls the grant store on its own thread (file I/O and grant verification stay off the
 /// proxy's async workers) and publishes cache statistics as metrics.
-fn spawn_reloader(mut sync: GrantSync, every: Duration) {
+fn spawn_reloader(
+    mut sync: GrantSync,
+    listing: DirGrantStore,
+    granted: Arc<RwLock<Granted>>,
+    every: Duration,
+) {
     let spawned = std::thread::Builder::new()
         .name("rewrap-grants".into())
         .spawn(move || loop {
             std::thread::sleep(every);
+            refresh_granted(&listing, &granted);
             match sync.sync() {
                 Ok(report) if !report.is_empty() => {
                     tracing::info!(
@@ -167,6 +281,62 @@ struct Metrics {
     batches_malformed: Counter,
     stray_cfrags: Counter,
     unresolved_topics: Counter,
+    batches_refused: Counter,
+    batches_not_decompressed: Counter,
+    fetches_refused: Counter,
+    throttled: Counter,
+}
+
+/// Warnings whose volume a client controls, at most one per kind per second; every occurrence
+/// is counted in `rewrap_warnings_total{kind}` and the suppressed ones are reported with the
+/// next warning that gets through.
+struct Warnings {
+    kinds: [(&'static str, AtomicU64, AtomicU64); 6],
+    start: Instant,
+}
+
+#[derive(Clone, Copy)]
+enum Warn {
+    UnresolvedTopic = 0,
+    BatchProblem = 1,
+    HeaderRejected = 2,
+    FetchRefused = 3,
+    SaslUnreadable = 4,
+    Throttled = 5,
+}
+
+impl Warnings {
+    fn new() -> Self {
+        let k = |name| (name, AtomicU64::new(0), AtomicU64::new(u64::MAX));
+        Warnings {
+            kinds: [
+                k("unresolved_topic"),
+                k("batch_problem"),
+                k("header_rejected"),
+                k("fetch_refused"),
+                k("sasl_unreadable"),
+                k("throttled"),
+            ],
+            start: Instant::now(),
+        }
+    }
+
+    /// `Some(suppressed since the last one)` when this occurrence may be logged.
+    fn allow(&self, kind: Warn) -> Option<u64> {
+        let (name, suppressed, last) = &self.kinds[kind as usize];
+        counter!("rewrap_warnings_total", "kind" => *name).increment(1);
+        let now = self.start.elapsed().as_secs();
+        let prev = last.load(Ordering::Relaxed);
+        if prev == now
+            || last
+                .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            suppressed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(suppressed.swap(0, Ordering::Relaxed))
+    }
 }
 
 /// State shared by every connection.
@@ -176,16 +346,35 @@ struct Shared {
     output: Output,
     /// Topic ids learnt from Metadata responses (Fetch v13+ names topics by id only).
     topics: RwLock<HashMap<Uuid, String>>,
+    /// Topic ids the broker did not know when asked, and when.
+    unknown: Mutex<HashMap<Uuid, Instant>>,
+    granted: Arc<RwLock<Granted>>,
+    /// Decompressed bytes held right now, all connections together.
+    decompressed: AtomicUsize,
+    warnings: Warnings,
     metrics: Metrics,
+    /// Re-encryption misses each connection may cause per second.
+    misses_per_connection: u32,
 }
 
 impl Shared {
-    fn new(reencryptor: Arc<ReEncryptor>, resolver: Resolver, output: Output) -> Self {
+    fn new(
+        reencryptor: Arc<ReEncryptor>,
+        resolver: Resolver,
+        output: Output,
+        granted: Arc<RwLock<Granted>>,
+        misses_per_connection: u32,
+    ) -> Self {
         Shared {
+            misses_per_connection,
             reencryptor,
             resolver,
             output,
             topics: RwLock::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
+            granted,
+            decompressed: AtomicUsize::new(0),
+            warnings: Warnings::new(),
             metrics: Metrics {
                 annotated: counter!("rewrap_records_annotated"),
                 without_cfrag: counter!("rewrap_records_without_cfrag"),
@@ -193,6 +382,10 @@ impl Shared {
                 batches_malformed: counter!("rewrap_batches_malformed"),
                 stray_cfrags: counter!("rewrap_stray_cfrags_removed"),
                 unresolved_topics: counter!("rewrap_unresolved_topic_ids"),
+                batches_refused: counter!("rewrap_batches_refused"),
+                batches_not_decompressed: counter!("rewrap_batches_not_decompressed"),
+                fetches_refused: counter!("rewrap_fetches_refused"),
+                throttled: counter!("rewrap_records_throttled"),
             },
         }
     }
@@ -205,11 +398,27 @@ impl Shared {
             .cloned()
     }
 
-    fn knows(&self, id: &Uuid) -> bool {
-        self.topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(id)
+    /// Remembers that the broker did not name `ids` (bounded: when full, expired entries go,
+    /// and if none has expired the cache starts over).
+    fn unknown(&self, ids: impl Iterator<Item = Uuid>) {
+        let mut unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        for id in ids {
+            if unknown.len() >= UNKNOWN_ID_CAPACITY {
+                unknown.retain(|_, at| now.duration_since(*at) < UNKNOWN_ID_TTL);
+                if unknown.len() >= UNKNOWN_ID_CAPACITY {
+                    unknown.clear();
+                }
+            }
+            unknown.insert(id, now);
+        }
+    }
+
+    fn recently_unknown(&self, id: &Uuid) -> bool {
+        let unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        unknown
+            .get(id)
+            .is_some_and(|at| at.elapsed() < UNKNOWN_ID_TTL)
     }
 
     fn learn(&self, id: Uuid, name: &str) {
@@ -232,11 +441,12 @@ impl TransformBuilder for RewrapReencryptBuilder {
         Box::new(RewrapReencrypt {
             shared: self.shared.clone(),
             client_id: None,
-            mechanism: None,
-            principal: None,
+            session: Session::default(),
             pending_auth: MessageIdMap::default(),
+            refused: MessageIdMap::default(),
             scratch: Scratch::default(),
             problems: Vec::new(),
+            misses: MissBudget::per_second(self.shared.misses_per_connection),
         })
     }
 
@@ -249,20 +459,25 @@ impl TransformBuilder for RewrapReencryptBuilder {
 struct RewrapReencrypt {
     shared: Arc<Shared>,
     client_id: Option<String>,
-    mechanism: Option<String>,
-    principal: Option<String>,
-    /// SaslAuthenticate requests in flight and the principal each claims.
-    pending_auth: MessageIdMap<Option<String>>,
+    session: Session,
+    /// SaslAuthenticate requests in flight.
+    pending_auth: MessageIdMap<Step>,
+    /// Fetches naming too many unknown topic ids, emptied before the sink, with what they named.
+    refused: MessageIdMap<Vec<FetchTopic>>,
     scratch: Scratch,
     problems: Vec<records::BatchProblem>,
+    /// This connection's budget of re-encryption misses.
+    misses: MissBudget,
 }
 
 impl RewrapReencrypt {
-    /// Reads what the transform needs from the requests; returns topic ids it cannot name yet.
+    /// Reads what the transform needs from the requests; returns topic ids to resolve.
     fn inspect_requests(&mut self, requests: &mut Messages) -> Vec<Uuid> {
-        let mut unknown = Vec::new();
+        let mut resolve = Vec::new();
+        let mut seen = HashSet::new();
         for request in requests.iter_mut() {
             let id = request.id();
+            let mut emptied = false;
             let Some(Frame::Kafka(KafkaFrame::Request { header, body })) = request.frame() else {
                 continue;
             };
@@ -273,35 +488,97 @@ impl RewrapReencrypt {
             }
             match body {
                 RequestBody::Fetch(fetch) if header.request_api_version >= 13 => {
-                    for topic in &fetch.topics {
-                        if !topic.topic_id.is_nil()
-                            && !self.shared.knows(&topic.topic_id)
-                            && !unknown.contains(&topic.topic_id)
-                        {
-                            unknown.push(topic.topic_id);
+                    let mut unresolved = Vec::new();
+                    {
+                        let topics = self.shared.topics.read().unwrap_or_else(|e| e.into_inner());
+                        for topic in &fetch.topics {
+                            let t = topic.topic_id;
+                            if !t.is_nil() && !topics.contains_key(&t) && seen.insert(t) {
+                                unresolved.push(t);
+                            }
                         }
+                    }
+                    if unresolved.len() > MAX_UNKNOWN_TOPIC_IDS {
+                        // Answered here (each topic "unknown", which sends an honest client
+                        // to refresh its metadata): the broker sees an empty sessionless
+                        // fetch, answered at once, and the sink no id to look up.
+                        self.refused.insert(id, std::mem::take(&mut fetch.topics));
+                        fetch.forgotten_topics_data.clear();
+                        fetch.session_id = 0;
+                        fetch.session_epoch = -1;
+                        fetch.max_wait_ms = 0;
+                        fetch.min_bytes = 0;
+                        emptied = true;
+                        self.shared.metrics.fetches_refused.increment(1);
+                        if let Some(suppressed) = self.shared.warnings.allow(Warn::FetchRefused) {
+                            tracing::warn!(
+                                unknown_ids = unresolved.len(),
+                                limit = MAX_UNKNOWN_TOPIC_IDS,
+                                suppressed,
+                                "fetch names too many unknown topic ids; answered as unknown"
+                            );
+                        }
+                    } else if self.can_receive_cfrags() {
+                        resolve.extend(
+                            unresolved
+                                .into_iter()
+                                .filter(|t| !self.shared.recently_unknown(t)),
+                        );
                     }
                 }
                 RequestBody::SaslHandshake(handshake) => {
-                    self.mechanism = Some(handshake.mechanism.to_string());
+                    self.session.handshake(handshake.mechanism.as_str());
                 }
                 RequestBody::SaslAuthenticate(auth) => {
-                    let claimed = self
-                        .mechanism
-                        .as_deref()
-                        .and_then(|m| identity::claimed_principal(m, &auth.auth_bytes));
-                    self.pending_auth.insert(id, claimed);
+                    let step = self.session.authenticate(&auth.auth_bytes);
+                    self.pending_auth.insert(id, step);
                 }
                 _ => {}
             }
+            if emptied {
+                request.invalidate_cache();
+            }
         }
-        unknown
+        resolve.truncate(MAX_UNKNOWN_TOPIC_IDS);
+        resolve
+    }
+
+    /// Whether any grant names this connection's consumer: only then are topic ids resolved.
+    fn can_receive_cfrags(&self) -> bool {
+        let granted = self
+            .shared
+            .granted
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        self.consumer().is_some_and(|c| granted.any(&c))
+    }
+
+    /// The answer to a refused Fetch: every topic partition it named, as an unknown topic id.
+    fn refusal(topics: Vec<FetchTopic>) -> Vec<FetchableTopicResponse> {
+        const UNKNOWN_TOPIC_ID: i16 = 100;
+        topics
+            .into_iter()
+            .map(|t| {
+                FetchableTopicResponse::default()
+                    .with_topic_id(t.topic_id)
+                    .with_partitions(
+                        t.partitions
+                            .into_iter()
+                            .map(|p| {
+                                PartitionData::default()
+                                    .with_partition_index(p.partition)
+                                    .with_error_code(UNKNOWN_TOPIC_ID)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect()
     }
 
     fn consumer(&self) -> Option<String> {
         self.shared
             .resolver
-            .consumer(self.principal.as_deref(), self.client_id.as_deref())
+            .consumer(self.session.authentication(), self.client_id.as_deref())
             .map(str::to_string)
     }
 
@@ -321,86 +598,104 @@ impl RewrapReencrypt {
                 }
             }
             ResponseBody::SaslAuthenticate(auth) => {
-                if let Some(claimed) = request_id.and_then(|id| self.pending_auth.remove(&id)) {
-                    if auth.error_code == 0 {
-                        // Authenticated by a mechanism whose user name this proxy cannot read
-                        // (GSSAPI, OAUTHBEARER): an empty principal, which names no consumer,
-                        // so the connection gets no fragments rather than falling back to its
-                        // self-declared client id.
-                        if claimed.is_none() {
+                if let Some(step) = request_id.and_then(|id| self.pending_auth.remove(&id)) {
+                    let before = self.session.authentication().clone();
+                    self.session.answered(step, auth.error_code == 0);
+                    let now = self.session.authentication();
+                    // Authenticated by a mechanism or message whose user this proxy cannot
+                    // name (GSSAPI, OAUTHBEARER, a foreign authzid): no consumer, and no
+                    // fallback to the self-declared client id.
+                    if auth.error_code == 0
+                        && now == &identity::Authentication::NoPrincipal
+                        && before != *now
+                    {
+                        if let Some(suppressed) = self.shared.warnings.allow(Warn::SaslUnreadable) {
                             tracing::warn!(
-                                mechanism = ?self.mechanism,
+                                suppressed,
                                 "SASL principal not readable; this connection gets no cfrags"
                             );
                         }
-                        self.principal = Some(claimed.unwrap_or_default());
                     }
                 }
             }
             ResponseBody::Fetch(fetch) => {
+                if let Some(topics) = request_id.and_then(|id| self.refused.remove(&id)) {
+                    fetch.responses = Self::refusal(topics);
+                    fetch.session_id = 0;
+                    response.invalidate_cache();
+                    return;
+                }
                 let consumer = self.consumer();
+                let granted = self
+                    .shared
+                    .granted
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner());
+                let any_grant = consumer.as_deref().is_some_and(|c| granted.any(c));
                 let mut changed = false;
                 for topic in fetch.responses.iter_mut() {
                     let name = if version >= 13 {
-                        match self.shared.topic_name(&topic.topic_id) {
-                            Some(name) => name,
-                            None => {
-                                if topic.partitions.iter().any(|p| p.records.is_some()) {
-                                    self.shared.metrics.unresolved_topics.increment(1);
-                                    tracing::warn!(
-                                        topic_id = %topic.topic_id,
-                                        "fetch response for a topic id no metadata named; records pass without cfrags"
-                                    );
-                                }
-                                continue;
+                        self.shared.topic_name(&topic.topic_id)
+                    } else {
+                        Some(topic.topic.0.to_string())
+                    };
+                    let Some(name) = name else {
+                        // No name, so no cfrags: the batches are still cleaned of stray rewrap
+                        // headers (decompressed only for a connection some grant names).
+                        if topic.partitions.iter().any(|p| p.records.is_some()) {
+                            self.shared.metrics.unresolved_topics.increment(1);
+                            if let Some(suppressed) =
+                                self.shared.warnings.allow(Warn::UnresolvedTopic)
+                            {
+                                tracing::warn!(
+                                    topic_id = %topic.topic_id,
+                                    suppressed,
+                                    "fetch response for a topic id no metadata named; records pass without cfrags"
+                                );
                             }
                         }
-                    } else {
-                        topic.topic.0.to_string()
+                        let decompress = if any_grant {
+                            Decompress::UpTo(DECOMPRESSION_BUDGET)
+                        } else {
+                            Decompress::Never
+                        };
+                        changed |= rewrite_partitions(
+                            &self.shared,
+                            &mut self.scratch,
+                            &mut self.problems,
+                            "?",
+                            &mut topic.partitions,
+                            decompress,
+                            &mut |_| Annotation::Nothing,
+                        );
+                        continue;
                     };
+                    let may_get_cfrags =
+                        consumer.as_deref().is_some_and(|c| granted.topic(c, &name));
                     let mut annotator = Annotator {
                         shared: &self.shared,
+                        misses: &self.misses,
                         topic: &name,
-                        consumer: consumer.as_deref(),
+                        consumer: consumer.as_deref().filter(|_| may_get_cfrags),
                         last: None,
                     };
-                    for partition in topic.partitions.iter_mut() {
-                        let Some(bytes) = partition.records.as_ref() else {
-                            continue;
-                        };
-                        if bytes.is_empty() {
-                            continue;
-                        }
-                        let mut stats = RewriteStats::default();
-                        self.problems.clear();
-                        let rewritten = records::rewrite(
-                            bytes,
-                            self.shared.output,
-                            &mut self.scratch,
-                            &mut stats,
-                            &mut self.problems,
-                            &mut |edek| annotator.answer(edek),
-                        );
-                        for problem in &self.problems {
-                            tracing::warn!(
-                                topic = %name,
-                                partition = partition.partition_index,
-                                %problem,
-                                "record batch passed on unchanged"
-                            );
-                        }
-                        let m = &self.shared.metrics;
-                        m.annotated.increment(stats.records_annotated);
-                        m.without_cfrag.increment(stats.records_without_cfrag);
-                        m.batches_rewritten.increment(stats.batches_rewritten);
-                        m.batches_malformed.increment(stats.batches_malformed);
-                        m.stray_cfrags.increment(stats.stray_cfrags_removed);
-                        if let Some(new) = rewritten {
-                            partition.records = Some(new.into());
-                            changed = true;
-                        }
-                    }
+                    let decompress = if may_get_cfrags {
+                        Decompress::UpTo(DECOMPRESSION_BUDGET)
+                    } else {
+                        Decompress::Never
+                    };
+                    changed |= rewrite_partitions(
+                        &self.shared,
+                        &mut self.scratch,
+                        &mut self.problems,
+                        &name,
+                        &mut topic.partitions,
+                        decompress,
+                        &mut |edek| annotator.answer(edek),
+                    );
                 }
+                drop(granted);
+                records::shrink(&mut self.scratch, SCRATCH_KEEP);
                 if changed {
                     response.invalidate_cache();
                 }
@@ -410,10 +705,86 @@ impl RewrapReencrypt {
     }
 }
 
+/// Rewrites one topic's partitions of a Fetch response; whether any changed. Decompression
+/// draws on the global budget while this response is processed.
+fn rewrite_partitions(
+    shared: &Shared,
+    scratch: &mut Scratch,
+    problems: &mut Vec<records::BatchProblem>,
+    name: &str,
+    partitions: &mut [PartitionData],
+    decompress: Decompress,
+    annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+) -> bool {
+    let mut changed = false;
+    for partition in partitions.iter_mut() {
+        let Some(bytes) = partition.records.as_ref() else {
+            continue;
+        };
+        if bytes.is_empty() {
+            continue;
+        }
+        let decompress = match decompress {
+            Decompress::UpTo(_) => {
+                let in_use = shared.decompressed.load(Ordering::Relaxed);
+                Decompress::UpTo(DECOMPRESSION_BUDGET.saturating_sub(in_use))
+            }
+            Decompress::Never => Decompress::Never,
+        };
+        let mut stats = RewriteStats::default();
+        problems.clear();
+        let rewritten = records::rewrite(
+            bytes,
+            shared.output,
+            decompress,
+            scratch,
+            &mut stats,
+            problems,
+            annotate,
+        );
+        let held = scratch.held_bytes();
+        shared.decompressed.fetch_add(held, Ordering::Relaxed);
+        for problem in problems.iter() {
+            if let Some(suppressed) = shared.warnings.allow(Warn::BatchProblem) {
+                tracing::warn!(
+                    topic = %name,
+                    partition = partition.partition_index,
+                    %problem,
+                    suppressed,
+                    "record batch passed on unchanged"
+                );
+            }
+        }
+        let m = &shared.metrics;
+        m.annotated.increment(stats.records_annotated);
+        m.without_cfrag.increment(stats.records_without_cfrag);
+        m.batches_rewritten.increment(stats.batches_rewritten);
+        m.batches_malformed.increment(stats.batches_malformed);
+        m.stray_cfrags.increment(stats.stray_cfrags_removed);
+        m.batches_refused.increment(stats.batches_refused);
+        m.batches_not_decompressed
+            .increment(stats.batches_not_decompressed);
+        if let Some(new) = rewritten {
+            if stats.batches_refused > 0 && new.is_empty() {
+                // The first batch holds a cfrag name the proxy cannot remove: refused.
+                const CORRUPT_MESSAGE: i16 = 2;
+                partition.error_code = CORRUPT_MESSAGE;
+            }
+            partition.records = Some(new.into());
+            changed = true;
+        }
+        // The buffers are released (or kept small) before the next partition counts.
+        records::shrink(scratch, SCRATCH_KEEP);
+        shared.decompressed.fetch_sub(held, Ordering::Relaxed);
+    }
+    changed
+}
+
 /// Answers EDEKs for one topic and consumer, remembering the last answer: records of one
 /// producer session share their EDEK, so a batch costs one cache lookup, not one per record.
 struct Annotator<'a> {
     shared: &'a Shared,
+    misses: &'a MissBudget,
     topic: &'a str,
     consumer: Option<&'a str>,
     last: Option<(Vec<u8>, Option<CfragHeaders>)>,
@@ -431,12 +802,26 @@ impl Annotator<'_> {
                     .map_or(Annotation::Nothing, Annotation::Cfrags);
             }
         }
-        let answer = match self
-            .shared
-            .reencryptor
-            .reencrypt(self.topic, edek, consumer)
-        {
+        let re = &self.shared.reencryptor;
+        // Hits are answered here; a miss (the Umbral step, ~0.4 ms) runs with this worker
+        // handed over as a blocking thread, so other connections' tasks move on meanwhile.
+        let answer = match re.cached(self.topic, edek, consumer).unwrap_or_else(|| {
+            off_worker(|| re.reencrypt_within(self.topic, edek, consumer, Some(self.misses)))
+        }) {
             Ok(headers) => Some(headers),
+            Err(RewrapError::Throttled) => {
+                self.shared.metrics.throttled.increment(1);
+                if let Some(suppressed) = self.shared.warnings.allow(Warn::Throttled) {
+                    tracing::warn!(
+                        topic = self.topic,
+                        consumer,
+                        suppressed,
+                        "re-encryption budget spent; records passed without a cfrag"
+                    );
+                }
+                // Not remembered: the next batch may find budget again.
+                return Annotation::Nothing;
+            }
             Err(
                 e @ (RewrapError::NotGranted | RewrapError::Revoked | RewrapError::GrantExpired),
             ) => {
@@ -444,18 +829,30 @@ impl Annotator<'_> {
                 None
             }
             Err(e) => {
-                tracing::warn!(
-                    topic = self.topic,
-                    consumer,
-                    error = %e,
-                    code = e.code(),
-                    "rewrap header rejected; record passed without a cfrag"
-                );
+                if let Some(suppressed) = self.shared.warnings.allow(Warn::HeaderRejected) {
+                    tracing::warn!(
+                        topic = self.topic,
+                        consumer,
+                        error = %e,
+                        code = e.code(),
+                        suppressed,
+                        "rewrap header rejected; record passed without a cfrag"
+                    );
+                }
                 None
             }
         };
         self.last = Some((edek.to_vec(), answer.clone()));
         answer.map_or(Annotation::Nothing, Annotation::Cfrags)
+    }
+}
+
+/// Runs blocking work off the async workers where the runtime allows it (a multi-threaded
+/// runtime, which Shotover uses); inline otherwise.
+fn off_worker<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
@@ -508,7 +905,17 @@ impl Transform for RewrapReencrypt {
             self.process_response(response);
         }
         // The injected request's response has taught its topic ids; the client never sent it.
+        // Ids it did not name are not asked about again for a while.
         if let Some(id) = injected {
+            if responses.iter().any(|r| r.request_id() == Some(id)) {
+                let shared = &self.shared;
+                shared.unknown(
+                    unknown
+                        .iter()
+                        .copied()
+                        .filter(|t| shared.topic_name(t).is_none()),
+                );
+            }
             responses.retain(|r| r.request_id() != Some(id));
         }
         Ok(responses)

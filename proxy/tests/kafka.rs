@@ -9,7 +9,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message;
-use rewrap::core::{Error, GrantTerms, Opened, PublicKey, SecretKey, Signer, EDEK_HEADER};
+use rewrap::engine::{Error, GrantTerms, Opened, PublicKey, SecretKey, Signer, EDEK_HEADER};
 use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -250,7 +250,7 @@ fn open(dec: &Decryptor, m: &BorrowedMessage<'_>) -> Read {
         }
     }
     match dec.open(m.topic(), m.payload(), &headers) {
-        Ok(Opened::Plaintext(p)) => Read::Opened(p),
+        Ok(Opened::Decrypted(p)) => Read::Opened(p),
         Ok(other) => panic!("unexpected {other:?}"),
         Err(e) => Read::Refused(e),
     }

@@ -75,6 +75,8 @@ class UntrustedGrantError(RewrapError):
     """The grant is not signed by a trusted administrator."""
 class InvalidKeyFragError(RewrapError):
     """A key fragment in the grant failed verification."""
+class ThrottledError(RewrapError):
+    """The re-encryptor's budget of Umbral re-encryptions per second is spent; retry later."""
 class InvalidArgumentError(RewrapError):
     """An argument is out of its allowed range."""
 class IoError(RewrapError):

@@ -639,6 +639,7 @@ impl Decryptor {
         let d = PyDict::new(py);
         d.set_item("cache", cache_dict(py, &s.cache)?)?;
         d.set_item("dek_opens", s.dek_opens)?;
+        d.set_item("skipped_cfrags", s.skipped_cfrags)?;
         Ok(d)
     }
 }

@@ -326,7 +326,14 @@ class Consumer:
         return "decrypted", plaintext
 
     def open_dek(self, edek, cfrag_headers):
-        frags = [parse_cfrag(b) for b in cfrag_headers]  # R12
+        frags, first_error = [], None
+        for b in cfrag_headers:  # R12: malformed headers are skipped
+            try:
+                frags.append(parse_cfrag(b))
+            except FormatError as e:
+                first_error = first_error or e
+        if not frags and first_error:
+            raise first_error
         if not frags:  # R13
             raise FormatError("MissingCfrag")
         mine = [f for f in frags if f["key_id"] == key_id(self.public)]
@@ -345,8 +352,8 @@ class Consumer:
             raise FormatError("Malformed", "Edek") from None
         me = umbral_pk(self.public)
         verified = []
-        for f in mine:  # R18
-            if len(verified) == t:
+        for tried, f in enumerate(mine):  # R18: at most t + 2 tried
+            if len(verified) == t or tried == t + 2:
                 break
             try:
                 cfrag = cfrag_from_simple(f["body"])

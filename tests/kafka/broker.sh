@@ -6,6 +6,8 @@
 #   broker.sh restart DIR -> stops it and starts it again on the same ports and data
 # REWRAP_KAFKA_SASL_USERS="alice:pw bob:pw" makes the client listener SASL_PLAINTEXT with the
 # PLAIN mechanism and those users (plus "admin:admin-secret" for the broker itself).
+# REWRAP_KAFKA_SCRAM_USERS="alice:pw mallory:pw" does the same and also enables SCRAM-SHA-256
+# for those users (credentials written into the metadata log when DIR is formatted).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cmd="${1:?start|stop}"
@@ -30,7 +32,9 @@ start)
     echo "$port $cport" > "$dir/ports"
     mkdir -p "$dir/data"
     proto=PLAINTEXT
-    if [ -n "${REWRAP_KAFKA_SASL_USERS:-}" ]; then proto=SASL_PLAINTEXT; fi
+    sasl_users="${REWRAP_KAFKA_SASL_USERS:-}"
+    scram_users="${REWRAP_KAFKA_SCRAM_USERS:-}"
+    if [ -n "$sasl_users$scram_users" ]; then proto=SASL_PLAINTEXT; fi
     cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -48,17 +52,25 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
-    if [ -n "${REWRAP_KAFKA_SASL_USERS:-}" ]; then
+    scram_args=()
+    if [ "$proto" = SASL_PLAINTEXT ]; then
       users=""
-      for u in admin:admin-secret $REWRAP_KAFKA_SASL_USERS; do users="$users user_${u%%:*}=\"${u#*:}\""; done
+      for u in admin:admin-secret $sasl_users; do users="$users user_${u%%:*}=\"${u#*:}\""; done
+      mechanisms=PLAIN
+      if [ -n "$scram_users" ]; then mechanisms=PLAIN,SCRAM-SHA-256; fi
       cat >> "$dir/server.properties" <<PROPS
-sasl.enabled.mechanisms=PLAIN
+sasl.enabled.mechanisms=$mechanisms
 sasl.mechanism.inter.broker.protocol=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret"$users;
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 PROPS
+      for u in $scram_users; do
+        scram_args+=(--add-scram "SCRAM-SHA-256=[name=${u%%:*},password=${u#*:}]")
+      done
     fi
     cluster=$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-    java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" > "$dir/format.log" 2>&1
+    java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
+      ${scram_args[@]+"${scram_args[@]}"} > "$dir/format.log" 2>&1
   fi
   [ -f "$dir/broker.log" ] && cat "$dir/broker.log" >> "$dir/broker.previous.log"
   nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" > "$dir/broker.log" 2>&1 &

@@ -1,23 +1,25 @@
 package io.rewrap;
 
-import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 
-/** Consumer side: opens records with the consumer's own key. Thread-safe; close it. */
+/**
+ * Consumer side: opens records with the consumer's own key. Pass every header of the record
+ * as received: the engine picks the rewrap ones (and refuses smuggled or duplicated ones).
+ * Thread-safe; close it.
+ */
 public final class Decryptor extends NativeHandle {
-    /** Name of the EDEK header. */
-    public static final String EDEK_HEADER = "rewrap.edek";
-    /** Name of the capsule fragment header (repeated for t-of-n). */
-    public static final String CFRAG_HEADER = "rewrap.cfrag";
+    private final TopicBytes topics = new TopicBytes();
 
     public Decryptor(SecretKey secret, PublicKey... admins) {
         this(secret, 0, 0, false, admins);
     }
 
     /**
-     * {@code cacheCapacity} 0 = default (4096 sessions), {@code cacheTtlSecs} 0 = until evicted,
-     * {@code allowPlaintext} accepts records without rewrap headers (migrations only).
+     * {@code cacheCapacity} 0 = default ({@value Constants#DEFAULT_DECRYPTOR_CACHE_CAPACITY}
+     * sessions), {@code cacheTtlSecs} 0 = until evicted, {@code allowPlaintext} accepts records
+     * without rewrap headers (migrations only), reported as {@link Opened.Kind#UNENCRYPTED_ALLOWED}.
      */
     public Decryptor(SecretKey secret, int cacheCapacity, long cacheTtlSecs, boolean allowPlaintext,
             PublicKey... admins) {
@@ -26,33 +28,47 @@ public final class Decryptor extends NativeHandle {
     }
 
     /**
-     * Opens a record read from {@code topic}; {@code value} null is a tombstone (returns null).
-     * {@code headers}: (name, value) pairs; only {@code rewrap.*} ones are read. Two EDEK
-     * headers are malformed.
+     * Opens a record read from {@code topic}; {@code value} null is a tombstone. {@code headers}
+     * are all of the record's headers, in order, as (name, value) pairs; a null value counts as
+     * empty.
      */
-    public byte[] open(String topic, byte[] value, List<Map.Entry<String, byte[]>> headers) {
-        byte[] edek = null;
-        List<byte[]> cfrags = new ArrayList<>(2);
+    public Opened open(String topic, byte[] value, Collection<? extends Map.Entry<String, byte[]>> headers) {
+        String[] names = new String[headers.size()];
+        byte[][] values = new byte[names.length][];
+        int i = 0;
         for (Map.Entry<String, byte[]> h : headers) {
-            if (h.getKey().equals(EDEK_HEADER)) {
-                if (edek != null) {
-                    throw new RewrapException.Malformed("two rewrap.edek headers");
-                }
-                edek = h.getValue() == null ? new byte[0] : h.getValue();
-            } else if (h.getKey().equals(CFRAG_HEADER)) {
-                cfrags.add(h.getValue() == null ? new byte[0] : h.getValue());
-            }
+            names[i] = h.getKey();
+            values[i] = h.getValue();
+            i++;
         }
-        return open(topic, value, edek, cfrags);
+        return open(topic, value, names, values);
     }
 
-    /** Opens with the EDEK header value (null if absent) and the fragment header values. */
-    private final TopicBytes topics = new TopicBytes();
+    /**
+     * Opens a record whose headers are its EDEK header value ({@code edek}, null if it has
+     * none) and its capsule fragment header values: for callers holding those rather than a
+     * Kafka record.
+     */
+    public Opened open(String topic, byte[] value, byte[] edek, List<byte[]> cfrags) {
+        int first = edek == null ? 0 : 1;
+        String[] names = new String[first + cfrags.size()];
+        byte[][] values = new byte[names.length][];
+        if (edek != null) {
+            names[0] = Constants.EDEK_HEADER;
+            values[0] = edek;
+        }
+        for (int i = first; i < names.length; i++) {
+            names[i] = Constants.CFRAG_HEADER;
+            values[i] = cfrags.get(i - first);
+        }
+        return open(topic, value, names, values);
+    }
 
-    public byte[] open(String topic, byte[] value, byte[] edek, List<byte[]> cfrags) {
-        byte[][] frags = cfrags.toArray(new byte[0][]);
+    private Opened open(String topic, byte[] value, String[] names, byte[][] values) {
         byte[] t = topics.of(topic);
-        return with(h -> Native.decryptorOpen(h, t, value, edek, frags));
+        int[] kind = new int[1];
+        byte[] payload = with(h -> Native.decryptorOpen(h, t, value, names, values, kind));
+        return new Opened(Opened.Kind.of(kind[0]), payload);
     }
 
     public Stats.Decryptor stats() {

@@ -5,7 +5,10 @@ public final class Encryptor extends NativeHandle {
     /** A sealed record: the value to produce and the value of its {@code rewrap.edek} header. */
     public record Sealed(byte[] value, byte[] edek) {}
 
-    /** Default DEK rotation: 1,000,000 messages or one hour. */
+    /**
+     * Default DEK rotation: {@value Constants#DEFAULT_ROTATION_MAX_MESSAGES} messages or
+     * {@value Constants#DEFAULT_ROTATION_MAX_AGE_SECS} seconds.
+     */
     public Encryptor(PublicKey delegating) {
         this(delegating, 0, 0);
     }

@@ -2,10 +2,10 @@ package io.rewrap;
 
 import java.util.Arrays;
 
-/** A signed grant of a channel to a consumer (or one share of a t-of-n grant). Immutable. */
+/** A signed grant of a topic to a consumer (or one share of a t-of-n grant). Immutable. */
 public final class Grant {
     private final byte[] bytes;
-    private final String[] fields; // channel, consumer, delegating hex, consumer hex, t, n
+    private final String[] fields; // topic, consumer, delegating hex, consumer hex, t, n
 
     private Grant(byte[] bytes) {
         this.fields = Native.grantDescribe(bytes); // parses (structure only)
@@ -13,9 +13,9 @@ public final class Grant {
     }
 
     /** Issues a 1-of-1 grant valid from now, without expiry. */
-    public static Grant issue(SecretKey admin, SecretKey delegating, String channel, String consumer,
+    public static Grant issue(SecretKey admin, SecretKey delegating, String topic, String consumer,
             PublicKey consumerKey) {
-        return issue(admin, delegating, channel, consumer, consumerKey, 1, 1,
+        return issue(admin, delegating, topic, consumer, consumerKey, 1, 1,
                 System.currentTimeMillis() / 1000, 0);
     }
 
@@ -24,9 +24,9 @@ public final class Grant {
      * {@code admin}; {@code threshold} of {@code shares} fragments open a record. Valid from
      * {@code notBefore} to {@code expires} (Unix seconds; 0 = never).
      */
-    public static Grant issue(SecretKey admin, SecretKey delegating, String channel, String consumer,
+    public static Grant issue(SecretKey admin, SecretKey delegating, String topic, String consumer,
             PublicKey consumerKey, int threshold, int shares, long notBefore, long expires) {
-        byte[] bytes = admin.with(a -> delegating.with(d -> Native.grantIssue(a, d, channel, consumer,
+        byte[] bytes = admin.with(a -> delegating.with(d -> Native.grantIssue(a, d, topic, consumer,
                 consumerKey.toBytes(), threshold, shares, notBefore, expires)));
         return new Grant(bytes);
     }
@@ -54,7 +54,7 @@ public final class Grant {
         return new Grant(Native.grantShare(bytes, index));
     }
 
-    public String channel() { return fields[0]; }
+    public String topic() { return fields[0]; }
     public String consumer() { return fields[1]; }
     public PublicKey delegatingKey() { return PublicKey.fromHex(fields[2]); }
     public PublicKey consumerKey() { return PublicKey.fromHex(fields[3]); }
@@ -73,6 +73,6 @@ public final class Grant {
 
     @Override
     public String toString() {
-        return "Grant(channel=" + channel() + ", consumer=" + consumer() + ", " + threshold() + "-of-" + shares() + ")";
+        return "Grant(topic=" + topic() + ", consumer=" + consumer() + ", " + threshold() + "-of-" + shares() + ")";
     }
 }

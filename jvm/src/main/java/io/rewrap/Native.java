@@ -40,12 +40,16 @@ final class Native {
 
     static native long secretKeyGenerate();
     static native long secretKeyFromBytes(byte[] data);
+    static native long secretKeyFromHex(String hex);
+    static native long secretKeyFromFile(String path);
     static native byte[] secretKeyToBytes(long handle);
     static native byte[] secretKeyPublicKey(long handle);
     static native void secretKeyFree(long handle);
     static native String publicKeyId(byte[] key);
+    static native byte[] publicKeyFromHex(String hex);
+    static native byte[] publicKeyFromFile(String path);
 
-    static native byte[] grantIssue(long admin, long delegating, String channel, String consumer,
+    static native byte[] grantIssue(long admin, long delegating, String topic, String consumer,
             byte[] consumerKey, int threshold, int shares, long notBefore, long expires);
     static native String[] grantDescribe(byte[] grant);
     static native void grantVerify(byte[] grant, byte[][] admins, long now);
@@ -58,14 +62,16 @@ final class Native {
 
     static native long reencryptorNew(byte[][] admins, int cacheCapacity, long cacheTtlSecs);
     static native void reencryptorAddGrant(long handle, byte[] grant);
-    static native int reencryptorRevoke(long handle, String channel, String consumer);
+    static native int reencryptorRevoke(long handle, String topic, String consumer);
     static native byte[][] reencryptorReencrypt(long handle, String topic, byte[] edek, String consumer);
     static native long[] reencryptorStats(long handle);
     static native void reencryptorFree(long handle);
 
     static native long decryptorNew(long secret, byte[][] admins, int cacheCapacity, long cacheTtlSecs,
             boolean allowPlaintext);
-    static native byte[] decryptorOpen(long handle, byte[] topicUtf8, byte[] value, byte[] edek, byte[][] cfrags);
+    /** Every header of the record as parallel arrays; writes the OpenedKind code to kindOut[0]. */
+    static native byte[] decryptorOpen(long handle, byte[] topicUtf8, byte[] value, String[] headerNames,
+            byte[][] headerValues, int[] kindOut);
     static native long[] decryptorStats(long handle);
     static native void decryptorFree(long handle);
 }

@@ -1,13 +1,13 @@
 package io.rewrap;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HexFormat;
 
-/** A public key (33-byte SEC1 compressed secp256k1 point). Immutable. */
+/**
+ * A public key ({@value Constants#PUBLIC_KEY_LEN}-byte SEC1 compressed secp256k1 point).
+ * Immutable.
+ */
 public final class PublicKey {
     private final byte[] bytes;
     private final String keyId;
@@ -17,23 +17,22 @@ public final class PublicKey {
         this.bytes = bytes.clone();
     }
 
-    /** Parses 33 bytes. */
+    /** Parses the {@value Constants#PUBLIC_KEY_LEN} bytes. */
     public static PublicKey fromBytes(byte[] data) {
         return new PublicKey(data);
     }
 
-    /** Parses lower-case hex (surrounding whitespace ignored). */
+    /** Parses hex (surrounding whitespace ignored). */
     public static PublicKey fromHex(String hex) {
-        try {
-            return new PublicKey(HexFormat.of().parseHex(hex.strip()));
-        } catch (IllegalArgumentException e) {
-            throw new RewrapException.Malformed("malformed key");
-        }
+        return new PublicKey(Native.publicKeyFromHex(hex));
     }
 
-    /** Reads a public key file written by {@code rewrap keygen}. */
-    public static PublicKey fromFile(Path path) throws IOException {
-        return fromHex(new String(Files.readAllBytes(path), StandardCharsets.US_ASCII));
+    /**
+     * Reads a public key file written by {@code rewrap keygen} ({@link RewrapException.Io}
+     * when it cannot be read).
+     */
+    public static PublicKey fromFile(Path path) {
+        return new PublicKey(Native.publicKeyFromFile(path.toString()));
     }
 
     public byte[] toBytes() {

@@ -8,7 +8,10 @@ public final class ReEncryptor extends NativeHandle {
         this(0, 0, admins);
     }
 
-    /** {@code cacheCapacity} 0 = default (65,536); {@code cacheTtlSecs} 0 = until evicted. */
+    /**
+     * {@code cacheCapacity} 0 = default ({@value Constants#DEFAULT_REENCRYPTOR_CACHE_CAPACITY});
+     * {@code cacheTtlSecs} 0 = until evicted.
+     */
     public ReEncryptor(int cacheCapacity, long cacheTtlSecs, PublicKey... admins) {
         super(Native.reencryptorNew(PublicKey.array(admins), cacheCapacity, cacheTtlSecs), Native::reencryptorFree);
     }
@@ -21,9 +24,9 @@ public final class ReEncryptor extends NativeHandle {
         });
     }
 
-    /** Revokes {@code consumer} on {@code channel}; returns how many grants were removed. */
-    public int revoke(String channel, String consumer) {
-        return with(h -> Native.reencryptorRevoke(h, channel, consumer));
+    /** Revokes {@code consumer} on {@code topic}; returns how many grants were removed. */
+    public int revoke(String topic, String consumer) {
+        return with(h -> Native.reencryptorRevoke(h, topic, consumer));
     }
 
     /** The {@code rewrap.cfrag} header values for {@code consumer} reading an EDEK of {@code topic}. */

@@ -1,9 +1,11 @@
+// Generated from the engine's tables (core/src/error.rs, core/src/constants.rs) by tests/generated.rs; do not edit. Regenerate: make generated
 package io.rewrap;
 
 /**
- * Base of every rewrap failure. Unchecked: a record that does not open is an ordinary outcome
- * to handle where it matters, not something to declare everywhere. {@link #code()} is the
- * engine's stable numeric code, shared with the C ABI and the Python package.
+ * Base of every rewrap failure. Unchecked: a record that does not open is an ordinary
+ * outcome to handle where it matters, not something to declare everywhere. {@link #code()}
+ * is the stable numeric code of the engine's error table, shared with the C ABI and the
+ * Python package; each kind has its own subclass.
  */
 public class RewrapException extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -18,128 +20,204 @@ public class RewrapException extends RuntimeException {
         this.code = code;
     }
 
-    /** The stable numeric code (0 for an internal error). */
+    /** The stable numeric code (0 for a failure outside the table). */
     public int code() {
         return code;
     }
 
-    /** Input ended before the object was complete. */
+    /** A required pointer argument was NULL. (code 1) */
+    public static final class NullParameter extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 1;
+        public NullParameter(String m) { super(CODE, m); }
+    }
+
+    /** A panic inside the library was caught (a bug: please report it). (code 2) */
+    public static final class Panic extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 2;
+        public Panic(String m) { super(CODE, m); }
+    }
+
+    /** A string argument was not valid UTF-8. (code 3) */
+    public static final class InvalidUtf8 extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 3;
+        public InvalidUtf8(String m) { super(CODE, m); }
+    }
+
+    /** A caller buffer was too small; the message says how large it must be. (code 4) */
+    public static final class BufferTooSmall extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 4;
+        public BufferTooSmall(String m) { super(CODE, m); }
+    }
+
+    /** Input ended before the object was complete. (code 100) */
     public static final class Truncated extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public Truncated(String m) { super(100, m); }
+        public static final int CODE = 100;
+        public Truncated(String m) { super(CODE, m); }
     }
 
-    /** Unknown version or algorithm id. */
+    /** Unknown version or algorithm id. (code 101) */
     public static final class UnsupportedVersion extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public UnsupportedVersion(String m) { super(101, m); }
+        public static final int CODE = 101;
+        public UnsupportedVersion(String m) { super(CODE, m); }
     }
 
-    /** Bytes are not a well-formed object of their kind. */
+    /** Bytes are not a well-formed object of their kind. (code 102) */
     public static final class Malformed extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public Malformed(String m) { super(102, m); }
+        public static final int CODE = 102;
+        public Malformed(String m) { super(CODE, m); }
     }
 
-    /** The record value is not a rewrap envelope. */
+    /** The record value is not a rewrap envelope. (code 103) */
     public static final class ForeignRecord extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public ForeignRecord(String m) { super(103, m); }
+        public static final int CODE = 103;
+        public ForeignRecord(String m) { super(CODE, m); }
     }
 
-    /** No rewrap headers on an encrypted channel (plaintext not allowed). */
+    /** No rewrap headers on an encrypted channel (plaintext not allowed). (code 104) */
     public static final class Unencrypted extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public Unencrypted(String m) { super(104, m); }
+        public static final int CODE = 104;
+        public Unencrypted(String m) { super(CODE, m); }
     }
 
-    /** The record was sealed for another topic. */
+    /** The record was sealed for another topic. (code 105) */
     public static final class WrongTopic extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public WrongTopic(String m) { super(105, m); }
+        public static final int CODE = 105;
+        public WrongTopic(String m) { super(CODE, m); }
     }
 
-    /** The value and its EDEK header belong to different sessions. */
+    /** The value and its EDEK header belong to different sessions. (code 106) */
     public static final class EdekMismatch extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public EdekMismatch(String m) { super(106, m); }
+        public static final int CODE = 106;
+        public EdekMismatch(String m) { super(CODE, m); }
     }
 
-    /** Authenticated decryption failed: the record was altered. */
+    /** Authenticated decryption failed: the record was altered. (code 107) */
     public static final class AuthenticationFailed extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public AuthenticationFailed(String m) { super(107, m); }
+        public static final int CODE = 107;
+        public AuthenticationFailed(String m) { super(CODE, m); }
     }
 
-    /** No capsule fragment for this consumer (not granted or not re-encrypted). */
+    /** No capsule fragment for this consumer (not granted or not re-encrypted). (code 200) */
     public static final class MissingCfrag extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public MissingCfrag(String m) { super(200, m); }
+        public static final int CODE = 200;
+        public MissingCfrag(String m) { super(CODE, m); }
     }
 
-    /** Capsule fragments are for another consumer. */
+    /** Capsule fragments are for another consumer. (code 201) */
     public static final class WrongConsumer extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public WrongConsumer(String m) { super(201, m); }
+        public static final int CODE = 201;
+        public WrongConsumer(String m) { super(CODE, m); }
     }
 
-    /** Fewer capsule fragments than the grant's threshold. */
+    /** Fewer capsule fragments than the grant's threshold. (code 202) */
     public static final class InsufficientCfrags extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public InsufficientCfrags(String m) { super(202, m); }
+        public static final int CODE = 202;
+        public InsufficientCfrags(String m) { super(CODE, m); }
     }
 
-    /** A capsule fragment failed verification. */
+    /** A capsule fragment failed verification. (code 203) */
     public static final class InvalidCfrag extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public InvalidCfrag(String m) { super(203, m); }
+        public static final int CODE = 203;
+        public InvalidCfrag(String m) { super(CODE, m); }
     }
 
-    /** The DEK could not be opened from valid fragments. */
+    /** The DEK could not be opened from valid fragments. (code 204) */
     public static final class DekUnavailable extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public DekUnavailable(String m) { super(204, m); }
+        public static final int CODE = 204;
+        public DekUnavailable(String m) { super(CODE, m); }
     }
 
-    /** The consumer has no grant for this channel and key. */
+    /** The consumer has no grant for this topic and key. (code 300) */
     public static final class NotGranted extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public NotGranted(String m) { super(300, m); }
+        public static final int CODE = 300;
+        public NotGranted(String m) { super(CODE, m); }
     }
 
-    /** The consumer's grant was revoked. */
+    /** The consumer's grant was revoked. (code 301) */
     public static final class Revoked extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public Revoked(String m) { super(301, m); }
+        public static final int CODE = 301;
+        public Revoked(String m) { super(CODE, m); }
     }
 
-    /** The grant is outside its validity period. */
+    /** The grant is outside its validity period. (code 302) */
     public static final class GrantExpired extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public GrantExpired(String m) { super(302, m); }
+        public static final int CODE = 302;
+        public GrantExpired(String m) { super(CODE, m); }
     }
 
-    /** The grant is not signed by a trusted administrator. */
+    /** The grant is not signed by a trusted administrator. (code 303) */
     public static final class UntrustedGrant extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public UntrustedGrant(String m) { super(303, m); }
+        public static final int CODE = 303;
+        public UntrustedGrant(String m) { super(CODE, m); }
     }
 
-    /** A key fragment in the grant failed verification. */
+    /** A key fragment in the grant failed verification. (code 304) */
     public static final class InvalidKeyFrag extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public InvalidKeyFrag(String m) { super(304, m); }
+        public static final int CODE = 304;
+        public InvalidKeyFrag(String m) { super(CODE, m); }
     }
 
-    /** An argument is out of its allowed range. */
+    /** The re-encryptor's budget of Umbral re-encryptions per second is spent; retry later. (code 305) */
+    public static final class Throttled extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 305;
+        public Throttled(String m) { super(CODE, m); }
+    }
+
+    /** An argument is out of its allowed range. (code 400) */
     public static final class InvalidArgument extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public InvalidArgument(String m) { super(400, m); }
+        public static final int CODE = 400;
+        public InvalidArgument(String m) { super(CODE, m); }
     }
 
-    /** The handle was closed. */
+    /** Reading or writing a file failed. (code 410) */
+    public static final class Io extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 410;
+        public Io(String m) { super(CODE, m); }
+    }
+
+    /** A secret key file may be read by group or others (chmod 600). (code 411) */
+    public static final class InsecureKeyFile extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 411;
+        public InsecureKeyFile(String m) { super(CODE, m); }
+    }
+
+    /** The handle was closed. (code 500) */
     public static final class Closed extends RewrapException {
         private static final long serialVersionUID = 1L;
-        public Closed(String m) { super(500, m); }
+        public static final int CODE = 500;
+        public Closed(String m) { super(CODE, m); }
+    }
+
+    /** An error this build of the binding has no class for. (code 999) */
+    public static final class Unknown extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 999;
+        public Unknown(String m) { super(CODE, m); }
     }
 }

@@ -1,10 +1,6 @@
 package io.rewrap;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.io.IOException;
-import java.util.HexFormat;
 
 /** A secret key of any role; held natively and zeroized on close. Never printed. */
 public final class SecretKey extends NativeHandle {
@@ -17,26 +13,26 @@ public final class SecretKey extends NativeHandle {
         return new SecretKey(Native.secretKeyGenerate());
     }
 
-    /** Parses the 32-byte big-endian scalar. */
+    /** Parses the {@value Constants#SECRET_KEY_LEN}-byte big-endian scalar. */
     public static SecretKey fromBytes(byte[] data) {
         return new SecretKey(Native.secretKeyFromBytes(data));
     }
 
-    /** Parses lower-case hex (surrounding whitespace ignored), as key files hold it. */
+    /** Parses hex (surrounding whitespace ignored), as key files hold it. */
     public static SecretKey fromHex(String hex) {
-        try {
-            return fromBytes(HexFormat.of().parseHex(hex.strip()));
-        } catch (IllegalArgumentException e) {
-            throw new RewrapException.Malformed("malformed key");
-        }
+        return new SecretKey(Native.secretKeyFromHex(hex));
     }
 
-    /** Reads a key file written by {@code rewrap keygen}. */
-    public static SecretKey fromFile(Path path) throws IOException {
-        return fromHex(new String(Files.readAllBytes(path), StandardCharsets.US_ASCII));
+    /**
+     * Reads a key file written by {@code rewrap keygen}. Refused with
+     * {@link RewrapException.InsecureKeyFile} when group or others may read it (chmod 600), as
+     * ssh does; {@link RewrapException.Io} when it cannot be read.
+     */
+    public static SecretKey fromFile(Path path) {
+        return new SecretKey(Native.secretKeyFromFile(path.toString()));
     }
 
-    /** The 32 secret bytes. Handle with care. */
+    /** The {@value Constants#SECRET_KEY_LEN} secret bytes. Handle with care. */
     public byte[] toBytes() {
         return with(Native::secretKeyToBytes);
     }

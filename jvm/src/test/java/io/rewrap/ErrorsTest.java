@@ -5,11 +5,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.AbstractMap;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -92,11 +101,69 @@ class ErrorsTest {
                 () -> dec.open(TOPIC, "{\"json\":1}".getBytes(StandardCharsets.UTF_8), sealed.edek(), mine()));
         assertThrows(RewrapException.Unencrypted.class,
                 () -> dec.open(TOPIC, "injected".getBytes(StandardCharsets.UTF_8), List.of()));
-        assertNull(dec.open(TOPIC, null, List.of()));
-        try (Decryptor migrating = new Decryptor(other, 0, 0, true, w.adminPub)) {
-            assertArrayEquals("legacy".getBytes(StandardCharsets.UTF_8),
-                    migrating.open(TOPIC, "legacy".getBytes(StandardCharsets.UTF_8), List.of(Map.entry("x", new byte[0]))));
+        Opened tombstone = dec.open(TOPIC, null, List.of());
+        assertEquals(Opened.Kind.TOMBSTONE, tombstone.kind());
+        assertNull(tombstone.value());
+        assertFalse(tombstone.authenticated());
+    }
+
+    @Test
+    void allowedPlaintextIsReportedAsUnencryptedAllowedNeverAsDecrypted() {
+        byte[] legacy = "legacy".getBytes(StandardCharsets.UTF_8);
+        try (Decryptor migrating = new Decryptor(me, 0, 0, true, w.adminPub)) {
+            Opened plain = migrating.open(TOPIC, legacy, List.of(Map.entry("x", new byte[0])));
+            assertEquals(Opened.Kind.UNENCRYPTED_ALLOWED, plain.kind());
+            assertEquals(2, plain.kind().code());
+            assertFalse(plain.authenticated());
+            assertArrayEquals(legacy, plain.value());
+
+            Opened sealedRecord = migrating.open(TOPIC, sealed.value(), sealed.edek(), mine());
+            assertEquals(Opened.Kind.DECRYPTED, sealedRecord.kind());
+            assertEquals(0, sealedRecord.kind().code());
+            assertTrue(sealedRecord.authenticated());
+            assertArrayEquals("secret payload".getBytes(StandardCharsets.UTF_8), sealedRecord.value());
+            assertEquals(1, migrating.open(TOPIC, null, List.of()).kind().code());
         }
+    }
+
+    /** The record's headers exactly as a Kafka client holds them: ours among others. */
+    private List<Map.Entry<String, byte[]>> recordHeaders(Map.Entry<String, byte[]> extra) {
+        List<Map.Entry<String, byte[]>> headers = new ArrayList<>();
+        headers.add(Map.entry("traceparent", "00-abc-01".getBytes(StandardCharsets.UTF_8)));
+        headers.add(Map.entry(Constants.EDEK_HEADER, sealed.edek()));
+        for (byte[] frag : mine()) {
+            headers.add(Map.entry(Constants.CFRAG_HEADER, frag));
+        }
+        headers.add(new AbstractMap.SimpleImmutableEntry<>("app.null-valued", null));
+        if (extra != null) {
+            headers.add(extra);
+        }
+        return headers;
+    }
+
+    @Test
+    void everyHeaderIsPassedAndTheEngineSelectsOurs() {
+        Opened opened = dec.open(TOPIC, sealed.value(), recordHeaders(null));
+        assertEquals(Opened.Kind.DECRYPTED, opened.kind());
+        assertArrayEquals("secret payload".getBytes(StandardCharsets.UTF_8), opened.value());
+        // Unknown rewrap.* names are the engine's to ignore, not an error.
+        assertTrue(dec.open(TOPIC, sealed.value(), recordHeaders(Map.entry("rewrap.future", new byte[1]))).authenticated());
+    }
+
+    @Test
+    void headerNameWithNulIsRefusedAsSmuggling() {
+        // C clients read "rewrap.cfrag\0x" as "rewrap.cfrag": a name that only matches once cut.
+        RewrapException e = assertThrows(RewrapException.Malformed.class,
+                () -> dec.open(TOPIC, sealed.value(), recordHeaders(Map.entry("rewrap.cfrag\u0000x", mine().get(0)))));
+        assertEquals(RewrapException.Malformed.CODE, e.code());
+        assertThrows(RewrapException.Malformed.class,
+                () -> dec.open(TOPIC, sealed.value(), recordHeaders(Map.entry("rewrap.edek\u0000", sealed.edek()))));
+    }
+
+    @Test
+    void duplicateEdekIsRefusedByTheEngine() {
+        assertThrows(RewrapException.Malformed.class,
+                () -> dec.open(TOPIC, sealed.value(), recordHeaders(Map.entry(Constants.EDEK_HEADER, sealed.edek()))));
     }
 
     @Test
@@ -112,8 +179,10 @@ class ErrorsTest {
         assertThrows(RewrapException.InvalidArgument.class,
                 () -> Grant.issue(w.admin, channel, TOPIC, "x", me.publicKey(), 3, 2, 0, 0));
         assertThrows(RewrapException.Malformed.class, () -> PublicKey.fromHex("zz"));
+        assertThrows(RewrapException.Malformed.class, () -> SecretKey.fromHex("zz"));
         assertThrows(RewrapException.Malformed.class, () -> SecretKey.fromBytes(new byte[32]));
         assertThrows(NullPointerException.class, () -> SecretKey.fromBytes(null));
+        assertThrows(NullPointerException.class, () -> PublicKey.fromHex(null));
     }
 
     @Test
@@ -125,6 +194,63 @@ class ErrorsTest {
         enc.close();
         assertThrows(RewrapException.Closed.class, () -> enc.seal(TOPIC, new byte[1]));
         assertThrows(RewrapException.Closed.class, () -> enc.rotate());
+    }
+
+    /** SCREAMING_SNAKE to UpperCamelCase (INVALID_UTF8 -> InvalidUtf8). */
+    private static String camel(String screaming) {
+        StringBuilder out = new StringBuilder();
+        for (String word : screaming.split("_")) {
+            out.append(word.charAt(0)).append(word.substring(1).toLowerCase(Locale.ROOT));
+        }
+        return out.toString();
+    }
+
+    /**
+     * The C header's enum {@code name} as UpperCamelCase name -> number. The header is generated
+     * from the engine's tables by the ffi tests, so it stands for the engine here.
+     */
+    private static Map<String, Integer> cEnum(String name, String prefix) throws Exception {
+        Pattern row = Pattern.compile("^\\s*" + prefix + "([A-Z0-9_]+) = (\\d+),?$");
+        Map<String, Integer> rows = new TreeMap<>();
+        boolean inside = false;
+        for (String line : Files.readAllLines(Path.of(System.getProperty("rewrap.header")))) {
+            if (line.startsWith("typedef enum ")) {
+                inside = line.equals("typedef enum " + name + " {");
+            } else if (line.startsWith("}")) {
+                inside = false;
+            }
+            Matcher m = row.matcher(line);
+            if (inside && m.matches()) {
+                rows.put(camel(m.group(1)), Integer.parseInt(m.group(2)));
+            }
+        }
+        assertFalse(rows.isEmpty(), "enum " + name + " not found in the C header");
+        return rows;
+    }
+
+    /** Every row of the error table has its exception class with its code; no class is extra. */
+    @Test
+    void exceptionClassesMatchTheEngineTable() throws Exception {
+        Map<String, Integer> table = cEnum("rewrap_result", "REWRAP_");
+        assertEquals(0, table.remove("Ok"));
+        Map<String, Integer> classes = new TreeMap<>();
+        for (Class<?> c : RewrapException.class.getDeclaredClasses()) {
+            assertTrue(RewrapException.class.isAssignableFrom(c), c.getName());
+            RewrapException e = (RewrapException) c.getConstructor(String.class).newInstance("m");
+            assertEquals(c.getField("CODE").getInt(null), e.code(), c.getName());
+            classes.put(c.getSimpleName(), e.code());
+        }
+        assertEquals(table, classes);
+    }
+
+    /** Opened.Kind has the engine's OpenedKind numbers. */
+    @Test
+    void openedKindsMatchTheEngine() throws Exception {
+        Map<String, Integer> kinds = new TreeMap<>();
+        for (Opened.Kind k : Opened.Kind.values()) {
+            kinds.put(camel(k.name()), k.code());
+        }
+        assertEquals(cEnum("rewrap_opened_kind", "REWRAP_OPENED_"), kinds);
     }
 
     @Test

@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** The seed scenario: producers a, b, c; consumers 1 and 2 granted, 3 not; revoke 2. */
 class ScenarioTest {
-    private static final String CHANNEL = "orders";
+    private static final String TOPIC = "orders";
 
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
@@ -33,7 +33,7 @@ class ScenarioTest {
                     consumers.add(new Decryptor(key, w.adminPub));
                     if (!id.equals("3")) {
                         for (SecretKey d : delegating) {
-                            w.grant(d, CHANNEL, id, key.publicKey());
+                            w.grant(d, TOPIC, id, key.publicKey());
                         }
                     }
                 }
@@ -42,14 +42,16 @@ class ScenarioTest {
             int messages = 60;
             for (int i = 0; i < messages; i++) {
                 byte[] payload = ("message " + i).getBytes(StandardCharsets.UTF_8);
-                Encryptor.Sealed s = producers.get(i % 3).seal(CHANNEL, payload);
+                Encryptor.Sealed s = producers.get(i % 3).seal(TOPIC, payload);
                 for (int c = 0; c < 3; c++) {
-                    List<byte[]> frags = w.fetch(CHANNEL, s.edek(), ids[c]);
+                    List<byte[]> frags = w.fetch(TOPIC, s.edek(), ids[c]);
                     Decryptor dec = consumers.get(c);
                     if (c == 2) {
-                        assertThrows(RewrapException.MissingCfrag.class, () -> dec.open(CHANNEL, s.value(), s.edek(), frags));
+                        assertThrows(RewrapException.MissingCfrag.class, () -> dec.open(TOPIC, s.value(), s.edek(), frags));
                     } else {
-                        assertArrayEquals(payload, dec.open(CHANNEL, s.value(), s.edek(), frags));
+                        Opened opened = dec.open(TOPIC, s.value(), s.edek(), frags);
+                        assertEquals(Opened.Kind.DECRYPTED, opened.kind());
+                        assertArrayEquals(payload, opened.value());
                     }
                 }
             }
@@ -59,15 +61,15 @@ class ScenarioTest {
             assertEquals(3, consumers.get(0).stats().dekOpens());
             assertEquals(messages - 3, consumers.get(0).stats().cache().hits());
 
-            assertEquals(delegating.size(), w.reencryptor.revoke(CHANNEL, "2"));
+            assertEquals(delegating.size(), w.reencryptor.revoke(TOPIC, "2"));
             for (Encryptor p : producers) {
                 p.rotate();
-                Encryptor.Sealed s = p.seal(CHANNEL, "later".getBytes(StandardCharsets.UTF_8));
+                Encryptor.Sealed s = p.seal(TOPIC, "later".getBytes(StandardCharsets.UTF_8));
                 assertArrayEquals("later".getBytes(StandardCharsets.UTF_8),
-                        consumers.get(0).open(CHANNEL, s.value(), s.edek(), w.fetch(CHANNEL, s.edek(), "1")));
+                        consumers.get(0).open(TOPIC, s.value(), s.edek(), w.fetch(TOPIC, s.edek(), "1")).value());
                 assertThrows(RewrapException.MissingCfrag.class,
-                        () -> consumers.get(1).open(CHANNEL, s.value(), s.edek(), w.fetch(CHANNEL, s.edek(), "2")));
-                assertThrows(RewrapException.Revoked.class, () -> w.reencryptor.reencrypt(CHANNEL, s.edek(), "2"));
+                        () -> consumers.get(1).open(TOPIC, s.value(), s.edek(), w.fetch(TOPIC, s.edek(), "2")));
+                assertThrows(RewrapException.Revoked.class, () -> w.reencryptor.reencrypt(TOPIC, s.edek(), "2"));
             }
             producers.forEach(Encryptor::close);
             consumers.forEach(Decryptor::close);

@@ -27,7 +27,7 @@ class ThreadsTest {
                         for (int i = 0; i < 200; i++) {
                             byte[] payload = ("thread " + thread + " message " + i).getBytes(StandardCharsets.UTF_8);
                             Encryptor.Sealed s = enc.seal("t", payload);
-                            assertArrayEquals(payload, dec.open("t", s.value(), s.edek(), w.fetch("t", s.edek(), "me")));
+                            assertArrayEquals(payload, dec.open("t", s.value(), s.edek(), w.fetch("t", s.edek(), "me")).value());
                             ok++;
                         }
                         return ok;
@@ -39,7 +39,9 @@ class ThreadsTest {
                 }
                 pool.shutdown();
                 assertEquals(8 * 200, total);
-                assertEquals(1, dec.stats().dekOpens()); // one session, opened once for all threads
+                // One session, opened once for all threads: the Umbral step runs outside the
+                // handle's lock, and threads racing the cold cache wait for the one opening it.
+                assertEquals(1, dec.stats().dekOpens());
             }
         }
     }

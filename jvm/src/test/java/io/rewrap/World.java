@@ -8,8 +8,8 @@ final class World implements AutoCloseable {
     final PublicKey adminPub = admin.publicKey();
     final ReEncryptor reencryptor = new ReEncryptor(adminPub);
 
-    Grant grant(SecretKey delegating, String channel, String consumer, PublicKey consumerKey) {
-        Grant g = Grant.issue(admin, delegating, channel, consumer, consumerKey);
+    Grant grant(SecretKey delegating, String topic, String consumer, PublicKey consumerKey) {
+        Grant g = Grant.issue(admin, delegating, topic, consumer, consumerKey);
         reencryptor.addGrant(g);
         return g;
     }

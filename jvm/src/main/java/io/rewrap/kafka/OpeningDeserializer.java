@@ -1,6 +1,7 @@
 package io.rewrap.kafka;
 
 import io.rewrap.Decryptor;
+import io.rewrap.RewrapException;
 import java.util.Map;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -9,7 +10,10 @@ import org.apache.kafka.common.utils.Utils;
 /**
  * Composes rewrap with another deserializer: rewrap opens the record, the inner one parses the
  * plaintext. Configured with {@code rewrap.inner.deserializer} plus the
- * {@link RewrapDeserializer} properties, or in code.
+ * {@link RewrapDeserializer} properties, or in code. As with {@link RewrapDeserializer}, a
+ * plaintext record let through by {@code rewrap.allow.plaintext} carries the
+ * {@value RewrapDeserializer#UNAUTHENTICATED_HEADER} header (added before the inner
+ * deserializer runs, so it sees the header too).
  */
 public class OpeningDeserializer<T> implements Deserializer<T> {
     /** Class name of the inner deserializer. */
@@ -33,12 +37,12 @@ public class OpeningDeserializer<T> implements Deserializer<T> {
         if (inner == null) {
             String name = RewrapConfig.get(configs, INNER_DESERIALIZER);
             if (name == null) {
-                throw new io.rewrap.RewrapException.InvalidArgument("set " + INNER_DESERIALIZER);
+                throw new RewrapException.InvalidArgument("set " + INNER_DESERIALIZER);
             }
             try {
                 inner = (Deserializer<T>) Utils.newInstance(Class.forName(name));
             } catch (ClassNotFoundException e) {
-                throw new io.rewrap.RewrapException.InvalidArgument(INNER_DESERIALIZER + ": no class " + name);
+                throw new RewrapException.InvalidArgument(INNER_DESERIALIZER + ": no class " + name);
             }
         }
         inner.configure(configs, isKey);

@@ -1,6 +1,6 @@
 package io.rewrap.kafka;
 
-import io.rewrap.Decryptor;
+import io.rewrap.Constants;
 import io.rewrap.Encryptor;
 import io.rewrap.RewrapException;
 import java.util.Map;
@@ -8,8 +8,8 @@ import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Serializer;
 
 /**
- * Kafka value serializer that seals each record and adds the {@code rewrap.edek} header.
- * Turn it on with configuration only:
+ * Kafka value serializer that seals each record and adds the {@value Constants#EDEK_HEADER}
+ * header; tombstones (null values) stay tombstones. Turn it on with configuration only:
  * <pre>
  * value.serializer=io.rewrap.kafka.RewrapSerializer
  * rewrap.delegating.key.file=/etc/rewrap/orders.pub
@@ -17,6 +17,7 @@ import org.apache.kafka.common.serialization.Serializer;
  */
 public class RewrapSerializer implements Serializer<byte[]> {
     private Encryptor encryptor;
+    private boolean owned = true;
 
     public RewrapSerializer() {}
 
@@ -26,14 +27,11 @@ public class RewrapSerializer implements Serializer<byte[]> {
         this.owned = false;
     }
 
-    private boolean owned = true;
-
     @Override
     public void configure(Map<String, ?> configs, boolean isKey) {
         if (encryptor == null) {
             encryptor = new Encryptor(RewrapConfig.delegatingKey(configs),
-                    RewrapConfig.getLong(configs, RewrapConfig.ROTATION_MAX_MESSAGES),
-                    RewrapConfig.getLong(configs, RewrapConfig.ROTATION_MAX_AGE_SECS));
+                    RewrapConfig.rotationMaxMessages(configs), RewrapConfig.rotationMaxAgeSecs(configs));
         }
     }
 
@@ -48,7 +46,7 @@ public class RewrapSerializer implements Serializer<byte[]> {
             return null; // tombstones stay tombstones
         }
         Encryptor.Sealed sealed = encryptor.seal(topic, data);
-        headers.add(Decryptor.EDEK_HEADER, sealed.edek());
+        headers.add(Constants.EDEK_HEADER, sealed.edek());
         return sealed.value();
     }
 

@@ -1,6 +1,7 @@
 package io.rewrap.kafka;
 
 import io.rewrap.Encryptor;
+import io.rewrap.RewrapException;
 import java.util.Map;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Serializer;
@@ -8,7 +9,8 @@ import org.apache.kafka.common.utils.Utils;
 
 /**
  * Composes rewrap with another serializer (String, JSON, Avro bytes...): the inner one makes
- * the bytes, rewrap seals them. By configuration:
+ * the bytes, rewrap seals them (a null from the inner serializer stays a tombstone). By
+ * configuration:
  * <pre>
  * value.serializer=io.rewrap.kafka.SealingSerializer
  * rewrap.inner.serializer=org.apache.kafka.common.serialization.StringSerializer
@@ -38,12 +40,12 @@ public class SealingSerializer<T> implements Serializer<T> {
         if (inner == null) {
             String name = RewrapConfig.get(configs, INNER_SERIALIZER);
             if (name == null) {
-                throw new io.rewrap.RewrapException.InvalidArgument("set " + INNER_SERIALIZER);
+                throw new RewrapException.InvalidArgument("set " + INNER_SERIALIZER);
             }
             try {
                 inner = (Serializer<T>) Utils.newInstance(Class.forName(name));
             } catch (ClassNotFoundException e) {
-                throw new io.rewrap.RewrapException.InvalidArgument(INNER_SERIALIZER + ": no class " + name);
+                throw new RewrapException.InvalidArgument(INNER_SERIALIZER + ": no class " + name);
             }
         }
         inner.configure(configs, isKey);

@@ -1,0 +1,762 @@
+//! The proxy under hostile clients (issue 13), each attack against a real broker and the built
+//! proxy binary, speaking raw Kafka where no client library would misbehave on request.
+//!
+//! `make test-kafka` runs these with `--ignored` (REWRAP_KAFKA_BOOTSTRAP, REWRAP_KAFKA_DIR);
+//! REWRAP_HOSTILE_PROXY_BIN runs them against another build of the proxy (to watch an attack
+//! succeed on older code). Each test asserts an outcome that fails when the attack works: the
+//! identity a connection gets cfrags for, the proxy's CPU (from /proc/<pid>/stat) and memory
+//! (VmHWM), and that an honest consumer keeps reading.
+
+use bytes::{Buf, Bytes, BytesMut};
+use hmac::{Hmac, Mac};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, FetchRequest, FetchResponse, MetadataRequest, MetadataResponse, ProduceRequest,
+    ProduceResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use rewrap::engine::{GrantTerms, Opened, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER};
+use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant};
+use sha2::{Digest, Sha256};
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these through `make test-kafka`, which starts a broker")
+    })
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn proxy_bin() -> String {
+    std::env::var("REWRAP_HOSTILE_PROXY_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rewrap-proxy").to_string())
+}
+
+fn script(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new("bash")
+        .arg(repo().join("tests/kafka").join(name))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("REWRAP_PROXY_BIN", proxy_bin())
+        .env("REWRAP_PROXY_RELOAD_MS", "100")
+        .output()
+        .expect("run script");
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn nonce() -> String {
+    let mut b = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rewrap::rng(), &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A proxy with its own grant store and administrator; stopped on drop.
+struct Proxy {
+    dir: tempfile::TempDir,
+    bootstrap: String,
+    admin: Signer,
+    store: DirGrantStore,
+}
+
+impl Proxy {
+    fn start(broker: &str, env: &[(&str, &str)]) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirGrantStore::open(dir.path().join("grants")).unwrap();
+        let admin = Signer::new(SecretKey::generate());
+        let admin_pub = dir.path().join("admin.pub");
+        rewrap::keyfile::write_public(&admin_pub, &admin.verifying_key()).unwrap();
+        let bootstrap = script(
+            "proxy.sh",
+            &[
+                "start",
+                dir.path().join("proxy").to_str().unwrap(),
+                broker,
+                store.root().to_str().unwrap(),
+                admin_pub.to_str().unwrap(),
+            ],
+            env,
+        );
+        Proxy {
+            dir,
+            bootstrap,
+            admin,
+            store,
+        }
+    }
+
+    fn grant(&self, topic: &str, consumer: &str, key: &SecretKey, channel: &SecretKey) {
+        let terms = GrantTerms::one_of_one(topic, consumer, key.public_key(), 0);
+        let grant = Grant::issue(&mut rewrap::rng(), &self.admin, channel, &terms).unwrap();
+        self.store.put(&grant).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+    }
+
+    fn pid(&self) -> u32 {
+        let pid = std::fs::read_to_string(self.dir.path().join("proxy/proxy.pid")).unwrap();
+        pid.trim().parse().unwrap()
+    }
+
+    fn alive(&self) -> bool {
+        Path::new("/proc").join(self.pid().to_string()).exists()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo().join("tests/kafka/proxy.sh"))
+            .args(["stop", self.dir.path().join("proxy").to_str().unwrap()])
+            .status();
+    }
+}
+
+/// Stops a broker this test started, whatever the outcome.
+struct OwnBroker(PathBuf);
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo().join("tests/kafka/broker.sh"))
+            .args(["stop", self.0.to_str().unwrap()])
+            .status();
+    }
+}
+
+/// CPU seconds (user + system) a process has used, from /proc/<pid>/stat.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// A /proc/<pid>/status figure in MiB (VmRSS, VmHWM).
+fn memory_mib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("{field} not in /proc/{pid}/status"));
+    let kib: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib / 1024.0
+}
+
+fn broker_pid() -> u32 {
+    let dir = PathBuf::from(var("REWRAP_KAFKA_DIR"));
+    let pid = std::fs::read_to_string(dir.join("broker.pid")).unwrap();
+    pid.trim().parse().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw Kafka connection: exactly the bytes a hostile client chooses.
+
+struct Raw {
+    stream: TcpStream,
+    client_id: String,
+    correlation: i32,
+}
+
+impl Raw {
+    fn connect(addr: &str, client_id: &str) -> Raw {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        Raw {
+            stream,
+            client_id: client_id.into(),
+            correlation: 0,
+        }
+    }
+
+    fn send<Req: Encodable>(&mut self, key: ApiKey, version: i16, body: &Req) -> i32 {
+        self.correlation += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
+        let mut buf = BytesMut::new();
+        header
+            .encode(&mut buf, key.request_header_version(version))
+            .unwrap();
+        body.encode(&mut buf, version).unwrap();
+        let mut frame = (buf.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&buf);
+        self.stream.write_all(&frame).unwrap();
+        self.correlation
+    }
+
+    /// The next response's body, or the I/O error (a timeout: no answer in time).
+    fn receive<Resp: Decodable>(&mut self, key: ApiKey, version: i16) -> std::io::Result<Resp> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len)?;
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.stream.read_exact(&mut body)?;
+        let mut bytes = Bytes::from(body);
+        ResponseHeader::decode(&mut bytes, key.response_header_version(version)).unwrap();
+        Ok(Resp::decode(&mut bytes, version).unwrap())
+    }
+
+    fn call<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        body: &Req,
+    ) -> Resp {
+        self.send(key, version, body);
+        self.receive(key, version).unwrap()
+    }
+
+    fn sasl_handshake(&mut self, mechanism: &str) {
+        let r: SaslHandshakeResponse = self.call(
+            ApiKey::SaslHandshake,
+            1,
+            &SaslHandshakeRequest::default()
+                .with_mechanism(StrBytes::from_string(mechanism.into())),
+        );
+        assert_eq!(r.error_code, 0, "handshake {mechanism}");
+    }
+
+    fn sasl_authenticate(&mut self, bytes: &[u8]) -> SaslAuthenticateResponse {
+        self.call(
+            ApiKey::SaslAuthenticate,
+            2,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::copy_from_slice(bytes)),
+        )
+    }
+
+    fn plain(&mut self, user: &str, password: &str) {
+        self.sasl_handshake("PLAIN");
+        let r = self.sasl_authenticate(format!("\0{user}\0{password}").as_bytes());
+        assert_eq!(r.error_code, 0, "PLAIN {user}: {:?}", r.error_message);
+    }
+
+    /// SCRAM-SHA-256 as `user`, with `extra` attributes put into the client-final message
+    /// before the proof (Kafka accepts and ignores attributes there).
+    fn scram(&mut self, user: &str, password: &str, extra: &str) {
+        self.sasl_handshake("SCRAM-SHA-256");
+        let cnonce = nonce();
+        let first_bare = format!("n={user},r={cnonce}");
+        let r = self.sasl_authenticate(format!("n,,{first_bare}").as_bytes());
+        assert_eq!(r.error_code, 0, "SCRAM first: {:?}", r.error_message);
+        let server_first = String::from_utf8(r.auth_bytes.to_vec()).unwrap();
+        let attr = |k: &str| {
+            server_first
+                .split(',')
+                .find_map(|f| f.strip_prefix(k))
+                .unwrap()
+                .to_string()
+        };
+        let (snonce, salt, iterations) = (attr("r="), attr("s="), attr("i="));
+        let salt = base64_decode(&salt);
+        let salted = hi(password.as_bytes(), &salt, iterations.parse().unwrap());
+        let client_key = hmac(&salted, b"Client Key");
+        let stored_key = Sha256::digest(client_key);
+        let without_proof = format!("c=biws,r={snonce}");
+        let auth_message = format!("{first_bare},{server_first},{without_proof}");
+        let signature = hmac(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(signature.iter())
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let fin = format!("{without_proof}{extra},p={}", base64_encode(&proof));
+        let r = self.sasl_authenticate(fin.as_bytes());
+        assert_eq!(r.error_code, 0, "SCRAM final: {:?}", r.error_message);
+    }
+
+    fn fetch_by_name(&mut self, topic: &str, max_bytes: i32) -> FetchResponse {
+        let request = FetchRequest::default()
+            .with_max_wait_ms(500)
+            .with_min_bytes(1)
+            .with_max_bytes(max_bytes)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(topic.into())))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(max_bytes)])]);
+        self.call(ApiKey::Fetch, 12, &request)
+    }
+
+    fn produce(&mut self, topic: &str, batch: Bytes) {
+        let request = ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(10_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.into())))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch))])]);
+        // A Metadata request creates the topic (the broker auto-creates on metadata only).
+        let metadata = MetadataRequest::default()
+            .with_allow_auto_topic_creation(true)
+            .with_topics(Some(vec![MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_string(topic.into()))))]));
+        let mut code = 0;
+        for _ in 0..20 {
+            let _: MetadataResponse = self.call(ApiKey::Metadata, 9, &metadata);
+            let r: ProduceResponse = self.call(ApiKey::Produce, 9, &request);
+            let p = &r.responses[0].partition_responses[0];
+            code = p.error_code;
+            if code == 0 {
+                return;
+            }
+            eprintln!(
+                "produce: error {code} {:?} {:?}",
+                p.error_message, p.record_errors
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        panic!("produce to {topic} kept failing: error {code}");
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+/// RFC 5802 Hi(): PBKDF2 with HMAC-SHA-256, one block.
+fn hi(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mut u = hmac(password, &[salt, &1u32.to_be_bytes()].concat());
+    let mut out = u;
+    for _ in 1..iterations {
+        u = hmac(password, &u);
+        out.iter_mut().zip(u.iter()).for_each(|(o, x)| *o ^= x);
+    }
+    out
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let v = B64.iter().position(|&x| x == c).unwrap() as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+fn record(offset: i64, value: &[u8], headers: &[(&str, &[u8])]) -> Record {
+    Record {
+        transactional: false,
+        control: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset,
+        // The encoder groups records into one batch only when offset - sequence is constant;
+        // this keeps the batch's base sequence at -1 (no producer id).
+        sequence: offset as i32 - 1,
+        timestamp: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+        key: None,
+        value: Some(Bytes::copy_from_slice(value)),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    StrBytes::from_string(k.to_string()),
+                    Some(Bytes::copy_from_slice(v)),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn batch(records: &[Record], compression: Compression) -> Bytes {
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression,
+    };
+    RecordBatchEncoder::encode(&mut buf, records, &options).unwrap();
+    buf.freeze()
+}
+
+/// Every record's headers in a fetch response's first partition.
+fn fetched_headers(response: &FetchResponse) -> Vec<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for topic in &response.responses {
+        for partition in &topic.partitions {
+            let Some(records) = &partition.records else {
+                continue;
+            };
+            let mut bytes = records.clone();
+            while bytes.has_remaining() {
+                let Ok(set) = RecordBatchDecoder::decode(&mut bytes) else {
+                    break;
+                };
+                for r in set.records {
+                    out.push(
+                        r.headers
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.to_string(), v.as_ref().map_or(vec![], |v| v.to_vec()))
+                            })
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Header names as librdkafka and the C ABI read them: up to the first NUL.
+fn c_name(name: &str) -> &str {
+    name.split('\0').next().unwrap()
+}
+
+fn count_cfrags(headers: &[Vec<(String, Vec<u8>)>]) -> usize {
+    headers
+        .iter()
+        .filter(|r| r.iter().any(|(k, _)| c_name(k) == CFRAG_HEADER))
+        .count()
+}
+
+fn sealed_records(enc: &Encryptor, topic: &str, n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            let sealed = enc.seal(topic, format!("m{i}").as_bytes()).unwrap();
+            record(i as i64, &sealed.value, &[(EDEK_HEADER, &sealed.edek)])
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// (1) Identity
+
+/// A SCRAM user who names another consumer in the client-final message (`n=alice`, which
+/// Kafka's SCRAM server ignores) gets no cfrags; an honest SCRAM consumer gets its own and
+/// opens every record.
+#[test]
+#[ignore = "needs Kafka's jars: make test-kafka"]
+fn scram_user_cannot_borrow_another_consumers_cfrags() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker_dir = dir.path().join("broker");
+    let broker = script(
+        "broker.sh",
+        &["start", broker_dir.to_str().unwrap()],
+        &[(
+            "REWRAP_KAFKA_SCRAM_USERS",
+            "alice:alice-pw mallory:mallory-pw",
+        )],
+    );
+    let _stop = OwnBroker(broker_dir);
+    // KafkaSinkSingle: Shotover's cluster sink passes SCRAM on only with its SCRAM-over-mTLS
+    // (delegation tokens), which this broker does not set up.
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_SINK", "single")]);
+    let topic = format!("scram-{}", nonce());
+    let channel = SecretKey::generate();
+    let alice = SecretKey::generate();
+    proxy.grant(&topic, "alice", &alice, &channel);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let n = 50;
+    let mut admin = Raw::connect(&broker, "producer");
+    admin.plain("admin", "admin-secret");
+    admin.produce(
+        &topic,
+        batch(&sealed_records(&enc, &topic, n), Compression::None),
+    );
+
+    // Mallory's proof is for mallory; the `n=alice` after the nonce is what the attack adds.
+    let mut mallory = Raw::connect(&proxy.bootstrap, "alice");
+    mallory.scram("mallory", "mallory-pw", ",n=alice");
+    let got = fetched_headers(&mallory.fetch_by_name(&topic, 4 << 20));
+    assert_eq!(got.len(), n, "mallory fetched the records");
+    let stolen = count_cfrags(&got);
+    eprintln!("mallory (client-final n=alice): {stolen} of {n} records carried cfrags");
+    assert_eq!(stolen, 0, "a SCRAM user borrowed alice's identity");
+
+    // Honest alice over SCRAM (the same client without the extra attribute; this build of
+    // librdkafka has no SCRAM provider), opening what she fetched.
+    let admins = [proxy.admin.verifying_key()];
+    let dec = Decryptor::new(alice, &admins).unwrap();
+    let mut honest = Raw::connect(&proxy.bootstrap, "not-alice");
+    honest.scram("alice", "alice-pw", "");
+    let response = honest.fetch_by_name(&topic, 4 << 20);
+    let (mut opened, mut refused) = (0, 0);
+    for topic_data in &response.responses {
+        for partition in &topic_data.partitions {
+            let mut bytes = partition.records.clone().unwrap_or_default();
+            while bytes.has_remaining() {
+                let Ok(set) = RecordBatchDecoder::decode(&mut bytes) else {
+                    break;
+                };
+                for r in set.records {
+                    let headers: Vec<(&str, &[u8])> = r
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or_default()))
+                        .collect();
+                    match dec.open(&topic, r.value.as_deref(), &headers) {
+                        Ok(Opened::Decrypted(_)) => opened += 1,
+                        _ => refused += 1,
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("alice over SCRAM: opened {opened}, refused {refused}");
+    assert_eq!(opened, n, "an honest SCRAM consumer opens every record");
+    assert!(proxy.alive());
+}
+
+// ---------------------------------------------------------------------------------------------
+// (5) Header smuggling
+
+/// Stored headers named `rewrap.cfrag\0…` (read as `rewrap.cfrag` by librdkafka and the C ABI)
+/// are removed for every fetcher, granted or not, beside the proxy's own cfrags.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn nul_truncated_cfrag_headers_are_stripped() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[]);
+    let topic = format!("smuggle-{}", nonce());
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    proxy.grant(&topic, "consumer-1", &key, &channel);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let smuggled = format!("{CFRAG_HEADER}\0x");
+    let n = 20;
+    let records: Vec<Record> = sealed_records(&enc, &topic, n)
+        .into_iter()
+        .map(|mut r| {
+            r.headers.insert(
+                StrBytes::from_string(smuggled.clone()),
+                Some(Bytes::from_static(b"forged")),
+            );
+            r
+        })
+        .collect();
+    let mut producer = Raw::connect(&broker, "producer");
+    for compression in [Compression::None, Compression::Zstd] {
+        producer.produce(&topic, batch(&records, compression));
+    }
+    for client in ["consumer-1", "nobody"] {
+        let mut c = Raw::connect(&proxy.bootstrap, client);
+        let got = fetched_headers(&c.fetch_by_name(&topic, 4 << 20));
+        assert_eq!(got.len(), 2 * n, "{client} fetched every record");
+        let forged = got
+            .iter()
+            .flatten()
+            .filter(|(k, v)| c_name(k) == CFRAG_HEADER && v.as_slice() == b"forged")
+            .count();
+        let own = got
+            .iter()
+            .flatten()
+            .filter(|(k, _)| k == CFRAG_HEADER)
+            .count();
+        eprintln!("{client}: {forged} smuggled cfrag headers, {own} proxy cfrags");
+        if client == "consumer-1" {
+            assert_eq!(forged, 0, "{client} received a smuggled cfrag header");
+            assert_eq!(own, 2 * n, "the granted consumer still gets its cfrags");
+        } else {
+            // A fetcher no grant names gets no cfrag, so its compressed batches are not
+            // decompressed (bounded work); the uncompressed batch is still cleaned.
+            assert_eq!(
+                forged, n,
+                "{client}: only the zstd batch keeps its stored headers"
+            );
+        }
+    }
+    assert!(proxy.alive());
+}
+
+// ---------------------------------------------------------------------------------------------
+// (3) Topic ids
+
+/// One Fetch v13 naming 10,000 topic ids nobody knows: the proxy answers within a second or
+/// two and neither it nor the broker burns CPU over it; an honest consumer keeps reading.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn fetch_naming_many_unknown_topic_ids_is_bounded() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let ids: usize = std::env::var("REWRAP_HOSTILE_TOPIC_IDS")
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(10_000);
+    let proxy = Proxy::start(&broker, &[]);
+    let topic = format!("ids-{}", nonce());
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(
+        &topic,
+        batch(&[record(0, b"hello", &[])], Compression::None),
+    );
+    let (proxy_cpu, broker_cpu) = (cpu_seconds(proxy.pid()), cpu_seconds(broker_pid()));
+
+    let mut attacker = Raw::connect(&proxy.bootstrap, "attacker");
+    attacker
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let topics: Vec<FetchTopic> = (0..ids)
+        .map(|_| {
+            let mut id = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rewrap::rng(), &mut id);
+            FetchTopic::default()
+                .with_topic_id(uuid::Uuid::from_bytes(id))
+                .with_partitions(vec![FetchPartition::default().with_partition(0)])
+        })
+        .collect();
+    let request = FetchRequest::default()
+        .with_max_wait_ms(0)
+        .with_topics(topics);
+    let start = Instant::now();
+    attacker.send(ApiKey::Fetch, 13, &request);
+    let answer = attacker.receive::<FetchResponse>(ApiKey::Fetch, 13);
+    let took = start.elapsed();
+
+    // Meanwhile-and-after: an honest fetch still answers promptly.
+    let honest_start = Instant::now();
+    let mut honest = Raw::connect(&proxy.bootstrap, "honest");
+    let got = fetched_headers(&honest.fetch_by_name(&topic, 1 << 20));
+    let honest_took = honest_start.elapsed();
+    let (proxy_cpu, broker_cpu) = (
+        cpu_seconds(proxy.pid()) - proxy_cpu,
+        cpu_seconds(broker_pid()) - broker_cpu,
+    );
+    eprintln!(
+        "{ids} unknown ids: answered={} in {took:?}; proxy CPU {proxy_cpu:.2} s, broker CPU \
+         {broker_cpu:.2} s; honest fetch {honest_took:?}",
+        answer.is_ok()
+    );
+    assert!(answer.is_ok(), "no answer in 30 s: {answer:?}");
+    assert!(took < Duration::from_secs(2), "answer took {took:?}");
+    assert!(proxy_cpu < 1.0, "proxy CPU {proxy_cpu:.2} s");
+    assert!(broker_cpu < 2.0, "broker CPU {broker_cpu:.2} s");
+    assert_eq!(got.len(), 1, "the honest consumer reads");
+    assert!(honest_took < Duration::from_secs(5));
+    assert!(proxy.alive());
+}
+
+// ---------------------------------------------------------------------------------------------
+// (4) Decompression
+
+/// A zstd batch of 128 MiB of zeros (a few KiB on the wire) fetched by three connections that
+/// can get no cfrag: the proxy does not decompress it for them, so its memory barely moves.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn compression_bombs_cost_ungranted_fetchers_nothing() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[]);
+    let topic = format!("bomb-{}", nonce());
+    let zeros = vec![0u8; 1 << 20];
+    let records: Vec<Record> = (0..128).map(|i| record(i, &zeros, &[])).collect();
+    let bomb = batch(&records, Compression::Zstd);
+    eprintln!("bomb: {} bytes compressed", bomb.len());
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(&topic, bomb);
+    let pid = proxy.pid();
+    let (before, cpu) = (memory_mib(pid, "VmHWM"), cpu_seconds(pid));
+    let mut connections: Vec<Raw> = (0..3)
+        .map(|i| Raw::connect(&proxy.bootstrap, &format!("nobody-{i}")))
+        .collect();
+    for c in connections.iter_mut() {
+        let got = fetched_headers(&c.fetch_by_name(&topic, 8 << 20));
+        assert_eq!(got.len(), 128);
+    }
+    let (peak, held, cpu) = (
+        memory_mib(pid, "VmHWM"),
+        memory_mib(pid, "VmRSS"),
+        cpu_seconds(pid) - cpu,
+    );
+    eprintln!(
+        "proxy memory: peak {before:.0} -> {peak:.0} MiB, {held:.0} MiB held with 3 \
+         connections open; CPU {cpu:.2} s"
+    );
+    assert!(
+        peak - before < 64.0,
+        "peak grew by {:.0} MiB",
+        peak - before
+    );
+    assert!(proxy.alive());
+    drop(connections);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (6) Operations
+
+/// Shotover's debug level hex-dumps every frame, SASL PLAIN passwords included: the proxy
+/// refuses to start with it unless the topology says `allow_frame_logging: true`.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn debug_logging_is_refused() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirGrantStore::open(dir.path().join("grants")).unwrap();
+    let admin_pub = dir.path().join("admin.pub");
+    rewrap::keyfile::write_public(&admin_pub, &SecretKey::generate().public_key()).unwrap();
+    let proxy_dir = dir.path().join("proxy");
+    let out = Command::new("bash")
+        .arg(repo().join("tests/kafka/proxy.sh"))
+        .args(["start", proxy_dir.to_str().unwrap(), &broker])
+        .args([store.root().to_str().unwrap(), admin_pub.to_str().unwrap()])
+        .env("REWRAP_PROXY_BIN", proxy_bin())
+        .env("REWRAP_PROXY_LOG", "debug")
+        .output()
+        .unwrap();
+    let _ = Command::new("bash")
+        .arg(repo().join("tests/kafka/proxy.sh"))
+        .args(["stop", proxy_dir.to_str().unwrap()])
+        .status();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the proxy started at debug level");
+    assert!(log.contains("allow_frame_logging"), "{log}");
+}

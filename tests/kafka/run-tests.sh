@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The real-broker test suites of `make test-kafka`: starts one broker in KAFKA_DIR, runs the
+# Python (confluent-kafka, kafka-python, C and Java producers), Rust end-to-end and hostile-client
+# suites against it and the proxy binary, and stops the broker whatever the outcome (its log is
+# printed on failure). The Rust suites run one test at a time: one of them restarts the broker.
+#
+# Usage: tests/kafka/run-tests.sh KAFKA_DIR TARGET_DIR VENV [CARGO]
+set -uo pipefail
+kafka_dir=$1 target_dir=$2 venv=$3 cargo=${4:-cargo}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+
+rm -rf "$kafka_dir"
+tests/kafka/broker.sh start "$kafka_dir" || exit 1
+
+export REWRAP_KAFKA_BOOTSTRAP=$(cat "$kafka_dir/bootstrap")
+export REWRAP_KAFKA_DATA=$kafka_dir/data REWRAP_KAFKA_DIR=$kafka_dir
+export REWRAP_PROXY_BIN=$target_dir/debug/rewrap-proxy
+export REWRAP_C_PRODUCER=$repo/examples/c/producer
+export REWRAP_JAVA_CLASSPATH=$repo/jvm/target/classes:$repo/jvm/target/test-classes:$(cat jvm/target/classpath.txt)
+
+"$venv/bin/pytest" -q -p no:cacheprovider -m kafka python/tests \
+  && "$cargo" test -p rewrap-proxy --test kafka -- --ignored --test-threads=1 \
+  && "$cargo" test -p rewrap-proxy --test hostile -- --ignored --test-threads=1
+rc=$?
+tests/kafka/broker.sh stop "$kafka_dir"
+if [ $rc -ne 0 ]; then tail -40 "$kafka_dir/broker.log"; fi
+exit $rc

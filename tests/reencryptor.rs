@@ -1,0 +1,165 @@
+//! The thread-safe re-encryptor under load an attacker controls: the fragment cache is keyed
+//! on what a fragment depends on, concurrent misses for one capsule are computed once, misses
+//! beyond a budget are refused (`Throttled`) while hits are still served, and a grant revoked
+//! while its fragments were being computed issues nothing.
+
+use std::sync::{Arc, Barrier};
+
+use rewrap::engine::{self, edek::SEALED_DEK_LEN};
+use rewrap::{
+    Encryptor, Error, Grant, GrantTerms, MissBudget, PublicKey, ReEncryptor, SecretKey, Signer,
+};
+
+const TOPIC: &str = "orders";
+
+struct Setup {
+    admin: Signer,
+    delegating: SecretKey,
+    consumer: PublicKey,
+}
+
+fn setup() -> Setup {
+    Setup {
+        admin: Signer::new(SecretKey::generate()),
+        delegating: SecretKey::generate(),
+        consumer: SecretKey::generate().public_key(),
+    }
+}
+
+fn granted(s: &Setup, re: &ReEncryptor) {
+    let terms = GrantTerms::one_of_one(TOPIC, "alice", s.consumer, rewrap::now() - 10);
+    re.add_grant(&Grant::issue(&mut rewrap::rng(), &s.admin, &s.delegating, &terms).unwrap())
+        .unwrap();
+}
+
+/// The sealed DEK sits after version (1), delegating key (33) and capsule (98).
+const SEALED_DEK_AT: usize = 1 + 33 + 98;
+
+#[test]
+fn edeks_differing_only_in_their_sealed_dek_cost_one_reencryption() {
+    let s = setup();
+    let re = ReEncryptor::new(&[s.admin.verifying_key()]).unwrap();
+    granted(&s, &re);
+    let edek = Encryptor::new(s.delegating.public_key())
+        .unwrap()
+        .seal(TOPIC, b"x")
+        .unwrap()
+        .edek;
+    for i in 0..200usize {
+        let mut variant = edek.to_vec();
+        variant[SEALED_DEK_AT + i % SEALED_DEK_LEN] ^= (i / SEALED_DEK_LEN + 1) as u8;
+        re.reencrypt(TOPIC, &variant, "alice").unwrap();
+    }
+    assert_eq!(re.stats().reencryptions, 1);
+    assert_eq!(re.stats().cache.hits, 199);
+}
+
+#[test]
+fn concurrent_misses_for_one_capsule_are_computed_once() {
+    let s = setup();
+    let re = Arc::new(ReEncryptor::new(&[s.admin.verifying_key()]).unwrap());
+    granted(&s, &re);
+    let edek = Encryptor::new(s.delegating.public_key())
+        .unwrap()
+        .seal(TOPIC, b"x")
+        .unwrap()
+        .edek;
+    let start = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (re, edek, start) = (re.clone(), edek.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                re.reencrypt(TOPIC, &edek, "alice").unwrap()
+            })
+        })
+        .collect();
+    let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(answers.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(re.stats().reencryptions, 1);
+}
+
+#[test]
+fn misses_beyond_the_budget_are_throttled_and_hits_still_served() {
+    let s = setup();
+    let re = ReEncryptor::new(&[s.admin.verifying_key()])
+        .unwrap()
+        .with_miss_budget(5);
+    granted(&s, &re);
+    let sessions: Vec<_> = (0..12)
+        .map(|_| {
+            Encryptor::new(s.delegating.public_key())
+                .unwrap()
+                .seal(TOPIC, b"x")
+                .unwrap()
+                .edek
+        })
+        .collect();
+    let outcomes: Vec<_> = sessions
+        .iter()
+        .map(|e| re.reencrypt(TOPIC, e, "alice"))
+        .collect();
+    let served = outcomes.iter().filter(|r| r.is_ok()).count();
+    let throttled = outcomes
+        .iter()
+        .filter(|r| matches!(r, Err(Error::Throttled)))
+        .count();
+    // Five tokens, refilled at five per second while the loop runs: a few more may pass.
+    assert!((5..=8).contains(&served), "served {served}");
+    assert_eq!(served + throttled, 12);
+    assert_eq!(re.throttled(), throttled as u64);
+    // Sessions already computed are hits: never throttled.
+    for (e, r) in sessions.iter().zip(&outcomes) {
+        if r.is_ok() {
+            assert!(re.reencrypt(TOPIC, e, "alice").is_ok());
+        }
+    }
+}
+
+#[test]
+fn a_callers_own_budget_bounds_its_misses() {
+    let s = setup();
+    let re = ReEncryptor::new(&[s.admin.verifying_key()]).unwrap();
+    granted(&s, &re);
+    let connection = MissBudget::per_second(2);
+    let results: Vec<_> = (0..6)
+        .map(|_| {
+            let edek = Encryptor::new(s.delegating.public_key())
+                .unwrap()
+                .seal(TOPIC, b"x")
+                .unwrap()
+                .edek;
+            re.reencrypt_within(TOPIC, &edek, "alice", Some(&connection))
+        })
+        .collect();
+    let served = results.iter().filter(|r| r.is_ok()).count();
+    assert!((2..=3).contains(&served), "served {served}");
+}
+
+#[test]
+fn a_grant_revoked_during_the_umbral_step_issues_nothing() {
+    let s = setup();
+    let mut re = engine::ReEncryptor::new(&[s.admin.verifying_key()], Default::default()).unwrap();
+    let now = rewrap::now();
+    let terms = GrantTerms::one_of_one(TOPIC, "alice", s.consumer, now - 10);
+    re.add_grant(
+        &Grant::issue(&mut rewrap::rng(), &s.admin, &s.delegating, &terms).unwrap(),
+        now,
+    )
+    .unwrap();
+    let edek = Encryptor::new(s.delegating.public_key())
+        .unwrap()
+        .seal(TOPIC, b"x")
+        .unwrap()
+        .edek;
+    let engine::Lookup::Miss(pending) = re.lookup(now, TOPIC, &edek, "alice").unwrap() else {
+        panic!("a fresh capsule is a miss");
+    };
+    let headers = pending.compute(&mut rewrap::rng());
+    re.revoke(TOPIC, "alice");
+    assert_eq!(re.complete(&pending, headers, now), Err(Error::Revoked));
+    assert_eq!(
+        re.reencrypt(&mut rewrap::rng(), now, TOPIC, &edek, "alice"),
+        Err(Error::Revoked)
+    );
+}
