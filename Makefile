@@ -105,10 +105,12 @@ bench:
 	$(CARGO) bench -p rewrap-ffi --bench abi
 
 # Rewrites the binding sources generated from the engine's tables (the C header, the Java
-# exception and constant classes, the Python stubs' block) after a new error kind or constant.
+# exception and constant classes, the Python stubs' block, FORMAT.md's code table) after a new
+# error kind or constant.
 generated:
 	REWRAP_BLESS=1 $(CARGO) test -p rewrap-ffi --test header
 	REWRAP_BLESS=1 $(CARGO) test -p rewrap --test generated
+	REWRAP_BLESS=1 $(CARGO) test -p rewrap --test vectors
 
 # Rewrites tests/vectors/records.json after an intended format change.
 vectors:

@@ -96,7 +96,7 @@ impl Decryptor {
                 engine::Prepared::NeedsDek(pending) => pending,
             };
             let session = pending.session_id();
-            let flight = match self.1.join(session, || true) {
+            let landing = match self.1.join(session, || true, ()) {
                 Role::Lead(mine) => mine,
                 // Another thread is opening this session: wait, then look again (a hit, or
                 // this thread leads if that open failed).
@@ -109,7 +109,7 @@ impl Decryptor {
             let result = pending
                 .open_dek()
                 .and_then(|dek| lock(&self.0).finish(pending, dek, now()));
-            self.1.land(&session, &flight, ());
+            landing.land(());
             return result;
         }
     }
@@ -189,9 +189,9 @@ impl<T: Clone> Flight<T> {
 }
 
 /// A caller's part in a flight.
-enum Role<T> {
+enum Role<'a, K: std::hash::Hash + Eq, T: Clone> {
     /// Compute, then land the flight.
-    Lead(Arc<Flight<T>>),
+    Lead(Landing<'a, K, T>),
     /// Wait for the leader's result.
     Follow(Arc<Flight<T>>),
     /// Not admitted (budget spent).
@@ -209,7 +209,11 @@ impl<K: std::hash::Hash + Eq, T: Clone> Flights<K, T> {
 
     /// Leads a new flight for `key` (call `land` when done) or follows the one in the air.
     /// `admit` is asked only before leading (a budget).
-    fn join(&self, key: K, admit: impl FnOnce() -> bool) -> Role<T> {
+    /// `fallback` is what followers get if the leader unwinds before landing.
+    fn join(&self, key: K, admit: impl FnOnce() -> bool, fallback: T) -> Role<'_, K, T>
+    where
+        K: Clone,
+    {
         let mut map = lock(&self.0);
         if let Some(f) = map.get(&key) {
             return Role::Follow(f.clone());
@@ -217,18 +221,43 @@ impl<K: std::hash::Hash + Eq, T: Clone> Flights<K, T> {
         if !admit() {
             return Role::Refused;
         }
-        let f = Flight::new();
-        map.insert(key, f.clone());
-        Role::Lead(f)
+        let flight = Flight::new();
+        map.insert(key.clone(), flight.clone());
+        Role::Lead(Landing {
+            flights: self,
+            key: Some(key),
+            flight,
+            fallback,
+        })
+    }
+}
+
+/// The leader's duty to land its flight: done by `land`, or on drop (a panic while computing)
+/// with the fallback, so followers never wait forever.
+struct Landing<'a, K: std::hash::Hash + Eq, T: Clone> {
+    flights: &'a Flights<K, T>,
+    key: Option<K>,
+    flight: Arc<Flight<T>>,
+    fallback: T,
+}
+
+impl<K: std::hash::Hash + Eq, T: Clone> Landing<'_, K, T> {
+    fn land(mut self, value: T) {
+        self.finish(value);
     }
 
-    fn land<Q>(&self, key: &Q, flight: &Flight<T>, value: T)
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        flight.finish(value);
-        lock(&self.0).remove(key);
+    fn finish(&mut self, value: T) {
+        if let Some(key) = self.key.take() {
+            lock(&self.flights.0).remove(&key);
+            self.flight.finish(value);
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, T: Clone> Drop for Landing<'_, K, T> {
+    fn drop(&mut self) {
+        let fallback = self.fallback.clone();
+        self.finish(fallback);
     }
 }
 
@@ -300,7 +329,10 @@ impl ReEncryptor {
         };
         let spent = |b: Option<&MissBudget>| b.is_some_and(|b| !b.try_take());
         let admit = || !(spent(budget) || spent(self.budget.as_ref()));
-        let flight = match self.inflight.join(pending.key().into(), admit) {
+        let landing = match self
+            .inflight
+            .join(pending.key().into(), admit, Err(Error::Throttled))
+        {
             Role::Refused => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
                 return Err(Error::Throttled);
@@ -310,7 +342,7 @@ impl ReEncryptor {
         };
         let headers = pending.compute(&mut rng());
         let result = lock(&self.inner).complete(&pending, headers, now());
-        self.inflight.land(pending.key(), &flight, result.clone());
+        landing.land(result.clone());
         result
     }
 

@@ -231,9 +231,10 @@ fn print_phase(
         );
     }
     let (s, was) = (r.stats(), &before.reencryptor);
-    let fetches = (s.cache.hits + s.cache.misses) - (was.cache.hits + was.cache.misses);
+    // Refused requests never reach the fragment cache: every look-up is a served fetch.
+    let served = (s.cache.hits + s.cache.misses) - (was.cache.hits + was.cache.misses);
     let refused = s.refused - was.refused;
-    let served = fetches - refused;
+    let fetches = served + refused;
     let hits = s.cache.hits - was.cache.hits;
     println!(
         "  re-encryptor: {fetches} fetches, {refused} refused (not granted or revoked); {served} served with {} Umbral re-encryption(s), fragment cache hit rate {:.1}%",

@@ -101,7 +101,10 @@ pub struct PublicKey(pub(crate) umbral_pre::PublicKey);
 impl PublicKey {
     /// Parses a 33-byte SEC1 compressed point.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() != PUBLIC_KEY_LEN {
+        // Only the SEC1 compressed prefixes: umbral-pre would also take other encodings of
+        // the same point, and a key must have exactly one byte form (grants sign re-encoded
+        // keys, key ids hash the bytes).
+        if bytes.len() != PUBLIC_KEY_LEN || !matches!(bytes[0], 0x02 | 0x03) {
             return Err(Error::Malformed(Object::Key));
         }
         umbral_pre::PublicKey::try_from_compressed_bytes(bytes)

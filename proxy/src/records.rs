@@ -120,9 +120,20 @@ struct ParsedRecord {
     stray: u64,
 }
 
+/// What rewriting one partition's records gave.
+#[derive(Debug, Default)]
+pub struct Rewritten {
+    /// The new records; `None` when no batch needed a change (the caller keeps the original
+    /// bytes).
+    pub bytes: Option<Vec<u8>>,
+    /// What was done.
+    pub stats: RewriteStats,
+    /// Why batches were left untouched.
+    pub problems: Vec<BatchProblem>,
+}
+
 /// Rewrites the records of one partition of a Fetch response. `annotate` is asked once per
-/// record carrying an EDEK. Returns `None` when no batch needed a change (the caller keeps the
-/// original bytes), and the problems of batches it had to leave untouched.
+/// record carrying an EDEK.
 ///
 /// A batch that cannot be parsed but holds the bytes of the cfrag header name (stored, or
 /// smuggled under a NUL-suffixed name) cannot be cleaned, so it is refused: the records end
@@ -133,10 +144,25 @@ pub fn rewrite(
     output: Output,
     decompress: Decompress,
     scratch: &mut Scratch,
-    stats: &mut RewriteStats,
-    problems: &mut Vec<BatchProblem>,
+    annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+) -> Rewritten {
+    let mut done = Rewritten::default();
+    let bytes = rewrite_into(input, output, decompress, scratch, &mut done, annotate);
+    done.bytes = bytes;
+    done
+}
+
+fn rewrite_into(
+    input: &[u8],
+    output: Output,
+    decompress: Decompress,
+    scratch: &mut Scratch,
+    done: &mut Rewritten,
     annotate: &mut dyn FnMut(&[u8]) -> Annotation,
 ) -> Option<Vec<u8>> {
+    let Rewritten {
+        stats, problems, ..
+    } = done;
     let mut out: Option<Vec<u8>> = None;
     let mut at = 0;
     while at < input.len() {
@@ -559,18 +585,14 @@ mod tests {
         output: Output,
         annotate: &mut dyn FnMut(&[u8]) -> Annotation,
     ) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
-        let mut stats = RewriteStats::default();
-        let mut problems = Vec::new();
-        let out = rewrite(
+        let r = rewrite(
             input,
             output,
             Decompress::UpTo(compression::MAX_DECOMPRESSED),
             &mut Scratch::default(),
-            &mut stats,
-            &mut problems,
             annotate,
         );
-        (out, stats, problems)
+        (r.bytes, r.stats, r.problems)
     }
 
     /// Every EDEK gets `answer`; checks the rewriter hands over the header's value.
@@ -786,14 +808,13 @@ mod tests {
             .collect();
         for codec in CODECS {
             let input = encode(&records, codec);
-            let mut stats = RewriteStats::default();
-            let out = rewrite(
+            let Rewritten {
+                bytes: out, stats, ..
+            } = rewrite(
                 &input,
                 Output::SameCodec,
                 Decompress::Never,
                 &mut Scratch::default(),
-                &mut stats,
-                &mut Vec::new(),
                 &mut |_| Annotation::Nothing,
             );
             if codec == Compression::None {
@@ -807,15 +828,15 @@ mod tests {
         }
         // Over the allowed size: passed on, counted, not an error.
         let input = encode(&records, Compression::Zstd);
-        let mut stats = RewriteStats::default();
-        let mut problems = Vec::new();
-        let out = rewrite(
+        let Rewritten {
+            bytes: out,
+            stats,
+            problems,
+        } = rewrite(
             &input,
             Output::SameCodec,
             Decompress::UpTo(10),
             &mut Scratch::default(),
-            &mut stats,
-            &mut problems,
             &mut |_| Annotation::Cfrags(cfrags()),
         );
         assert!(out.is_none() && problems.is_empty());

@@ -7,7 +7,7 @@
 //! goes through as the broker or client sent it.
 
 use crate::identity::{self, Resolver, Session, Source, Step};
-use crate::records::{self, Annotation, Decompress, Output, RewriteStats, Scratch};
+use crate::records::{self, Annotation, Decompress, Output, Scratch};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use kafka_protocol::messages::fetch_request::FetchTopic;
@@ -445,7 +445,6 @@ impl TransformBuilder for RewrapReencryptBuilder {
             pending_auth: MessageIdMap::default(),
             refused: MessageIdMap::default(),
             scratch: Scratch::default(),
-            problems: Vec::new(),
             misses: MissBudget::per_second(self.shared.misses_per_connection),
         })
     }
@@ -465,7 +464,6 @@ struct RewrapReencrypt {
     /// Fetches naming too many unknown topic ids, emptied before the sink, with what they named.
     refused: MessageIdMap<Vec<FetchTopic>>,
     scratch: Scratch,
-    problems: Vec<records::BatchProblem>,
     /// This connection's budget of re-encryption misses.
     misses: MissBudget,
 }
@@ -662,7 +660,6 @@ impl RewrapReencrypt {
                         changed |= rewrite_partitions(
                             &self.shared,
                             &mut self.scratch,
-                            &mut self.problems,
                             "?",
                             &mut topic.partitions,
                             decompress,
@@ -687,7 +684,6 @@ impl RewrapReencrypt {
                     changed |= rewrite_partitions(
                         &self.shared,
                         &mut self.scratch,
-                        &mut self.problems,
                         &name,
                         &mut topic.partitions,
                         decompress,
@@ -710,7 +706,6 @@ impl RewrapReencrypt {
 fn rewrite_partitions(
     shared: &Shared,
     scratch: &mut Scratch,
-    problems: &mut Vec<records::BatchProblem>,
     name: &str,
     partitions: &mut [PartitionData],
     decompress: Decompress,
@@ -731,17 +726,11 @@ fn rewrite_partitions(
             }
             Decompress::Never => Decompress::Never,
         };
-        let mut stats = RewriteStats::default();
-        problems.clear();
-        let rewritten = records::rewrite(
-            bytes,
-            shared.output,
-            decompress,
-            scratch,
-            &mut stats,
+        let records::Rewritten {
+            bytes: rewritten,
+            stats,
             problems,
-            annotate,
-        );
+        } = records::rewrite(bytes, shared.output, decompress, scratch, annotate);
         let held = scratch.held_bytes();
         shared.decompressed.fetch_add(held, Ordering::Relaxed);
         for problem in problems.iter() {

@@ -621,6 +621,60 @@ fn nul_truncated_cfrag_headers_are_stripped() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// (2) Re-encryption amplification
+
+/// 1,000 records whose EDEKs differ only in the sealed-DEK bytes (which no fragment depends
+/// on): one Umbral re-encryption serves them all (every record carries the same cfrag bytes)
+/// and the proxy spends well under the 0.4 s that 1,000 re-encryptions would cost.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn edeks_differing_only_in_their_sealed_dek_cost_one_reencryption() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[]);
+    let topic = format!("amplify-{}", nonce());
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    proxy.grant(&topic, "consumer-1", &key, &channel);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let sealed = enc.seal(&topic, b"x").unwrap();
+    // version (1) + delegating key (33) + capsule (98), then the 72 sealed-DEK bytes.
+    let (at, len) = (1 + 33 + 98, 72);
+    let n = 1000;
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            let mut edek = sealed.edek.to_vec();
+            edek[at + i % len] ^= (1 + i / len) as u8;
+            record(i as i64, &sealed.value, &[(EDEK_HEADER, &edek)])
+        })
+        .collect();
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(&topic, batch(&records, Compression::None));
+    let before = cpu_seconds(proxy.pid());
+    let mut c = Raw::connect(&proxy.bootstrap, "consumer-1");
+    let got = fetched_headers(&c.fetch_by_name(&topic, 16 << 20));
+    let cpu = cpu_seconds(proxy.pid()) - before;
+    let cfrags: std::collections::BTreeSet<&[u8]> = got
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k == CFRAG_HEADER)
+        .map(|(_, v)| v.as_slice())
+        .collect();
+    eprintln!(
+        "{} records, {} distinct cfrags, proxy CPU {cpu:.3} s",
+        got.len(),
+        cfrags.len()
+    );
+    assert_eq!(got.len(), n);
+    assert_eq!(count_cfrags(&got), n, "every record gets its cfrag");
+    assert_eq!(cfrags.len(), 1, "one re-encryption for one capsule");
+    assert!(
+        cpu < 0.3,
+        "proxy CPU {cpu:.3} s for {n} records of one capsule"
+    );
+    assert!(proxy.alive());
+}
+
+// ---------------------------------------------------------------------------------------------
 // (3) Topic ids
 
 /// One Fetch v13 naming 10,000 topic ids nobody knows: the proxy answers within a second or
