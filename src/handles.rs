@@ -323,6 +323,21 @@ impl ReEncryptor {
         consumer: &str,
         budget: Option<&MissBudget>,
     ) -> Result<CfragHeaders> {
+        self.reencrypt_with(topic, edek, consumer, budget, &|work| work())
+    }
+
+    /// Same, running the blocking part of a miss (the Umbral step, or waiting for another
+    /// thread's) through `blocking` — e.g. `tokio::task::block_in_place` — so a cache hit
+    /// costs one look-up and never leaves the caller's thread. A miss refused by a budget
+    /// costs only that look-up: the capsule is not even decoded.
+    pub fn reencrypt_with(
+        &self,
+        topic: &str,
+        edek: &[u8],
+        consumer: &str,
+        budget: Option<&MissBudget>,
+        blocking: &dyn Fn(&mut dyn FnMut()),
+    ) -> Result<CfragHeaders> {
         let pending = match lock(&self.inner).lookup(now(), topic, edek, consumer)? {
             engine::Lookup::Hit(headers) => return Ok(headers),
             engine::Lookup::Miss(pending) => pending,
@@ -337,23 +352,22 @@ impl ReEncryptor {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
                 return Err(Error::Throttled);
             }
-            Role::Follow(other) => return other.wait(),
+            Role::Follow(other) => {
+                let mut answer = None;
+                blocking(&mut || answer = Some(other.wait()));
+                return answer.unwrap_or(Err(Error::Throttled));
+            }
             Role::Lead(mine) => mine,
         };
-        let headers = pending.compute(&mut rng());
-        let result = lock(&self.inner).complete(&pending, headers, now());
+        let mut computed = None;
+        blocking(&mut || computed = Some(pending.compute(&mut rng())));
+        let result = match computed {
+            Some(Ok(headers)) => lock(&self.inner).complete(&pending, headers, now()),
+            Some(Err(e)) => Err(e),
+            None => Err(Error::Throttled),
+        };
         landing.land(result.clone());
         result
-    }
-
-    /// The answer if it needs no Umbral work: cached fragments, or a refusal. `None` on a
-    /// cache miss (then call `reencrypt`, off any latency-sensitive thread).
-    pub fn cached(&self, topic: &str, edek: &[u8], consumer: &str) -> Option<Result<CfragHeaders>> {
-        match lock(&self.inner).lookup(now(), topic, edek, consumer) {
-            Ok(engine::Lookup::Hit(headers)) => Some(Ok(headers)),
-            Ok(engine::Lookup::Miss(_)) => None,
-            Err(e) => Some(Err(e)),
-        }
     }
 
     /// Misses refused because a budget was spent.

@@ -155,11 +155,74 @@ fn a_grant_revoked_during_the_umbral_step_issues_nothing() {
     let engine::Lookup::Miss(pending) = re.lookup(now, TOPIC, &edek, "alice").unwrap() else {
         panic!("a fresh capsule is a miss");
     };
-    let headers = pending.compute(&mut rewrap::rng());
+    let headers = pending.compute(&mut rewrap::rng()).unwrap();
     re.revoke(TOPIC, "alice");
     assert_eq!(re.complete(&pending, headers, now), Err(Error::Revoked));
     assert_eq!(
         re.reencrypt(&mut rewrap::rng(), now, TOPIC, &edek, "alice"),
+        Err(Error::Revoked)
+    );
+}
+
+/// A miss a budget refuses costs only the look-up: the capsule is not even decoded (a capsule
+/// of garbage points is `Throttled`, not `Malformed`, once the budget is spent).
+#[test]
+fn a_refused_miss_does_not_decode_the_capsule() {
+    let s = setup();
+    let re = ReEncryptor::new(&[s.admin.verifying_key()])
+        .unwrap()
+        .with_miss_budget(1);
+    granted(&s, &re);
+    let enc = Encryptor::new(s.delegating.public_key()).unwrap();
+    re.reencrypt(TOPIC, &enc.seal(TOPIC, b"x").unwrap().edek, "alice")
+        .unwrap();
+    enc.rotate();
+    let mut garbage = enc.seal(TOPIC, b"y").unwrap().edek.to_vec();
+    garbage[1 + 33..1 + 33 + 98].fill(0xee);
+    assert_eq!(
+        re.reencrypt(TOPIC, &garbage, "alice"),
+        Err(Error::Throttled)
+    );
+    // With budget, the same capsule is decoded and refused by name.
+    let fresh = ReEncryptor::new(&[s.admin.verifying_key()]).unwrap();
+    granted(&s, &fresh);
+    assert!(matches!(
+        fresh.reencrypt(TOPIC, &garbage, "alice"),
+        Err(Error::Malformed(_))
+    ));
+}
+
+/// Fragments computed from one share stay valid when another share of the same signed grant
+/// arrives meanwhile; fragments of a grant that expired meanwhile are not issued.
+#[test]
+fn completion_follows_the_grant_not_the_moment() {
+    let s = setup();
+    let now = rewrap::now();
+    let terms = GrantTerms {
+        topic: TOPIC,
+        consumer: "alice",
+        consumer_key: s.consumer,
+        threshold: 2,
+        shares: 3,
+        not_before: now - 10,
+        expires: Some(now + 100),
+    };
+    let grant = Grant::issue(&mut rewrap::rng(), &s.admin, &s.delegating, &terms).unwrap();
+    let mut re = engine::ReEncryptor::new(&[s.admin.verifying_key()], Default::default()).unwrap();
+    re.add_grant(&grant.share(0).unwrap(), now).unwrap();
+    let edek = Encryptor::new(s.delegating.public_key())
+        .unwrap()
+        .seal(TOPIC, b"x")
+        .unwrap()
+        .edek;
+    let engine::Lookup::Miss(pending) = re.lookup(now, TOPIC, &edek, "alice").unwrap() else {
+        panic!("a fresh capsule is a miss");
+    };
+    let headers = pending.compute(&mut rewrap::rng()).unwrap();
+    re.add_grant(&grant.share(1).unwrap(), now).unwrap();
+    assert!(re.complete(&pending, headers.clone(), now).is_ok());
+    assert_eq!(
+        re.complete(&pending, headers, now + 200),
         Err(Error::Revoked)
     );
 }

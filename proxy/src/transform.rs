@@ -68,17 +68,19 @@ pub struct RewrapReencryptConfig {
     pub allow_frame_logging: bool,
     /// Umbral re-encryptions (fragment cache misses) per second over all connections; beyond
     /// it records go out without a cfrag (the consumer sees `MissingCfrag` and can retry) and
-    /// `rewrap_records_throttled` counts them. 0 = the default, 2000.
+    /// `rewrap_records_throttled` counts them. 0 = the default, 1000 (about 0.4 CPU-seconds
+    /// per second).
     #[serde(default)]
     pub max_misses_per_sec: u32,
-    /// The same per connection, so one client cannot spend the global budget. 0 = the default,
-    /// 200.
+    /// The same per connection, so one client cannot spend the global budget alone (a client
+    /// that reconnects gets a fresh one; the global budget bounds them all). 0 = the default,
+    /// 100.
     #[serde(default)]
     pub max_misses_per_sec_per_connection: u32,
 }
 
-const DEFAULT_MAX_MISSES_PER_SEC: u32 = 2000;
-const DEFAULT_MAX_MISSES_PER_SEC_PER_CONNECTION: u32 = 200;
+const DEFAULT_MAX_MISSES_PER_SEC: u32 = 1000;
+const DEFAULT_MAX_MISSES_PER_SEC_PER_CONNECTION: u32 = 100;
 
 fn or_default(value: u32, default: u32) -> u32 {
     if value == 0 {
@@ -672,6 +674,7 @@ impl RewrapReencrypt {
                     let mut annotator = Annotator {
                         shared: &self.shared,
                         misses: &self.misses,
+                        throttled: false,
                         topic: &name,
                         consumer: consumer.as_deref().filter(|_| may_get_cfrags),
                         last: None,
@@ -719,11 +722,15 @@ fn rewrite_partitions(
         if bytes.is_empty() {
             continue;
         }
+        // Reserve a share of the global budget before decompressing (a rewrite holds a batch
+        // twice: decompressed, and its re-encoded records), so concurrent connections cannot
+        // all decompress against the same unspent budget.
+        let reserved = match decompress {
+            Decompress::UpTo(_) => reserve(&shared.decompressed, PER_FETCH_DECOMPRESSION),
+            Decompress::Never => 0,
+        };
         let decompress = match decompress {
-            Decompress::UpTo(_) => {
-                let in_use = shared.decompressed.load(Ordering::Relaxed);
-                Decompress::UpTo(DECOMPRESSION_BUDGET.saturating_sub(in_use))
-            }
+            Decompress::UpTo(_) => Decompress::UpTo(reserved / 2),
             Decompress::Never => Decompress::Never,
         };
         let records::Rewritten {
@@ -731,8 +738,6 @@ fn rewrite_partitions(
             stats,
             problems,
         } = records::rewrite(bytes, shared.output, decompress, scratch, annotate);
-        let held = scratch.held_bytes();
-        shared.decompressed.fetch_add(held, Ordering::Relaxed);
         for problem in problems.iter() {
             if let Some(suppressed) = shared.warnings.allow(Warn::BatchProblem) {
                 tracing::warn!(
@@ -762,11 +767,33 @@ fn rewrite_partitions(
             partition.records = Some(new.into());
             changed = true;
         }
-        // The buffers are released (or kept small) before the next partition counts.
+        // The buffers are released (or kept small) before the reservation is given back.
         records::shrink(scratch, SCRATCH_KEEP);
-        shared.decompressed.fetch_sub(held, Ordering::Relaxed);
+        shared.decompressed.fetch_sub(reserved, Ordering::Relaxed);
     }
     changed
+}
+
+/// Most of the global decompression budget one partition rewrite may reserve: several honest
+/// fetches proceed at once, and no one connection can hold the whole budget.
+const PER_FETCH_DECOMPRESSION: usize = DECOMPRESSION_BUDGET / 4;
+
+/// Takes up to `want` bytes from the global decompression budget (less when others hold it);
+/// what it returns must be given back with `fetch_sub`.
+fn reserve(in_use: &AtomicUsize, want: usize) -> usize {
+    let mut current = in_use.load(Ordering::Relaxed);
+    loop {
+        let grant = want.min(DECOMPRESSION_BUDGET.saturating_sub(current));
+        match in_use.compare_exchange_weak(
+            current,
+            current + grant,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return grant,
+            Err(now) => current = now,
+        }
+    }
 }
 
 /// Answers EDEKs for one topic and consumer, remembering the last answer: records of one
@@ -774,6 +801,8 @@ fn rewrite_partitions(
 struct Annotator<'a> {
     shared: &'a Shared,
     misses: &'a MissBudget,
+    /// A budget refused a miss during this batch.
+    throttled: bool,
     topic: &'a str,
     consumer: Option<&'a str>,
     last: Option<(Vec<u8>, Option<CfragHeaders>)>,
@@ -791,14 +820,24 @@ impl Annotator<'_> {
                     .map_or(Annotation::Nothing, Annotation::Cfrags);
             }
         }
-        let re = &self.shared.reencryptor;
-        // Hits are answered here; a miss (the Umbral step, ~0.4 ms) runs with this worker
+        if self.throttled {
+            // This batch already spent its budget: no more misses for it (a hit would be
+            // served, but telling hits from misses costs the same look-up as answering).
+            self.shared.metrics.throttled.increment(1);
+            return Annotation::Nothing;
+        }
+        // One look-up per record; a miss (the Umbral step, ~0.4 ms) runs with this worker
         // handed over as a blocking thread, so other connections' tasks move on meanwhile.
-        let answer = match re.cached(self.topic, edek, consumer).unwrap_or_else(|| {
-            off_worker(|| re.reencrypt_within(self.topic, edek, consumer, Some(self.misses)))
-        }) {
+        let answer = match self.shared.reencryptor.reencrypt_with(
+            self.topic,
+            edek,
+            consumer,
+            Some(self.misses),
+            &off_worker,
+        ) {
             Ok(headers) => Some(headers),
             Err(RewrapError::Throttled) => {
+                self.throttled = true;
                 self.shared.metrics.throttled.increment(1);
                 if let Some(suppressed) = self.shared.warnings.allow(Warn::Throttled) {
                     tracing::warn!(
@@ -808,7 +847,7 @@ impl Annotator<'_> {
                         "re-encryption budget spent; records passed without a cfrag"
                     );
                 }
-                // Not remembered: the next batch may find budget again.
+                // Remembered for this batch only: the next one may find budget again.
                 return Annotation::Nothing;
             }
             Err(
@@ -838,7 +877,7 @@ impl Annotator<'_> {
 
 /// Runs blocking work off the async workers where the runtime allows it (a multi-threaded
 /// runtime, which Shotover uses); inline otherwise.
-fn off_worker<T>(work: impl FnOnce() -> T) -> T {
+fn off_worker(work: &mut dyn FnMut()) {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),
@@ -908,5 +947,43 @@ impl Transform for RewrapReencrypt {
             responses.retain(|r| r.request_id() != Some(id));
         }
         Ok(responses)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decompression_reservations_never_exceed_the_global_budget() {
+        let in_use = AtomicUsize::new(0);
+        let granted: Vec<usize> = (0..6)
+            .map(|_| reserve(&in_use, PER_FETCH_DECOMPRESSION))
+            .collect();
+        // Four fetches get a full share, the rest nothing until a share is given back.
+        assert_eq!(granted[..4], [PER_FETCH_DECOMPRESSION; 4]);
+        assert_eq!(granted[4..], [0, 0]);
+        assert_eq!(in_use.load(Ordering::Relaxed), DECOMPRESSION_BUDGET);
+        in_use.fetch_sub(granted[0], Ordering::Relaxed);
+        assert_eq!(
+            reserve(&in_use, PER_FETCH_DECOMPRESSION),
+            PER_FETCH_DECOMPRESSION
+        );
+    }
+
+    #[test]
+    fn concurrent_reservations_add_up_to_at_most_the_budget() {
+        let in_use = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let in_use = in_use.clone();
+                std::thread::spawn(move || {
+                    (0..1000).map(|_| reserve(&in_use, 1 << 20)).sum::<usize>()
+                })
+            })
+            .collect();
+        let total: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(total, DECOMPRESSION_BUDGET);
+        assert_eq!(in_use.load(Ordering::Relaxed), DECOMPRESSION_BUDGET);
     }
 }

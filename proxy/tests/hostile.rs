@@ -789,6 +789,56 @@ fn compression_bombs_cost_ungranted_fetchers_nothing() {
 
 /// Shotover's debug level hex-dumps every frame, SASL PLAIN passwords included: the proxy
 /// refuses to start with it unless the topology says `allow_frame_logging: true`.
+/// Granted fetchers decompressing at the same time share one budget: six connections all
+/// fetching a 128 MiB zstd batch (with an EDEK, so each could get a cfrag) never make the proxy
+/// hold more than the 256 MiB global budget, and the proxy stays up.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn concurrent_granted_fetchers_share_the_decompression_budget() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[]);
+    let topic = format!("bombs-{}", nonce());
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    for i in 0..6 {
+        proxy.grant(&topic, &format!("granted-{i}"), &key, &channel);
+    }
+    let sealed = Encryptor::new(channel.public_key())
+        .unwrap()
+        .seal(&topic, b"x")
+        .unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    let records: Vec<Record> = (0..128)
+        .map(|i| record(i, &zeros, &[(EDEK_HEADER, &sealed.edek)]))
+        .collect();
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(&topic, batch(&records, Compression::Zstd));
+    let pid = proxy.pid();
+    let before = memory_mib(pid, "VmHWM");
+    let fetchers: Vec<_> = (0..6)
+        .map(|i| {
+            let (bootstrap, topic) = (proxy.bootstrap.clone(), topic.clone());
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(&bootstrap, &format!("granted-{i}"));
+                fetched_headers(&c.fetch_by_name(&topic, 8 << 20)).len()
+            })
+        })
+        .collect();
+    for f in fetchers {
+        assert_eq!(f.join().unwrap(), 128);
+    }
+    let peak = memory_mib(pid, "VmHWM");
+    eprintln!(
+        "6 concurrent granted fetchers of a 128 MiB batch: peak {before:.0} -> {peak:.0} MiB"
+    );
+    assert!(
+        peak - before < 300.0,
+        "peak grew by {:.0} MiB",
+        peak - before
+    );
+    assert!(proxy.alive());
+}
+
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
 fn debug_logging_is_refused() {
