@@ -97,7 +97,15 @@ impl Decryptor {
             };
             let session = pending.session_id();
             let landing = match self.1.join(session, || true, ()) {
-                Role::Lead(mine) => mine,
+                // A leader that finished just before this thread joined has filled the cache:
+                // look once more before opening the session again (`mine` lands on return).
+                Role::Lead(mine) => {
+                    let again = lock(&self.0).prepare(now(), topic, value, headers)?;
+                    if let engine::Prepared::Done(opened) = again {
+                        return Ok(opened);
+                    }
+                    mine
+                }
                 // Another thread is opening this session: wait, then look again (a hit, or
                 // this thread leads if that open failed).
                 Role::Follow(other) => {
@@ -357,7 +365,19 @@ impl ReEncryptor {
                 blocking(&mut || answer = Some(other.wait()));
                 return answer.unwrap_or(Err(Error::Throttled));
             }
-            Role::Lead(mine) => mine,
+            // As for the decryptor: a leader that just finished may have filled the cache.
+            Role::Lead(mine) => {
+                let answer = match lock(&self.inner).lookup(now(), topic, edek, consumer) {
+                    Ok(engine::Lookup::Miss(_)) => None,
+                    Ok(engine::Lookup::Hit(headers)) => Some(Ok(headers)),
+                    Err(e) => Some(Err(e)),
+                };
+                if let Some(answer) = answer {
+                    mine.land(answer.clone());
+                    return answer;
+                }
+                mine
+            }
         };
         let mut computed = None;
         blocking(&mut || computed = Some(pending.compute(&mut rng())));
