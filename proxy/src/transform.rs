@@ -654,17 +654,12 @@ impl RewrapReencrypt {
                                 );
                             }
                         }
-                        let decompress = if any_grant {
-                            Decompress::UpTo(DECOMPRESSION_BUDGET)
-                        } else {
-                            Decompress::Never
-                        };
                         changed |= rewrite_partitions(
                             &self.shared,
                             &mut self.scratch,
                             "?",
                             &mut topic.partitions,
-                            decompress,
+                            any_grant,
                             &mut |_| Annotation::Nothing,
                         );
                         continue;
@@ -679,17 +674,12 @@ impl RewrapReencrypt {
                         consumer: consumer.as_deref().filter(|_| may_get_cfrags),
                         last: None,
                     };
-                    let decompress = if may_get_cfrags {
-                        Decompress::UpTo(DECOMPRESSION_BUDGET)
-                    } else {
-                        Decompress::Never
-                    };
                     changed |= rewrite_partitions(
                         &self.shared,
                         &mut self.scratch,
                         &name,
                         &mut topic.partitions,
-                        decompress,
+                        may_get_cfrags,
                         &mut |edek| annotator.answer(edek),
                     );
                 }
@@ -704,14 +694,15 @@ impl RewrapReencrypt {
     }
 }
 
-/// Rewrites one topic's partitions of a Fetch response; whether any changed. Decompression
-/// draws on the global budget while this response is processed.
+/// Rewrites one topic's partitions of a Fetch response; whether any changed. Compressed
+/// batches are decompressed only when `may_decompress` (a grant names this fetcher for the
+/// topic), within a share of the global budget reserved per partition.
 fn rewrite_partitions(
     shared: &Shared,
     scratch: &mut Scratch,
     name: &str,
     partitions: &mut [PartitionData],
-    decompress: Decompress,
+    may_decompress: bool,
     annotate: &mut dyn FnMut(&[u8]) -> Annotation,
 ) -> bool {
     let mut changed = false;
@@ -725,13 +716,11 @@ fn rewrite_partitions(
         // Reserve a share of the global budget before decompressing (a rewrite holds a batch
         // twice: decompressed, and its re-encoded records), so concurrent connections cannot
         // all decompress against the same unspent budget.
-        let reserved = match decompress {
-            Decompress::UpTo(_) => reserve(&shared.decompressed, PER_FETCH_DECOMPRESSION),
-            Decompress::Never => 0,
-        };
-        let decompress = match decompress {
-            Decompress::UpTo(_) => Decompress::UpTo(reserved / 2),
-            Decompress::Never => Decompress::Never,
+        let (reserved, decompress) = if may_decompress {
+            let reserved = reserve(&shared.decompressed, PER_FETCH_DECOMPRESSION);
+            (reserved, Decompress::UpTo(reserved / 2))
+        } else {
+            (0, Decompress::Never)
         };
         let records::Rewritten {
             bytes: rewritten,
