@@ -35,6 +35,8 @@
 #define REWRAP_EDEK_HEADER "rewrap.edek"
 /* Kafka header carrying a capsule fragment (repeated for t-of-n). */
 #define REWRAP_CFRAG_HEADER "rewrap.cfrag"
+/* Header a Kafka deserializer adds to a record let through unauthenticated (allow_plaintext). */
+#define REWRAP_UNAUTHENTICATED_HEADER "rewrap.unauthenticated"
 /* Bytes of a public key (SEC1 compressed secp256k1 point). */
 #define REWRAP_PUBLIC_KEY_LEN 33
 /* Bytes of a secret key (big-endian scalar). */

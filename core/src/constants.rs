@@ -65,6 +65,11 @@ pub const CONSTANTS: &[Constant] = &[
         cfrag::CFRAG_HEADER,
         "Kafka header carrying a capsule fragment (repeated for t-of-n).",
     ),
+    text(
+        "UNAUTHENTICATED_HEADER",
+        decryptor::UNAUTHENTICATED_HEADER,
+        "Header a Kafka deserializer adds to a record let through unauthenticated (allow_plaintext).",
+    ),
     int(
         "PUBLIC_KEY_LEN",
         keys::PUBLIC_KEY_LEN,

@@ -21,6 +21,10 @@ pub type Header<'a> = (&'a str, &'a [u8]);
 /// Prefix of every header name rewrap reads or writes.
 pub const HEADER_PREFIX: &str = "rewrap.";
 
+/// Header a Kafka deserializer adds to a record it returns unauthenticated (plaintext let
+/// through by `allow_plaintext`), where its API has no other way to say so.
+pub const UNAUTHENTICATED_HEADER: &str = "rewrap.unauthenticated";
+
 /// Sessions whose DEKs a consumer keeps by default.
 pub const DEFAULT_DECRYPTOR_CACHE_CAPACITY: usize = 4096;
 

@@ -15,6 +15,7 @@ def now() -> int: ...
 HEADER_PREFIX: str
 EDEK_HEADER: str
 CFRAG_HEADER: str
+UNAUTHENTICATED_HEADER: str
 PUBLIC_KEY_LEN: int
 SECRET_KEY_LEN: int
 KEY_ID_LEN: int

@@ -14,6 +14,9 @@ public final class Constants {
     /** Kafka header carrying a capsule fragment (repeated for t-of-n). */
     public static final String CFRAG_HEADER = "rewrap.cfrag";
 
+    /** Header a Kafka deserializer adds to a record let through unauthenticated (allow_plaintext). */
+    public static final String UNAUTHENTICATED_HEADER = "rewrap.unauthenticated";
+
     /** Bytes of a public key (SEC1 compressed secp256k1 point). */
     public static final int PUBLIC_KEY_LEN = 33;
 

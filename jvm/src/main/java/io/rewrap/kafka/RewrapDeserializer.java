@@ -33,7 +33,7 @@ import org.apache.kafka.common.serialization.Deserializer;
  */
 public class RewrapDeserializer implements Deserializer<byte[]> {
     /** Added to a record passed through unauthenticated because plaintext is allowed. */
-    public static final String UNAUTHENTICATED_HEADER = Constants.HEADER_PREFIX + "unauthenticated";
+    public static final String UNAUTHENTICATED_HEADER = Constants.UNAUTHENTICATED_HEADER;
 
     private static final byte[] UNAUTHENTICATED_VALUE = "1".getBytes(StandardCharsets.US_ASCII);
 
