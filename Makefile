@@ -14,10 +14,12 @@ demo:
 demo-kafka:
 	tests/kafka/demo.sh
 
+# The demos run the binaries test-rust built (one feature set for the whole run: a `-p` build
+# unifies features differently and recompiles Shotover and everything that derives serde).
 test: lint test-rust test-core-portable test-c examples-c test-python test-jvm test-kafka bench-build
-	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode producer
-	$(CARGO) run -q -p rewrap-cli -- demo --messages 600 --mode channel
-	REWRAP_PROFILE=debug tests/kafka/demo.sh --messages 300 --mode channel
+	$(TARGET_DIR)/debug/rewrap demo --messages 600 --mode producer
+	$(TARGET_DIR)/debug/rewrap demo --messages 600 --mode channel
+	REWRAP_PROFILE=debug REWRAP_PREBUILT=1 tests/kafka/demo.sh --messages 300 --mode channel
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -25,9 +27,11 @@ lint:
 	$(CARGO) clippy -p rewrap-core --all-targets -- -D warnings
 	$(CARGO) clippy -p rewrap-cli --features kafka --all-targets -- -D warnings
 
-# The workspace run builds rewrap-core with `std` (ring AES-GCM backend).
+# The workspace run builds rewrap-core with `std` (ring AES-GCM backend), and the CLI with its
+# real-broker demo; test-kafka and the demos reuse this build.
+WORKSPACE_TEST = $(CARGO) test --workspace --features rewrap-cli/kafka
 test-rust:
-	$(CARGO) test --workspace
+	$(WORKSPACE_TEST)
 
 # rewrap-core alone: no_std + alloc with the portable RustCrypto AES-GCM backend.
 test-core-portable:
@@ -68,10 +72,10 @@ test-python: $(VENV)/bin/python
 # log printed on failure.
 KAFKA_DIR = $(TARGET_DIR)/kafka
 # Python, Rust end-to-end and hostile-client suites against one broker (tests/kafka/run-tests.sh).
+# The proxy and its test executables come from test-rust's build.
 test-kafka: test-python examples-c test-jvm
-	$(CARGO) build -p rewrap-proxy
-	$(CARGO) test -p rewrap-proxy --test kafka --test hostile --no-run
-	tests/kafka/run-tests.sh $(KAFKA_DIR) $(TARGET_DIR) $(VENV) $(CARGO)
+	$(WORKSPACE_TEST) --no-run --message-format=json-render-diagnostics > $(TARGET_DIR)/test-executables.json
+	tests/kafka/run-tests.sh $(KAFKA_DIR) $(TARGET_DIR) $(VENV) $(TARGET_DIR)/test-executables.json
 
 # Kafka end to end: plaintext vs sealed vs through the proxy vs Shotover alone (docs/BENCHMARKS.md).
 bench-kafka:

@@ -3,7 +3,8 @@
 # (tests/kafka/proxy.sh) with a fresh administrator key and grant store, runs
 # `rewrap demo --broker ... --proxy ...`, and stops both whatever the outcome.
 #   tests/kafka/demo.sh [DEMO ARGS...]      e.g. --messages 600 --mode channel
-# REWRAP_PROFILE=debug uses debug builds (what `make test` does, to share its build).
+# REWRAP_PROFILE=debug uses debug builds (what `make test` does, to share its build);
+# REWRAP_PREBUILT=1 runs the binaries already in that profile's directory without building.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -11,9 +12,11 @@ work="$(mktemp -d /tmp/rewrap-demo.XXXXXX)"
 cd "$root"
 profile="${REWRAP_PROFILE:-release}"
 flag=--release; [ "$profile" = debug ] && flag=
-cargo build -q $flag -p rewrap-proxy --bin rewrap-proxy
-cargo build -q $flag -p rewrap-cli --features kafka
 bin="$target/$profile"
+if [ "${REWRAP_PREBUILT:-0}" != 1 ]; then
+  cargo build -q $flag -p rewrap-proxy --bin rewrap-proxy
+  cargo build -q $flag -p rewrap-cli --features kafka
+fi
 export REWRAP_PROXY_BIN="$bin/rewrap-proxy"
 cleanup() {
   rc=$?

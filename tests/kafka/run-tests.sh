@@ -4,11 +4,30 @@
 # suites against it and the proxy binary, and stops the broker whatever the outcome (its log is
 # printed on failure). The Rust suites run one test at a time: one of them restarts the broker.
 #
-# Usage: tests/kafka/run-tests.sh KAFKA_DIR TARGET_DIR VENV [CARGO]
+# Usage: tests/kafka/run-tests.sh KAFKA_DIR TARGET_DIR VENV EXECUTABLES_JSON
+# EXECUTABLES_JSON: the output of `cargo test --workspace --no-run --message-format=json`, so the
+# Rust suites run from the build test-rust made (no second feature set, no second build).
 set -uo pipefail
-kafka_dir=$1 target_dir=$2 venv=$3 cargo=${4:-cargo}
+kafka_dir=$1 target_dir=$2 venv=$3 executables=$4
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
+
+test_exe() {
+  python3 - "$executables" "$1" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    t = m.get("target", {})
+    if m.get("reason") == "compiler-artifact" and m.get("executable") \
+            and "rewrap-proxy" in m["package_id"] and t.get("name") == sys.argv[2] \
+            and "test" in t.get("kind", []):
+        print(m["executable"])
+        break
+else:
+    sys.exit("no test executable named " + sys.argv[2])
+EOF
+}
+kafka_exe=$(test_exe kafka) && hostile_exe=$(test_exe hostile) || exit 1
 
 rm -rf "$kafka_dir"
 tests/kafka/broker.sh start "$kafka_dir" || exit 1
@@ -20,8 +39,8 @@ export REWRAP_C_PRODUCER=$repo/examples/c/producer
 export REWRAP_JAVA_CLASSPATH=$repo/jvm/target/classes:$repo/jvm/target/test-classes:$(cat jvm/target/classpath.txt)
 
 "$venv/bin/pytest" -q -p no:cacheprovider -m kafka python/tests \
-  && "$cargo" test -p rewrap-proxy --test kafka -- --ignored --test-threads=1 \
-  && "$cargo" test -p rewrap-proxy --test hostile -- --ignored --test-threads=1
+  && (cd proxy && "$kafka_exe" --ignored --test-threads=1) \
+  && (cd proxy && "$hostile_exe" --ignored --test-threads=1)
 rc=$?
 tests/kafka/broker.sh stop "$kafka_dir"
 if [ $rc -ne 0 ]; then tail -40 "$kafka_dir/broker.log"; fi
