@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use rewrap_core as engine;
 use rewrap_core::{
-    CfragHeaders, DecryptorConfig, DecryptorStats, Error, Grant, Header, Opened, PublicKey,
-    ReEncryptorConfig, ReEncryptorStats, Result, RotationPolicy, SealedRecord, SecretKey,
-    SessionId,
+    Attestation, CfragHeaders, DecryptorConfig, DecryptorStats, Error, Grant, Header, KeyId,
+    Opened, Policy, ProducerGrant, PublicKey, ReEncryptorConfig, ReEncryptorStats, Result,
+    RotationPolicy, SealedRecord, SecretKey, SessionId, Signer, SigningMode, Verdict,
 };
 
 use crate::{now, rng};
@@ -37,9 +37,20 @@ impl Encryptor {
         )?)))
     }
 
-    /// Seals `payload` for `topic`.
-    pub fn seal(&self, topic: &str, payload: &[u8]) -> Result<SealedRecord> {
-        lock(&self.0).seal(&mut rng(), now(), topic, payload)
+    /// Signs every new session with `signer` in `mode` (`None`: unsigned sessions, which
+    /// readers accept only under policy `optional` or `off`).
+    pub fn set_signer(&self, signer: Option<(&SecretKey, SigningMode)>) {
+        lock(&self.0).set_signer(signer.map(|(key, mode)| (Signer::from_secret(key), mode)))
+    }
+
+    /// The producer's verifying key and mode, when it signs.
+    pub fn signer(&self) -> Option<(PublicKey, SigningMode)> {
+        lock(&self.0).signer()
+    }
+
+    /// Seals `payload` for `topic` under the record `key` (`None`: a null Kafka key).
+    pub fn seal(&self, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> Result<SealedRecord> {
+        lock(&self.0).seal(&mut rng(), now(), topic, key, payload)
     }
 
     /// Starts fresh sessions (new DEKs) on the next seal of every topic.
@@ -81,17 +92,44 @@ impl Decryptor {
         ))
     }
 
-    /// Opens one record read from `topic` (`value` is `None` for a tombstone).
+    /// Sets the signature policy of `topic` (or the default, when `None`).
+    pub fn set_policy(&self, topic: Option<&str>, policy: Policy) -> Result<()> {
+        lock(&self.0).set_policy(topic, policy)
+    }
+
+    /// The policy `topic` is read under.
+    pub fn policy(&self, topic: &str) -> Policy {
+        lock(&self.0).policy(topic)
+    }
+
+    /// Verifies a producer grant and accepts that producer's sessions on its topic.
+    pub fn add_producer_grant(&self, grant: &ProducerGrant) -> Result<()> {
+        lock(&self.0).add_producer_grant(grant, now())
+    }
+
+    /// Stops accepting a producer on `topic`.
+    pub fn revoke_producer(&self, topic: &str, producer: &KeyId) -> bool {
+        lock(&self.0).revoke_producer(topic, producer)
+    }
+
+    /// Trusts `key` as `topic`'s channel signing key.
+    pub fn trust_channel_key(&self, topic: &str, key: PublicKey) -> Result<()> {
+        lock(&self.0).trust_channel_key(topic, key)
+    }
+
+    /// Opens one record read from `topic`: `key` is its Kafka key (`None` when null), `value`
+    /// its value (`None` for a tombstone), `headers` all its headers.
     pub fn open(
         &self,
         topic: &str,
+        key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[Header<'_>],
     ) -> Result<Opened> {
         // The Umbral step of a cache miss runs outside the lock: other threads' records keep
         // opening meanwhile.
         loop {
-            let pending = match lock(&self.0).prepare(now(), topic, value, headers)? {
+            let pending = match lock(&self.0).prepare(now(), topic, key, value, headers)? {
                 engine::Prepared::Done(opened) => return Ok(opened),
                 engine::Prepared::NeedsDek(pending) => pending,
             };
@@ -100,7 +138,7 @@ impl Decryptor {
                 // A leader that finished just before this thread joined has filled the cache:
                 // look once more before opening the session again (`mine` lands on return).
                 Role::Lead(mine) => {
-                    let again = lock(&self.0).prepare(now(), topic, value, headers)?;
+                    let again = lock(&self.0).prepare(now(), topic, key, value, headers)?;
                     if let engine::Prepared::Done(opened) = again {
                         return Ok(opened);
                     }
@@ -275,6 +313,7 @@ impl<K: std::hash::Hash + Eq, T: Clone> Drop for Landing<'_, K, T> {
 /// consumer grant are computed once, and a global budget bounds misses per second.
 pub struct ReEncryptor {
     inner: Mutex<engine::ReEncryptor>,
+    notary: Mutex<engine::Notary>,
     inflight: Flights<Box<[u8]>, Result<CfragHeaders>>,
     budget: Option<MissBudget>,
     throttled: AtomicU64,
@@ -290,6 +329,11 @@ impl ReEncryptor {
     pub fn with_config(trusted_admins: &[PublicKey], config: ReEncryptorConfig) -> Result<Self> {
         Ok(ReEncryptor {
             inner: Mutex::new(engine::ReEncryptor::new(trusted_admins, config)?),
+            notary: Mutex::new(engine::Notary::new(
+                trusted_admins,
+                Policy::Require,
+                config.cache_capacity,
+            )?),
             inflight: Flights::new(),
             budget: None,
             throttled: AtomicU64::new(0),
@@ -311,6 +355,70 @@ impl ReEncryptor {
             grant.verify(&admins, now())?
         };
         lock(&self.inner).add_verified_grant(grant, verified)
+    }
+
+    /// Sets the producer-signature policy of `topic` (or the default, when `None`; the
+    /// default default is `Require`).
+    pub fn set_policy(&self, topic: Option<&str>, policy: Policy) -> Result<()> {
+        lock(&self.notary).set_policy(topic, policy)
+    }
+
+    /// The policy of `topic`.
+    pub fn policy(&self, topic: &str) -> Policy {
+        lock(&self.notary).policy(topic)
+    }
+
+    /// Signs channel signatures with keys derived from this 32-byte seed (or attaches none).
+    pub fn set_channel_seed(&self, seed: Option<&[u8]>) -> Result<()> {
+        lock(&self.notary).set_channel_seed(seed)
+    }
+
+    /// `topic`'s channel verifying key, when a seed is set (what consumers trust).
+    pub fn channel_key(&self, topic: &str) -> Result<Option<PublicKey>> {
+        lock(&self.notary).channel_key(topic)
+    }
+
+    /// Verifies and installs a producer grant.
+    pub fn add_producer_grant(&self, grant: &ProducerGrant) -> Result<()> {
+        lock(&self.notary).add_producer_grant(grant, now())
+    }
+
+    /// Removes a producer's grant for `topic`.
+    pub fn revoke_producer(&self, topic: &str, producer: &KeyId) -> bool {
+        lock(&self.notary).revoke_producer(topic, producer)
+    }
+
+    /// Replaces every producer grant (a store reload); returns those refused, with why.
+    pub fn replace_producer_grants(&self, grants: &[ProducerGrant]) -> Vec<(ProducerGrant, Error)> {
+        lock(&self.notary).replace_producer_grants(grants, now())
+    }
+
+    /// Checks a record's producer signature under `topic`'s policy: `Ok` with the channel
+    /// signature to attach (if any), or the error that refuses its cfrags. A verification
+    /// (once per session) is charged to the miss budgets like an Umbral step.
+    pub fn attest(
+        &self,
+        topic: &str,
+        edek: &[u8],
+        sig: Option<&[u8]>,
+        budget: Option<&MissBudget>,
+    ) -> Result<Option<Arc<[u8]>>> {
+        let answer = match lock(&self.notary).lookup(now(), topic, edek, sig) {
+            Verdict::Known(answer) => answer,
+            Verdict::Unknown => {
+                let spent = |b: Option<&MissBudget>| b.is_some_and(|b| !b.try_take());
+                if spent(budget) || spent(self.budget.as_ref()) {
+                    self.throttled.fetch_add(1, Ordering::Relaxed);
+                    return Err(Error::Throttled);
+                }
+                let sig = sig.unwrap_or_default();
+                lock(&self.notary).check(&mut rng(), now(), topic, edek, sig)
+            }
+        };
+        match answer {
+            Attestation::Serve(chsig) => Ok(chsig),
+            Attestation::Refuse(e) => Err(e),
+        }
     }
 
     /// Revokes `consumer` on `topic`; returns how many grants were removed.

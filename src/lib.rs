@@ -39,12 +39,13 @@ pub use handles::{Decryptor, Encryptor, MissBudget, ReEncryptor};
 /// `Encryptor`, `Decryptor` and `ReEncryptor` take `rng` and `now` parameters).
 pub use rewrap_core as engine;
 pub use rewrap_core::{
-    constants, CacheStats, CfragHeaders, CfragRef, ConsumerId, DecryptorConfig, DecryptorStats,
-    EdekRef, EnvelopeRef, Error, ErrorKind, ErrorKindInfo, GrantTerms, Header, KeyId, Object,
-    Opened, OpenedKind, Origin, PublicKey, ReEncryptorConfig, ReEncryptorStats, RecordHeaders,
-    Result, RotationPolicy, SealedRecord, SecretKey, SessionId, Signer, Topic, CFRAG_HEADER,
+    constants, CacheStats, CfragHeaders, CfragRef, ConsumerId, Decrypted, DecryptorConfig,
+    DecryptorStats, EdekRef, EnvelopeRef, Error, ErrorKind, ErrorKindInfo, GrantTerms, Header,
+    KeyId, Object, Opened, OpenedKind, Origin, Policy, ProducerGrant, PublicKey, ReEncryptorConfig,
+    ReEncryptorStats, RecordHeaders, Result, RotationPolicy, SealedRecord, SecretKey, SessionId,
+    Signer, SigningMode, Topic, Vouch, CFRAG_HEADER, CHANNEL_SIG_HEADER,
     DEFAULT_DECRYPTOR_CACHE_CAPACITY, DEFAULT_REENCRYPTOR_CACHE_CAPACITY, EDEK_HEADER, ERROR_KINDS,
-    HEADER_PREFIX, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN,
+    HEADER_PREFIX, KEY_ID_LEN, PUBLIC_KEY_LEN, RECORD_SIG_HEADER, SECRET_KEY_LEN, SIG_HEADER,
 };
 pub use store::{DirGrantStore, GrantSync, LoadReport, StoreError, StoredGrant, SyncReport};
 

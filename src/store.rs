@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use rewrap_core::{Error, ErrorKind, Grant};
+use rewrap_core::{Error, ErrorKind, Grant, KeyId, ProducerGrant};
 
 use crate::handles::ReEncryptor;
 
@@ -92,6 +92,8 @@ pub struct DirGrantStore {
 }
 
 const EXTENSION: &str = "grant";
+/// Producer grants (`docs/FORMAT.md` §5.2): `hex(topic).PRODUCERKEYID.pgrant`.
+const PRODUCER_EXTENSION: &str = "pgrant";
 
 impl DirGrantStore {
     /// Opens (creating if needed, mode 0700) the store at `root`.
@@ -123,6 +125,59 @@ impl DirGrantStore {
             Self::prefix(grant.topic(), grant.consumer()),
             grant.delegating_key().key_id()
         );
+        self.write(&name, &grant.to_bytes())
+    }
+
+    /// Saves a producer grant, replacing an earlier one for the same topic and producer.
+    pub fn put_producer(&self, grant: &ProducerGrant) -> Result<PathBuf, StoreError> {
+        let name = format!(
+            "{}.{}.{PRODUCER_EXTENSION}",
+            hex::encode(grant.topic()),
+            grant.producer().key_id()
+        );
+        self.write(&name, &grant.to_bytes())
+    }
+
+    /// Deletes the producer grants of `topic` (of one producer, or all when `None`); returns
+    /// how many files were removed.
+    pub fn revoke_producer(
+        &self,
+        topic: &str,
+        producer: Option<&KeyId>,
+    ) -> Result<usize, StoreError> {
+        let prefix = match producer {
+            Some(id) => format!("{}.{id}.", hex::encode(topic)),
+            None => format!("{}.", hex::encode(topic)),
+        };
+        let mut removed = 0;
+        for path in self.files_with(PRODUCER_EXTENSION)? {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.starts_with(&prefix) {
+                fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Parses every producer grant file (structure only; readers verify).
+    pub fn list_producers(
+        &self,
+    ) -> Result<Vec<(PathBuf, Result<ProducerGrant, Error>)>, StoreError> {
+        self.files_with(PRODUCER_EXTENSION)?
+            .into_iter()
+            .map(|path| {
+                let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+                Ok((path, ProducerGrant::from_bytes(&bytes)))
+            })
+            .collect()
+    }
+
+    /// Writes `bytes` to `name` atomically (temporary file, then rename), mode 0600.
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
         let path = self.root.join(name);
         // Unique per process and call, so concurrent puts never share a temporary file.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -133,8 +188,7 @@ impl DirGrantStore {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-        file.write_all(&grant.to_bytes())
-            .map_err(|e| StoreError::io(&tmp, e))?;
+        file.write_all(bytes).map_err(|e| StoreError::io(&tmp, e))?;
         file.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
         Ok(path)
@@ -142,10 +196,14 @@ impl DirGrantStore {
 
     /// The grant files in the store, sorted by name.
     fn files(&self) -> Result<Vec<PathBuf>, StoreError> {
+        self.files_with(EXTENSION)
+    }
+
+    fn files_with(&self, extension: &str) -> Result<Vec<PathBuf>, StoreError> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.root).map_err(|e| StoreError::io(&self.root, e))? {
             let path = entry.map_err(|e| StoreError::io(&self.root, e))?.path();
-            if path.extension().is_some_and(|e| e == EXTENSION) {
+            if path.extension().is_some_and(|e| e == extension) {
                 out.push(path);
             }
         }
@@ -231,12 +289,17 @@ pub struct SyncReport {
     pub revoked: Vec<(String, String)>,
     /// Files that could not be installed, with the reason.
     pub rejected: Vec<(PathBuf, String)>,
+    /// The producer grants changed and were reloaded (this many installed).
+    pub producers_reloaded: Option<usize>,
 }
 
 impl SyncReport {
     /// True when nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.installed == 0 && self.revoked.is_empty() && self.rejected.is_empty()
+        self.installed == 0
+            && self.revoked.is_empty()
+            && self.rejected.is_empty()
+            && self.producers_reloaded.is_none()
     }
 }
 
@@ -245,6 +308,8 @@ pub struct GrantSync {
     store: DirGrantStore,
     target: Arc<ReEncryptor>,
     seen: BTreeMap<PathBuf, Entry>,
+    /// The producer grant files last loaded, with their contents.
+    producers: Option<BTreeMap<PathBuf, Vec<u8>>>,
 }
 
 fn pair(g: &Grant) -> (String, String) {
@@ -271,6 +336,7 @@ impl GrantSync {
             store,
             target,
             seen: BTreeMap::new(),
+            producers: None,
         }
     }
 
@@ -298,9 +364,45 @@ impl GrantSync {
         }
     }
 
+    /// Reloads every producer grant when any producer grant file changed (they are small:
+    /// the whole set is compared and replaced, so a removed file revokes at once).
+    fn sync_producers(&mut self, report: &mut SyncReport) -> Result<(), StoreError> {
+        let mut current = BTreeMap::new();
+        for path in self.store.files_with(PRODUCER_EXTENSION)? {
+            if let Ok(bytes) = fs::read(&path) {
+                current.insert(path, bytes);
+            }
+        }
+        if self.producers.as_ref() == Some(&current) {
+            return Ok(());
+        }
+        let mut grants = Vec::new();
+        for (path, bytes) in &current {
+            match ProducerGrant::from_bytes(bytes) {
+                Ok(g) => grants.push(g),
+                Err(e) => report.rejected.push((path.clone(), e.to_string())),
+            }
+        }
+        let refused = self.target.replace_producer_grants(&grants);
+        for (g, e) in &refused {
+            report.rejected.push((
+                PathBuf::from(format!(
+                    "{}.{}.{PRODUCER_EXTENSION}",
+                    hex::encode(g.topic()),
+                    g.producer().key_id()
+                )),
+                e.to_string(),
+            ));
+        }
+        report.producers_reloaded = Some(grants.len() - refused.len());
+        self.producers = Some(current);
+        Ok(())
+    }
+
     /// Applies every change in the store since the last call.
     pub fn sync(&mut self) -> Result<SyncReport, StoreError> {
         let mut report = SyncReport::default();
+        self.sync_producers(&mut report)?;
         let mut current = BTreeMap::new();
         for path in self.store.files()? {
             // A file removed between listing and stat is simply gone.

@@ -10,10 +10,17 @@ use crate::cache::{Cache, CacheStats};
 use crate::cfrag::{CfragRef, CFRAG_HEADER};
 use crate::dek::PayloadKey;
 use crate::edek::{EdekRef, EDEK_HEADER};
-use crate::envelope::EnvelopeRef;
+use crate::envelope::{Binding, EnvelopeRef, ENVELOPE_VERSION_1};
 use crate::error::{Error, Object, Result};
-use crate::ids::SessionId;
+use crate::ids::{SessionId, Topic};
 use crate::keys::{KeyId, PublicKey, SecretKey};
+use crate::signing::{
+    check_session, header_digest, record_key_digest, Policies, Policy, ProducerGrant, Producers,
+    RecordSigned, SessionCheck, SignatureHeaders, SigningMode, Vouch, CHANNEL_SIG_HEADER,
+    RECORD_SIG_HEADER, SIG_HEADER,
+};
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
 
 /// A Kafka record header as (name, value).
 pub type Header<'a> = (&'a str, &'a [u8]);
@@ -36,6 +43,8 @@ pub struct RecordHeaders<'a> {
     pub edek: Option<&'a [u8]>,
     /// Every `rewrap.cfrag` value, in record order.
     pub cfrags: Vec<&'a [u8]>,
+    /// `rewrap.sig`, `rewrap.rsig` and `rewrap.chsig` (at most one of each).
+    pub signatures: SignatureHeaders<'a>,
 }
 
 impl<'a> RecordHeaders<'a> {
@@ -59,6 +68,16 @@ impl<'a> RecordHeaders<'a> {
                     return Err(Error::Malformed(Object::Cfrag));
                 }
                 out.cfrags.push(value);
+            } else {
+                let slot = match visible {
+                    SIG_HEADER => &mut out.signatures.session,
+                    RECORD_SIG_HEADER => &mut out.signatures.record,
+                    CHANNEL_SIG_HEADER => &mut out.signatures.channel,
+                    _ => continue,
+                };
+                if name.len() != visible.len() || slot.replace(value).is_some() {
+                    return Err(Error::Malformed(Object::Signature));
+                }
             }
         }
         Ok(out)
@@ -74,6 +93,9 @@ pub struct DecryptorConfig {
     pub cache_ttl_secs: Option<u64>,
     /// Accept records without rewrap headers as plaintext (only for migrating a channel).
     pub allow_plaintext: bool,
+    /// What every topic demands of producer signatures unless `Decryptor::set_policy` says
+    /// otherwise (default `Require`).
+    pub policy: Policy,
 }
 
 impl Default for DecryptorConfig {
@@ -82,6 +104,7 @@ impl Default for DecryptorConfig {
             cache_capacity: DEFAULT_DECRYPTOR_CACHE_CAPACITY,
             cache_ttl_secs: None,
             allow_plaintext: false,
+            policy: Policy::Require,
         }
     }
 }
@@ -98,15 +121,33 @@ impl DecryptorConfig {
             },
             cache_ttl_secs: (cache_ttl_secs != 0).then_some(cache_ttl_secs),
             allow_plaintext,
+            policy: Policy::Require,
         }
     }
+}
+
+/// A decrypted record and what is known of where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decrypted {
+    /// The plaintext.
+    pub payload: Vec<u8>,
+    /// The producer session.
+    pub session: SessionId,
+    /// The record's counter in its session (0 first): gaps or repeats show loss or replay.
+    pub counter: u64,
+    /// How the session was authenticated.
+    pub vouch: Vouch,
+    /// The producer's verifying key (signed and checked sessions only).
+    pub producer: Option<PublicKey>,
+    /// The producer's signing mode (signed and checked sessions only).
+    pub mode: Option<SigningMode>,
 }
 
 /// What a record turned out to be. Only `Decrypted` is authenticated data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {
     /// A sealed record, authenticated and decrypted.
-    Decrypted(Vec<u8>),
+    Decrypted(Decrypted),
     /// A null value (tombstone); kept null so compaction works.
     Tombstone,
     /// A record without rewrap headers, passed through unauthenticated because
@@ -157,7 +198,8 @@ impl Opened {
     /// The payload (`None` for a tombstone), whatever the kind.
     pub fn into_value(self) -> Option<Vec<u8>> {
         match self {
-            Opened::Decrypted(v) | Opened::UnencryptedAllowed(v) => Some(v),
+            Opened::Decrypted(d) => Some(d.payload),
+            Opened::UnencryptedAllowed(v) => Some(v),
             Opened::Tombstone => None,
         }
     }
@@ -178,6 +220,77 @@ struct CachedDek {
     key: PayloadKey,
     edek: Box<[u8]>,
     edek_digest: [u8; 32],
+    /// The `rewrap.sig` value checked for this session and the outcome.
+    sig: Option<Box<[u8]>>,
+    check: SessionCheck,
+}
+
+/// What a reader trusts to authenticate producers.
+struct Trust {
+    policies: Policies,
+    producers: Producers,
+    channel_keys: BTreeMap<String, PublicKey>,
+}
+
+impl Trust {
+    fn check(
+        &self,
+        now: u64,
+        topic: &str,
+        envelope: &EnvelopeRef<'_>,
+        edek_digest: &[u8; 32],
+        headers: &SignatureHeaders<'_>,
+    ) -> Result<SessionCheck> {
+        let policy = self.policies.of(topic);
+        if envelope.version() == ENVELOPE_VERSION_1 && policy != Policy::Off {
+            return Err(Error::Unsigned);
+        }
+        check_session(
+            policy,
+            topic,
+            edek_digest,
+            headers,
+            self.channel_keys.get(topic),
+            &self.producers,
+            now,
+        )
+    }
+}
+
+/// Opens the envelope (after the record signature, in record mode) and describes the record.
+fn open_record(
+    key: &PayloadKey,
+    topic: &str,
+    record_key: Option<&[u8]>,
+    envelope: &EnvelopeRef<'_>,
+    value: &[u8],
+    edek_digest: &[u8; 32],
+    headers: &SignatureHeaders<'_>,
+    check: &SessionCheck,
+) -> Result<Decrypted> {
+    let binding = Binding {
+        key_digest: record_key_digest(record_key),
+        sig_digest: headers.session.map_or([0; 32], header_digest),
+    };
+    if let (Some(SigningMode::Record), Some(producer)) = (check.mode, check.producer) {
+        let rsig = headers.record.ok_or(Error::Unsigned)?;
+        RecordSigned {
+            topic,
+            key_digest: &binding.key_digest,
+            value,
+            edek_digest,
+        }
+        .verify(&producer, rsig)?;
+    }
+    let payload = envelope.open(key, edek_digest, &binding)?;
+    Ok(Decrypted {
+        payload,
+        session: envelope.session_id(),
+        counter: envelope.counter(),
+        vouch: check.vouch,
+        producer: check.producer,
+        mode: check.mode,
+    })
 }
 
 /// A consumer's keys: everything the Umbral step needs, immutable and shared, so a threaded
@@ -196,6 +309,7 @@ pub const MAX_EXTRA_CFRAG_VERIFICATIONS: usize = 2;
 /// Opens records for one consumer.
 pub struct Decryptor {
     keys: Arc<ConsumerKeys>,
+    trust: Trust,
     allow_plaintext: bool,
     cache: Cache<SessionId, CachedDek>,
     dek_opens: u64,
@@ -214,9 +328,13 @@ pub enum Prepared<'a> {
 /// record, with the consumer's keys.
 pub struct PendingDek<'a> {
     envelope: EnvelopeRef<'a>,
+    value: &'a [u8],
+    record_key: Option<&'a [u8]>,
     edek: EdekRef<'a>,
     edek_digest: [u8; 32],
     cfrags: Vec<&'a [u8]>,
+    signatures: SignatureHeaders<'a>,
+    check: SessionCheck,
     keys: Arc<ConsumerKeys>,
 }
 
@@ -247,6 +365,11 @@ impl Decryptor {
                 secret,
                 admins: trusted_admins.to_vec(),
             }),
+            trust: Trust {
+                policies: Policies::new(config.policy),
+                producers: Producers::new(trusted_admins),
+                channel_keys: BTreeMap::new(),
+            },
             allow_plaintext: config.allow_plaintext,
             cache: Cache::new(config.cache_capacity, config.cache_ttl_secs)?,
             dek_opens: 0,
@@ -259,15 +382,55 @@ impl Decryptor {
         self.keys.public
     }
 
-    /// Opens one record read from `topic`. `value` is `None` for a tombstone.
+    /// Sets the signature policy of `topic`, or the default for every other topic when
+    /// `topic` is `None`. Cached sessions are forgotten, so the new policy applies at once.
+    pub fn set_policy(&mut self, topic: Option<&str>, policy: Policy) -> Result<()> {
+        self.trust.policies.set(topic, policy)?;
+        self.cache.remove_where(|_| true);
+        Ok(())
+    }
+
+    /// The policy `topic` is read under.
+    pub fn policy(&self, topic: &str) -> Policy {
+        self.trust.policies.of(topic)
+    }
+
+    /// Verifies a producer grant (signed by a trusted administrator, valid at `now`) and
+    /// accepts that producer's sessions on its topic (for reading without a re-encryptor's
+    /// channel signature).
+    pub fn add_producer_grant(&mut self, grant: &ProducerGrant, now: u64) -> Result<()> {
+        self.trust.producers.add(grant, now)
+    }
+
+    /// Stops accepting a producer's sessions on `topic` (cached sessions are forgotten).
+    pub fn revoke_producer(&mut self, topic: &str, producer: &KeyId) -> bool {
+        let removed = self.trust.producers.revoke(topic, producer);
+        if removed {
+            self.cache.remove_where(|_| true);
+        }
+        removed
+    }
+
+    /// Trusts `key` as the channel signing key of `topic`: sessions a re-encryptor vouched
+    /// for with this key need no producer grant here.
+    pub fn trust_channel_key(&mut self, topic: &str, key: PublicKey) -> Result<()> {
+        Topic::new(topic)?;
+        self.trust.channel_keys.insert(topic.to_string(), key);
+        self.cache.remove_where(|_| true);
+        Ok(())
+    }
+
+    /// Opens one record read from `topic`: `key` is its Kafka key (`None` for a null key),
+    /// `value` its value (`None` for a tombstone), `headers` all its headers in order.
     pub fn open(
         &mut self,
         now: u64,
         topic: &str,
+        key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[Header<'_>],
     ) -> Result<Opened> {
-        match self.prepare(now, topic, value, headers)? {
+        match self.prepare(now, topic, key, value, headers)? {
             Prepared::Done(opened) => Ok(opened),
             Prepared::NeedsDek(pending) => {
                 let dek = pending.open_dek()?;
@@ -282,6 +445,7 @@ impl Decryptor {
         &mut self,
         now: u64,
         topic: &str,
+        key: Option<&'a [u8]>,
         value: Option<&'a [u8]>,
         headers: &[Header<'a>],
     ) -> Result<Prepared<'a>> {
@@ -298,23 +462,39 @@ impl Decryptor {
             return Err(Error::WrongTopic);
         }
         let session = envelope.session_id();
+        let sigs = selected.signatures;
         if let Some(hit) = self.cache.get(&session, now) {
             if *hit.edek != *edek.as_bytes() {
                 return Err(Error::EdekMismatch);
             }
-            return envelope
-                .open(&hit.key, &hit.edek_digest)
-                .map(|p| Prepared::Done(Opened::Decrypted(p)));
+            // The session's signature was checked when its DEK was opened; a record claiming
+            // another one is checked afresh (the AAD binds each record to its own).
+            let check = if hit.sig.as_deref() == sigs.session {
+                hit.check
+            } else {
+                self.trust
+                    .check(now, topic, &envelope, &hit.edek_digest, &sigs)?
+            };
+            let (key_, digest) = (&hit.key, hit.edek_digest);
+            return open_record(key_, topic, key, &envelope, value, &digest, &sigs, &check)
+                .map(|d| Prepared::Done(Opened::Decrypted(d)));
         }
         let edek_digest = edek.digest();
         if SessionId::of_edek_digest(&edek_digest) != session {
             return Err(Error::EdekMismatch);
         }
+        let check = self
+            .trust
+            .check(now, topic, &envelope, &edek_digest, &sigs)?;
         Ok(Prepared::NeedsDek(PendingDek {
             envelope,
+            value,
+            record_key: key,
             edek,
             edek_digest,
             cfrags: selected.cfrags,
+            signatures: sigs,
+            check,
             keys: self.keys.clone(),
         }))
     }
@@ -323,14 +503,25 @@ impl Decryptor {
     pub fn finish(&mut self, pending: PendingDek<'_>, dek: OpenedDek, now: u64) -> Result<Opened> {
         self.dek_opens += 1;
         self.skipped_cfrags += dek.skipped_cfrags;
-        let plaintext = pending.envelope.open(&dek.key, &pending.edek_digest)?;
+        let opened = open_record(
+            &dek.key,
+            pending.edek.topic().as_str(),
+            pending.record_key,
+            &pending.envelope,
+            pending.value,
+            &pending.edek_digest,
+            &pending.signatures,
+            &pending.check,
+        )?;
         let entry = CachedDek {
             key: dek.key,
             edek: pending.edek.as_bytes().into(),
             edek_digest: pending.edek_digest,
+            sig: pending.signatures.session.map(Into::into),
+            check: pending.check,
         };
         self.cache.insert(pending.envelope.session_id(), entry, now);
-        Ok(Opened::Decrypted(plaintext))
+        Ok(Opened::Decrypted(opened))
     }
 
     fn unencrypted(&self, value: &[u8], selected: &RecordHeaders<'_>) -> Result<Opened> {

@@ -9,10 +9,14 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::dek::{Dek, PayloadKey, NONCE_LEN};
 use crate::edek::{self, EDEK_HEADER};
-use crate::envelope;
+use crate::envelope::{self, Binding};
 use crate::error::{Error, Result};
 use crate::ids::{SessionId, Topic};
-use crate::keys::PublicKey;
+use crate::keys::{PublicKey, Signer};
+use crate::signing::{
+    header_digest, record_key_digest, RecordSigned, SessionSignature, SigningMode,
+    RECORD_SIG_HEADER, SIG_HEADER,
+};
 
 /// Hard ceiling on messages per DEK: with 64-bit counter nonces AES-GCM could go much further,
 /// but NIST SP 800-38D's 2^32 invocation guidance is the conservative bound we hold to.
@@ -75,16 +79,29 @@ impl RotationPolicy {
 /// A sealed record: the value to produce and the header(s) to attach.
 #[derive(Clone, Debug)]
 pub struct SealedRecord {
-    /// The record value (envelope).
+    /// The record value (the envelope, `docs/FORMAT.md` §2).
     pub value: Vec<u8>,
     /// The `rewrap.edek` header value, shared by every record of the session.
     pub edek: Arc<[u8]>,
+    /// The `rewrap.sig` header value (signed sessions), shared by every record of the session.
+    pub sig: Option<Arc<[u8]>>,
+    /// The `rewrap.rsig` header value (record signing mode).
+    pub rsig: Option<Vec<u8>>,
 }
 
 impl SealedRecord {
-    /// Headers to attach, as (name, value) pairs.
-    pub fn headers(&self) -> [(&'static str, &[u8]); 1] {
-        [(EDEK_HEADER, &self.edek)]
+    /// The headers to attach, in this order: `rewrap.edek`, then `rewrap.sig` and
+    /// `rewrap.rsig` when present.
+    pub fn headers(&self) -> Vec<(&'static str, &[u8])> {
+        let mut out = Vec::with_capacity(3);
+        out.push((EDEK_HEADER, &self.edek[..]));
+        if let Some(sig) = &self.sig {
+            out.push((SIG_HEADER, &sig[..]));
+        }
+        if let Some(rsig) = &self.rsig {
+            out.push((RECORD_SIG_HEADER, rsig.as_slice()));
+        }
+        out
     }
 }
 
@@ -93,6 +110,8 @@ struct Session {
     key: PayloadKey,
     edek: Arc<[u8]>,
     edek_digest: [u8; 32],
+    sig: Option<Arc<[u8]>>,
+    sig_digest: [u8; 32],
     nonce_prefix: [u8; 4],
     sealed: u64,
     started: u64,
@@ -102,17 +121,24 @@ impl Session {
     fn open(
         rng: &mut (impl CryptoRng + RngCore),
         delegating: &PublicKey,
+        signer: Option<&(Signer, SigningMode)>,
         topic: Topic<'_>,
         now: u64,
     ) -> Result<Self> {
         let dek = Dek::random(rng);
         let edek = edek::seal_dek(rng, delegating, &dek, topic)?;
+        let edek_digest = edek::digest(&edek);
+        let sig: Option<Arc<[u8]>> = signer.map(|(signer, mode)| {
+            SessionSignature::sign(rng, signer, *mode, now, topic, &edek_digest).into()
+        });
         let mut nonce_prefix = [0u8; 4];
         rng.fill_bytes(&mut nonce_prefix);
         Ok(Session {
             topic: topic.as_str().to_string(),
             key: PayloadKey::new(&dek),
-            edek_digest: edek::digest(&edek),
+            edek_digest,
+            sig_digest: sig.as_deref().map_or([0; 32], header_digest),
+            sig,
             edek,
             nonce_prefix,
             sealed: 0,
@@ -129,11 +155,12 @@ impl Session {
 /// let mut rng = ChaCha20Rng::seed_from_u64(0); // use OsRng in real code
 /// let channel = SecretKey::random(&mut rng).public_key();
 /// let mut enc = Encryptor::new(channel, RotationPolicy::default()).unwrap();
-/// let record = enc.seal(&mut rng, 1_700_000_000, "orders", b"hello").unwrap();
+/// let record = enc.seal(&mut rng, 1_700_000_000, "orders", None, b"hello").unwrap();
 /// assert_eq!(record.headers()[0].0, "rewrap.edek");
 /// ```
 pub struct Encryptor {
     delegating: PublicKey,
+    signer: Option<(Signer, SigningMode)>,
     policy: RotationPolicy,
     sessions: Vec<Session>,
     rotations: u64,
@@ -145,6 +172,7 @@ impl Encryptor {
         policy.check()?;
         Ok(Encryptor {
             delegating,
+            signer: None,
             policy,
             sessions: Vec::new(),
             rotations: 0,
@@ -153,11 +181,29 @@ impl Encryptor {
 
     /// Seals `payload` for `topic` at time `now` (Unix seconds), opening or rotating the
     /// topic's session first when its policy says so.
+    /// Signs every session from now on with `signer` in `mode` (`None`: unsigned sessions,
+    /// which readers accept only under policy `optional` or `off`). Open sessions end, so no
+    /// session mixes signed and unsigned records.
+    pub fn set_signer(&mut self, signer: Option<(Signer, SigningMode)>) {
+        self.signer = signer;
+        self.rotate();
+    }
+
+    /// The producer's verifying key and signing mode, if it signs.
+    pub fn signer(&self) -> Option<(PublicKey, SigningMode)> {
+        self.signer
+            .as_ref()
+            .map(|(s, mode)| (s.verifying_key(), *mode))
+    }
+
+    /// Seals one payload for `topic` under the record `key` (`None`: a null Kafka key; the key
+    /// is bound, not sealed), opening or rotating the topic's session as needed.
     pub fn seal(
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
         now: u64,
         topic: &str,
+        key: Option<&[u8]>,
         payload: &[u8],
     ) -> Result<SealedRecord> {
         let index = self.session_for(rng, now, topic)?;
@@ -166,9 +212,34 @@ impl Encryptor {
         nonce[..4].copy_from_slice(&session.nonce_prefix);
         nonce[4..].copy_from_slice(&session.sealed.to_be_bytes());
         session.sealed += 1;
+        let binding = Binding {
+            key_digest: record_key_digest(key),
+            sig_digest: session.sig_digest,
+        };
+        let value = envelope::seal(
+            &session.key,
+            &session.edek_digest,
+            &binding,
+            &nonce,
+            payload,
+        );
+        let rsig = match &self.signer {
+            Some((signer, SigningMode::Record)) => Some(
+                RecordSigned {
+                    topic,
+                    key_digest: &binding.key_digest,
+                    value: &value,
+                    edek_digest: &session.edek_digest,
+                }
+                .sign(rng, signer),
+            ),
+            _ => None,
+        };
         Ok(SealedRecord {
-            value: envelope::seal(&session.key, &session.edek_digest, &nonce, payload),
+            value,
             edek: session.edek.clone(),
+            sig: session.sig.clone(),
+            rsig,
         })
     }
 
@@ -185,15 +256,21 @@ impl Encryptor {
                     || now.saturating_sub(s.started) >= self.policy.max_age_secs
                 {
                     let topic = Topic::new(topic)?;
-                    self.sessions[i] = Session::open(rng, &self.delegating, topic, now)?;
+                    self.sessions[i] =
+                        Session::open(rng, &self.delegating, self.signer.as_ref(), topic, now)?;
                     self.rotations += 1;
                 }
                 Ok(i)
             }
             None => {
                 let topic = Topic::new(topic)?;
-                self.sessions
-                    .push(Session::open(rng, &self.delegating, topic, now)?);
+                self.sessions.push(Session::open(
+                    rng,
+                    &self.delegating,
+                    self.signer.as_ref(),
+                    topic,
+                    now,
+                )?);
                 Ok(self.sessions.len() - 1)
             }
         }
@@ -253,7 +330,7 @@ mod tests {
         });
         let ids: Vec<_> = (0..7)
             .map(|_| {
-                let r = enc.seal(&mut rng, 0, "t", b"x").unwrap();
+                let r = enc.seal(&mut rng, 0, "t", None, b"x").unwrap();
                 r.edek
             })
             .collect();
@@ -270,9 +347,9 @@ mod tests {
             max_messages: 100,
             max_age_secs: 10,
         });
-        let a = enc.seal(&mut rng, 1000, "t", b"x").unwrap().edek;
-        let b = enc.seal(&mut rng, 1009, "t", b"x").unwrap().edek;
-        let c = enc.seal(&mut rng, 1010, "t", b"x").unwrap().edek;
+        let a = enc.seal(&mut rng, 1000, "t", None, b"x").unwrap().edek;
+        let b = enc.seal(&mut rng, 1009, "t", None, b"x").unwrap().edek;
+        let c = enc.seal(&mut rng, 1010, "t", None, b"x").unwrap().edek;
         assert_eq!(a, b);
         assert_ne!(b, c);
     }
@@ -280,8 +357,8 @@ mod tests {
     #[test]
     fn one_session_per_topic() {
         let (mut rng, mut enc) = encryptor(RotationPolicy::default());
-        let a = enc.seal(&mut rng, 0, "a", b"x").unwrap().edek;
-        let b = enc.seal(&mut rng, 0, "b", b"x").unwrap().edek;
+        let a = enc.seal(&mut rng, 0, "a", None, b"x").unwrap().edek;
+        let b = enc.seal(&mut rng, 0, "b", None, b"x").unwrap().edek;
         assert_ne!(a, b);
         assert_eq!(enc.edek("a"), Some(&a));
         enc.rotate();
@@ -293,7 +370,7 @@ mod tests {
         let (mut rng, mut enc) = encryptor(RotationPolicy::default());
         let mut seen = alloc::collections::BTreeSet::new();
         for _ in 0..1000 {
-            let v = enc.seal(&mut rng, 0, "t", b"").unwrap().value;
+            let v = enc.seal(&mut rng, 0, "t", None, b"").unwrap().value;
             assert!(seen.insert(v[20..32].to_vec()));
         }
     }
@@ -348,7 +425,7 @@ mod tests {
         }
         let mut enc = Encryptor::new(pk, RotationPolicy::default()).unwrap();
         assert!(matches!(
-            enc.seal(&mut rng, 0, "", b"x"),
+            enc.seal(&mut rng, 0, "", None, b"x"),
             Err(Error::InvalidArgument(_))
         ));
     }

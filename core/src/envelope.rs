@@ -11,7 +11,9 @@ use crate::ids::{SessionId, SESSION_ID_LEN};
 /// First two bytes of every sealed value ("RW").
 pub const MAGIC: [u8; 2] = *b"RW";
 /// Current envelope version.
-pub const ENVELOPE_VERSION: u8 = 1;
+pub const ENVELOPE_VERSION: u8 = 2;
+/// Version 1 (no record key or signature in the AAD): read only under policy `off`.
+pub const ENVELOPE_VERSION_1: u8 = 1;
 /// Algorithm id of AES-256-GCM.
 pub const ALG_AES_256_GCM: u8 = 1;
 /// Bytes before the ciphertext: magic, version, algorithm, session id, nonce.
@@ -19,7 +21,17 @@ pub const HEADER_LEN: usize = 2 + 1 + 1 + SESSION_ID_LEN + NONCE_LEN;
 /// Total bytes an envelope adds to a payload.
 pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 
-const AAD_LEN: usize = HEADER_LEN + 32;
+const AAD_V1_LEN: usize = HEADER_LEN + 32;
+const AAD_LEN: usize = HEADER_LEN + 3 * 32;
+
+/// What a v2 envelope's AAD binds besides its header and the EDEK digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    /// `signing::record_key_digest` of the Kafka record key.
+    pub key_digest: [u8; 32],
+    /// SHA-256 of the `rewrap.sig` header value, or 32 zero bytes for an unsigned record.
+    pub sig_digest: [u8; 32],
+}
 
 /// A framing-checked view of a sealed value.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +50,7 @@ impl<'a> EnvelopeRef<'a> {
         if value.len() < 4 {
             return Err(Error::Truncated(Object::Envelope));
         }
-        if value[2] != ENVELOPE_VERSION {
+        if value[2] != ENVELOPE_VERSION && value[2] != ENVELOPE_VERSION_1 {
             return Err(Error::UnsupportedVersion(Object::Envelope, value[2]));
         }
         if value[3] != ALG_AES_256_GCM {
@@ -65,6 +77,16 @@ impl<'a> EnvelopeRef<'a> {
         )
     }
 
+    /// The envelope version (1 or 2).
+    pub fn version(&self) -> u8 {
+        self.header[2]
+    }
+
+    /// The record's counter in its session (0 for the first record).
+    pub fn counter(&self) -> u64 {
+        u64::from_be_bytes(self.header[HEADER_LEN - 8..].try_into().expect("8 bytes"))
+    }
+
     fn nonce(&self) -> &'a [u8; NONCE_LEN] {
         self.header[4 + SESSION_ID_LEN..]
             .try_into()
@@ -72,10 +94,23 @@ impl<'a> EnvelopeRef<'a> {
     }
 
     /// Decrypts with the session's key; `edek_digest` is the full digest of its EDEK.
-    pub(crate) fn open(&self, key: &PayloadKey, edek_digest: &[u8; 32]) -> Result<Vec<u8>> {
-        let aad = aad(self.header, edek_digest);
+    /// Opens the payload; `binding` is what a v2 envelope's AAD covers (ignored for v1).
+    pub(crate) fn open(
+        &self,
+        key: &PayloadKey,
+        edek_digest: &[u8; 32],
+        binding: &Binding,
+    ) -> Result<Vec<u8>> {
         let mut buf = self.ciphertext.to_vec();
-        key.open_in_place(self.nonce(), &aad, &mut buf, self.tag)?;
+        if self.version() == ENVELOPE_VERSION_1 {
+            let mut aad = [0u8; AAD_V1_LEN];
+            aad[..HEADER_LEN].copy_from_slice(self.header);
+            aad[HEADER_LEN..].copy_from_slice(edek_digest);
+            key.open_in_place(self.nonce(), &aad, &mut buf, self.tag)?;
+        } else {
+            let aad = aad(self.header, edek_digest, binding);
+            key.open_in_place(self.nonce(), &aad, &mut buf, self.tag)?;
+        }
         Ok(buf)
     }
 }
@@ -87,10 +122,12 @@ impl<'a> TryFrom<&'a [u8]> for EnvelopeRef<'a> {
     }
 }
 
-fn aad(header: &[u8; HEADER_LEN], edek_digest: &[u8; 32]) -> [u8; AAD_LEN] {
+fn aad(header: &[u8; HEADER_LEN], edek_digest: &[u8; 32], binding: &Binding) -> [u8; AAD_LEN] {
     let mut aad = [0u8; AAD_LEN];
     aad[..HEADER_LEN].copy_from_slice(header);
-    aad[HEADER_LEN..].copy_from_slice(edek_digest);
+    aad[HEADER_LEN..HEADER_LEN + 32].copy_from_slice(edek_digest);
+    aad[HEADER_LEN + 32..HEADER_LEN + 64].copy_from_slice(&binding.key_digest);
+    aad[HEADER_LEN + 64..].copy_from_slice(&binding.sig_digest);
     aad
 }
 
@@ -98,6 +135,7 @@ fn aad(header: &[u8; HEADER_LEN], edek_digest: &[u8; 32]) -> [u8; AAD_LEN] {
 pub(crate) fn seal(
     key: &PayloadKey,
     edek_digest: &[u8; 32],
+    binding: &Binding,
     nonce: &[u8; NONCE_LEN],
     payload: &[u8],
 ) -> Vec<u8> {
@@ -112,7 +150,11 @@ pub(crate) fn seal(
     let mut out = Vec::with_capacity(OVERHEAD + payload.len());
     out.extend_from_slice(&header);
     out.extend_from_slice(payload);
-    let tag = key.seal_in_place(nonce, &aad(&header, edek_digest), &mut out[HEADER_LEN..]);
+    let tag = key.seal_in_place(
+        nonce,
+        &aad(&header, edek_digest, binding),
+        &mut out[HEADER_LEN..],
+    );
     out.extend_from_slice(&tag);
     out
 }
@@ -128,24 +170,49 @@ mod tests {
         PayloadKey::new(&Dek::random(&mut rng))
     }
 
+    const B: Binding = Binding {
+        key_digest: [4; 32],
+        sig_digest: [5; 32],
+    };
+
     #[test]
     fn seal_then_open() {
         let k = key();
-        let value = seal(&k, &[9; 32], &[1; 12], b"payload");
+        let value = seal(&k, &[9; 32], &B, &[1; 12], b"payload");
         assert_eq!(value.len(), OVERHEAD + 7);
         let parsed = EnvelopeRef::parse(&value).unwrap();
         assert_eq!(parsed.session_id(), SessionId([9; 16]));
-        assert_eq!(parsed.open(&k, &[9; 32]).unwrap(), b"payload");
+        assert_eq!(parsed.counter(), 0x0101_0101_0101_0101);
+        assert_eq!(parsed.open(&k, &[9; 32], &B).unwrap(), b"payload");
     }
 
     #[test]
-    fn other_edek_digest_fails() {
+    fn other_edek_digest_key_or_signature_fails() {
         let k = key();
-        let value = seal(&k, &[9; 32], &[1; 12], b"payload");
+        let value = seal(&k, &[9; 32], &B, &[1; 12], b"payload");
         let mut other = [9; 32];
         other[31] = 0;
         let parsed = EnvelopeRef::parse(&value).unwrap();
-        assert_eq!(parsed.open(&k, &other), Err(Error::AuthenticationFailed));
+        assert_eq!(
+            parsed.open(&k, &other, &B),
+            Err(Error::AuthenticationFailed)
+        );
+        let moved = Binding {
+            key_digest: [6; 32],
+            ..B
+        };
+        assert_eq!(
+            parsed.open(&k, &[9; 32], &moved),
+            Err(Error::AuthenticationFailed)
+        );
+        let resigned = Binding {
+            sig_digest: [0; 32],
+            ..B
+        };
+        assert_eq!(
+            parsed.open(&k, &[9; 32], &resigned),
+            Err(Error::AuthenticationFailed)
+        );
     }
 
     #[test]
@@ -164,7 +231,7 @@ mod tests {
             Error::UnsupportedVersion(Object::Envelope, 7)
         );
         assert_eq!(
-            EnvelopeRef::parse(b"RW\x01\x01short").unwrap_err(),
+            EnvelopeRef::parse(b"RW\x02\x01short").unwrap_err(),
             Error::Truncated(Object::Envelope)
         );
     }

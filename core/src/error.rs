@@ -18,6 +18,10 @@ pub enum Object {
     Grant,
     /// A public or secret key.
     Key,
+    /// A `rewrap.sig`, `rewrap.rsig` or `rewrap.chsig` header (§7).
+    Signature,
+    /// A serialized producer grant (§5.2).
+    ProducerGrant,
 }
 
 impl fmt::Display for Object {
@@ -28,6 +32,8 @@ impl fmt::Display for Object {
             Object::Cfrag => "cfrag header",
             Object::Grant => "grant",
             Object::Key => "key",
+            Object::Signature => "signature header",
+            Object::ProducerGrant => "producer grant",
         })
     }
 }
@@ -119,6 +125,9 @@ error_kinds! {
     Io = 410, Facade, "Reading or writing a file failed.";
     InsecureKeyFile = 411, Facade, "A secret key file may be read by group or others (chmod 600).";
     Closed = 500, Binding, "The handle was closed.";
+    Unsigned = 600, Engine, "The record carries no producer signature and the channel's policy requires one.";
+    BadSignature = 601, Engine, "A producer, record or channel signature does not verify.";
+    UnauthorizedProducer = 602, Engine, "The record's producer has no producer grant for this topic.";
     Unknown = 999, Binding, "An error this build of the binding has no class for.";
 }
 
@@ -196,6 +205,12 @@ pub enum Error {
     InvalidKeyFrag,
     /// A re-encryption budget (misses per second) is spent; the request may be retried.
     Throttled,
+    /// No producer signature where the policy requires one (or a v1 record).
+    Unsigned,
+    /// A signature does not verify.
+    BadSignature,
+    /// The producer is not authorized for the topic.
+    UnauthorizedProducer,
     /// A parameter is out of its allowed range (threshold, topic length, rotation limits...).
     InvalidArgument(&'static str),
 }
@@ -223,6 +238,9 @@ impl Error {
             Error::UntrustedGrant => ErrorKind::UntrustedGrant,
             Error::InvalidKeyFrag => ErrorKind::InvalidKeyFrag,
             Error::Throttled => ErrorKind::Throttled,
+            Error::Unsigned => ErrorKind::Unsigned,
+            Error::BadSignature => ErrorKind::BadSignature,
+            Error::UnauthorizedProducer => ErrorKind::UnauthorizedProducer,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
         }
     }
@@ -261,6 +279,9 @@ impl fmt::Display for Error {
             Error::UntrustedGrant => f.write_str("grant not signed by a trusted administrator"),
             Error::InvalidKeyFrag => f.write_str("key fragment failed verification"),
             Error::Throttled => f.write_str("re-encryption budget spent; retry later"),
+            Error::Unsigned => f.write_str("record is not signed and the policy requires it"),
+            Error::BadSignature => f.write_str("signature does not verify"),
+            Error::UnauthorizedProducer => f.write_str("producer is not authorized for this topic"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
         }
     }
@@ -278,7 +299,7 @@ mod tests {
     use alloc::collections::BTreeSet;
 
     /// One sample of every engine variant; `kind()`'s match makes the compiler list them.
-    fn every_engine_error() -> [Error; 20] {
+    fn every_engine_error() -> [Error; 23] {
         [
             Error::Truncated(Object::Edek),
             Error::UnsupportedVersion(Object::Edek, 9),
@@ -299,6 +320,9 @@ mod tests {
             Error::UntrustedGrant,
             Error::InvalidKeyFrag,
             Error::Throttled,
+            Error::Unsigned,
+            Error::BadSignature,
+            Error::UnauthorizedProducer,
             Error::InvalidArgument("x"),
         ]
     }

@@ -82,6 +82,18 @@ impl SecretKey {
         label.extend_from_slice(channel.as_bytes());
         Ok(SecretKey(factory.make_key(&label)))
     }
+
+    /// Derives a channel's signing key (the key a re-encryptor signs channel signatures with,
+    /// `docs/FORMAT.md` §7) from a seed, with the label `rewrap/channel-signing/` ‖ topic:
+    /// re-encryptors sharing the seed sign with the same key, and it is never a delegating key.
+    pub fn derive_channel_signing_key(seed: &[u8], topic: &str) -> Result<Self> {
+        let factory = umbral_pre::SecretKeyFactory::from_secure_randomness(seed)
+            .map_err(|_| Error::InvalidArgument("signing seed must be 32 bytes"))?;
+        let mut label = alloc::vec::Vec::with_capacity(topic.len() + 23);
+        label.extend_from_slice(b"rewrap/channel-signing/");
+        label.extend_from_slice(topic.as_bytes());
+        Ok(SecretKey(factory.make_key(&label)))
+    }
 }
 
 impl fmt::Debug for SecretKey {

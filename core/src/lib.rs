@@ -34,12 +34,14 @@ mod error;
 mod grant;
 mod ids;
 mod keys;
+mod notary;
 mod reencrypt;
+pub mod signing;
 
 pub use cache::CacheStats;
 pub use cfrag::{CfragRef, CFRAG_HEADER};
 pub use decryptor::{
-    ConsumerKeys, Decryptor, DecryptorConfig, DecryptorStats, Header, Opened, OpenedDek,
+    ConsumerKeys, Decrypted, Decryptor, DecryptorConfig, DecryptorStats, Header, Opened, OpenedDek,
     OpenedKind, PendingDek, Prepared, RecordHeaders, DEFAULT_DECRYPTOR_CACHE_CAPACITY,
     HEADER_PREFIX, MAX_EXTRA_CFRAG_VERIFICATIONS,
 };
@@ -54,7 +56,12 @@ pub use error::{Error, ErrorKind, ErrorKindInfo, Object, Origin, Result, ERROR_K
 pub use grant::{Grant, GrantTerms, VerifiedGrant};
 pub use ids::{ConsumerId, SessionId, Topic, MAX_CONSUMER_ID_LEN, MAX_TOPIC_LEN, SESSION_ID_LEN};
 pub use keys::{KeyId, PublicKey, SecretKey, Signer, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
+pub use notary::{Attestation, Notary, Verdict, DEFAULT_NOTARY_CACHE_CAPACITY};
 pub use reencrypt::{
     CfragHeaders, Lookup, PendingCfrags, ReEncryptor, ReEncryptorConfig, ReEncryptorStats,
     DEFAULT_REENCRYPTOR_CACHE_CAPACITY,
+};
+pub use signing::{
+    Policies, Policy, ProducerGrant, Producers, SessionCheck, SessionSignature, SigningMode, Vouch,
+    CHANNEL_SIG_HEADER, RECORD_SIG_HEADER, SIG_HEADER,
 };
