@@ -403,7 +403,8 @@ impl ReEncryptor {
         sig: Option<&[u8]>,
         budget: Option<&MissBudget>,
     ) -> Result<Option<Arc<[u8]>>> {
-        let answer = match lock(&self.notary).lookup(now(), topic, edek, sig) {
+        let verdict = lock(&self.notary).lookup(now(), topic, edek, sig);
+        let answer = match verdict {
             Verdict::Known(answer) => answer,
             Verdict::Unknown => {
                 let spent = |b: Option<&MissBudget>| b.is_some_and(|b| !b.try_take());

@@ -576,7 +576,7 @@ mod follow_tests {
 
         fn edek(&self) -> Vec<u8> {
             let enc = Encryptor::new(self.channel.public_key()).unwrap();
-            enc.seal("orders", b"x").unwrap().edek.to_vec()
+            enc.seal("orders", None, b"x").unwrap().edek.to_vec()
         }
 
         fn answer(&self, consumer: &str, edek: &[u8]) -> Result<(), Error> {
@@ -585,6 +585,45 @@ mod follow_tests {
                 .reencrypt("orders", edek, consumer)
                 .map(|_| ())
         }
+    }
+
+    #[test]
+    fn producer_grants_follow_the_store() {
+        let mut w = world();
+        let producer = SecretKey::generate();
+        let enc = Encryptor::new(w.channel.public_key()).unwrap();
+        enc.set_signer(Some((&producer, rewrap_core::SigningMode::Session)));
+        let sealed = enc.seal("orders", Some(b"k"), b"x").unwrap();
+        let sig = sealed.sig.as_deref();
+        let target = w.sync.target().clone();
+        assert_eq!(
+            target.attest("orders", &sealed.edek, sig, None),
+            Err(Error::UnauthorizedProducer)
+        );
+        let grant = ProducerGrant::issue(
+            &mut crate::rng(),
+            &w.admin,
+            "orders",
+            &producer.public_key(),
+            0,
+            None,
+        )
+        .unwrap();
+        w.store.put_producer(&grant).unwrap();
+        assert_eq!(w.sync.sync().unwrap().producers_reloaded, Some(1));
+        assert_eq!(target.attest("orders", &sealed.edek, sig, None), Ok(None));
+        assert!(w.sync.sync().unwrap().is_empty(), "no change, no reload");
+        assert_eq!(
+            w.store
+                .revoke_producer("orders", Some(&producer.public_key().key_id()))
+                .unwrap(),
+            1
+        );
+        assert_eq!(w.sync.sync().unwrap().producers_reloaded, Some(0));
+        assert_eq!(
+            target.attest("orders", &sealed.edek, sig, None),
+            Err(Error::UnauthorizedProducer)
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! (`open`, `grant`, `public_key`, `secret_key`), `rule` the row of the order of checks in
 //! FORMAT.md §8 it pins.
 
+#![recursion_limit = "256"]
+
 #[path = "../core/tests/vectors_portable.rs"]
 mod check;
 
@@ -22,8 +24,9 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rewrap_core::{
     edek::EdekRef, Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Object,
-    PublicKey, ReEncryptor, ReEncryptorConfig, RotationPolicy, SecretKey, Signer, CFRAG_HEADER,
-    EDEK_HEADER,
+    ProducerGrant, PublicKey, ReEncryptor, ReEncryptorConfig, RotationPolicy, SealedRecord,
+    SecretKey, SessionSignature, Signer, SigningMode, Topic, CFRAG_HEADER, EDEK_HEADER,
+    RECORD_SIG_HEADER, SIG_HEADER,
 };
 use serde_json::{json, Value};
 
@@ -72,6 +75,8 @@ struct Spec {
     /// Another consumer's fragment first, a truncated header, and the first own fragment
     /// corrupted.
     mixed: bool,
+    /// What the producer signs.
+    signing: SigningMode,
     steps: Vec<Step>,
 }
 
@@ -89,6 +94,7 @@ impl Spec {
             max_messages: RotationPolicy::default().max_messages,
             allow_plaintext: false,
             mixed: false,
+            signing: SigningMode::Session,
             steps: vec![Step::Seal(plaintext)],
         }
     }
@@ -169,6 +175,19 @@ fn specs() -> Vec<Spec> {
     mixed.shares = 3;
     mixed.mixed = true;
 
+    let mut record_mode = Spec::simple(
+        "record-signatures",
+        "orders",
+        "consumer-1",
+        b"signed record 0",
+    );
+    record_mode.signing = SigningMode::Record;
+    record_mode.steps = vec![
+        Step::Seal(b"signed record 0"),
+        Step::Seal(b"signed record 1"),
+        Step::Seal(b"signed record 2"),
+    ];
+
     vec![
         Spec::simple("one-of-one", "orders", "consumer-1", b"peace at dawn"),
         Spec::simple("empty-payload", "orders", "consumer-1", b""),
@@ -179,7 +198,31 @@ fn specs() -> Vec<Spec> {
         max,
         utf8,
         mixed,
+        record_mode,
     ]
+}
+
+/// The Kafka key of the i-th sealed record of a case: a key, a null key, an empty key, ...
+fn record_key(i: usize) -> Option<Vec<u8>> {
+    match i % 3 {
+        0 => Some(format!("key-{i}").into_bytes()),
+        1 => None,
+        _ => Some(Vec::new()),
+    }
+}
+
+fn hex_or_null(key: Option<&[u8]>) -> Value {
+    key.map_or(Value::Null, |k| json!(hex::encode(k)))
+}
+
+/// The headers a producer attaches (EDEK, session signature, record signature), then cfrags.
+fn record_headers(record: &SealedRecord, cfrags: &[Vec<u8>]) -> Vec<Value> {
+    record
+        .headers()
+        .into_iter()
+        .map(|(n, v)| header(n, v))
+        .chain(cfrags.iter().map(|c| header(CFRAG_HEADER, c)))
+        .collect()
 }
 
 struct Admin {
@@ -217,12 +260,6 @@ fn terms<'a>(
 
 fn header(name: &str, value: &[u8]) -> Value {
     json!({"name": name, "value": hex::encode(value)})
-}
-
-fn with_cfrags(edek: &[u8], cfrags: &[Vec<u8>]) -> Vec<Value> {
-    std::iter::once(header(EDEK_HEADER, edek))
-        .chain(cfrags.iter().map(|c| header(CFRAG_HEADER, c)))
-        .collect()
 }
 
 /// Flips one bit of a copy.
@@ -286,11 +323,25 @@ fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
         max_messages: spec.max_messages,
         ..RotationPolicy::default()
     };
+    let producer = SecretKey::random(rng);
     let mut enc = Encryptor::new(delegating.public_key(), policy).unwrap();
+    enc.set_signer(Some((Signer::from_secret(&producer), spec.signing)));
     let Step::Seal(first_plaintext) = spec.steps[0] else {
         panic!("{}: a case starts with a sealed record", spec.name)
     };
-    let first = enc.seal(rng, T0, topic, first_plaintext).unwrap();
+    let first_key = record_key(0);
+    let first = enc
+        .seal(rng, T0, topic, first_key.as_deref(), first_plaintext)
+        .unwrap();
+    let producer_grant = ProducerGrant::issue(
+        rng,
+        &admin.signer,
+        topic,
+        &producer.public_key(),
+        spec.not_before,
+        None,
+    )
+    .unwrap();
 
     let grant_terms = terms(
         topic,
@@ -317,10 +368,11 @@ fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
     for (i, step) in spec.steps.iter().enumerate() {
         records.push(match *step {
             Step::Seal(plaintext) => {
+                let key = record_key(i);
                 let record = if i == 0 {
                     first.clone()
                 } else {
-                    enc.seal(rng, T0, topic, plaintext).unwrap()
+                    enc.seal(rng, T0, topic, key.as_deref(), plaintext).unwrap()
                 };
                 let cfrags = deliver(rng, &mut re, spec, other_id, &record.edek);
                 if i == 0 {
@@ -331,20 +383,23 @@ fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
                 }
                 let counter = u64::from_be_bytes(record.value[24..32].try_into().unwrap());
                 json!({
+                    "key": hex_or_null(key.as_deref()),
                     "value": hex::encode(&record.value),
-                    "headers": with_cfrags(&record.edek, &cfrags),
+                    "headers": record_headers(&record, &cfrags),
                     "opened": "decrypted",
                     "plaintext": hex::encode(plaintext),
                     "session": sessions.len() - 1,
                     "counter": counter,
+                    "vouch": "producer",
                 })
             }
             Step::Tombstone { edeks } => {
                 let edek = enc.edek(topic).unwrap();
                 let headers: Vec<Value> = (0..edeks).map(|_| header(EDEK_HEADER, edek)).collect();
-                json!({"value": null, "headers": headers, "opened": "tombstone"})
+                json!({"key": hex_or_null(record_key(i).as_deref()), "value": null, "headers": headers, "opened": "tombstone"})
             }
             Step::Plain(plaintext) => json!({
+                "key": hex_or_null(record_key(i).as_deref()),
                 "value": hex::encode(plaintext),
                 "headers": [],
                 "opened": "unencrypted_allowed",
@@ -356,6 +411,13 @@ fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
     let edek = EdekRef::parse(&first.edek).unwrap();
     let dek = edek.open_with_delegating_key(&delegating).unwrap();
     let flipped_value = flip(&first.value, first.value.len() - 1);
+    let other_key = Some(b"another key".to_vec());
+    let first_headers = record_headers(&first, &first_cfrags);
+    // In record mode the record signature (over the whole value and the key) fails first.
+    let altered = match spec.signing {
+        SigningMode::Record => Error::BadSignature,
+        SigningMode::Session => Error::AuthenticationFailed,
+    };
     let shares: Vec<String> = if spec.shares > 1 {
         (0..spec.shares)
             .map(|i| hex::encode(grant.share(i).unwrap().to_bytes()))
@@ -388,13 +450,25 @@ fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
         "not_before": spec.not_before,
         "expires": spec.expires.unwrap_or(0),
         "allow_plaintext": spec.allow_plaintext,
+        "policy": "require",
+        "signing_mode": spec.signing.name(),
+        "producer_secret_key": producer.to_hex().as_str(),
+        "producer_public_key": producer.public_key().to_hex(),
+        "producer_grants": [hex::encode(producer_grant.to_bytes())],
+        "key": hex_or_null(first_key.as_deref()),
+        "sig": hex::encode(first.sig.as_deref().unwrap()),
         "cfrags": first_cfrags.iter().map(hex::encode).collect::<Vec<_>>(),
         "records": records,
         "rejects": [
-            {"what": "last value bit flipped", "value": hex::encode(&flipped_value), "topic": topic,
-             "error": "AuthenticationFailed", "code": Error::AuthenticationFailed.code()},
-            {"what": "read from another topic", "value": hex::encode(&first.value), "topic": "elsewhere",
+            {"what": "last value bit flipped", "headers": first_headers.clone(), "key": hex_or_null(first_key.as_deref()),
+             "value": hex::encode(&flipped_value), "topic": topic,
+             "error": kind_name(&altered), "code": altered.code()},
+            {"what": "read from another topic", "headers": first_headers.clone(), "key": hex_or_null(first_key.as_deref()),
+             "value": hex::encode(&first.value), "topic": "elsewhere",
              "error": "WrongTopic", "code": Error::WrongTopic.code()},
+            {"what": "value moved to another record key", "headers": first_headers.clone(), "key": hex_or_null(other_key.as_deref()),
+             "value": hex::encode(&first.value), "topic": topic,
+             "error": kind_name(&altered), "code": altered.code()},
         ],
     });
     if let Some(seed) = seed {
@@ -480,10 +554,25 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
     let alice = SecretKey::random(rng);
     let bob = SecretKey::random(rng);
 
+    let producer = SecretKey::random(rng);
+    let signing = |mode| Some((Signer::from_secret(&producer), mode));
     let mut enc = Encryptor::new(delegating.public_key(), RotationPolicy::default()).unwrap();
-    let r1 = enc.seal(rng, T0, topic, b"reject me").unwrap();
+    enc.set_signer(signing(SigningMode::Session));
+    const K1: &[u8] = b"k1";
+    let r1 = enc.seal(rng, T0, topic, Some(K1), b"reject me").unwrap();
     enc.rotate();
-    let r2 = enc.seal(rng, T0, topic, b"another session").unwrap();
+    let r2 = enc.seal(rng, T0, topic, Some(K1), b"another session").unwrap();
+    let mut enc_record =
+        Encryptor::new(delegating.public_key(), RotationPolicy::default()).unwrap();
+    enc_record.set_signer(signing(SigningMode::Record));
+    let r4 = enc_record.seal(rng, T0, topic, Some(K1), b"record mode").unwrap();
+    // An attacker who can write to the topic: the public delegating key is in every EDEK.
+    let mut forger = Encryptor::new(delegating.public_key(), RotationPolicy::default()).unwrap();
+    let forged_unsigned = forger.seal(rng, T0, topic, Some(K1), b"forged").unwrap();
+    forger.set_signer(Some((Signer::new(SecretKey::random(rng)), SigningMode::Session)));
+    let forged_signed = forger.seal(rng, T0, topic, Some(K1), b"forged").unwrap();
+    let producer_grant =
+        ProducerGrant::issue(rng, &admin.signer, topic, &producer.public_key(), T0, None).unwrap();
 
     let issue = |rng: &mut Rng, id: &str, key: &SecretKey, t: u8, n: u8, nb: u64, exp| {
         let terms = terms(topic, id, key.public_key(), t, n, nb, exp);
@@ -506,6 +595,9 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
     let mut re2 = reencryptor(&[&g_alice23]);
     let mut re3 = reencryptor(&[&g_alice23b]);
     let a1 = re1.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap()[0].clone();
+    let a4 = re1.reencrypt(rng, T0, topic, &r4.edek, "alice").unwrap()[0].clone();
+    let af = re1.reencrypt(rng, T0, topic, &forged_unsigned.edek, "alice").unwrap()[0].clone();
+    let afs = re1.reencrypt(rng, T0, topic, &forged_signed.edek, "alice").unwrap()[0].clone();
     let b1 = re1.reencrypt(rng, T0, topic, &r1.edek, "bob").unwrap()[0].clone();
     let t3 = re2.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap().to_vec();
     let u3 = re3.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap().to_vec();
@@ -534,12 +626,40 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
         v["topic"] = json!(topic_read);
         v["value"] = value.map_or(Value::Null, |b| json!(hex::encode(b)));
         v["headers"] = json!(headers);
+        v["key"] = json!(hex::encode(K1));
+        v["policy"] = json!("require");
+        v["producer_grants"] = json!([hex::encode(producer_grant.to_bytes())]);
         out.push(v);
     };
     let a = &admin.public;
+    // EDEK, its session signature (the producer's own for r1 and r2; for an altered EDEK a
+    // valid signature over it, so the check after the signature is the one pinned), cfrags.
+    let sig_for = |edek: &[u8]| -> Option<Vec<u8>> {
+        for r in [&r1, &r2] {
+            if *r.edek == *edek {
+                return r.sig.as_deref().map(<[u8]>::to_vec);
+            }
+        }
+        let parsed = EdekRef::parse(edek).ok()?;
+        let mut seeded = ChaCha20Rng::from_seed(parsed.digest());
+        let signer = Signer::from_secret(&producer);
+        let topic = Topic::new(topic).unwrap();
+        Some(SessionSignature::sign(
+            &mut seeded,
+            &signer,
+            SigningMode::Session,
+            T0,
+            topic,
+            &parsed.digest(),
+        ))
+    };
     let h = |edek: &[u8], cfrags: &[&[u8]]| {
-        let list: Vec<Vec<u8>> = cfrags.iter().map(|c| c.to_vec()).collect();
-        with_cfrags(edek, &list)
+        let mut list = vec![header(EDEK_HEADER, edek)];
+        if let Some(sig) = sig_for(edek) {
+            list.push(header(SIG_HEADER, &sig));
+        }
+        list.extend(cfrags.iter().map(|c| header(CFRAG_HEADER, c)));
+        list
     };
     let ok = h(e1, &[&a1]);
 
@@ -570,17 +690,17 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
     open("value-magic-only", "R5", "value is only the magic",
          Error::Truncated(Object::Envelope), topic, Some(b"RW"), ok.clone(), false, a);
     open("value-short-bad-version", "R5", "3 bytes with an unknown version: shortness wins",
-         Error::Truncated(Object::Envelope), topic, Some(b"RW\x02"), ok.clone(), false, a);
+         Error::Truncated(Object::Envelope), topic, Some(b"RW\x03"), ok.clone(), false, a);
     let mut bad_version = v1.to_vec();
-    bad_version[2] = 2;
-    open("value-bad-version", "R6", "envelope version 2",
-         Error::UnsupportedVersion(Object::Envelope, 2), topic, Some(&bad_version), ok.clone(), false, a);
+    bad_version[2] = 3;
+    open("value-bad-version", "R6", "envelope version 3",
+         Error::UnsupportedVersion(Object::Envelope, 3), topic, Some(&bad_version), ok.clone(), false, a);
     let mut bad_alg = v1.to_vec();
     bad_alg[3] = 2;
     open("value-bad-algorithm", "R6", "algorithm id 2",
          Error::UnsupportedVersion(Object::Envelope, 2), topic, Some(&bad_alg), ok.clone(), false, a);
     open("value-bad-version-short", "R6", "unknown version in a value too short to hold a tag: version wins",
-         Error::UnsupportedVersion(Object::Envelope, 2), topic, Some(&bad_version[..20]), ok.clone(), false, a);
+         Error::UnsupportedVersion(Object::Envelope, 3), topic, Some(&bad_version[..20]), ok.clone(), false, a);
     open("value-short", "R7", "47 bytes: one short of an empty payload's envelope",
          Error::Truncated(Object::Envelope), topic, Some(&v1[..47]), ok.clone(), false, a);
     open("value-short-wrong-topic", "R7", "short value read from another topic: the envelope error wins",
@@ -681,6 +801,62 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
     open("authentication-failed-nonce", "R20", "a nonce byte flipped",
          Error::AuthenticationFailed, topic, Some(&flip(v1, 31)), ok.clone(), false, a);
 
+    // --- producer authenticity (policy require, the producer's grant held) ---
+    let s1 = r1.sig.as_deref().unwrap();
+    let hs = |sigs: &[(&str, &[u8])], edek: &[u8], cfrag: &[u8]| {
+        let mut list = vec![header(EDEK_HEADER, edek)];
+        list.extend(sigs.iter().map(|(n, v)| header(n, v)));
+        list.push(header(CFRAG_HEADER, cfrag));
+        list
+    };
+    open("sig-twice", "R2", "two rewrap.sig headers",
+         Error::Malformed(Object::Signature), topic, Some(v1), hs(&[(SIG_HEADER, s1), (SIG_HEADER, s1)], e1, &a1), false, a);
+    open("sig-name-nul", "R2", "the session signature under the name rewrap.sig NUL x",
+         Error::Malformed(Object::Signature), topic, Some(v1), hs(&[("rewrap.sig\0x", s1)], e1, &a1), false, a);
+    open("forged-unsigned", "S1", "an attacker's record: its own DEK encrypted to the public delegating key, no signature",
+         Error::Unsigned, topic, Some(&forged_unsigned.value), hs(&[], &forged_unsigned.edek, &af), false, a);
+    let fs = forged_signed.sig.as_deref().unwrap();
+    open("forged-unauthorized-producer", "S1", "the same forgery signed with the attacker's own key",
+         Error::UnauthorizedProducer, topic, Some(&forged_signed.value), hs(&[(SIG_HEADER, fs)], &forged_signed.edek, &afs), false, a);
+    let mut v1_envelope = v1.to_vec();
+    v1_envelope[2] = 1;
+    open("envelope-v1-under-require", "S1", "a version-1 envelope (no key or signature bound)",
+         Error::Unsigned, topic, Some(&v1_envelope), ok.clone(), false, a);
+    open("sig-stripped", "S1", "the producer's record without its rewrap.sig",
+         Error::Unsigned, topic, Some(v1), hs(&[], e1, &a1), false, a);
+    open("sig-bad-signature", "S1", "a bit of the signature's r flipped",
+         Error::BadSignature, topic, Some(v1), hs(&[(SIG_HEADER, &flip(s1, 43 + 5))], e1, &a1), false, a);
+    open("sig-other-session", "S1", "the signature of the producer's other session",
+         Error::BadSignature, topic, Some(v1), hs(&[(SIG_HEADER, r2.sig.as_deref().unwrap())], e1, &a1), false, a);
+    open("sig-truncated", "S1", "session signature without its last byte",
+         Error::Truncated(Object::Signature), topic, Some(v1), hs(&[(SIG_HEADER, &s1[..s1.len() - 1])], e1, &a1), false, a);
+    let mut s1_version = s1.to_vec();
+    s1_version[0] = 2;
+    open("sig-bad-version", "S1", "session signature version 2",
+         Error::UnsupportedVersion(Object::Signature, 2), topic, Some(v1), hs(&[(SIG_HEADER, &s1_version)], e1, &a1), false, a);
+    let mut s1_mode = s1.to_vec();
+    s1_mode[1] = 3;
+    open("sig-bad-mode", "S1", "signing mode 3",
+         Error::Malformed(Object::Signature), topic, Some(v1), hs(&[(SIG_HEADER, &s1_mode)], e1, &a1), false, a);
+    let r4_sig = r4.sig.as_deref().unwrap();
+    let r4_rsig = r4.rsig.as_deref().unwrap();
+    open("record-sig-missing", "S2", "record signing mode, rewrap.rsig removed",
+         Error::Unsigned, topic, Some(&r4.value), hs(&[(SIG_HEADER, r4_sig)], &r4.edek, &a4), false, a);
+    open("record-sig-bad", "S2", "record signing mode, a bit of the record signature flipped",
+         Error::BadSignature, topic, Some(&r4.value), hs(&[(SIG_HEADER, r4_sig), (RECORD_SIG_HEADER, &flip(r4_rsig, 10))], &r4.edek, &a4), false, a);
+    open("record-key-moved", "R20", "the value read under another record key",
+         Error::AuthenticationFailed, topic, Some(v1), ok.clone(), false, a);
+    open("record-key-null", "R20", "the value read under a null key (it was sealed under k1)",
+         Error::AuthenticationFailed, topic, Some(v1), ok.clone(), false, a);
+    let tweaks: Vec<(&str, &str, Value)> = vec![
+        ("record-key-moved", "key", json!(hex::encode(b"k2"))),
+        ("record-key-null", "key", Value::Null),
+        // This consumer trusts another administrator only, so it holds no producer grant:
+        // read under `off`, the fragment check is what fails.
+        ("invalid-cfrag-untrusted-admin", "policy", json!("off")),
+        ("invalid-cfrag-untrusted-admin", "producer_grants", json!([])),
+    ];
+
     // --- grants (verified against `admin` unless said otherwise) ---
     let mut grant = |name: &str, rule: &str, what: &str, err: Error, bytes: &[u8], now: u64, trusted: &PublicKey| {
         let mut v = reject(name, rule, what, &err, "grant");
@@ -776,6 +952,10 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
     key("public-key-uncompressed-length", "32 bytes", "public_key", pk[..32].to_vec());
     key("secret-key-zero", "scalar 0", "secret_key", vec![0; 32]);
     key("secret-key-order", "scalar n (the group order)", "secret_key", ORDER.to_vec());
+    for (name, field, value) in tweaks {
+        let v = out.iter_mut().find(|v| v["name"] == name).unwrap();
+        v[field] = value;
+    }
     out
 }
 
@@ -791,7 +971,7 @@ fn generate() -> Value {
         );
     }
     json!({
-        "about": "rewrap format v1 test vectors; layouts and the order of checks in docs/FORMAT.md. Hex strings; keys secp256k1.",
+        "about": "rewrap format v2 test vectors; layouts and the order of checks in docs/FORMAT.md. Hex strings; keys secp256k1.",
         "now": T0,
         "cases": cases,
         "rejects": rejects,
@@ -988,7 +1168,7 @@ fn order_of_checks_rows_are_pinned() {
     let format = format_md();
     let is_row = |c: &str| {
         c.len() >= 2
-            && matches!(&c[..1], "R" | "G" | "K")
+            && matches!(&c[..1], "R" | "G" | "K" | "S")
             && c[1..].chars().all(|d| d.is_ascii_digit())
     };
     let rows: BTreeSet<String> = table_rows(&format, is_row)
@@ -1023,34 +1203,52 @@ fn stateful_rows_of_the_order() {
     let admin = PublicKey::from_hex(text("admin_public_key")).unwrap();
     let secret = SecretKey::from_hex(text("consumer_secret_key")).unwrap();
     let mut dec = Decryptor::new(secret, &[admin], DecryptorConfig::default()).unwrap();
-    let (edek, value, cfrag) = (
+    let grant = hex::decode(case["producer_grants"][0].as_str().unwrap()).unwrap();
+    dec.add_producer_grant(&ProducerGrant::from_bytes(&grant).unwrap(), T0)
+        .unwrap();
+    let (edek, sig, value, cfrag) = (
         bytes("edek"),
+        bytes("sig"),
         bytes("value"),
         hex::decode(case["cfrags"][0].as_str().unwrap()).unwrap(),
     );
+    let key = Some(bytes("key"));
+    let key = key.as_deref();
     let topic = text("topic");
-    let ok = [(EDEK_HEADER, &edek[..]), (CFRAG_HEADER, &cfrag[..])];
-    assert!(dec.open(T0, topic, Some(&value), &ok).is_ok());
+    let ok = [
+        (EDEK_HEADER, &edek[..]),
+        (SIG_HEADER, &sig[..]),
+        (CFRAG_HEADER, &cfrag[..]),
+    ];
+    assert!(dec.open(T0, topic, key, Some(&value), &ok).is_ok());
     // Cached: no fragment, or a malformed one, is no longer an error.
-    let garbage = [(EDEK_HEADER, &edek[..]), (CFRAG_HEADER, &b"x"[..])];
-    assert!(dec.open(T0, topic, Some(&value), &garbage).is_ok());
-    assert!(dec
-        .open(T0, topic, Some(&value), &[(EDEK_HEADER, &edek[..])])
-        .is_ok());
+    let garbage = [
+        (EDEK_HEADER, &edek[..]),
+        (SIG_HEADER, &sig[..]),
+        (CFRAG_HEADER, &b"x"[..]),
+    ];
+    assert!(dec.open(T0, topic, key, Some(&value), &garbage).is_ok());
+    let no_cfrag = [(EDEK_HEADER, &edek[..]), (SIG_HEADER, &sig[..])];
+    assert!(dec.open(T0, topic, key, Some(&value), &no_cfrag).is_ok());
+    // Cached, but the signature is checked again when a record claims another one.
+    assert_eq!(
+        dec.open(T0, topic, key, Some(&value), &[(EDEK_HEADER, &edek[..])]),
+        Err(Error::Unsigned)
+    );
     // Cached session, different EDEK bytes naming the same topic: EdekMismatch, before the
     // session id is compared with the new EDEK's digest.
     let other_edek = hex::decode(all["cases"][1]["edek"].as_str().unwrap()).unwrap();
     assert_eq!(
-        dec.open(T0, topic, Some(&value), &[(EDEK_HEADER, &other_edek[..])]),
+        dec.open(T0, topic, key, Some(&value), &[(EDEK_HEADER, &other_edek[..])]),
         Err(Error::EdekMismatch)
     );
     // Still the envelope and topic rows first.
     assert_eq!(
-        dec.open(T0, "elsewhere", Some(&value), &ok),
+        dec.open(T0, "elsewhere", key, Some(&value), &ok),
         Err(Error::WrongTopic)
     );
     assert_eq!(
-        dec.open(T0, topic, Some(&value[..40]), &ok),
+        dec.open(T0, topic, key, Some(&value[..40]), &ok),
         Err(Error::Truncated(Object::Envelope))
     );
 }

@@ -2,7 +2,7 @@
 //! table. The C header, the Java `Wire` class and the Python module are generated from it or
 //! fill their attributes from it at load time; none of them restates a value.
 
-use crate::{cfrag, decryptor, edek, encryptor, envelope, ids, keys, reencrypt};
+use crate::{cfrag, decryptor, edek, encryptor, envelope, ids, keys, reencrypt, signing};
 
 /// A constant's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,21 @@ pub const CONSTANTS: &[Constant] = &[
         "CFRAG_HEADER",
         cfrag::CFRAG_HEADER,
         "Kafka header carrying a capsule fragment (repeated for t-of-n).",
+    ),
+    text(
+        "SIG_HEADER",
+        signing::SIG_HEADER,
+        "Kafka header carrying the producer's session signature (identical on every record of a session).",
+    ),
+    text(
+        "RECORD_SIG_HEADER",
+        signing::RECORD_SIG_HEADER,
+        "Kafka header carrying a producer's record signature (record signing mode).",
+    ),
+    text(
+        "CHANNEL_SIG_HEADER",
+        signing::CHANNEL_SIG_HEADER,
+        "Kafka header a re-encryptor adds on fetch: the channel's signature over the session signature.",
     ),
     text(
         "UNAUTHENTICATED_HEADER",

@@ -257,40 +257,43 @@ impl Trust {
     }
 }
 
-/// Opens the envelope (after the record signature, in record mode) and describes the record.
-fn open_record(
-    key: &PayloadKey,
-    topic: &str,
-    record_key: Option<&[u8]>,
-    envelope: &EnvelopeRef<'_>,
-    value: &[u8],
-    edek_digest: &[u8; 32],
-    headers: &SignatureHeaders<'_>,
-    check: &SessionCheck,
-) -> Result<Decrypted> {
-    let binding = Binding {
-        key_digest: record_key_digest(record_key),
-        sig_digest: headers.session.map_or([0; 32], header_digest),
-    };
-    if let (Some(SigningMode::Record), Some(producer)) = (check.mode, check.producer) {
-        let rsig = headers.record.ok_or(Error::Unsigned)?;
-        RecordSigned {
-            topic,
-            key_digest: &binding.key_digest,
-            value,
-            edek_digest,
+/// One sealed record being opened: what its AAD and record signature cover.
+struct Sealed<'r, 'a> {
+    topic: &'r str,
+    record_key: Option<&'a [u8]>,
+    envelope: &'r EnvelopeRef<'a>,
+    value: &'a [u8],
+    edek_digest: &'r [u8; 32],
+    signatures: &'r SignatureHeaders<'a>,
+}
+
+impl Sealed<'_, '_> {
+    /// Opens the envelope (after the record signature, in record mode) and describes it.
+    fn open(&self, key: &PayloadKey, check: &SessionCheck) -> Result<Decrypted> {
+        let binding = Binding {
+            key_digest: record_key_digest(self.record_key),
+            sig_digest: self.signatures.session.map_or([0; 32], header_digest),
+        };
+        if let (Some(SigningMode::Record), Some(producer)) = (check.mode, check.producer) {
+            let rsig = self.signatures.record.ok_or(Error::Unsigned)?;
+            RecordSigned {
+                topic: self.topic,
+                key_digest: &binding.key_digest,
+                value: self.value,
+                edek_digest: self.edek_digest,
+            }
+            .verify(&producer, rsig)?;
         }
-        .verify(&producer, rsig)?;
+        let payload = self.envelope.open(key, self.edek_digest, &binding)?;
+        Ok(Decrypted {
+            payload,
+            session: self.envelope.session_id(),
+            counter: self.envelope.counter(),
+            vouch: check.vouch,
+            producer: check.producer,
+            mode: check.mode,
+        })
     }
-    let payload = envelope.open(key, edek_digest, &binding)?;
-    Ok(Decrypted {
-        payload,
-        session: envelope.session_id(),
-        counter: envelope.counter(),
-        vouch: check.vouch,
-        producer: check.producer,
-        mode: check.mode,
-    })
 }
 
 /// A consumer's keys: everything the Umbral step needs, immutable and shared, so a threaded
@@ -475,8 +478,16 @@ impl Decryptor {
                 self.trust
                     .check(now, topic, &envelope, &hit.edek_digest, &sigs)?
             };
-            let (key_, digest) = (&hit.key, hit.edek_digest);
-            return open_record(key_, topic, key, &envelope, value, &digest, &sigs, &check)
+            let sealed = Sealed {
+                topic,
+                record_key: key,
+                envelope: &envelope,
+                value,
+                edek_digest: &hit.edek_digest,
+                signatures: &sigs,
+            };
+            return sealed
+                .open(&hit.key, &check)
                 .map(|d| Prepared::Done(Opened::Decrypted(d)));
         }
         let edek_digest = edek.digest();
@@ -503,16 +514,15 @@ impl Decryptor {
     pub fn finish(&mut self, pending: PendingDek<'_>, dek: OpenedDek, now: u64) -> Result<Opened> {
         self.dek_opens += 1;
         self.skipped_cfrags += dek.skipped_cfrags;
-        let opened = open_record(
-            &dek.key,
-            pending.edek.topic().as_str(),
-            pending.record_key,
-            &pending.envelope,
-            pending.value,
-            &pending.edek_digest,
-            &pending.signatures,
-            &pending.check,
-        )?;
+        let sealed = Sealed {
+            topic: pending.edek.topic().as_str(),
+            record_key: pending.record_key,
+            envelope: &pending.envelope,
+            value: pending.value,
+            edek_digest: &pending.edek_digest,
+            signatures: &pending.signatures,
+        };
+        let opened = sealed.open(&dek.key, &pending.check)?;
         let entry = CachedDek {
             key: dek.key,
             edek: pending.edek.as_bytes().into(),

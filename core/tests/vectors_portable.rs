@@ -7,7 +7,8 @@
 #![allow(dead_code)] // each including crate uses a different part
 
 use rewrap_core::{
-    edek::EdekRef, Decryptor, DecryptorConfig, Error, Grant, Opened, PublicKey, SecretKey,
+    edek::EdekRef, Decryptor, DecryptorConfig, Error, Grant, Opened, Policy, ProducerGrant,
+    PublicKey, SecretKey,
 };
 use serde_json::Value;
 
@@ -49,10 +50,16 @@ pub fn record_parts(record: &Value) -> (Option<Vec<u8>>, Headers) {
     (value, headers)
 }
 
+/// A vector's record key: hex, or null / absent for a null Kafka key.
+pub fn record_key(v: &Value) -> Option<Vec<u8>> {
+    v.get("key").filter(|k| !k.is_null()).map(bytes)
+}
+
 fn open(
     dec: &mut Decryptor,
     now: u64,
     topic: &str,
+    key: Option<&[u8]>,
     value: Option<&[u8]>,
     headers: &Headers,
 ) -> Result<Opened, Error> {
@@ -60,26 +67,35 @@ fn open(
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_slice()))
         .collect();
-    dec.open(now, topic, value, &refs)
+    dec.open(now, topic, key, value, &refs)
 }
 
 /// The name a vector gives each kind of successful open.
 pub fn opened_name(opened: &Opened) -> (&'static str, Option<&[u8]>) {
     match opened {
-        Opened::Decrypted(p) => ("decrypted", Some(p.as_slice())),
+        Opened::Decrypted(d) => ("decrypted", Some(d.payload.as_slice())),
         Opened::Tombstone => ("tombstone", None),
         Opened::UnencryptedAllowed(p) => ("unencrypted_allowed", Some(p.as_slice())),
     }
 }
 
-fn decryptor(secret_hex: &str, admin_hex: &str, allow_plaintext: bool) -> Decryptor {
-    let secret = SecretKey::from_hex(secret_hex).unwrap();
-    let admin = PublicKey::from_hex(admin_hex).unwrap();
+/// A decryptor as a vector describes it: consumer key, trusted administrator, plaintext
+/// setting, `policy` (absent: `off`) and `producer_grants` (hex, added at `now`).
+fn decryptor(v: &Value, now: u64) -> Decryptor {
+    let secret = SecretKey::from_hex(text(v, "consumer_secret_key")).unwrap();
+    let admin = PublicKey::from_hex(text(v, "admin_public_key")).unwrap();
+    let policy = v["policy"].as_str().map_or(Policy::Off, |p| Policy::parse(p).unwrap());
     let config = DecryptorConfig {
-        allow_plaintext,
+        allow_plaintext: v["allow_plaintext"].as_bool().unwrap(),
+        policy,
         ..DecryptorConfig::default()
     };
-    Decryptor::new(secret, &[admin], config).unwrap()
+    let mut dec = Decryptor::new(secret, &[admin], config).unwrap();
+    for g in v["producer_grants"].as_array().into_iter().flatten() {
+        let grant = ProducerGrant::from_bytes(&bytes(g)).unwrap();
+        dec.add_producer_grant(&grant, now).unwrap();
+    }
+    dec
 }
 
 /// Every accept case opens as recorded.
@@ -169,15 +185,16 @@ fn check_case(now: u64, case: &Value) {
     }
 
     // The consumer's path: every record of the case, in order, through one decryptor.
-    let mut dec = decryptor(
-        text(case, "consumer_secret_key"),
-        text(case, "admin_public_key"),
-        case["allow_plaintext"].as_bool().unwrap(),
-    );
+    let mut dec = decryptor(case, now);
     for (i, record) in case["records"].as_array().unwrap().iter().enumerate() {
         let (value, headers) = record_parts(record);
-        let opened = open(&mut dec, now, topic, value.as_deref(), &headers)
+        let key = record_key(record);
+        let opened = open(&mut dec, now, topic, key.as_deref(), value.as_deref(), &headers)
             .unwrap_or_else(|e| panic!("{name} record {i}: {e:?}"));
+        if let Opened::Decrypted(d) = &opened {
+            assert_eq!(d.vouch.name(), text(record, "vouch"), "{name} {i}");
+            assert_eq!(d.counter, record["counter"].as_u64().unwrap(), "{name} {i}");
+        }
         let (kind, payload) = opened_name(&opened);
         assert_eq!(kind, text(record, "opened"), "{name} record {i}");
         match payload {
@@ -192,19 +209,13 @@ fn check_case(now: u64, case: &Value) {
         }
     }
 
-    // Per-case rejects reuse the first record's headers.
-    let headers: Headers = core::iter::once((rewrap_core::EDEK_HEADER.to_string(), edek.clone()))
-        .chain(
-            case["cfrags"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| (rewrap_core::CFRAG_HEADER.to_string(), bytes(c))),
-        )
-        .collect();
+    // Per-case rejects: variants of the first record (its headers, key and value).
     for reject in case["rejects"].as_array().unwrap() {
-        let v = bytes(&reject["value"]);
-        let err = open(&mut dec, now, text(reject, "topic"), Some(&v), &headers).unwrap_err();
+        let (value, headers) = record_parts(reject);
+        let key = record_key(reject);
+        let topic = text(reject, "topic");
+        let err = open(&mut dec, now, topic, key.as_deref(), value.as_deref(), &headers)
+            .unwrap_err();
         assert_eq!(
             err.code() as u64,
             reject["code"].as_u64().unwrap(),
@@ -235,17 +246,15 @@ pub fn reject_error(reject: &Value) -> Error {
     let name = text(reject, "name");
     let outcome: Result<(), Error> = match text(reject, "check") {
         "open" => {
-            let mut dec = decryptor(
-                text(reject, "consumer_secret_key"),
-                text(reject, "admin_public_key"),
-                reject["allow_plaintext"].as_bool().unwrap(),
-            );
-            let (value, headers) = record_parts(reject);
             let now = reject["now"].as_u64().unwrap();
+            let mut dec = decryptor(reject, now);
+            let (value, headers) = record_parts(reject);
+            let key = record_key(reject);
             open(
                 &mut dec,
                 now,
                 text(reject, "topic"),
+                key.as_deref(),
                 value.as_deref(),
                 &headers,
             )
