@@ -1021,7 +1021,7 @@ fn flatten(name: &str, path: &str, v: &Value, out: &mut String) {
 /// `-` for an empty string, `null` for null. `- cases` and `- rejects` list the names.
 fn to_kv(all: &Value) -> String {
     let mut out = String::from(
-        "# rewrap v1 test vectors, generated from records.json by tests/vectors.rs.\n\
+        "# rewrap v2 test vectors, generated from records.json by tests/vectors.rs.\n\
          # NAME FIELD VALUE; \"-\" = empty, \"null\" = absent (a tombstone's value); lists as\n\
          # FIELD N then FIELD-without-s0..N-1 (cfrags 2, cfrag0, cfrag1; record0.header0.name);\n\
          # \\0 in a header name is a NUL byte.\n",

@@ -24,6 +24,22 @@ pub(crate) fn bytes_or_empty(env: &JNIEnv<'_>, array: &JByteArray<'_>) -> R<Vec<
     Ok(env.convert_byte_array(array)?)
 }
 
+/// Copies a `byte[]` that may be null (a Kafka record key: null and empty differ).
+pub(crate) fn optional_bytes(env: &JNIEnv<'_>, array: &JByteArray<'_>) -> R<Option<Vec<u8>>> {
+    if array.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(env.convert_byte_array(array)?))
+}
+
+/// Copies a `String` that may be null.
+pub(crate) fn optional_string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> R<Option<String>> {
+    if s.is_null() {
+        return Ok(None);
+    }
+    string(env, s, "string").map(Some)
+}
+
 /// Runs `f` on the array's bytes without copying them (JNI critical access; `f` must not call
 /// back into the JVM, which holds for engine calls).
 pub(crate) fn with_critical<T>(

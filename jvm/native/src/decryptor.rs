@@ -1,15 +1,19 @@
 //! `io.rewrap.Decryptor`: the consumer side. Every header of the record crosses as it is
 //! (names and values, null values as empty); the engine selects the rewrap ones and reports
 //! what the record was (`OpenedKind`), so Java never mistakes a plaintext record let through
-//! by `allowPlaintext` for an authenticated one.
+//! by `allowPlaintext` for an authenticated one, nor an unsigned record for a vouched one.
 
-use jni::objects::{JByteArray, JClass, JIntArray, JObjectArray};
-use jni::sys::{jboolean, jbyteArray, jint, jlong, jlongArray};
+use jni::objects::{JByteArray, JClass, JLongArray, JObjectArray, JString};
+use jni::sys::{jboolean, jbyteArray, jint, jlong, jlongArray, jstring};
 use jni::JNIEnv;
-use rewrap::{Decryptor, DecryptorConfig, Error, Header, SecretKey};
+use rewrap::{
+    Decryptor, DecryptorConfig, DirGrantStore, Error, Header, Opened, Policy, ProducerGrant,
+    PublicKey, SecretKey,
+};
 
 use crate::arrays::{
-    byte_arrays, bytes_or_empty, new_bytes, new_longs, strings, topic, with_critical,
+    byte_arrays, bytes, bytes_or_empty, new_bytes, new_longs, optional_bytes, optional_string,
+    string, strings, topic, with_critical,
 };
 use crate::error::{guard, Failure};
 use crate::handle::{borrow, free, into_handle};
@@ -40,9 +44,11 @@ pub extern "system" fn Java_io_rewrap_Native_decryptorNew<'l>(
     })
 }
 
-/// Opens a record read from `topic` (UTF-8 bytes); `value` null is a tombstone. `names[i]`
-/// and `values[i]` are the record's i-th header. Writes the engine's `OpenedKind` number to
-/// `kind_out[0]` and returns the payload (null for a tombstone).
+/// Opens a record read from `topic` (UTF-8 bytes) with Kafka key `key` (null: a null key);
+/// `value` null is a tombstone. `names[i]` and `values[i]` are the record's i-th header.
+/// Returns the payload (null for a tombstone) and writes {kind, counter, vouch, mode (0: none),
+/// producer present (0/1)} to `meta_out` and session id ‖ producer key to `ids_out`
+/// (16 + 33 bytes; the numbers are the engine's `repr`s).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_rewrap_Native_decryptorOpen<'l>(
@@ -50,17 +56,20 @@ pub extern "system" fn Java_io_rewrap_Native_decryptorOpen<'l>(
     _: JClass<'l>,
     h: jlong,
     topic_utf8: JByteArray<'l>,
+    key: JByteArray<'l>,
     value: JByteArray<'l>,
     names: JObjectArray<'l>,
     values: JObjectArray<'l>,
-    kind_out: JIntArray<'l>,
+    meta_out: JLongArray<'l>,
+    ids_out: JByteArray<'l>,
 ) -> jbyteArray {
     guard(&mut env, |env| {
         let dec = borrow::<Decryptor>(h)?;
-        if kind_out.is_null() {
-            return Err(Failure::Null("kind"));
+        if meta_out.is_null() || ids_out.is_null() {
+            return Err(Failure::Null("out arrays"));
         }
         let topic = topic(env, &topic_utf8)?;
+        let key = optional_bytes(env, &key)?;
         let names = strings(env, &names, "header names")?;
         let values = byte_arrays(env, &values, "header values", |env, v| {
             bytes_or_empty(env, v)
@@ -74,17 +83,136 @@ pub extern "system" fn Java_io_rewrap_Native_decryptorOpen<'l>(
             .zip(values.iter().map(Vec::as_slice))
             .collect();
         let opened = if value.is_null() {
-            dec.open(&topic, None, &headers)?
+            dec.open(&topic, key.as_deref(), None, &headers)?
         } else {
             with_critical(env, &value, "value", |v| {
-                dec.open(&topic, Some(v), &headers)
+                dec.open(&topic, key.as_deref(), Some(v), &headers)
             })??
         };
-        env.set_int_array_region(&kind_out, 0, &[opened.kind() as jint])?;
+        let mut meta = [opened.kind() as jlong, 0, 0, 0, 0];
+        if let Opened::Decrypted(d) = &opened {
+            meta[1] = d.counter as jlong;
+            meta[2] = d.vouch as jlong;
+            meta[3] = d.mode.map_or(0, |m| m as jlong);
+            // jbyte is i8: the same bits.
+            let mut ids: Vec<i8> = d.session.as_bytes().iter().map(|&b| b as i8).collect();
+            if let Some(p) = &d.producer {
+                meta[4] = 1;
+                ids.extend(p.to_bytes().iter().map(|&b| b as i8));
+            }
+            env.set_byte_array_region(&ids_out, 0, &ids)?;
+        }
+        env.set_long_array_region(&meta_out, 0, &meta)?;
         match opened.into_value() {
             Some(payload) => new_bytes(env, &payload),
             None => Ok(std::ptr::null_mut()),
         }
+    })
+}
+
+/// Sets the signature policy ("require", "optional", "off") of `topic`, or the default for
+/// every topic when `topic` is null.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_decryptorSetPolicy<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    topic: JString<'l>,
+    policy: JString<'l>,
+) {
+    guard(&mut env, |env| {
+        let dec = borrow::<Decryptor>(h)?;
+        let topic = optional_string(env, &topic)?;
+        let policy = Policy::parse(&string(env, &policy, "policy")?)?;
+        Ok(dec.set_policy(topic.as_deref(), policy)?)
+    })
+}
+
+/// The name of the policy `topic` is read under.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_decryptorPolicy<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    topic: JString<'l>,
+) -> jstring {
+    guard(&mut env, |env| {
+        let dec = borrow::<Decryptor>(h)?;
+        let topic = string(env, &topic, "topic")?;
+        Ok(env.new_string(dec.policy(&topic).name())?.into_raw())
+    })
+}
+
+/// Verifies a serialized producer grant and accepts its producer on its topic.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_decryptorAddProducerGrant<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    grant: JByteArray<'l>,
+) {
+    guard(&mut env, |env| {
+        let dec = borrow::<Decryptor>(h)?;
+        let grant = ProducerGrant::from_bytes(&bytes(env, &grant, "producer grant")?)?;
+        Ok(dec.add_producer_grant(&grant)?)
+    })
+}
+
+/// Installs every valid producer grant of the grant store directory `dir`; returns how many.
+/// Grants that do not parse or verify are skipped: their producers stay unauthorized.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_decryptorLoadProducerGrants<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    dir: JString<'l>,
+) -> jint {
+    guard(&mut env, |env| {
+        let dec = borrow::<Decryptor>(h)?;
+        let dir = string(env, &dir, "directory")?;
+        let mut installed: jint = 0;
+        for (_, grant) in DirGrantStore::open(dir)?.list_producers()? {
+            if grant.and_then(|g| dec.add_producer_grant(&g)).is_ok() {
+                installed = installed.saturating_add(1);
+            }
+        }
+        Ok(installed)
+    })
+}
+
+/// Stops accepting `producer` (33 bytes) on `topic`; returns whether it had a grant.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_decryptorRevokeProducer<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    topic: JString<'l>,
+    producer: JByteArray<'l>,
+) -> jboolean {
+    guard(&mut env, |env| {
+        let dec = borrow::<Decryptor>(h)?;
+        let topic = string(env, &topic, "topic")?;
+        let producer = PublicKey::from_bytes(&bytes(env, &producer, "producer key")?)?;
+        Ok(jboolean::from(
+            dec.revoke_producer(&topic, &producer.key_id()),
+        ))
+    })
+}
+
+/// Trusts `key` (33 bytes) as `topic`'s channel signing key.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_decryptorTrustChannelKey<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    topic: JString<'l>,
+    key: JByteArray<'l>,
+) {
+    guard(&mut env, |env| {
+        let dec = borrow::<Decryptor>(h)?;
+        let topic = string(env, &topic, "topic")?;
+        let key = PublicKey::from_bytes(&bytes(env, &key, "channel key")?)?;
+        Ok(dec.trust_channel_key(&topic, key)?)
     })
 }
 

@@ -1,12 +1,15 @@
 //! `io.rewrap.Encryptor`: the producer side. The payload is sealed in place (no copy into
-//! Rust); the result crosses as {value, edek}.
+//! Rust); the result crosses as {value, name, value, ...}: the engine chooses which headers
+//! (edek, and the signatures when signing) the record carries and in what order.
 
-use jni::objects::{JByteArray, JClass};
-use jni::sys::{jlong, jobjectArray};
+use jni::objects::{JByteArray, JClass, JString};
+use jni::sys::{jbyteArray, jlong, jobjectArray};
 use jni::JNIEnv;
-use rewrap::{Encryptor, PublicKey, RotationPolicy};
+use rewrap::{Encryptor, PublicKey, RotationPolicy, SecretKey, SigningMode};
 
-use crate::arrays::{bytes, new_byte_arrays, topic, with_critical};
+use crate::arrays::{
+    bytes, new_byte_arrays, new_bytes, optional_bytes, string, topic, with_critical,
+};
 use crate::error::guard;
 use crate::handle::{borrow, free, into_handle};
 
@@ -27,20 +30,71 @@ pub extern "system" fn Java_io_rewrap_Native_encryptorNew<'l>(
     })
 }
 
-/// Seals `payload` for `topic` (UTF-8 bytes); returns {value, edek}.
+/// Seals `payload` for `topic` (UTF-8 bytes) under the record `key` (null: a null Kafka
+/// key); returns {value, header name (UTF-8), header value, ...}.
 #[no_mangle]
 pub extern "system" fn Java_io_rewrap_Native_encryptorSeal<'l>(
     mut env: JNIEnv<'l>,
     _: JClass<'l>,
     h: jlong,
     topic_utf8: JByteArray<'l>,
+    key: JByteArray<'l>,
     payload: JByteArray<'l>,
 ) -> jobjectArray {
     guard(&mut env, |env| {
         let enc = borrow::<Encryptor>(h)?;
         let topic = topic(env, &topic_utf8)?;
-        let record = with_critical(env, &payload, "payload", |p| enc.seal(&topic, p))??;
-        new_byte_arrays(env, &[&record.value, &record.edek])
+        let key = optional_bytes(env, &key)?;
+        let record = with_critical(env, &payload, "payload", |p| {
+            enc.seal(&topic, key.as_deref(), p)
+        })??;
+        let headers = record.headers();
+        let mut out: Vec<&[u8]> = Vec::with_capacity(1 + 2 * headers.len());
+        out.push(&record.value);
+        for (name, value) in &headers {
+            out.push(name.as_bytes());
+            out.push(value);
+        }
+        new_byte_arrays(env, &out)
+    })
+}
+
+/// Signs new sessions with the secret key behind handle `secret` in `mode` ("session" or
+/// "record"); `secret` 0 turns signing off. Takes effect at the next session.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_encryptorSetSigner<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    secret: jlong,
+    mode: JString<'l>,
+) {
+    guard(&mut env, |env| {
+        let enc = borrow::<Encryptor>(h)?;
+        if secret == 0 {
+            enc.set_signer(None);
+        } else {
+            let mode = SigningMode::parse(&string(env, &mode, "mode")?)?;
+            enc.set_signer(Some((borrow::<SecretKey>(secret)?, mode)));
+        }
+        Ok(())
+    })
+}
+
+/// {mode number} ‖ the signer's 33-byte public key, or null when not signing.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_encryptorSigner(
+    mut env: JNIEnv<'_>,
+    _: JClass<'_>,
+    h: jlong,
+) -> jbyteArray {
+    guard(&mut env, |env| match borrow::<Encryptor>(h)?.signer() {
+        None => Ok(std::ptr::null_mut()),
+        Some((key, mode)) => {
+            let mut out = vec![mode as u8];
+            out.extend_from_slice(&key.to_bytes());
+            new_bytes(env, &out)
+        }
     })
 }
 

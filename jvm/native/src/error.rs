@@ -50,6 +50,12 @@ impl Thrown for () {
     fn thrown() -> Self {}
 }
 
+impl Thrown for u8 {
+    fn thrown() -> Self {
+        0
+    }
+}
+
 impl Thrown for i32 {
     fn thrown() -> Self {
         0

@@ -3,7 +3,8 @@
 //! engine's error table. No cryptography and no format or header logic here: record headers
 //! cross as they are, and the engine selects the rewrap ones.
 //!
-//! One module per Java type (`keys`, `grant`, `encryptor`, `reencryptor`, `decryptor`), as in
+//! One module per Java type (`keys`, `grant`, `producer_grant`, `encryptor`, `reencryptor`,
+//! `decryptor`), as in
 //! `ffi/`; every entry point runs inside `error::guard`, so nothing unwinds into the JVM.
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -15,4 +16,5 @@ mod decryptor;
 mod encryptor;
 mod grant;
 mod keys;
+mod producer_grant;
 mod reencryptor;

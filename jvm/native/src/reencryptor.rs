@@ -1,11 +1,14 @@
-//! `io.rewrap.ReEncryptor`: the broker side (verified grants, fragment cache).
+//! `io.rewrap.ReEncryptor`: the broker side (verified grants, fragment cache, and the notary
+//! that checks producer signatures and attaches channel signatures).
 
 use jni::objects::{JByteArray, JClass, JObjectArray, JString};
-use jni::sys::{jint, jlong, jlongArray, jobjectArray};
+use jni::sys::{jboolean, jbyteArray, jint, jlong, jlongArray, jobjectArray};
 use jni::JNIEnv;
-use rewrap::{Grant, ReEncryptor, ReEncryptorConfig};
+use rewrap::{Grant, Policy, ProducerGrant, PublicKey, ReEncryptor, ReEncryptorConfig};
 
-use crate::arrays::{bytes, new_byte_arrays, new_longs, string};
+use crate::arrays::{
+    bytes, new_byte_arrays, new_bytes, new_longs, optional_bytes, optional_string, string,
+};
 use crate::error::guard;
 use crate::handle::{borrow, free, into_handle};
 use crate::keys::public_keys;
@@ -78,6 +81,114 @@ pub extern "system" fn Java_io_rewrap_Native_reencryptorReencrypt<'l>(
         let cfrags = re.reencrypt(&topic, &bytes(env, &edek, "edek")?, &consumer)?;
         let refs: Vec<&[u8]> = cfrags.iter().map(|c| &c[..]).collect();
         new_byte_arrays(env, &refs)
+    })
+}
+
+/// Sets the producer-signature policy ("require", "optional", "off") of `topic`, or the
+/// default when `topic` is null.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_reencryptorSetPolicy<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    topic: JString<'l>,
+    policy: JString<'l>,
+) {
+    guard(&mut env, |env| {
+        let re = borrow::<ReEncryptor>(h)?;
+        let topic = optional_string(env, &topic)?;
+        let policy = Policy::parse(&string(env, &policy, "policy")?)?;
+        Ok(re.set_policy(topic.as_deref(), policy)?)
+    })
+}
+
+/// Derives channel signing keys from this 32-byte seed (null: attach no channel signature).
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_reencryptorSetChannelSeed<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    seed: JByteArray<'l>,
+) {
+    guard(&mut env, |env| {
+        let re = borrow::<ReEncryptor>(h)?;
+        let seed = optional_bytes(env, &seed)?;
+        Ok(re.set_channel_seed(seed.as_deref())?)
+    })
+}
+
+/// `topic`'s channel verifying key (33 bytes), or null when no seed is set.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_reencryptorChannelKey<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    topic: JString<'l>,
+) -> jbyteArray {
+    guard(&mut env, |env| {
+        let re = borrow::<ReEncryptor>(h)?;
+        let topic = string(env, &topic, "topic")?;
+        match re.channel_key(&topic)? {
+            Some(key) => new_bytes(env, &key.to_bytes()),
+            None => Ok(std::ptr::null_mut()),
+        }
+    })
+}
+
+/// Verifies and installs a serialized producer grant.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_reencryptorAddProducerGrant<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    grant: JByteArray<'l>,
+) {
+    guard(&mut env, |env| {
+        let re = borrow::<ReEncryptor>(h)?;
+        let grant = ProducerGrant::from_bytes(&bytes(env, &grant, "producer grant")?)?;
+        Ok(re.add_producer_grant(&grant)?)
+    })
+}
+
+/// Removes `producer`'s (33 bytes) grant for `topic`; returns whether it had one.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_reencryptorRevokeProducer<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    topic: JString<'l>,
+    producer: JByteArray<'l>,
+) -> jboolean {
+    guard(&mut env, |env| {
+        let re = borrow::<ReEncryptor>(h)?;
+        let topic = string(env, &topic, "topic")?;
+        let producer = PublicKey::from_bytes(&bytes(env, &producer, "producer key")?)?;
+        Ok(jboolean::from(
+            re.revoke_producer(&topic, &producer.key_id()),
+        ))
+    })
+}
+
+/// Checks a record's producer signature (`sig`, the `rewrap.sig` value; null when absent)
+/// under `topic`'s policy; returns the channel signature to attach, or null for none.
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_reencryptorAttest<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    topic: JString<'l>,
+    edek: JByteArray<'l>,
+    sig: JByteArray<'l>,
+) -> jbyteArray {
+    guard(&mut env, |env| {
+        let re = borrow::<ReEncryptor>(h)?;
+        let topic = string(env, &topic, "topic")?;
+        let edek = bytes(env, &edek, "edek")?;
+        let sig = optional_bytes(env, &sig)?;
+        match re.attest(&topic, &edek, sig.as_deref(), None)? {
+            Some(chsig) => new_bytes(env, &chsig),
+            None => Ok(std::ptr::null_mut()),
+        }
     })
 }
 

@@ -14,6 +14,15 @@ public final class Constants {
     /** Kafka header carrying a capsule fragment (repeated for t-of-n). */
     public static final String CFRAG_HEADER = "rewrap.cfrag";
 
+    /** Kafka header carrying the producer's session signature (identical on every record of a session). */
+    public static final String SIG_HEADER = "rewrap.sig";
+
+    /** Kafka header carrying a producer's record signature (record signing mode). */
+    public static final String RECORD_SIG_HEADER = "rewrap.rsig";
+
+    /** Kafka header a re-encryptor adds on fetch: the channel's signature over the session signature. */
+    public static final String CHANNEL_SIG_HEADER = "rewrap.chsig";
+
     /** Header a Kafka deserializer adds to a record let through unauthenticated (allow_plaintext). */
     public static final String UNAUTHENTICATED_HEADER = "rewrap.unauthenticated";
 

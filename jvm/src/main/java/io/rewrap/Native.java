@@ -55,8 +55,17 @@ final class Native {
     static native void grantVerify(byte[] grant, byte[][] admins, long now);
     static native byte[] grantShare(byte[] grant, int index);
 
+    static native byte[] producerGrantIssue(long admin, String topic, byte[] producer, long notBefore, long expires);
+    static native String[] producerGrantDescribe(byte[] grant);
+    static native void producerGrantVerify(byte[] grant, byte[][] admins, long now);
+
     static native long encryptorNew(byte[] delegating, long maxMessages, long maxAgeSecs);
-    static native byte[][] encryptorSeal(long handle, byte[] topicUtf8, byte[] payload);
+    /** {value, header name (UTF-8), header value, ...}; {@code key} null is a null Kafka key. */
+    static native byte[][] encryptorSeal(long handle, byte[] topicUtf8, byte[] key, byte[] payload);
+    /** {@code secret} 0 turns signing off; {@code mode} is the engine's name ("session", "record"). */
+    static native void encryptorSetSigner(long handle, long secret, String mode);
+    /** Mode number followed by the signer's public key, or null. */
+    static native byte[] encryptorSigner(long handle);
     static native void encryptorRotate(long handle);
     static native void encryptorFree(long handle);
 
@@ -64,14 +73,29 @@ final class Native {
     static native void reencryptorAddGrant(long handle, byte[] grant);
     static native int reencryptorRevoke(long handle, String topic, String consumer);
     static native byte[][] reencryptorReencrypt(long handle, String topic, byte[] edek, String consumer);
+    static native void reencryptorSetPolicy(long handle, String topicOrNull, String policy);
+    static native void reencryptorSetChannelSeed(long handle, byte[] seedOrNull);
+    static native byte[] reencryptorChannelKey(long handle, String topic);
+    static native void reencryptorAddProducerGrant(long handle, byte[] grant);
+    static native boolean reencryptorRevokeProducer(long handle, String topic, byte[] producer);
+    static native byte[] reencryptorAttest(long handle, String topic, byte[] edek, byte[] sigOrNull);
     static native long[] reencryptorStats(long handle);
     static native void reencryptorFree(long handle);
 
     static native long decryptorNew(long secret, byte[][] admins, int cacheCapacity, long cacheTtlSecs,
             boolean allowPlaintext);
-    /** Every header of the record as parallel arrays; writes the OpenedKind code to kindOut[0]. */
-    static native byte[] decryptorOpen(long handle, byte[] topicUtf8, byte[] value, String[] headerNames,
-            byte[][] headerValues, int[] kindOut);
+    /**
+     * Every header of the record as parallel arrays; writes {kind, counter, vouch, mode (0: none),
+     * producer present} to metaOut and session id then producer key to idsOut.
+     */
+    static native byte[] decryptorOpen(long handle, byte[] topicUtf8, byte[] key, byte[] value,
+            String[] headerNames, byte[][] headerValues, long[] metaOut, byte[] idsOut);
+    static native void decryptorSetPolicy(long handle, String topicOrNull, String policy);
+    static native String decryptorPolicy(long handle, String topic);
+    static native void decryptorAddProducerGrant(long handle, byte[] grant);
+    static native int decryptorLoadProducerGrants(long handle, String dir);
+    static native boolean decryptorRevokeProducer(long handle, String topic, byte[] producer);
+    static native void decryptorTrustChannelKey(long handle, String topic, byte[] key);
     static native long[] decryptorStats(long handle);
     static native void decryptorFree(long handle);
 }

@@ -48,6 +48,11 @@ public final class PublicKey {
         return keyId;
     }
 
+    /** The bytes themselves, for passing to the engine (never handed to callers). */
+    byte[] raw() {
+        return bytes;
+    }
+
     static byte[][] array(PublicKey... keys) {
         byte[][] out = new byte[keys.length][];
         for (int i = 0; i < keys.length; i++) {

@@ -214,6 +214,27 @@ public class RewrapException extends RuntimeException {
         public Closed(String m) { super(CODE, m); }
     }
 
+    /** The record carries no producer signature and the channel's policy requires one. (code 600) */
+    public static final class Unsigned extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 600;
+        public Unsigned(String m) { super(CODE, m); }
+    }
+
+    /** A producer, record or channel signature does not verify. (code 601) */
+    public static final class BadSignature extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 601;
+        public BadSignature(String m) { super(CODE, m); }
+    }
+
+    /** The record's producer has no producer grant for this topic. (code 602) */
+    public static final class UnauthorizedProducer extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 602;
+        public UnauthorizedProducer(String m) { super(CODE, m); }
+    }
+
     /** An error this build of the binding has no class for. (code 999) */
     public static final class Unknown extends RewrapException {
         private static final long serialVersionUID = 1L;

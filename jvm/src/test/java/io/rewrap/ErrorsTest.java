@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 /** Every bad input raises its own typed exception; nothing crashes the JVM. */
 class ErrorsTest {
     private static final String TOPIC = "orders";
+    private static final byte[] KEY = "order-17".getBytes(StandardCharsets.UTF_8);
     private World w;
     private SecretKey channel, me, other;
     private Encryptor enc;
@@ -40,9 +41,9 @@ class ErrorsTest {
         other = SecretKey.generate();
         w.grant(channel, TOPIC, "me", me.publicKey());
         w.grant(channel, TOPIC, "other", other.publicKey());
-        enc = new Encryptor(channel.publicKey());
-        dec = new Decryptor(me, w.adminPub);
-        sealed = enc.seal(TOPIC, "secret payload".getBytes(StandardCharsets.UTF_8));
+        enc = w.producer(channel.publicKey());
+        dec = w.consumer(me, TOPIC);
+        sealed = enc.seal(TOPIC, KEY, "secret payload".getBytes(StandardCharsets.UTF_8));
     }
 
     @AfterEach
@@ -59,23 +60,32 @@ class ErrorsTest {
         return w.fetch(TOPIC, sealed.edek(), "me");
     }
 
+    /** The sealed record's headers with header `name`'s value replaced by `value`. */
+    private List<Map.Entry<String, byte[]>> replaced(String name, byte[] value) {
+        List<Map.Entry<String, byte[]>> out = new ArrayList<>();
+        for (Map.Entry<String, byte[]> h : sealed.headers()) {
+            out.add(Map.entry(h.getKey(), h.getKey().equals(name) ? value : h.getValue()));
+        }
+        return out;
+    }
+
     @Test
     void truncatedValue() {
         byte[] cut = Arrays.copyOf(sealed.value(), 20);
-        assertThrows(RewrapException.Truncated.class, () -> dec.open(TOPIC, cut, sealed.edek(), mine()));
+        assertThrows(RewrapException.Truncated.class, () -> dec.open(TOPIC, KEY, cut, sealed.headers(), mine()));
     }
 
     @Test
     void truncatedEdek() {
         byte[] cut = Arrays.copyOf(sealed.edek(), 40);
-        assertThrows(RewrapException.Truncated.class, () -> dec.open(TOPIC, sealed.value(), cut, mine()));
+        assertThrows(RewrapException.Truncated.class, () -> dec.open(TOPIC, KEY, sealed.value(), replaced(Constants.EDEK_HEADER, cut), mine()));
     }
 
     @Test
     void unknownVersion() {
         byte[] bad = sealed.value().clone();
         bad[2] = 9;
-        RewrapException e = assertThrows(RewrapException.UnsupportedVersion.class, () -> dec.open(TOPIC, bad, sealed.edek(), mine()));
+        RewrapException e = assertThrows(RewrapException.UnsupportedVersion.class, () -> dec.open(TOPIC, KEY, bad, sealed.headers(), mine()));
         assertEquals(101, e.code());
     }
 
@@ -83,25 +93,25 @@ class ErrorsTest {
     void flippedBit() {
         byte[] bad = sealed.value().clone();
         bad[bad.length - 1] ^= 1;
-        assertThrows(RewrapException.AuthenticationFailed.class, () -> dec.open(TOPIC, bad, sealed.edek(), mine()));
+        assertThrows(RewrapException.AuthenticationFailed.class, () -> dec.open(TOPIC, KEY, bad, sealed.headers(), mine()));
     }
 
     @Test
     void wrongTopicAndWrongConsumer() {
-        assertThrows(RewrapException.WrongTopic.class, () -> dec.open("payments", sealed.value(), sealed.edek(), mine()));
+        assertThrows(RewrapException.WrongTopic.class, () -> dec.open("payments", KEY, sealed.value(), sealed.headers(), mine()));
         List<byte[]> theirs = w.fetch(TOPIC, sealed.edek(), "other");
-        assertThrows(RewrapException.WrongConsumer.class, () -> dec.open(TOPIC, sealed.value(), sealed.edek(), theirs));
+        assertThrows(RewrapException.WrongConsumer.class, () -> dec.open(TOPIC, KEY, sealed.value(), sealed.headers(), theirs));
     }
 
     @Test
     void missingCfragNotGrantedForeignAndPlaintext() {
         assertThrows(RewrapException.NotGranted.class, () -> w.reencryptor.reencrypt(TOPIC, sealed.edek(), "stranger"));
-        assertThrows(RewrapException.MissingCfrag.class, () -> dec.open(TOPIC, sealed.value(), sealed.edek(), List.of()));
+        assertThrows(RewrapException.MissingCfrag.class, () -> dec.open(TOPIC, KEY, sealed.value(), sealed.headers(), List.of()));
         assertThrows(RewrapException.ForeignRecord.class,
-                () -> dec.open(TOPIC, "{\"json\":1}".getBytes(StandardCharsets.UTF_8), sealed.edek(), mine()));
+                () -> dec.open(TOPIC, KEY, "{\"json\":1}".getBytes(StandardCharsets.UTF_8), sealed.headers(), mine()));
         assertThrows(RewrapException.Unencrypted.class,
-                () -> dec.open(TOPIC, "injected".getBytes(StandardCharsets.UTF_8), List.of()));
-        Opened tombstone = dec.open(TOPIC, null, List.of());
+                () -> dec.open(TOPIC, KEY, "injected".getBytes(StandardCharsets.UTF_8), List.of()));
+        Opened tombstone = dec.open(TOPIC, KEY, null, List.of());
         assertEquals(Opened.Kind.TOMBSTONE, tombstone.kind());
         assertNull(tombstone.value());
         assertFalse(tombstone.authenticated());
@@ -111,18 +121,19 @@ class ErrorsTest {
     void allowedPlaintextIsReportedAsUnencryptedAllowedNeverAsDecrypted() {
         byte[] legacy = "legacy".getBytes(StandardCharsets.UTF_8);
         try (Decryptor migrating = new Decryptor(me, 0, 0, true, w.adminPub)) {
-            Opened plain = migrating.open(TOPIC, legacy, List.of(Map.entry("x", new byte[0])));
+            migrating.addProducerGrant(w.producerGrant(TOPIC, w.signer.publicKey()));
+            Opened plain = migrating.open(TOPIC, KEY, legacy, List.of(Map.entry("x", new byte[0])));
             assertEquals(Opened.Kind.UNENCRYPTED_ALLOWED, plain.kind());
             assertEquals(2, plain.kind().code());
             assertFalse(plain.authenticated());
             assertArrayEquals(legacy, plain.value());
 
-            Opened sealedRecord = migrating.open(TOPIC, sealed.value(), sealed.edek(), mine());
+            Opened sealedRecord = migrating.open(TOPIC, KEY, sealed.value(), sealed.headers(), mine());
             assertEquals(Opened.Kind.DECRYPTED, sealedRecord.kind());
             assertEquals(0, sealedRecord.kind().code());
             assertTrue(sealedRecord.authenticated());
             assertArrayEquals("secret payload".getBytes(StandardCharsets.UTF_8), sealedRecord.value());
-            assertEquals(1, migrating.open(TOPIC, null, List.of()).kind().code());
+            assertEquals(1, migrating.open(TOPIC, KEY, null, List.of()).kind().code());
         }
     }
 
@@ -130,7 +141,7 @@ class ErrorsTest {
     private List<Map.Entry<String, byte[]>> recordHeaders(Map.Entry<String, byte[]> extra) {
         List<Map.Entry<String, byte[]>> headers = new ArrayList<>();
         headers.add(Map.entry("traceparent", "00-abc-01".getBytes(StandardCharsets.UTF_8)));
-        headers.add(Map.entry(Constants.EDEK_HEADER, sealed.edek()));
+        headers.addAll(sealed.headers());
         for (byte[] frag : mine()) {
             headers.add(Map.entry(Constants.CFRAG_HEADER, frag));
         }
@@ -143,27 +154,27 @@ class ErrorsTest {
 
     @Test
     void everyHeaderIsPassedAndTheEngineSelectsOurs() {
-        Opened opened = dec.open(TOPIC, sealed.value(), recordHeaders(null));
+        Opened opened = dec.open(TOPIC, KEY, sealed.value(), recordHeaders(null));
         assertEquals(Opened.Kind.DECRYPTED, opened.kind());
         assertArrayEquals("secret payload".getBytes(StandardCharsets.UTF_8), opened.value());
         // Unknown rewrap.* names are the engine's to ignore, not an error.
-        assertTrue(dec.open(TOPIC, sealed.value(), recordHeaders(Map.entry("rewrap.future", new byte[1]))).authenticated());
+        assertTrue(dec.open(TOPIC, KEY, sealed.value(), recordHeaders(Map.entry("rewrap.future", new byte[1]))).authenticated());
     }
 
     @Test
     void headerNameWithNulIsRefusedAsSmuggling() {
         // C clients read "rewrap.cfrag\0x" as "rewrap.cfrag": a name that only matches once cut.
         RewrapException e = assertThrows(RewrapException.Malformed.class,
-                () -> dec.open(TOPIC, sealed.value(), recordHeaders(Map.entry("rewrap.cfrag\u0000x", mine().get(0)))));
+                () -> dec.open(TOPIC, KEY, sealed.value(), recordHeaders(Map.entry("rewrap.cfrag\u0000x", mine().get(0)))));
         assertEquals(RewrapException.Malformed.CODE, e.code());
         assertThrows(RewrapException.Malformed.class,
-                () -> dec.open(TOPIC, sealed.value(), recordHeaders(Map.entry("rewrap.edek\u0000", sealed.edek()))));
+                () -> dec.open(TOPIC, KEY, sealed.value(), recordHeaders(Map.entry("rewrap.edek\u0000", sealed.edek()))));
     }
 
     @Test
     void duplicateEdekIsRefusedByTheEngine() {
         assertThrows(RewrapException.Malformed.class,
-                () -> dec.open(TOPIC, sealed.value(), recordHeaders(Map.entry(Constants.EDEK_HEADER, sealed.edek()))));
+                () -> dec.open(TOPIC, KEY, sealed.value(), recordHeaders(Map.entry(Constants.EDEK_HEADER, sealed.edek()))));
     }
 
     @Test
@@ -189,10 +200,10 @@ class ErrorsTest {
     void closeTwiceAndUseAfterCloseAreSafeErrors() {
         dec.close();
         dec.close();
-        RewrapException e = assertThrows(RewrapException.Closed.class, () -> dec.open(TOPIC, sealed.value(), sealed.edek(), mine()));
+        RewrapException e = assertThrows(RewrapException.Closed.class, () -> dec.open(TOPIC, KEY, sealed.value(), sealed.headers(), mine()));
         assertEquals(500, e.code());
         enc.close();
-        assertThrows(RewrapException.Closed.class, () -> enc.seal(TOPIC, new byte[1]));
+        assertThrows(RewrapException.Closed.class, () -> enc.seal(TOPIC, null, new byte[1]));
         assertThrows(RewrapException.Closed.class, () -> enc.rotate());
     }
 

@@ -22,15 +22,25 @@ class ScenarioTest {
             for (int i = 0; i < (producerKeyMode ? 3 : 1); i++) {
                 delegating.add(SecretKey.generate());
             }
+            // Producers a, b, c each sign with their own key, granted by the administrator.
+            List<SecretKey> signers = new ArrayList<>();
             List<Encryptor> producers = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
-                producers.add(new Encryptor(delegating.get(i % delegating.size()).publicKey()));
+                Encryptor p = new Encryptor(delegating.get(i % delegating.size()).publicKey());
+                SecretKey signer = SecretKey.generate();
+                p.setSigner(signer, SigningMode.SESSION);
+                signers.add(signer);
+                producers.add(p);
             }
             String[] ids = {"1", "2", "3"};
             List<Decryptor> consumers = new ArrayList<>();
             for (String id : ids) {
                 try (SecretKey key = SecretKey.generate()) {
-                    consumers.add(new Decryptor(key, w.adminPub));
+                    Decryptor dec = new Decryptor(key, w.adminPub);
+                    for (SecretKey signer : signers) {
+                        dec.addProducerGrant(w.producerGrant(TOPIC, signer.publicKey()));
+                    }
+                    consumers.add(dec);
                     if (!id.equals("3")) {
                         for (SecretKey d : delegating) {
                             w.grant(d, TOPIC, id, key.publicKey());
@@ -42,16 +52,21 @@ class ScenarioTest {
             int messages = 60;
             for (int i = 0; i < messages; i++) {
                 byte[] payload = ("message " + i).getBytes(StandardCharsets.UTF_8);
-                Encryptor.Sealed s = producers.get(i % 3).seal(TOPIC, payload);
+                byte[] key = ("k" + i).getBytes(StandardCharsets.UTF_8);
+                Encryptor.Sealed s = producers.get(i % 3).seal(TOPIC, key, payload);
                 for (int c = 0; c < 3; c++) {
                     List<byte[]> frags = w.fetch(TOPIC, s.edek(), ids[c]);
                     Decryptor dec = consumers.get(c);
                     if (c == 2) {
-                        assertThrows(RewrapException.MissingCfrag.class, () -> dec.open(TOPIC, s.value(), s.edek(), frags));
+                        assertThrows(RewrapException.MissingCfrag.class, () -> dec.open(TOPIC, key, s.value(), s.headers(), frags));
                     } else {
-                        Opened opened = dec.open(TOPIC, s.value(), s.edek(), frags);
+                        Opened opened = dec.open(TOPIC, key, s.value(), s.headers(), frags);
                         assertEquals(Opened.Kind.DECRYPTED, opened.kind());
                         assertArrayEquals(payload, opened.value());
+                        assertEquals(Opened.Vouch.PRODUCER, opened.vouch());
+                        assertEquals(signers.get(i % 3).publicKey(), opened.producer());
+                        assertEquals(SigningMode.SESSION, opened.mode());
+                        assertEquals(i / 3, opened.counter()); // each producer's i/3-th record
                     }
                 }
             }
@@ -64,16 +79,17 @@ class ScenarioTest {
             assertEquals(delegating.size(), w.reencryptor.revoke(TOPIC, "2"));
             for (Encryptor p : producers) {
                 p.rotate();
-                Encryptor.Sealed s = p.seal(TOPIC, "later".getBytes(StandardCharsets.UTF_8));
+                Encryptor.Sealed s = p.seal(TOPIC, null, "later".getBytes(StandardCharsets.UTF_8));
                 assertArrayEquals("later".getBytes(StandardCharsets.UTF_8),
-                        consumers.get(0).open(TOPIC, s.value(), s.edek(), w.fetch(TOPIC, s.edek(), "1")).value());
+                        consumers.get(0).open(TOPIC, null, s.value(), s.headers(), w.fetch(TOPIC, s.edek(), "1")).value());
                 assertThrows(RewrapException.MissingCfrag.class,
-                        () -> consumers.get(1).open(TOPIC, s.value(), s.edek(), w.fetch(TOPIC, s.edek(), "2")));
+                        () -> consumers.get(1).open(TOPIC, null, s.value(), s.headers(), w.fetch(TOPIC, s.edek(), "2")));
                 assertThrows(RewrapException.Revoked.class, () -> w.reencryptor.reencrypt(TOPIC, s.edek(), "2"));
             }
             producers.forEach(Encryptor::close);
             consumers.forEach(Decryptor::close);
             delegating.forEach(SecretKey::close);
+            signers.forEach(SecretKey::close);
         }
     }
 }

@@ -17,7 +17,7 @@ class ThreadsTest {
     void handlesAreSharedSafely() throws Exception {
         try (World w = new World(); SecretKey channel = SecretKey.generate(); SecretKey me = SecretKey.generate()) {
             w.grant(channel, "t", "me", me.publicKey());
-            try (Encryptor enc = new Encryptor(channel.publicKey()); Decryptor dec = new Decryptor(me, w.adminPub)) {
+            try (Encryptor enc = w.producer(channel.publicKey()); Decryptor dec = w.consumer(me, "t")) {
                 ExecutorService pool = Executors.newFixedThreadPool(8);
                 List<Future<Integer>> results = new ArrayList<>();
                 for (int t = 0; t < 8; t++) {
@@ -26,8 +26,9 @@ class ThreadsTest {
                         int ok = 0;
                         for (int i = 0; i < 200; i++) {
                             byte[] payload = ("thread " + thread + " message " + i).getBytes(StandardCharsets.UTF_8);
-                            Encryptor.Sealed s = enc.seal("t", payload);
-                            assertArrayEquals(payload, dec.open("t", s.value(), s.edek(), w.fetch("t", s.edek(), "me")).value());
+                            byte[] key = ("thread " + thread).getBytes(StandardCharsets.UTF_8);
+                            Encryptor.Sealed s = enc.seal("t", key, payload);
+                            assertArrayEquals(payload, dec.open("t", key, s.value(), s.headers(), w.fetch("t", s.edek(), "me")).value());
                             ok++;
                         }
                         return ok;
@@ -56,7 +57,7 @@ class ThreadsTest {
                 results.add(pool.submit(() -> {
                     try {
                         while (true) {
-                            enc.seal("t", new byte[64]);
+                            enc.seal("t", null, new byte[64]);
                         }
                     } catch (RewrapException.Closed e) {
                         return "closed";

@@ -67,6 +67,30 @@ class VectorsTest {
         return list;
     }
 
+    /** A record's Kafka key: field PREFIX "key" (hex; "-" empty; "null" or absent: a null key). */
+    private static byte[] key(Map<String, String> c, String prefix) {
+        return hex(c.get(prefix + "key"));
+    }
+
+    /**
+     * A decryptor as a vector describes it: consumer key, trusted administrator, plaintext
+     * setting, signature policy (field "policy"; absent: off) and its producer grants (fields
+     * "producer_grants" N, "producer_grant<i>" hex; each also verified at the vectors' now).
+     */
+    private static Decryptor decryptor(Map<String, String> c, SecretKey me, PublicKey admin) {
+        Decryptor dec = new Decryptor(me, 0, 0, Boolean.parseBoolean(c.get("allow_plaintext")), admin);
+        String policy = c.get("policy");
+        dec.setPolicy(policy == null ? Policy.OFF : Policy.parse(policy), null);
+        long now = Long.parseLong(c.getOrDefault("now", KV.get("-").get("now")));
+        String grants = c.get("producer_grants");
+        for (int i = 0; grants != null && i < Integer.parseInt(grants); i++) {
+            byte[] grant = hex(c.get("producer_grant" + i));
+            ProducerGrant.fromBytes(grant).verify(now, admin);
+            dec.addProducerGrant(grant);
+        }
+        return dec;
+    }
+
     private static void checkGrant(String name, byte[] bytes, PublicKey admin) {
         Grant grant = Grant.fromBytes(bytes);
         grant.verify(now(), admin);
@@ -99,18 +123,23 @@ class VectorsTest {
         }
 
         try (SecretKey me = SecretKey.fromHex(c.get("consumer_secret_key"));
-             Decryptor dec = new Decryptor(me, 0, 0, Boolean.parseBoolean(c.get("allow_plaintext")), admin)) {
+             Decryptor dec = decryptor(c, me, admin)) {
             assertEquals(c.get("consumer_public_key"), me.publicKey().toHex(), name);
             assertEquals(c.get("consumer_key_id"), me.publicKey().keyId(), name);
 
             // Every record, in order, through one decryptor.
             for (int r = 0; r < Integer.parseInt(c.get("records")); r++) {
                 String p = "record" + r + ".";
-                Opened opened = dec.open(topic, hex(c.get(p + "value")), headers(c, p));
+                Opened opened = dec.open(topic, key(c, p), hex(c.get(p + "value")), headers(c, p));
                 String what = name + " record " + r;
                 // "decrypted", "tombstone", "unencrypted_allowed": the kinds' names.
                 assertEquals(c.get(p + "opened"), opened.kind().name().toLowerCase(Locale.ROOT), what);
                 assertEquals(opened.kind() == Opened.Kind.DECRYPTED, opened.authenticated(), what);
+                if (opened.kind() == Opened.Kind.DECRYPTED) {
+                    // "producer": the vouch's name.
+                    assertEquals(c.get(p + "vouch"), opened.vouch().name().toLowerCase(Locale.ROOT), what);
+                    assertEquals(Long.parseLong(c.get(p + "counter")), opened.counter(), what);
+                }
                 if (opened.kind() == Opened.Kind.TOMBSTONE) {
                     assertNull(opened.value(), what);
                 } else {
@@ -118,13 +147,17 @@ class VectorsTest {
                 }
             }
 
-            // Single-fault variants of the first record, with its headers.
-            List<Map.Entry<String, byte[]>> first = headers(c, "record0.");
+            // Variants of the first record, each with its own topic, key, value and headers,
+            // through the same decryptor (its session cached).
             for (int i = 0; i < Integer.parseInt(c.get("rejects")); i++) {
-                String t = c.get("reject" + i + ".topic");
-                byte[] value = hex(c.get("reject" + i + ".value"));
-                RewrapException e = assertThrows(RewrapException.class, () -> dec.open(t, value, first));
-                assertEquals(Integer.parseInt(c.get("reject" + i + ".code")), e.code(), name + " " + c.get("reject" + i + ".what"));
+                String p = "reject" + i + ".";
+                String t = c.get(p + "topic");
+                byte[] key = key(c, p);
+                byte[] value = hex(c.get(p + "value"));
+                List<Map.Entry<String, byte[]>> headers = headers(c, p);
+                String what = name + ": " + c.get(p + "what");
+                RewrapException e = assertThrows(RewrapException.class, () -> dec.open(t, key, value, headers), what);
+                assertEquals(Integer.parseInt(c.get(p + "code")), e.code(), what + " -> " + e);
             }
         }
     }
@@ -143,8 +176,8 @@ class VectorsTest {
                 case "open" -> {
                     PublicKey admin = PublicKey.fromHex(v.get("admin_public_key"));
                     try (SecretKey me = SecretKey.fromHex(v.get("consumer_secret_key"));
-                         Decryptor dec = new Decryptor(me, 0, 0, Boolean.parseBoolean(v.get("allow_plaintext")), admin)) {
-                        dec.open(v.get("topic"), hex(v.get("value")), headers(v, ""));
+                         Decryptor dec = decryptor(v, me, admin)) {
+                        dec.open(v.get("topic"), key(v, ""), hex(v.get("value")), headers(v, ""));
                     }
                 }
                 case "grant" -> Grant.fromBytes(hex(v.get("grant")))

@@ -5,12 +5,12 @@ import io.rewrap.RewrapException;
 import java.util.Map;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.common.utils.Utils;
 
 /**
  * Composes rewrap with another deserializer: rewrap opens the record, the inner one parses the
  * plaintext. Configured with {@code rewrap.inner.deserializer} plus the
- * {@link RewrapDeserializer} properties, or in code. As with {@link RewrapDeserializer}, a
+ * {@link RewrapDeserializer} properties (including {@link RewrapKeyDeserializer} as the key
+ * deserializer), or in code. As with {@link RewrapDeserializer}, a
  * plaintext record let through by {@code rewrap.allow.plaintext} carries the
  * {@value RewrapDeserializer#UNAUTHENTICATED_HEADER} header (added before the inner
  * deserializer runs, so it sees the header too).
@@ -26,9 +26,19 @@ public class OpeningDeserializer<T> implements Deserializer<T> {
         this.rewrap = new RewrapDeserializer();
     }
 
+    /** Programmatic use; see {@link RewrapDeserializer#RewrapDeserializer(Decryptor)}. */
     public OpeningDeserializer(Deserializer<T> inner, Decryptor decryptor) {
         this.inner = inner;
         this.rewrap = new RewrapDeserializer(decryptor);
+    }
+
+    /**
+     * Programmatic use, paired with the consumer's key deserializer; see
+     * {@link RewrapDeserializer#RewrapDeserializer(Decryptor, RewrapKeyDeserializer)}.
+     */
+    public OpeningDeserializer(Deserializer<T> inner, Decryptor decryptor, RewrapKeyDeserializer<?> keyDeserializer) {
+        this.inner = inner;
+        this.rewrap = new RewrapDeserializer(decryptor, keyDeserializer);
     }
 
     @Override
@@ -39,11 +49,7 @@ public class OpeningDeserializer<T> implements Deserializer<T> {
             if (name == null) {
                 throw new RewrapException.InvalidArgument("set " + INNER_DESERIALIZER);
             }
-            try {
-                inner = (Deserializer<T>) Utils.newInstance(Class.forName(name));
-            } catch (ClassNotFoundException e) {
-                throw new RewrapException.InvalidArgument(INNER_DESERIALIZER + ": no class " + name);
-            }
+            inner = (Deserializer<T>) RewrapConfig.newInstance(INNER_DESERIALIZER, name);
         }
         inner.configure(configs, isKey);
         rewrap.configure(configs, isKey);

@@ -5,13 +5,13 @@ import io.rewrap.RewrapException;
 import java.util.Map;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Serializer;
-import org.apache.kafka.common.utils.Utils;
 
 /**
  * Composes rewrap with another serializer (String, JSON, Avro bytes...): the inner one makes
  * the bytes, rewrap seals them (a null from the inner serializer stays a tombstone). By
  * configuration:
  * <pre>
+ * key.serializer=io.rewrap.kafka.RewrapKeySerializer
  * value.serializer=io.rewrap.kafka.SealingSerializer
  * rewrap.inner.serializer=org.apache.kafka.common.serialization.StringSerializer
  * rewrap.delegating.key.file=/etc/rewrap/orders.pub
@@ -42,11 +42,7 @@ public class SealingSerializer<T> implements Serializer<T> {
             if (name == null) {
                 throw new RewrapException.InvalidArgument("set " + INNER_SERIALIZER);
             }
-            try {
-                inner = (Serializer<T>) Utils.newInstance(Class.forName(name));
-            } catch (ClassNotFoundException e) {
-                throw new RewrapException.InvalidArgument(INNER_SERIALIZER + ": no class " + name);
-            }
+            inner = (Serializer<T>) RewrapConfig.newInstance(INNER_SERIALIZER, name);
         }
         inner.configure(configs, isKey);
         rewrap.configure(configs, isKey);
@@ -60,6 +56,11 @@ public class SealingSerializer<T> implements Serializer<T> {
     @Override
     public byte[] serialize(String topic, Headers headers, T data) {
         return rewrap.serialize(topic, headers, inner.serialize(topic, headers, data));
+    }
+
+    /** Seals under an explicit record key (serialized; null for none): see {@link RewrapSerializer}. */
+    public byte[] serialize(String topic, Headers headers, byte[] key, T data) {
+        return rewrap.serialize(topic, headers, key, inner.serialize(topic, headers, data));
     }
 
     @Override

@@ -3,9 +3,11 @@ package io.rewrap.bench;
 import io.rewrap.Decryptor;
 import io.rewrap.Encryptor;
 import io.rewrap.Grant;
+import io.rewrap.ProducerGrant;
 import io.rewrap.PublicKey;
 import io.rewrap.ReEncryptor;
 import io.rewrap.SecretKey;
+import io.rewrap.SigningMode;
 import java.util.List;
 
 /**
@@ -38,18 +40,21 @@ public final class JniOverhead {
              SecretKey me = SecretKey.generate()) {
             PublicKey adminPub = admin.publicKey();
             try (ReEncryptor re = new ReEncryptor(adminPub); Encryptor enc = new Encryptor(channel.publicKey());
-                 Decryptor dec = new Decryptor(me, adminPub)) {
+                 Decryptor dec = new Decryptor(me, adminPub); SecretKey signer = SecretKey.generate()) {
                 re.addGrant(Grant.issue(admin, channel, "bench", "me", me.publicKey()));
+                enc.setSigner(signer, SigningMode.SESSION);
+                dec.addProducerGrant(ProducerGrant.issue(admin, "bench", signer.publicKey(), 0, 0));
                 byte[] payload = new byte[1024];
-                Encryptor.Sealed s = enc.seal("bench", payload);
+                byte[] key = "order-1".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                Encryptor.Sealed s = enc.seal("bench", key, payload);
                 List<byte[]> frags = re.reencrypt("bench", s.edek(), "me");
-                dec.open("bench", s.value(), s.edek(), frags);
+                dec.open("bench", key, s.value(), s.headers(), frags);
                 for (int i = 0; i < 100_000; i++) { // JIT warm-up
-                    enc.seal("bench", payload);
-                    dec.open("bench", s.value(), s.edek(), frags);
+                    enc.seal("bench", key, payload);
+                    dec.open("bench", key, s.value(), s.headers(), frags);
                 }
-                double seal = nsPerCall(() -> enc.seal("bench", payload), n);
-                double open = nsPerCall(() -> dec.open("bench", s.value(), s.edek(), frags), n);
+                double seal = nsPerCall(() -> enc.seal("bench", key, payload), n);
+                double open = nsPerCall(() -> dec.open("bench", key, s.value(), s.headers(), frags), n);
                 double copy = nsPerCall(() -> payload.clone(), n);
                 System.out.printf("seal 1KiB via JNI: %.0f ns/call%n", seal);
                 System.out.printf("open 1KiB via JNI: %.0f ns/call%n", open);
