@@ -33,15 +33,20 @@ def main():
     me = rewrap.SecretKey.generate()
     re = rewrap.ReEncryptor([admin.verifying_key])
     re.add_grant(rewrap.Grant.issue(admin, channel, "bench", "me", me.public_key()))
+    producer = rewrap.SecretKey.generate()
     enc = rewrap.Encryptor(channel.public_key())
+    enc.set_signer(producer)  # session mode: one signature per session, a hash per record
     dec = rewrap.Decryptor(me, [admin.verifying_key])
+    dec.add_producer_grant(rewrap.ProducerGrant.issue(admin, "bench", producer.public_key()))
     payload = b"\x5a" * 1024
-    value, edek = enc.seal("bench", payload)
-    headers = [(rewrap.EDEK_HEADER, edek)] + [(rewrap.CFRAG_HEADER, c) for c in re.reencrypt("bench", edek, "me")]
-    dec.open("bench", value, headers)
+    key = b"bench-key"
+    sealed = enc.seal("bench", key, payload)
+    cfrags = [(rewrap.CFRAG_HEADER, c) for c in re.reencrypt("bench", sealed.edek, "me")]
+    headers = sealed.headers + cfrags
+    dec.open("bench", key, sealed.value, headers)
 
-    seal = best_per_call(lambda: enc.seal("bench", payload), 50_000)
-    open_ = best_per_call(lambda: dec.open("bench", value, headers), 50_000)
+    seal = best_per_call(lambda: enc.seal("bench", key, payload), 50_000)
+    open_ = best_per_call(lambda: dec.open("bench", key, sealed.value, headers), 50_000)
     copy = best_per_call(lambda: bytes(bytearray(payload)), 50_000)
     print(f"seal 1KiB via Python: {seal * 1e9:.0f} ns/call")
     print(f"open 1KiB via Python: {open_ * 1e9:.0f} ns/call")
@@ -49,7 +54,7 @@ def main():
 
     # 2. Serializer plumbing loop, same run.
     n = args.records
-    ser, de = ConfluentSerializer(enc), ConfluentDeserializer(dec)
+    ser, de = ConfluentSerializer(enc, null_key=True), ConfluentDeserializer(dec, null_key=True)
 
     def passthrough_ser(v, ctx):
         ctx.headers.append((rewrap.EDEK_HEADER, b""))
@@ -66,7 +71,7 @@ def main():
             d(v, SerializationContext("bench", MessageField.VALUE, fetch_headers(hs)))
         return time.perf_counter() - start
 
-    cfrag_headers = headers[1:]
+    cfrag_headers = cfrags
     plain = min(loop(passthrough_ser, passthrough_de, lambda hs: hs) for _ in range(3))
     sealed = min(loop(ser, de, lambda hs: hs + cfrag_headers) for _ in range(3))
     print(f"{n} records produce+consume, pass-through serializers: {n / plain:,.0f} rec/s")

@@ -15,8 +15,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 use rewrap::constants::{Value, CONSTANTS};
 use rewrap::{
-    CacheStats, DecryptorConfig, Error, ErrorKind, GrantTerms, OpenedKind, ReEncryptorConfig,
-    RotationPolicy, StoreError, ERROR_KINDS,
+    CacheStats, DecryptorConfig, Error, ErrorKind, GrantTerms, OpenedKind, Policy,
+    ReEncryptorConfig, RotationPolicy, SigningMode, StoreError, Vouch, ERROR_KINDS,
 };
 
 create_exception!(
@@ -134,6 +134,15 @@ impl SecretKey {
             .map_err(store_to_py)
     }
 
+    /// The signing key a re-encryptor derives for `topic` from a 32-byte channel seed
+    /// (re-encryptors sharing the seed sign channel signatures with the same key).
+    #[staticmethod]
+    fn derive_channel_signing_key(seed: &[u8], topic: &str) -> PyResult<Self> {
+        rewrap::SecretKey::derive_channel_signing_key(seed, topic)
+            .py_err()
+            .map(SecretKey)
+    }
+
     /// The 32 secret bytes. Handle with care.
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.0.to_bytes().as_slice())
@@ -233,6 +242,133 @@ impl Signer {
     fn __repr__(&self) -> String {
         format!("Signer(<redacted>, id={})", self.0.verifying_key().key_id())
     }
+}
+
+/// An administrator key as the grant issuers take it: a `Signer` or the `SecretKey` itself.
+#[derive(FromPyObject)]
+enum AdminKey<'py> {
+    Signer(PyRef<'py, Signer>),
+    Secret(PyRef<'py, SecretKey>),
+}
+
+impl AdminKey<'_> {
+    fn with<T>(&self, f: impl FnOnce(&rewrap::Signer) -> T) -> T {
+        match self {
+            AdminKey::Signer(s) => f(&s.0),
+            AdminKey::Secret(k) => f(&rewrap::Signer::from_secret(&k.0)),
+        }
+    }
+}
+
+/// An administrator's signed statement that a producer key may produce to a topic.
+#[pyclass(module = "rewrap", frozen)]
+struct ProducerGrant(rewrap::ProducerGrant);
+
+#[pymethods]
+impl ProducerGrant {
+    /// Signs a grant letting `producer` produce to `topic` from `not_before` (default: now)
+    /// until `expires` (None: never). `admin`: a `Signer` or the administrator's `SecretKey`.
+    #[staticmethod]
+    #[pyo3(signature = (admin, topic, producer, not_before=None, expires=None))]
+    fn issue(
+        admin: AdminKey<'_>,
+        topic: &str,
+        producer: &PublicKey,
+        not_before: Option<u64>,
+        expires: Option<u64>,
+    ) -> PyResult<Self> {
+        let not_before = not_before.unwrap_or_else(rewrap::now);
+        admin
+            .with(|signer| {
+                rewrap::ProducerGrant::issue(
+                    &mut rewrap::rng(),
+                    signer,
+                    topic,
+                    &producer.0,
+                    not_before,
+                    expires,
+                )
+            })
+            .py_err()
+            .map(ProducerGrant)
+    }
+
+    /// Parses a serialized producer grant (structure only; `verify` or a Decryptor checks it).
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        rewrap::ProducerGrant::from_bytes(data)
+            .py_err()
+            .map(ProducerGrant)
+    }
+
+    /// The wire form.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.0.to_bytes())
+    }
+
+    fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        self.to_bytes(py)
+    }
+
+    /// Checks the signature (against `admins`) and validity at `now` (default: now).
+    #[pyo3(signature = (admins, now=None))]
+    fn verify(&self, admins: Vec<PyRef<'_, PublicKey>>, now: Option<u64>) -> PyResult<()> {
+        self.0
+            .verify(&key_list(admins), now.unwrap_or_else(rewrap::now))
+            .py_err()
+    }
+
+    #[getter]
+    fn topic(&self) -> &str {
+        self.0.topic()
+    }
+    #[getter]
+    fn producer(&self) -> PublicKey {
+        PublicKey(self.0.producer())
+    }
+    #[getter]
+    fn admin_key(&self) -> PublicKey {
+        PublicKey(self.0.admin_key())
+    }
+    #[getter]
+    fn not_before(&self) -> u64 {
+        self.0.not_before()
+    }
+    #[getter]
+    fn expires(&self) -> Option<u64> {
+        self.0.expires()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ProducerGrant(topic={:?}, producer={}, admin={})",
+            self.0.topic(),
+            self.0.producer().key_id(),
+            self.0.admin_key().key_id()
+        )
+    }
+}
+
+/// A producer grant as the handles take it: a `ProducerGrant` or its wire bytes.
+#[derive(FromPyObject)]
+enum ProducerGrantArg<'py> {
+    Parsed(PyRef<'py, ProducerGrant>),
+    Bytes(Bound<'py, PyBytes>),
+}
+
+impl ProducerGrantArg<'_> {
+    fn with<T>(&self, f: impl FnOnce(&rewrap::ProducerGrant) -> T) -> PyResult<T> {
+        match self {
+            ProducerGrantArg::Parsed(g) => Ok(f(&g.0)),
+            ProducerGrantArg::Bytes(b) => {
+                Ok(f(&rewrap::ProducerGrant::from_bytes(b.as_bytes()).py_err()?))
+            }
+        }
+    }
+}
+
+fn parse_policy(text: &str) -> PyResult<Policy> {
+    Policy::parse(text).py_err()
 }
 
 /// A signed grant of a topic to a consumer (or one share of a t-of-n grant).
@@ -442,6 +578,65 @@ fn cache_dict<'py>(py: Python<'py>, s: &CacheStats) -> PyResult<Bound<'py, PyDic
     Ok(d)
 }
 
+/// What `Encryptor.seal` made: the record `value` and the `headers` to attach to it
+/// (`rewrap.edek`, then `rewrap.sig` and `rewrap.rsig` when the producer signs), as
+/// (name, bytes) pairs a Kafka client takes.
+#[pyclass(module = "rewrap", frozen)]
+struct SealedRecord {
+    value: Py<PyBytes>,
+    headers: Vec<(&'static str, Py<PyBytes>)>,
+}
+
+impl SealedRecord {
+    fn header(&self, py: Python<'_>, name: &str) -> Option<Py<PyBytes>> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone_ref(py))
+    }
+}
+
+#[pymethods]
+impl SealedRecord {
+    /// The record value (the envelope).
+    #[getter]
+    fn value(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.value.clone_ref(py)
+    }
+
+    /// The headers to attach, a new list on each call (safe to extend with your own).
+    #[getter]
+    fn headers(&self, py: Python<'_>) -> Vec<(&'static str, Py<PyBytes>)> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (*n, v.clone_ref(py)))
+            .collect()
+    }
+
+    /// The `rewrap.edek` header value.
+    #[getter]
+    fn edek(&self, py: Python<'_>) -> Py<PyBytes> {
+        self.headers[0].1.clone_ref(py)
+    }
+
+    /// The `rewrap.sig` header value (signed sessions), else None.
+    #[getter]
+    fn sig(&self, py: Python<'_>) -> Option<Py<PyBytes>> {
+        self.header(py, rewrap::SIG_HEADER)
+    }
+
+    /// The `rewrap.rsig` header value (record signing mode), else None.
+    #[getter]
+    fn rsig(&self, py: Python<'_>) -> Option<Py<PyBytes>> {
+        self.header(py, rewrap::RECORD_SIG_HEADER)
+    }
+
+    fn __repr__(&self) -> String {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| *n).collect();
+        format!("SealedRecord(headers={names:?})")
+    }
+}
+
 /// Producer side: seals payloads for one delegating public key. Thread-safe.
 #[pyclass(module = "rewrap", frozen)]
 struct Encryptor(Slot<rewrap::Encryptor>);
@@ -465,26 +660,58 @@ impl Encryptor {
         Ok(Encryptor(Slot::new(Some(Arc::new(enc)))))
     }
 
-    /// Seals `payload` for `topic`; returns `(value, edek)`: the record value and the
-    /// value of its `rewrap.edek` header.
-    fn seal<'py>(
+    /// Seals `payload` for `topic` under the record's Kafka `key` (None: a null key, which
+    /// is not the empty key): the value must be produced with that key or it will not open.
+    /// Returns a `SealedRecord` (`.value`, `.headers`).
+    fn seal(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         topic: &str,
+        key: Option<&[u8]>,
         payload: &[u8],
-    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    ) -> PyResult<SealedRecord> {
         let enc = get(&self.0)?;
         let record = if payload.len() < 4096 {
             // Below a page of data, releasing the GIL costs more than sealing.
-            enc.seal(topic, payload)
+            enc.seal(topic, key, payload)
         } else {
-            py.detach(|| enc.seal(topic, payload))
+            py.detach(|| enc.seal(topic, key, payload))
         }
         .py_err()?;
-        Ok((
-            PyBytes::new(py, &record.value),
-            PyBytes::new(py, &record.edek),
-        ))
+        let bytes = |b: &[u8]| PyBytes::new(py, b).unbind();
+        Ok(SealedRecord {
+            value: bytes(&record.value),
+            headers: record
+                .headers()
+                .into_iter()
+                .map(|(name, v)| (name, bytes(v)))
+                .collect(),
+        })
+    }
+
+    /// Signs every new session with `secret` (the producer's key, authorized on a topic by a
+    /// `ProducerGrant`) in `mode` "session" (one signature per session) or "record" (every
+    /// record too); None: unsigned sessions, which readers accept only under policy
+    /// "optional" or "off". Every topic starts a new session at its next seal.
+    #[pyo3(signature = (secret, mode="session"))]
+    fn set_signer(&self, secret: Option<&SecretKey>, mode: &str) -> PyResult<()> {
+        let mode = SigningMode::parse(mode).py_err()?;
+        get(&self.0)?.set_signer(secret.map(|k| (&k.0, mode)));
+        Ok(())
+    }
+
+    /// `(verifying key, mode)` of the producer signer, or None when sessions are unsigned.
+    #[getter]
+    fn signer(&self) -> PyResult<Option<(PublicKey, &'static str)>> {
+        Ok(get(&self.0)?
+            .signer()
+            .map(|(key, mode)| (PublicKey(key), mode.name())))
+    }
+
+    /// The key records are encrypted to.
+    #[getter]
+    fn delegating_key(&self) -> PyResult<PublicKey> {
+        Ok(PublicKey(get(&self.0)?.delegating_key()))
     }
 
     /// Starts fresh sessions (new DEKs) on the next seal of every topic.
@@ -532,6 +759,60 @@ impl ReEncryptor {
         Ok(get(&self.0)?.revoke(topic, consumer))
     }
 
+    /// Sets the producer-signature policy ("require", "optional" or "off") of `topic`, or
+    /// the default of every topic when `topic` is None.
+    #[pyo3(signature = (policy, topic=None))]
+    fn set_policy(&self, policy: &str, topic: Option<&str>) -> PyResult<()> {
+        get(&self.0)?
+            .set_policy(topic, parse_policy(policy)?)
+            .py_err()
+    }
+
+    /// The policy `topic` is served under.
+    fn policy(&self, topic: &str) -> PyResult<&'static str> {
+        Ok(get(&self.0)?.policy(topic).name())
+    }
+
+    /// Sets the 32-byte seed channel signing keys are derived from (None: no channel
+    /// signatures).
+    fn set_channel_seed(&self, seed: Option<&[u8]>) -> PyResult<()> {
+        get(&self.0)?.set_channel_seed(seed).py_err()
+    }
+
+    /// The channel signing key of `topic` that consumers trust (`Decryptor.trust_channel_key`),
+    /// or None without a channel seed.
+    fn channel_key(&self, topic: &str) -> PyResult<Option<PublicKey>> {
+        Ok(get(&self.0)?.channel_key(topic).py_err()?.map(PublicKey))
+    }
+
+    /// Verifies a producer grant (a `ProducerGrant` or its bytes) and accepts that producer's
+    /// sessions on its topic.
+    fn add_producer_grant(&self, grant: ProducerGrantArg<'_>) -> PyResult<()> {
+        let re = get(&self.0)?;
+        grant.with(|g| re.add_producer_grant(g))?.py_err()
+    }
+
+    /// Stops accepting `producer` on `topic`; True if it had a grant there.
+    fn revoke_producer(&self, topic: &str, producer: &PublicKey) -> PyResult<bool> {
+        Ok(get(&self.0)?.revoke_producer(topic, &producer.0.key_id()))
+    }
+
+    /// Checks a record's producer signature (`sig`: its `rewrap.sig` header value, None when
+    /// absent) under `topic`'s policy; returns the `rewrap.chsig` header value to attach (None
+    /// without a channel seed) or raises the error that refuses the record's fragments.
+    #[pyo3(signature = (topic, edek, sig=None))]
+    fn attest<'py>(
+        &self,
+        py: Python<'py>,
+        topic: &str,
+        edek: &[u8],
+        sig: Option<&[u8]>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let re = get(&self.0)?;
+        let chsig = py.detach(|| re.attest(topic, edek, sig, None)).py_err()?;
+        Ok(chsig.map(|c| PyBytes::new(py, &c)))
+    }
+
     /// The `rewrap.cfrag` header values for `consumer` reading a record of `topic`.
     fn reencrypt<'py>(
         &self,
@@ -563,34 +844,40 @@ struct Decryptor(Slot<rewrap::Decryptor>);
 
 #[pymethods]
 impl Decryptor {
+    /// `policy`: what every topic demands of producer signatures unless `set_policy` says
+    /// otherwise: "require" (default), "optional" or "off".
     #[new]
-    #[pyo3(signature = (secret, admins, cache_capacity=rewrap::DEFAULT_DECRYPTOR_CACHE_CAPACITY, cache_ttl_secs=None, allow_plaintext=false))]
+    #[pyo3(signature = (secret, admins, cache_capacity=rewrap::DEFAULT_DECRYPTOR_CACHE_CAPACITY, cache_ttl_secs=None, allow_plaintext=false, policy="require"))]
     fn new(
         secret: &SecretKey,
         admins: Vec<PyRef<'_, PublicKey>>,
         cache_capacity: usize,
         cache_ttl_secs: Option<u64>,
         allow_plaintext: bool,
+        policy: &str,
     ) -> PyResult<Self> {
         let config = DecryptorConfig {
             cache_capacity,
             cache_ttl_secs,
             allow_plaintext,
+            policy: parse_policy(policy)?,
         };
         let own = rewrap::SecretKey::from_bytes(secret.0.to_bytes().as_slice()).py_err()?;
         let dec = rewrap::Decryptor::with_config(own, &key_list(admins), config).py_err()?;
         Ok(Decryptor(Slot::new(Some(Arc::new(dec)))))
     }
 
-    /// Opens a record read from `topic` (`value` None is a tombstone) and says what it was:
-    /// an `Opened` whose `kind` is "decrypted", "tombstone" or "unencrypted_allowed" (only
-    /// "decrypted" is authenticated). `headers`: every header of the record as (name, value)
-    /// pairs, as Kafka clients give them; the engine selects the rewrap ones.
-    #[pyo3(signature = (topic, value, headers=None))]
+    /// Opens a record read from `topic` and says what it was: an `Opened` whose `kind` is
+    /// "decrypted", "tombstone" or "unencrypted_allowed" (only "decrypted" is authenticated).
+    /// `key`: the record's Kafka key (None when null; a sealed value opens only under the key
+    /// it was sealed with); `value` None is a tombstone; `headers`: every header of the record
+    /// as (name, value) pairs, as Kafka clients give them; the engine selects the rewrap ones.
+    #[pyo3(signature = (topic, key, value, headers=None))]
     fn open<'py>(
         &self,
         py: Python<'py>,
         topic: &str,
+        key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Opened> {
@@ -615,16 +902,60 @@ impl Decryptor {
         let small = value.is_none_or(|v| v.len() < 4096);
         let opened = if small {
             // Below a page of data, releasing the GIL costs more than opening.
-            dec.open(topic, value, &list)
+            dec.open(topic, key, value, &list)
         } else {
-            py.detach(|| dec.open(topic, value, &list))
+            py.detach(|| dec.open(topic, key, value, &list))
         }
         .py_err()?;
         let kind = opened.kind();
+        let session = match &opened {
+            rewrap::Opened::Decrypted(d) => Some(Session {
+                id: d.session.0,
+                counter: d.counter,
+                vouch: d.vouch,
+                producer: d.producer,
+                mode: d.mode,
+            }),
+            _ => None,
+        };
         Ok(Opened {
             kind,
+            session,
             value: opened.into_value().map(|v| PyBytes::new(py, &v).unbind()),
         })
+    }
+
+    /// Sets the producer-signature policy ("require", "optional" or "off") of `topic`, or
+    /// the default of every topic when `topic` is None.
+    #[pyo3(signature = (policy, topic=None))]
+    fn set_policy(&self, policy: &str, topic: Option<&str>) -> PyResult<()> {
+        get(&self.0)?
+            .set_policy(topic, parse_policy(policy)?)
+            .py_err()
+    }
+
+    /// The policy `topic` is read under.
+    fn policy(&self, topic: &str) -> PyResult<&'static str> {
+        Ok(get(&self.0)?.policy(topic).name())
+    }
+
+    /// Verifies a producer grant (a `ProducerGrant` or its bytes) against the trusted
+    /// administrators and accepts that producer's sessions on its topic.
+    fn add_producer_grant(&self, grant: ProducerGrantArg<'_>) -> PyResult<()> {
+        let dec = get(&self.0)?;
+        grant.with(|g| dec.add_producer_grant(g))?.py_err()
+    }
+
+    /// Stops accepting `producer` on `topic` (sessions already opened stay readable); True
+    /// if it had a grant there.
+    fn revoke_producer(&self, topic: &str, producer: &PublicKey) -> PyResult<bool> {
+        Ok(get(&self.0)?.revoke_producer(topic, &producer.0.key_id()))
+    }
+
+    /// Trusts `key` as `topic`'s channel signing key (`ReEncryptor.channel_key`): records
+    /// carrying its `rewrap.chsig` are accepted without a producer grant here.
+    fn trust_channel_key(&self, topic: &str, key: &PublicKey) -> PyResult<()> {
+        get(&self.0)?.trust_channel_key(topic, key.0).py_err()
     }
 
     /// The consumer's public key.
@@ -646,11 +977,22 @@ impl Decryptor {
 
 /// What `Decryptor.open` found: `kind` ("decrypted", "tombstone" or "unencrypted_allowed")
 /// and `value` (None for a tombstone). Only a "decrypted" record is authenticated data; an
-/// "unencrypted_allowed" one was let through unauthenticated by `allow_plaintext`.
+/// "unencrypted_allowed" one was let through unauthenticated by `allow_plaintext`. A
+/// decrypted record also says which session and producer it came from.
 #[pyclass(module = "rewrap", frozen)]
 struct Opened {
     kind: OpenedKind,
+    session: Option<Session>,
     value: Option<Py<PyBytes>>,
+}
+
+/// The session facts of a decrypted record.
+struct Session {
+    id: [u8; rewrap::engine::SESSION_ID_LEN],
+    counter: u64,
+    vouch: Vouch,
+    producer: Option<rewrap::PublicKey>,
+    mode: Option<SigningMode>,
 }
 
 /// The Python spelling of an opened kind: the engine's name in snake case.
@@ -685,9 +1027,56 @@ impl Opened {
         self.kind == OpenedKind::Decrypted
     }
 
+    /// The producer session's id (16 bytes); None unless decrypted.
+    #[getter]
+    fn session_id<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.session.as_ref().map(|s| PyBytes::new(py, &s.id))
+    }
+
+    /// The record's counter in its session (0 first): gaps or repeats show loss or replay;
+    /// None unless decrypted.
+    #[getter]
+    fn counter(&self) -> Option<u64> {
+        self.session.as_ref().map(|s| s.counter)
+    }
+
+    /// Who vouched for the session: "producer" (its signature, checked against a producer
+    /// grant), "channel" (a re-encryptor's channel signature) or "unsigned" (not signed, or
+    /// not checked under policy "optional"/"off"); None unless decrypted.
+    #[getter]
+    fn vouch(&self) -> Option<&'static str> {
+        self.session.as_ref().map(|s| s.vouch.name())
+    }
+
+    /// The producer's verifying key (signed and checked sessions only).
+    #[getter]
+    fn producer(&self) -> Option<PublicKey> {
+        self.session
+            .as_ref()
+            .and_then(|s| s.producer)
+            .map(PublicKey)
+    }
+
+    /// The producer's signing mode, "session" or "record" (signed and checked sessions only).
+    #[getter]
+    fn mode(&self) -> Option<&'static str> {
+        self.session
+            .as_ref()
+            .and_then(|s| s.mode)
+            .map(SigningMode::name)
+    }
+
     fn __repr__(&self) -> String {
         // Never the payload: reprs end up in logs.
-        format!("Opened(kind={:?})", kind_name(self.kind))
+        match &self.session {
+            Some(s) => format!(
+                "Opened(kind={:?}, counter={}, vouch={:?})",
+                kind_name(self.kind),
+                s.counter,
+                s.vouch.name()
+            ),
+            None => format!("Opened(kind={:?})", kind_name(self.kind)),
+        }
     }
 }
 
@@ -704,6 +1093,8 @@ fn _rewrap(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PublicKey>()?;
     m.add_class::<Signer>()?;
     m.add_class::<Grant>()?;
+    m.add_class::<ProducerGrant>()?;
+    m.add_class::<SealedRecord>()?;
     m.add_class::<Encryptor>()?;
     m.add_class::<ReEncryptor>()?;
     m.add_class::<Decryptor>()?;

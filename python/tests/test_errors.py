@@ -9,6 +9,7 @@ import pytest
 import rewrap
 
 TOPIC = "orders"
+KEY = b"order-1"
 
 
 @pytest.fixture
@@ -18,9 +19,9 @@ def setup(world):
     other, other_dec = world.consumer()
     world.grant(channel, TOPIC, "me", me.public_key())
     world.grant(channel, TOPIC, "other", other.public_key())
-    enc = rewrap.Encryptor(channel.public_key())
-    value, edek = enc.seal(TOPIC, b"secret payload")
-    return world, enc, dec, value, edek
+    enc = world.producer(channel.public_key(), [TOPIC])
+    sealed = enc.seal(TOPIC, KEY, b"secret payload")
+    return world, enc, dec, sealed.value, sealed
 
 
 def c_enum():
@@ -53,12 +54,12 @@ def test_shared_constants_come_from_the_engine():
 
 
 def test_header_name_cut_at_nul_is_refused(setup):
-    world, _, dec, value, edek = setup
-    headers = world.headers_for(TOPIC, edek, "me")
+    world, _, dec, value, sealed = setup
+    headers = world.headers_for(TOPIC, sealed, "me")
     smuggled = [(n + "\0x", v) if n == rewrap.CFRAG_HEADER else (n, v) for n, v in headers]
     with pytest.raises(rewrap.MalformedError):
-        dec.open(TOPIC, value, smuggled)
-    assert dec.open(TOPIC, value, headers + [("rewrap.other", b"")]).authenticated
+        dec.open(TOPIC, KEY, value, smuggled)
+    assert dec.open(TOPIC, KEY, value, headers + [("rewrap.other", b"")]).authenticated
 
 
 def test_key_files_are_read_by_the_engine(tmp_path):
@@ -78,78 +79,79 @@ def test_key_files_are_read_by_the_engine(tmp_path):
 
 
 def test_truncated_value(setup):
-    world, _, dec, value, edek = setup
+    world, _, dec, value, sealed = setup
     with pytest.raises(rewrap.TruncatedError):
-        dec.open(TOPIC, value[:20], world.headers_for(TOPIC, edek, "me"))
+        dec.open(TOPIC, KEY, value[:20], world.headers_for(TOPIC, sealed, "me"))
 
 
 def test_truncated_edek_and_cfrag(setup):
-    world, _, dec, value, edek = setup
-    headers = world.headers_for(TOPIC, edek, "me")
+    world, _, dec, value, sealed = setup
+    headers = world.headers_for(TOPIC, sealed, "me")
     with pytest.raises(rewrap.TruncatedError):
-        dec.open(TOPIC, value, [(rewrap.EDEK_HEADER, edek[:50])] + headers[1:])
+        dec.open(TOPIC, KEY, value, [(rewrap.EDEK_HEADER, sealed.edek[:50])] + headers[1:])
+    cfrag = dict(headers)[rewrap.CFRAG_HEADER]
     with pytest.raises(rewrap.TruncatedError):
-        dec.open(TOPIC, value, headers[:1] + [(rewrap.CFRAG_HEADER, headers[1][1][:100])])
+        dec.open(TOPIC, KEY, value, headers[:2] + [(rewrap.CFRAG_HEADER, cfrag[:100])])
 
 
 def test_unknown_version(setup):
-    world, _, dec, value, edek = setup
+    world, _, dec, value, sealed = setup
     bad = value[:2] + b"\x09" + value[3:]
     with pytest.raises(rewrap.UnsupportedVersionError):
-        dec.open(TOPIC, bad, world.headers_for(TOPIC, edek, "me"))
+        dec.open(TOPIC, KEY, bad, world.headers_for(TOPIC, sealed, "me"))
 
 
 def test_flipped_bit(setup):
-    world, _, dec, value, edek = setup
+    world, _, dec, value, sealed = setup
     bad = value[:-1] + bytes([value[-1] ^ 1])
     with pytest.raises(rewrap.AuthenticationError):
-        dec.open(TOPIC, bad, world.headers_for(TOPIC, edek, "me"))
+        dec.open(TOPIC, KEY, bad, world.headers_for(TOPIC, sealed, "me"))
 
 
 def test_wrong_topic(setup):
-    world, _, dec, value, edek = setup
+    world, _, dec, value, sealed = setup
     with pytest.raises(rewrap.WrongTopicError):
-        dec.open("payments", value, world.headers_for(TOPIC, edek, "me"))
+        dec.open("payments", KEY, value, world.headers_for(TOPIC, sealed, "me"))
 
 
 def test_wrong_consumer(setup):
-    world, _, dec, value, edek = setup
+    world, _, dec, value, sealed = setup
     with pytest.raises(rewrap.WrongConsumerError):
-        dec.open(TOPIC, value, world.headers_for(TOPIC, edek, "other"))
+        dec.open(TOPIC, KEY, value, world.headers_for(TOPIC, sealed, "other"))
 
 
 def test_missing_cfrag_and_not_granted(setup):
-    world, _, dec, value, edek = setup
+    world, _, dec, value, sealed = setup
     with pytest.raises(rewrap.NotGrantedError):
-        world.reencryptor.reencrypt(TOPIC, edek, "stranger")
+        world.reencryptor.reencrypt(TOPIC, sealed.edek, "stranger")
     with pytest.raises(rewrap.MissingCfragError):
-        dec.open(TOPIC, value, [(rewrap.EDEK_HEADER, edek)])
+        dec.open(TOPIC, KEY, value, sealed.headers)
 
 
 def test_edek_mismatch(setup):
-    world, enc, dec, value, edek = setup
+    world, enc, dec, value, sealed = setup
     enc.rotate()
-    _, edek2 = enc.seal(TOPIC, b"x")
+    other = enc.seal(TOPIC, KEY, b"x")
     with pytest.raises(rewrap.EdekMismatchError):
-        dec.open(TOPIC, value, world.headers_for(TOPIC, edek2, "me"))
+        dec.open(TOPIC, KEY, value, world.headers_for(TOPIC, other, "me"))
 
 
 def test_foreign_and_unencrypted_records(setup):
-    world, _, dec, _, edek = setup
+    world, _, dec, _, sealed = setup
     with pytest.raises(rewrap.ForeignRecordError):
-        dec.open(TOPIC, b'{"plain": 1}', world.headers_for(TOPIC, edek, "me"))
+        dec.open(TOPIC, KEY, b'{"plain": 1}', world.headers_for(TOPIC, sealed, "me"))
     with pytest.raises(rewrap.UnencryptedError):
-        dec.open(TOPIC, b"injected plaintext", [])
+        dec.open(TOPIC, KEY, b"injected plaintext", [])
     key = rewrap.SecretKey.generate()
     migrating = rewrap.Decryptor(key, world.admins, allow_plaintext=True)
-    legacy = migrating.open(TOPIC, b"legacy", [])
+    legacy = migrating.open(TOPIC, KEY, b"legacy", [])
     assert (legacy.kind, legacy.value, legacy.authenticated) == ("unencrypted_allowed", b"legacy", False)
 
 
 def test_tombstone_stays_none(setup):
-    world, _, dec, _, edek = setup
-    assert dec.open(TOPIC, None, world.headers_for(TOPIC, edek, "me")).kind == "tombstone"
-    assert dec.open(TOPIC, None).value is None
+    world, _, dec, _, sealed = setup
+    assert dec.open(TOPIC, KEY, None, world.headers_for(TOPIC, sealed, "me")).kind == "tombstone"
+    assert dec.open(TOPIC, None, None).value is None
 
 
 def test_untrusted_and_expired_grants(world):
@@ -177,15 +179,15 @@ def test_malformed_keys_and_grants():
 
 
 def test_closed_handles_raise_and_close_twice_is_fine(setup):
-    world, enc, dec, value, edek = setup
+    world, enc, dec, value, sealed = setup
     enc.close()
     enc.close()
     with pytest.raises(rewrap.ClosedError):
-        enc.seal(TOPIC, b"x")
+        enc.seal(TOPIC, KEY, b"x")
     with dec:
         pass
     with pytest.raises(rewrap.ClosedError):
-        dec.open(TOPIC, value, [])
+        dec.open(TOPIC, KEY, value, [])
 
 
 def test_secret_key_repr_is_redacted():
@@ -197,6 +199,10 @@ def test_secret_key_repr_is_redacted():
 def test_wrong_argument_types_raise_type_error(setup):
     _, enc, dec, _, _ = setup
     with pytest.raises(TypeError):
-        enc.seal(TOPIC, "not bytes")
+        enc.seal(TOPIC, KEY, "not bytes")
     with pytest.raises(TypeError):
-        dec.open(TOPIC, b"x", [("rewrap.edek", 5)])
+        enc.seal(TOPIC, "not bytes either", b"x")
+    with pytest.raises(TypeError):
+        enc.seal(TOPIC, b"payload without a key")
+    with pytest.raises(TypeError):
+        dec.open(TOPIC, KEY, b"x", [("rewrap.edek", 5)])

@@ -13,8 +13,8 @@ def test_seed_scenario(world, mode):
         delegating = [rewrap.SecretKey.generate() for _ in range(3)]
     else:
         delegating = [rewrap.SecretKey.generate()]
-    producers = [rewrap.Encryptor(delegating[i % len(delegating)].public_key()) for i in range(3)]
     consumers = {cid: world.consumer() for cid in ("1", "2", "3")}
+    producers = [world.producer(delegating[i % len(delegating)].public_key(), [CHANNEL]) for i in range(3)]
     for key in delegating:
         for cid in ("1", "2"):
             world.grant(key, CHANNEL, cid, consumers[cid][0].public_key())
@@ -23,16 +23,18 @@ def test_seed_scenario(world, mode):
     for i in range(60):
         p = i % 3
         payload = f"message {i} from producer {p}".encode()
-        value, edek = producers[p].seal(CHANNEL, payload)
-        sent.append((payload, value, edek))
-    for payload, value, edek in sent:
+        key = f"customer-{i % 5}".encode()
+        sent.append((p, key, payload, producers[p].seal(CHANNEL, key, payload)))
+    for p, key, payload, sealed in sent:
         for cid, (_, dec) in consumers.items():
-            headers = world.headers_for(CHANNEL, edek, cid)
+            headers = world.headers_for(CHANNEL, sealed, cid)
             if cid == "3":
                 with pytest.raises(rewrap.MissingCfragError):
-                    dec.open(CHANNEL, value, headers)
+                    dec.open(CHANNEL, key, sealed.value, headers)
             else:
-                assert dec.open(CHANNEL, value, headers).value == payload
+                opened = dec.open(CHANNEL, key, sealed.value, headers)
+                assert opened.value == payload
+                assert opened.vouch == "producer" and opened.producer == producers[p].signer[0]
 
     stats = world.reencryptor.stats()
     assert stats["reencryptions"] == 3 * 2  # one per (session, granted consumer)
@@ -45,12 +47,13 @@ def test_seed_scenario(world, mode):
     assert world.reencryptor.revoke(CHANNEL, "2") == len(delegating)
     for enc in producers:
         enc.rotate()
-        value, edek = enc.seal(CHANNEL, b"after revoke")
-        assert consumers["1"][1].open(CHANNEL, value, world.headers_for(CHANNEL, edek, "1")).value == b"after revoke"
+        sealed = enc.seal(CHANNEL, None, b"after revoke")
+        opened = consumers["1"][1].open(CHANNEL, None, sealed.value, world.headers_for(CHANNEL, sealed, "1"))
+        assert opened.value == b"after revoke"
         with pytest.raises(rewrap.MissingCfragError):
-            consumers["2"][1].open(CHANNEL, value, world.headers_for(CHANNEL, edek, "2"))
+            consumers["2"][1].open(CHANNEL, None, sealed.value, world.headers_for(CHANNEL, sealed, "2"))
         with pytest.raises(rewrap.RevokedError):
-            world.reencryptor.reencrypt(CHANNEL, edek, "2")
+            world.reencryptor.reencrypt(CHANNEL, sealed.edek, "2")
 
 
 def test_threshold_two_of_three_through_shares(world):
@@ -62,23 +65,25 @@ def test_threshold_two_of_three_through_shares(world):
         re = rewrap.ReEncryptor(world.admins)
         re.add_grant(rewrap.Grant.from_bytes(bytes(grant.share(i))))
         proxies.append(re)
-    value, edek = rewrap.Encryptor(channel.public_key()).seal("t", b"secret")
-    frags = [p.reencrypt("t", edek, "c")[0] for p in proxies]
+    sealed = world.producer(channel.public_key(), ["t"]).seal("t", b"k", b"secret")
+    frags = [p.reencrypt("t", sealed.edek, "c")[0] for p in proxies]
     with rewrap.Decryptor(key, world.admins) as fresh:
-        headers = [(rewrap.EDEK_HEADER, edek)] + [(rewrap.CFRAG_HEADER, f) for f in frags[1:]]
-        assert fresh.open("t", value, headers).value == b"secret"
+        fresh.add_producer_grant(world.producer_grants[-1])
+        headers = sealed.headers + [(rewrap.CFRAG_HEADER, f) for f in frags[1:]]
+        assert fresh.open("t", b"k", sealed.value, headers).value == b"secret"
     with pytest.raises(rewrap.InsufficientCfragsError):
-        dec.open("t", value, [(rewrap.EDEK_HEADER, edek), (rewrap.CFRAG_HEADER, frags[0])])
+        dec.open("t", b"k", sealed.value, sealed.headers + [(rewrap.CFRAG_HEADER, frags[0])])
 
 
 def test_python_reencryptor_cache_and_history(world):
     """A grant made after the records were written still opens them (history)."""
     channel = rewrap.SecretKey.generate()
-    enc = rewrap.Encryptor(channel.public_key())
-    old = [enc.seal(CHANNEL, f"old {i}".encode()) for i in range(10)]
+    enc = world.producer(channel.public_key(), [CHANNEL])
+    old = [enc.seal(CHANNEL, None, f"old {i}".encode()) for i in range(10)]
     key, dec = world.consumer()
     world.grant(channel, CHANNEL, "late", key.public_key())
-    for i, (value, edek) in enumerate(old):
-        assert dec.open(CHANNEL, value, world.headers_for(CHANNEL, edek, "late")).value == f"old {i}".encode()
+    for i, sealed in enumerate(old):
+        opened = dec.open(CHANNEL, None, sealed.value, world.headers_for(CHANNEL, sealed, "late"))
+        assert (opened.value, opened.counter) == (f"old {i}".encode(), i)
     s = world.reencryptor.stats()
     assert s["reencryptions"] == 1 and s["cache"]["hits"] == 9

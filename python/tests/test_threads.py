@@ -9,7 +9,7 @@ def test_threads_share_handles(world):
     channel = rewrap.SecretKey.generate()
     key, dec = world.consumer()
     world.grant(channel, "t", "c", key.public_key())
-    enc = rewrap.Encryptor(channel.public_key())
+    enc = world.producer(channel.public_key(), ["t"])
     ok = []
     errors = []
 
@@ -17,8 +17,9 @@ def test_threads_share_handles(world):
         try:
             for i in range(200):
                 payload = f"thread {n} message {i}".encode()
-                value, edek = enc.seal("t", payload)
-                if dec.open("t", value, world.headers_for("t", edek, "c")).value == payload:
+                key = f"{n}".encode()
+                sealed = enc.seal("t", key, payload)
+                if dec.open("t", key, sealed.value, world.headers_for("t", sealed, "c")).value == payload:
                     ok.append(1)
         except Exception as e:  # surfaced below
             errors.append(e)

@@ -76,12 +76,16 @@ def test_umbral_pre_kfrags_reencrypt_inside_rewrap():
     )
     re = rewrap.ReEncryptor([admin.verifying_key])
     re.add_grant(rewrap.Grant.from_bytes(bytes(grant)))
-    value, edek = rewrap.Encryptor(delegating_sk.public_key()).seal("orders", b"made by umbral-pre")
-    frags = re.reencrypt("orders", edek, "alice")
+    producer_sk = rewrap.SecretKey.generate()
+    enc = rewrap.Encryptor(delegating_sk.public_key())
+    enc.set_signer(producer_sk)
+    sealed = enc.seal("orders", b"k", b"made by umbral-pre")
+    frags = re.reencrypt("orders", sealed.edek, "alice")
     assert len(frags) == 3
     dec = rewrap.Decryptor(consumer_sk, [admin.verifying_key])
-    headers = [(rewrap.EDEK_HEADER, edek)] + [(rewrap.CFRAG_HEADER, f) for f in frags[:2]]
-    assert dec.open("orders", value, headers).value == b"made by umbral-pre"
+    dec.add_producer_grant(rewrap.ProducerGrant.issue(admin, "orders", producer_sk.public_key()))
+    headers = sealed.headers + [(rewrap.CFRAG_HEADER, f) for f in frags[:2]]
+    assert dec.open("orders", b"k", sealed.value, headers).value == b"made by umbral-pre"
 
     # Kfrags signed by another key are refused when wrapping.
     other = rewrap.Signer(rewrap.SecretKey.generate())
