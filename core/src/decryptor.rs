@@ -472,7 +472,11 @@ impl Decryptor {
             }
             // The session's signature was checked when its DEK was opened; a record claiming
             // another one is checked afresh (the AAD binds each record to its own).
-            let check = if hit.sig.as_deref() == sigs.session {
+            let check = if envelope.version() == ENVELOPE_VERSION_1
+                && self.trust.policies.of(topic) != Policy::Off
+            {
+                return Err(Error::Unsigned);
+            } else if hit.sig.as_deref() == sigs.session {
                 hit.check
             } else {
                 self.trust

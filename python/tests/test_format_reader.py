@@ -1,4 +1,4 @@
-"""An independent reader of the rewrap v1 format, written from docs/FORMAT.md alone with
+"""An independent reader of the rewrap wire format (v2, and v1 envelopes under policy `off`), written from docs/FORMAT.md alone with
 Python's `cryptography` and PyPI `umbral-pre` (no `rewrap` import): it opens every accept
 vector and rejects every reject vector with the error FORMAT.md §8 says wins, and the code
 FORMAT.md §9 gives it. If FORMAT.md leaves something out, this file cannot be written."""
@@ -27,6 +27,7 @@ VECTORS = json.loads((ROOT / "tests" / "vectors" / "records.json").read_text())
 CODES = {m[1]: int(m[2]) for m in re.finditer(r"^\| `(\w+)` \| (\d+) \|", FORMAT, re.M)}
 
 EDEK_HEADER, CFRAG_HEADER = "rewrap.edek", "rewrap.cfrag"
+SIG_HEADERS = {"rewrap.sig": "session", "rewrap.rsig": "record", "rewrap.chsig": "channel"}  # §1, §7
 
 
 class FormatError(Exception):
@@ -107,6 +108,22 @@ def parse_public_key(b):
     """K1: a 33-byte compressed point on the curve."""
     decompress(b, "Key")
     return b
+
+
+def verify_ecdsa(public_key, message, signature):
+    """§5/§7: ECDSA secp256k1 over SHA-256(message), r ‖ s, each in 1..n-1, low-s only (a
+    high-s twin is invalid)."""
+    if len(signature) != 64:
+        return False
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    if not (1 <= r < N and 1 <= s <= (N - 1) // 2):
+        return False
+    try:
+        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), public_key)
+        key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def key_id(public_key):
@@ -231,9 +248,9 @@ class Reader:
 
 
 def select_headers(headers):
-    """R2 (§1): the EDEK and the cfrag headers; a second EDEK, or a rewrap name followed by
-    a NUL byte, is malformed."""
-    edek, cfrags = None, []
+    """R2 (§1): the EDEK, the cfrag and the signature headers; a second EDEK (or a second
+    sig / rsig / chsig), or a rewrap name followed by a NUL byte, is malformed."""
+    edek, cfrags, sigs = None, [], {}
     for name, value in headers:
         visible = name.split("\0")[0]
         if visible == EDEK_HEADER:
@@ -244,7 +261,11 @@ def select_headers(headers):
             if visible != name:
                 raise FormatError("Malformed", "Cfrag")
             cfrags.append(value)
-    return edek, cfrags
+        elif visible in SIG_HEADERS:
+            if visible != name or SIG_HEADERS[visible] in sigs:
+                raise FormatError("Malformed", "Signature")
+            sigs[SIG_HEADERS[visible]] = value
+    return edek, cfrags, sigs
 
 
 def envelope_error(value):
@@ -253,7 +274,7 @@ def envelope_error(value):
         return FormatError("ForeignRecord")
     if len(value) < 4:
         return FormatError("Truncated", "Envelope")
-    if value[2] != 1 or value[3] != 1:
+    if value[2] not in (1, 2) or value[3] != 1:
         return FormatError("UnsupportedVersion", "Envelope")
     if len(value) < 48:
         return FormatError("Truncated", "Envelope")
@@ -287,18 +308,151 @@ def parse_cfrag(b):
     return {"t": t, "key_id": kid, "body": body}
 
 
+def short_str_bytes(text):
+    raw = text.encode()
+    return bytes([len(raw)]) + raw
+
+
+def key_digest(key):
+    """§2: a null Kafka key and an empty one differ."""
+    return hashlib.sha256(b"rewrap/record-key" + (b"\0" if key is None else b"\1" + key)).digest()
+
+
+def parse_session_sig(b):
+    """§7.1 framing (S1), read in order."""
+    r = Reader(b, "Signature")
+    if r.u8() != 1:
+        raise FormatError("UnsupportedVersion", "Signature")
+    mode = r.u8()
+    if mode not in (1, 2):
+        raise FormatError("Malformed", "Signature")
+    producer = r.take(33)
+    decompress(producer, "Signature")
+    r.take(8)  # created
+    signature = r.take(64)
+    r.finish()
+    return {"raw": b, "mode": "record" if mode == 2 else "session", "producer": producer, "signature": signature}
+
+
+def verify_session_sig(sig, topic, edek_digest):
+    message = b"rewrap/session/v1" + sig["raw"][:43] + edek_digest + short_str_bytes(topic)
+    if not verify_ecdsa(sig["producer"], message, sig["signature"]):
+        raise FormatError("BadSignature")
+
+
+def verify_channel_sig(trusted, topic, session_sig, chsig):
+    """§7.3: framing errors are …(Signature); another key or a bad signature BadSignature."""
+    r = Reader(chsig, "Signature")
+    if r.u8() != 1:
+        raise FormatError("UnsupportedVersion", "Signature")
+    key, signature = r.take(33), r.take(64)
+    r.finish()
+    message = b"rewrap/channel-signature/v1" + short_str_bytes(topic) + hashlib.sha256(session_sig).digest()
+    if key != trusted or not verify_ecdsa(trusted, message, signature):
+        raise FormatError("BadSignature")
+
+
+def verify_record_sig(producer, rsig, topic, record_key, value, edek_digest):
+    """§7.2 (S2)."""
+    if not rsig:
+        raise FormatError("Truncated", "Signature")
+    if rsig[0] != 1:
+        raise FormatError("UnsupportedVersion", "Signature")
+    if len(rsig) < 65:
+        raise FormatError("Truncated", "Signature")
+    if len(rsig) > 65:
+        raise FormatError("Malformed", "Signature")
+    message = (b"rewrap/record/v1" + short_str_bytes(topic) + key_digest(record_key)
+               + hashlib.sha256(value).digest() + edek_digest)
+    if not verify_ecdsa(producer, message, rsig[1:]):
+        raise FormatError("BadSignature")
+
+
+def parse_producer_grant(b):
+    """§5.2."""
+    r = Reader(b, "ProducerGrant")
+    if r.u8() != 1:
+        raise FormatError("UnsupportedVersion", "ProducerGrant")
+    g = {"topic": r.short_str()}
+    if len(g["topic"].encode()) > 249:
+        raise FormatError("Malformed", "ProducerGrant")
+    for k in ("producer", "admin"):
+        g[k] = r.take(33)
+        decompress(g[k], "ProducerGrant")
+    g["not_before"], g["expires"] = struct.unpack(">QQ", r.take(16))
+    g["signed"] = b[:r.at]
+    g["signature"] = r.take(64)
+    r.finish()
+    if g["expires"] and g["expires"] <= g["not_before"]:
+        raise FormatError("Malformed", "ProducerGrant")
+    return g
+
+
+def producer_grant_valid(g, now):
+    return g["not_before"] <= now and (g["expires"] == 0 or now < g["expires"])
+
+
+def verify_producer_grant(g, trusted, now):
+    if g["admin"] not in trusted or not verify_ecdsa(g["admin"], b"rewrap/producer-grant/v1" + g["signed"], g["signature"]):
+        raise FormatError("UntrustedGrant")
+    if not producer_grant_valid(g, now):
+        raise FormatError("GrantExpired")
+
+
 class Consumer:
-    def __init__(self, secret, admins, allow_plaintext):
+    def __init__(self, secret, admins, allow_plaintext, policy="off", now=0):
         self.secret = parse_secret_key(secret)
         self.public = public_key_of(secret)
+        self.admin_keys = list(admins)
         self.admins = [umbral_pk(a) for a in admins]
         self.allow_plaintext = allow_plaintext
-        self.cache = {}  # session id -> (EDEK bytes, DEK)
+        self.policy, self.now = policy, now
+        self.producers = {}  # (topic, producer key) -> verified producer grant
+        self.channel_keys = {}  # topic -> trusted channel verifying key
+        # session id -> (EDEK bytes, DEK, checked rewrap.sig value, session check)
+        self.cache = {}
 
-    def open(self, topic, value, headers):
+    def add_producer_grant(self, b):
+        g = parse_producer_grant(b)
+        verify_producer_grant(g, self.admin_keys, self.now)
+        self.producers[(g["topic"], g["producer"])] = g
+
+    def check_session(self, topic, value, edek_digest, sigs):
+        """S1 (§7): returns (vouch, producer key, mode)."""
+        if self.policy == "off":
+            return ("unsigned", None, None)
+        if value[2] == 1:  # a v1 envelope
+            raise FormatError("Unsigned")
+        if "session" not in sigs:
+            if self.policy == "optional":
+                return ("unsigned", None, None)
+            raise FormatError("Unsigned")
+        sig = parse_session_sig(sigs["session"])
+        if topic in self.channel_keys and "channel" in sigs:
+            verify_channel_sig(self.channel_keys[topic], topic, sig["raw"], sigs["channel"])
+            vouch = "channel"
+        else:
+            g = self.producers.get((topic, sig["producer"]))
+            if g is None or not producer_grant_valid(g, self.now):
+                raise FormatError("UnauthorizedProducer")
+            verify_session_sig(sig, topic, edek_digest)
+            vouch = "producer"
+        return (vouch, sig["producer"], sig["mode"])
+
+    def seal_open(self, dek, topic, key, value, edek_digest, sigs, check):
+        """S2, then R20."""
+        _, producer, mode = check
+        if mode == "record" and producer is not None:
+            if "record" not in sigs:
+                raise FormatError("Unsigned")
+            verify_record_sig(producer, sigs["record"], topic, key, value, edek_digest)
+        plaintext = aes_open(dek, value, edek_digest, key, sigs.get("session"))
+        return {"plaintext": plaintext, "vouch": check[0], "counter": int.from_bytes(value[24:32], "big")}
+
+    def open(self, topic, value, headers, key=None):
         if value is None:  # R1
             return "tombstone", None
-        edek, cfrags = select_headers(headers)  # R2
+        edek, cfrags, sigs = select_headers(headers)  # R2
         if edek is None:  # R3
             if cfrags or envelope_error(value) is None:
                 raise FormatError("Truncated", "Edek")
@@ -312,18 +466,23 @@ class Consumer:
         if edek["topic"].encode() != topic.encode():  # R9
             raise FormatError("WrongTopic")
         session = value[4:20]
+        digest = hashlib.sha256(edek["raw"]).digest()
         if session in self.cache:  # R10
-            cached_edek, dek = self.cache[session]
+            cached_edek, dek, checked_sig, check = self.cache[session]
             if cached_edek != edek["raw"]:
                 raise FormatError("EdekMismatch")
-            return "decrypted", aes_open(dek, value, hashlib.sha256(cached_edek).digest())
-        digest = hashlib.sha256(edek["raw"]).digest()
+            if value[2] == 1 and self.policy != "off":
+                raise FormatError("Unsigned")
+            if checked_sig != sigs.get("session"):  # S1 again, for another rewrap.sig
+                check = self.check_session(topic, value, digest, sigs)
+            return "decrypted", self.seal_open(dek, topic, key, value, digest, sigs, check)
         if digest[:16] != session:  # R11
             raise FormatError("EdekMismatch")
-        dek = self.open_dek(edek, cfrags)
-        plaintext = aes_open(dek, value, digest)  # R20
-        self.cache[session] = (edek["raw"], dek)
-        return "decrypted", plaintext
+        check = self.check_session(topic, value, digest, sigs)  # S1
+        dek = self.open_dek(edek, cfrags)  # R12-R19
+        opened = self.seal_open(dek, topic, key, value, digest, sigs, check)  # S2, R20
+        self.cache[session] = (edek["raw"], dek, sigs.get("session"), check)
+        return "decrypted", opened
 
     def open_dek(self, edek, cfrag_headers):
         frags, first_error = [], None
@@ -377,10 +536,14 @@ class Consumer:
         return dek
 
 
-def aes_open(dek, value, edek_digest):
-    """§2: AES-256-GCM, nonce bytes 20..32, AAD = bytes 0..32 ‖ SHA-256(EDEK)."""
+def aes_open(dek, value, edek_digest, key, session_sig):
+    """§2: AES-256-GCM, nonce bytes 20..32, AAD = bytes 0..32 ‖ SHA-256(EDEK), then for a
+    version 2 envelope ‖ key digest ‖ signature digest (128 bytes)."""
+    aad = value[:32] + edek_digest
+    if value[2] == 2:
+        aad += key_digest(key) + (bytes(32) if session_sig is None else hashlib.sha256(session_sig).digest())
     try:
-        return AESGCM(dek).decrypt(value[20:32], value[32:], value[:32] + edek_digest)
+        return AESGCM(dek).decrypt(value[20:32], value[32:], aad)
     except InvalidTag:
         raise FormatError("AuthenticationFailed") from None
 
@@ -419,14 +582,8 @@ def parse_grant(b):
 
 
 def verify_grant(g, trusted, now):
-    r, s = int.from_bytes(g["signature"][:32], "big"), int.from_bytes(g["signature"][32:], "big")
-    if g["admin"] not in trusted or not (1 <= r < N and 1 <= s <= (N - 1) // 2):  # G3, low-s
+    if g["admin"] not in trusted or not verify_ecdsa(g["admin"], b"rewrap/grant/v1" + g["signed"], g["signature"]):  # G3
         raise FormatError("UntrustedGrant")
-    admin = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), g["admin"])
-    try:
-        admin.verify(encode_dss_signature(r, s), b"rewrap/grant/v1" + g["signed"], ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        raise FormatError("UntrustedGrant") from None
     if now < g["not_before"] or (g["expires"] and now >= g["expires"]):  # G4
         raise FormatError("GrantExpired")
     for index, kfrag in g["kfrags"]:  # G5
@@ -452,6 +609,21 @@ def headers_of(item):
 
 def value_of(item):
     return None if item["value"] is None else h(item["value"])
+
+
+def key_of(item):
+    """§11: hex, or null / absent for a null Kafka key."""
+    return None if item.get("key") is None else h(item["key"])
+
+
+def consumer_of(item, now):
+    """A decryptor as a vector describes it: `policy` absent means `off`; producer grants
+    are verified and added at `now`."""
+    reader = Consumer(h(item["consumer_secret_key"]), [h(item["admin_public_key"])], item["allow_plaintext"],
+                      item.get("policy", "off"), now)
+    for g in item.get("producer_grants") or []:
+        reader.add_producer_grant(h(g))
+    return reader
 
 
 def test_error_codes_come_from_format_md():
@@ -502,27 +674,41 @@ def test_accept_case(case):
     assert [s["kfrags"][0][0] for s in shares] == list(range(len(shares)))
     assert all(len(s["kfrags"]) == 1 < s["shares"] for s in shares)
 
+    # The producer's session signature (§7.1) and producer grants (§5.2).
+    producer = public_key_of(h(case["producer_secret_key"]))
+    assert producer.hex() == case["producer_public_key"]
+    sig = parse_session_sig(h(case["sig"]))
+    assert len(sig["raw"]) == 107 and sig["producer"] == producer and sig["mode"] == case["signing_mode"]
+    verify_session_sig(sig, topic, edek_digest=hashlib.sha256(edek["raw"]).digest())
+    for g in case["producer_grants"]:
+        pg = parse_producer_grant(h(g))
+        verify_producer_grant(pg, [admin], now)
+        assert (pg["topic"], pg["producer"]) == (topic, producer)
+
     # The records, in order, through one consumer.
-    reader = Consumer(h(case["consumer_secret_key"]), [admin], case["allow_plaintext"])
+    reader = consumer_of(case, now)
     for i, record in enumerate(case["records"]):
-        kind, plaintext = reader.open(topic, value_of(record), headers_of(record))
+        kind, opened = reader.open(topic, value_of(record), headers_of(record), key_of(record))
         assert kind == record["opened"], i
+        plaintext = opened["plaintext"] if kind == "decrypted" else opened
         assert (plaintext.hex() if plaintext is not None else None) == record.get("plaintext"), i
+        if kind == "decrypted":
+            assert (opened["vouch"], opened["counter"]) == (record["vouch"], record["counter"]), i
         if "counter" in record:  # §2: nonce = prefix ‖ counter from 0
             assert int.from_bytes(value_of(record)[24:32], "big") == record["counter"]
 
-    first = headers_of(case["records"][0])
+    # Per-case rejects: their own headers, key, value and topic, through the same decryptor.
     for reject in case["rejects"]:
         with pytest.raises(FormatError) as err:
-            reader.open(reject["topic"], h(reject["value"]), first)
+            reader.open(reject["topic"], value_of(reject), headers_of(reject), key_of(reject))
         assert err.value.code == reject["code"], reject["what"]
 
 
 def reader_verdict(reject):
     check = reject["check"]
     if check == "open":
-        reader = Consumer(h(reject["consumer_secret_key"]), [h(reject["admin_public_key"])], reject["allow_plaintext"])
-        reader.open(reject["topic"], value_of(reject), headers_of(reject))
+        reader = consumer_of(reject, reject["now"])
+        reader.open(reject["topic"], value_of(reject), headers_of(reject), key_of(reject))
     elif check == "grant":
         verify_grant(parse_grant(h(reject["grant"])), [h(reject["admin_public_key"])], reject["now"])
     elif check == "public_key":
