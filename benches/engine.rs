@@ -1,7 +1,10 @@
 //! Engine benchmarks. Each payload-size group runs rewrap beside raw `ring` AES-256-GCM on
 //! the same payload, so the ratio (our overhead) is measured in the same run. The baseline
 //! does what any producer must: copy the payload into a fresh buffer and seal it there
-//! (open: copy the ciphertext out and open it in place).
+//! (open: copy the ciphertext out and open it in place). rewrap runs as deployed: sessions
+//! signed by an authorized producer, read under policy `require`. The `signing` groups put
+//! unsigned, session-signed and record-signed sealing and opening side by side, and
+//! `notary` the re-encryptor's per-session signature check (verify, then channel-sign).
 //!
 //! `cargo bench --bench engine`; results and ratios are in docs/BENCHMARKS.md.
 
@@ -12,8 +15,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rewrap::engine::{
-    Decryptor, DecryptorConfig, Encryptor, Grant, GrantTerms, ReEncryptor, ReEncryptorConfig,
-    RotationPolicy, SealedRecord, SecretKey, Signer,
+    Decryptor, DecryptorConfig, Encryptor, Grant, GrantTerms, Policy, ProducerGrant, ReEncryptor,
+    ReEncryptorConfig, RotationPolicy, SealedRecord, SecretKey, Signer, SigningMode,
 };
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
@@ -32,6 +35,9 @@ struct Fixture {
     channel: SecretKey,
     consumer_bytes: [u8; 32],
     reencryptor: ReEncryptor,
+    /// The producer's signing key and the administrator's grant for it.
+    producer_bytes: [u8; 32],
+    producer_grant: ProducerGrant,
 }
 
 impl Fixture {
@@ -45,33 +51,59 @@ impl Fixture {
         let terms = GrantTerms::one_of_one(TOPIC, "c", consumer.public_key(), T0);
         let grant = Grant::issue(&mut rng, &admin, &channel, &terms).unwrap();
         reencryptor.add_grant(&grant, T0).unwrap();
+        let producer = SecretKey::random(&mut rng);
+        let producer_grant =
+            ProducerGrant::issue(&mut rng, &admin, TOPIC, &producer.public_key(), T0, None)
+                .unwrap();
         Fixture {
             rng,
             admin,
             channel,
             consumer_bytes: *consumer.to_bytes(),
             reencryptor,
+            producer_bytes: *producer.to_bytes(),
+            producer_grant,
         }
     }
 
+    /// A consumer under policy `require` holding the producer's grant.
     fn decryptor(&self, capacity: usize) -> Decryptor {
+        self.decryptor_under(capacity, Policy::Require)
+    }
+
+    fn decryptor_under(&self, capacity: usize, policy: Policy) -> Decryptor {
         let config = DecryptorConfig {
             cache_capacity: capacity,
+            policy,
             ..Default::default()
         };
         let secret = SecretKey::from_bytes(&self.consumer_bytes).unwrap();
-        Decryptor::new(secret, &[self.admin.verifying_key()], config).unwrap()
+        let mut dec = Decryptor::new(secret, &[self.admin.verifying_key()], config).unwrap();
+        dec.add_producer_grant(&self.producer_grant, T0).unwrap();
+        dec
     }
 
+    fn producer(&self) -> SecretKey {
+        SecretKey::from_bytes(&self.producer_bytes).unwrap()
+    }
+
+    /// A producer signing its sessions in session mode.
     fn encryptor(&self) -> Encryptor {
-        Encryptor::new(
+        self.encryptor_signing(Some(SigningMode::Session))
+    }
+
+    /// A producer that never rotates, signing in `mode` (unsigned when `None`).
+    fn encryptor_signing(&self, mode: Option<SigningMode>) -> Encryptor {
+        let mut enc = Encryptor::new(
             self.channel.public_key(),
             RotationPolicy {
                 max_messages: 1 << 32,
                 max_age_secs: u64::MAX,
             },
         )
-        .unwrap()
+        .unwrap();
+        enc.set_signer(mode.map(|m| (Signer::new(self.producer()), m)));
+        enc
     }
 
     fn headers(&mut self, record: &SealedRecord) -> Vec<Vec<u8>> {
@@ -83,7 +115,7 @@ impl Fixture {
 }
 
 fn header_list<'a>(record: &'a SealedRecord, cfrags: &'a [Vec<u8>]) -> Vec<(&'a str, &'a [u8])> {
-    let mut h = vec![(rewrap::EDEK_HEADER, &record.edek[..])];
+    let mut h = record.headers();
     h.extend(cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, c.as_slice())));
     h
 }
@@ -121,9 +153,12 @@ fn seal_and_open(c: &mut Criterion) {
         });
         let mut enc = f.encryptor();
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        enc.seal(&mut rng, T0, TOPIC, &payload).unwrap();
+        enc.seal(&mut rng, T0, TOPIC, None, &payload).unwrap();
         group.bench_function("rewrap", |b| {
-            b.iter(|| enc.seal(&mut rng, T0, TOPIC, black_box(&payload)).unwrap())
+            b.iter(|| {
+                enc.seal(&mut rng, T0, TOPIC, None, black_box(&payload))
+                    .unwrap()
+            })
         });
         group.finish();
 
@@ -146,14 +181,15 @@ fn seal_and_open(c: &mut Criterion) {
                 buf
             })
         });
-        let record = enc.seal(&mut rng, T0, TOPIC, &payload).unwrap();
+        let record = enc.seal(&mut rng, T0, TOPIC, None, &payload).unwrap();
         let cfrags = f.headers(&record);
         let headers = header_list(&record, &cfrags);
         let mut dec = f.decryptor(16);
-        dec.open(T0, TOPIC, Some(&record.value), &headers).unwrap();
+        dec.open(T0, TOPIC, None, Some(&record.value), &headers)
+            .unwrap();
         group.bench_function("rewrap", |b| {
             b.iter(|| {
-                dec.open(T0, TOPIC, Some(black_box(&record.value)), &headers)
+                dec.open(T0, TOPIC, None, Some(black_box(&record.value)), &headers)
                     .unwrap()
             })
         });
@@ -165,8 +201,9 @@ fn seal_and_open(c: &mut Criterion) {
     let mut group = c.benchmark_group("seal/1KiB-facade");
     group.throughput(Throughput::Bytes(1024));
     let enc = rewrap::Encryptor::new(f.channel.public_key()).unwrap();
+    enc.set_signer(Some((&f.producer(), SigningMode::Session)));
     group.bench_function("rewrap_shared", |b| {
-        b.iter(|| enc.seal(TOPIC, black_box(&payload)).unwrap())
+        b.iter(|| enc.seal(TOPIC, None, black_box(&payload)).unwrap())
     });
     group.finish();
 }
@@ -177,6 +214,7 @@ fn umbral_steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("session");
 
     // A new session: fresh DEK, Umbral encapsulation, first seal (100 B).
+    // (Signed: the session signature is made here, once per session.)
     let mut rotating = Encryptor::new(
         f.channel.public_key(),
         RotationPolicy {
@@ -185,15 +223,20 @@ fn umbral_steps(c: &mut Criterion) {
         },
     )
     .unwrap();
+    rotating.set_signer(Some((Signer::new(f.producer()), SigningMode::Session)));
     group.bench_function("edek_create", |b| {
-        b.iter(|| rotating.seal(&mut rng, T0, TOPIC, &[0u8; 100]).unwrap())
+        b.iter(|| {
+            rotating
+                .seal(&mut rng, T0, TOPIC, None, &[0u8; 100])
+                .unwrap()
+        })
     });
 
     // Two sessions' records, so a cache of one entry misses every time.
     let mut enc = f.encryptor();
-    let r1 = enc.seal(&mut rng, T0, TOPIC, &[1u8; 100]).unwrap();
+    let r1 = enc.seal(&mut rng, T0, TOPIC, None, &[1u8; 100]).unwrap();
     enc.rotate();
-    let r2 = enc.seal(&mut rng, T0, TOPIC, &[2u8; 100]).unwrap();
+    let r2 = enc.seal(&mut rng, T0, TOPIC, None, &[2u8; 100]).unwrap();
 
     let mut tiny = ReEncryptor::new(
         &[f.admin.verifying_key()],
@@ -242,14 +285,14 @@ fn umbral_steps(c: &mut Criterion) {
         b.iter(|| {
             flip = !flip;
             let (r, h) = if flip { (&r1, &h1) } else { (&r2, &h2) };
-            cold.open(T0, TOPIC, Some(&r.value), h).unwrap()
+            cold.open(T0, TOPIC, None, Some(&r.value), h).unwrap()
         })
     });
     let mut warm = f.decryptor(16);
-    warm.open(T0, TOPIC, Some(&r1.value), &h1).unwrap();
+    warm.open(T0, TOPIC, None, Some(&r1.value), &h1).unwrap();
     group.bench_function("dek_cache_hit_open_100B", |b| {
         b.iter(|| {
-            warm.open(T0, TOPIC, Some(black_box(&r1.value)), &h1)
+            warm.open(T0, TOPIC, None, Some(black_box(&r1.value)), &h1)
                 .unwrap()
         })
     });
@@ -272,6 +315,122 @@ fn umbral_steps(c: &mut Criterion) {
     group.finish();
 }
 
+/// Issue 12: what producer signatures cost per record at 1 KiB, unsigned beside session mode
+/// (target: within 5%) and record mode, sealing and opening (warm DEK cache, record key set).
+fn signing(c: &mut Criterion) {
+    let mut f = Fixture::new();
+    let payload = vec![0x5au8; 1024];
+    let key: &[u8] = b"customer-42";
+    let modes = [
+        ("unsigned", None),
+        ("session", Some(SigningMode::Session)),
+        ("record", Some(SigningMode::Record)),
+    ];
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+
+    let mut group = c.benchmark_group("signing/seal/1KiB");
+    group.throughput(Throughput::Bytes(1024));
+    for (name, mode) in modes {
+        let mut enc = f.encryptor_signing(mode);
+        enc.seal(&mut rng, T0, TOPIC, Some(key), &payload).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                enc.seal(&mut rng, T0, TOPIC, Some(key), black_box(&payload))
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("signing/open/1KiB");
+    group.throughput(Throughput::Bytes(1024));
+    for (name, mode) in modes {
+        let mut enc = f.encryptor_signing(mode);
+        let record = enc.seal(&mut rng, T0, TOPIC, Some(key), &payload).unwrap();
+        let cfrags = f.headers(&record);
+        let headers = header_list(&record, &cfrags);
+        // Unsigned records open only under `optional` (or `off`); signed ones under `require`.
+        let policy = if mode.is_some() {
+            Policy::Require
+        } else {
+            Policy::Optional
+        };
+        let mut dec = f.decryptor_under(16, policy);
+        dec.open(T0, TOPIC, Some(key), Some(&record.value), &headers)
+            .unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                dec.open(
+                    T0,
+                    TOPIC,
+                    Some(key),
+                    Some(black_box(&record.value)),
+                    &headers,
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The re-encryptor's conversion: a session it has not checked costs one signature
+/// verification and (with a channel seed) one channel signature; later records of the session
+/// are a verdict-cache hit. Misses cycle through more sessions than the verdict cache holds,
+/// so every look-up is a fresh session.
+fn notary(c: &mut Criterion) {
+    let f = Fixture::new();
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    const SESSIONS: usize = 64;
+    let mut enc = f.encryptor();
+    let sessions: Vec<SealedRecord> = (0..SESSIONS)
+        .map(|_| {
+            enc.rotate();
+            enc.seal(&mut rng, T0, TOPIC, None, b"x").unwrap()
+        })
+        .collect();
+    let proxy = |capacity: usize, seeded: bool| {
+        let config = ReEncryptorConfig {
+            cache_capacity: capacity,
+            cache_ttl_secs: None,
+        };
+        let re = rewrap::ReEncryptor::with_config(&[f.admin.verifying_key()], config).unwrap();
+        if seeded {
+            re.set_channel_seed(Some(&[9u8; 32])).unwrap();
+        }
+        re.add_producer_grant(&f.producer_grant).unwrap();
+        re
+    };
+
+    let mut group = c.benchmark_group("notary");
+    for (name, seeded) in [
+        ("attest_miss_verify_and_channel_sign", true),
+        ("attest_miss_verify_only", false),
+    ] {
+        let small = proxy(SESSIONS / 4, seeded);
+        let mut i = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % SESSIONS;
+                let r = &sessions[i];
+                small
+                    .attest(TOPIC, &r.edek, r.sig.as_deref(), None)
+                    .unwrap()
+            })
+        });
+    }
+    let warm = proxy(SESSIONS, true);
+    let r = &sessions[0];
+    warm.attest(TOPIC, &r.edek, r.sig.as_deref(), None).unwrap();
+    group.bench_function("attest_hit", |b| {
+        b.iter(|| {
+            warm.attest(TOPIC, black_box(&r.edek), r.sig.as_deref(), None)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -279,5 +438,5 @@ fn config() -> Criterion {
         .sample_size(30)
 }
 
-criterion_group! { name = benches; config = config(); targets = seal_and_open, umbral_steps }
+criterion_group! { name = benches; config = config(); targets = seal_and_open, umbral_steps, signing, notary }
 criterion_main!(benches);

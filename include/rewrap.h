@@ -35,6 +35,12 @@
 #define REWRAP_EDEK_HEADER "rewrap.edek"
 /* Kafka header carrying a capsule fragment (repeated for t-of-n). */
 #define REWRAP_CFRAG_HEADER "rewrap.cfrag"
+/* Kafka header carrying the producer's session signature (identical on every record of a session). */
+#define REWRAP_SIG_HEADER "rewrap.sig"
+/* Kafka header carrying a producer's record signature (record signing mode). */
+#define REWRAP_RECORD_SIG_HEADER "rewrap.rsig"
+/* Kafka header a re-encryptor adds on fetch: the channel's signature over the session signature. */
+#define REWRAP_CHANNEL_SIG_HEADER "rewrap.chsig"
 /* Header a Kafka deserializer adds to a record let through unauthenticated (allow_plaintext). */
 #define REWRAP_UNAUTHENTICATED_HEADER "rewrap.unauthenticated"
 /* Bytes of a public key (SEC1 compressed secp256k1 point). */
@@ -123,6 +129,12 @@ typedef enum rewrap_result {
   REWRAP_INSECURE_KEY_FILE = 411,
   /* The handle was closed. */
   REWRAP_CLOSED = 500,
+  /* The record carries no producer signature and the channel's policy requires one. */
+  REWRAP_UNSIGNED = 600,
+  /* A producer, record or channel signature does not verify. */
+  REWRAP_BAD_SIGNATURE = 601,
+  /* The record's producer has no producer grant for this topic. */
+  REWRAP_UNAUTHORIZED_PRODUCER = 602,
   /* An error this build of the binding has no class for. */
   REWRAP_UNKNOWN = 999,
 } rewrap_result;
@@ -149,6 +161,62 @@ typedef enum rewrap_opened_kind {
 } rewrap_opened_kind;
 
 /**
+ * How an opened record's session was authenticated.
+ */
+typedef enum rewrap_vouch {
+  /**
+   * Not signed, or not checked (policy OPTIONAL for an unsigned record, or OFF).
+   */
+  REWRAP_VOUCH_UNSIGNED = 0,
+  /**
+   * The producer's own signature, checked against a producer grant.
+   */
+  REWRAP_VOUCH_PRODUCER = 1,
+  /**
+   * A channel signature made by a re-encryptor that checked the producer.
+   */
+  REWRAP_VOUCH_CHANNEL = 2,
+} rewrap_vouch;
+
+/**
+ * What a producer signs. Passed to `rewrap_encryptor_set_signer` as a `uint32_t`.
+ */
+typedef enum rewrap_signing_mode {
+  /**
+   * Not signed, or not checked (output only).
+   */
+  REWRAP_SIGNING_NONE = 0,
+  /**
+   * One signature per session (the usual choice).
+   */
+  REWRAP_SIGNING_SESSION = 1,
+  /**
+   * Every record as well, for consumers that must not be able to forge each other's data.
+   */
+  REWRAP_SIGNING_RECORD = 2,
+} rewrap_signing_mode;
+
+/**
+ * What a reader (decryptor or re-encryptor) demands of a topic's records. Passed to the
+ * `*_set_policy` functions as a `uint32_t`.
+ */
+typedef enum rewrap_policy {
+  /**
+   * Every record signed by an authorized producer (the default).
+   */
+  REWRAP_POLICY_REQUIRE = 0,
+  /**
+   * Signed records are checked as under REQUIRE; unsigned records are accepted and
+   * reported as REWRAP_VOUCH_UNSIGNED.
+   */
+  REWRAP_POLICY_OPTIONAL = 1,
+  /**
+   * Nothing is checked, and v1 records are read (migration only).
+   */
+  REWRAP_POLICY_OFF = 2,
+} rewrap_policy;
+
+/**
  * Opens records for one consumer.
  */
 typedef struct rewrap_decryptor rewrap_decryptor;
@@ -172,6 +240,12 @@ typedef struct rewrap_public_key rewrap_public_key;
  * Holds verified grants and a bounded cache of capsule fragments.
  */
 typedef struct rewrap_reencryptor rewrap_reencryptor;
+
+/**
+ * A sealed record: read it with `rewrap_sealed_value` and `rewrap_sealed_headers`, then free
+ * it with `rewrap_sealed_free`.
+ */
+typedef struct rewrap_sealed rewrap_sealed;
 
 /**
  * A secret key. Zeroized when freed.
@@ -210,6 +284,41 @@ typedef struct rewrap_header {
    */
   size_t value_len;
 } rewrap_header;
+
+/**
+ * What an opened record says about its origin. Filled by `rewrap_decryptor_open` for
+ * REWRAP_OPENED_DECRYPTED; all zero (REWRAP_VOUCH_UNSIGNED, no producer) for other kinds.
+ */
+typedef struct rewrap_record_info {
+  /**
+   * The producer session (REWRAP_SESSION_ID_LEN bytes, a prefix of the EDEK digest).
+   */
+  uint8_t session[16];
+  /**
+   * The record's counter in its session (0 first): gaps or repeats show loss or replay.
+   */
+  uint64_t counter;
+  /**
+   * How the session was authenticated.
+   */
+  enum rewrap_vouch vouch;
+  /**
+   * The producer's signing mode (REWRAP_SIGNING_NONE when not signed or not checked).
+   */
+  enum rewrap_signing_mode mode;
+  /**
+   * Whether `producer` and `producer_key_id` are set (signed and checked sessions only).
+   */
+  bool has_producer;
+  /**
+   * The producer's public key (REWRAP_PUBLIC_KEY_LEN bytes), when `has_producer`.
+   */
+  uint8_t producer[33];
+  /**
+   * The producer's key id (REWRAP_KEY_ID_LEN bytes), when `has_producer`.
+   */
+  uint8_t producer_key_id[8];
+} rewrap_record_info;
 
 /**
  * Counters of a bounded cache.
@@ -301,11 +410,44 @@ void rewrap_buf_free(struct rewrap_buf *buf);
 rewrap_result rewrap_decryptor_new(const struct rewrap_secret_key *secret, const struct rewrap_public_key *const *admins, size_t n_admins, size_t cache_capacity, uint64_t cache_ttl_secs, bool allow_plaintext, const struct rewrap_decryptor **out);
 
 /**
- * Opens one record read from `topic`. `value` NULL means a tombstone. `headers` are all of
- * the record's headers as the client received them (the engine selects the rewrap ones). On success `*kind` says what
- * the record was and `*plaintext_out` holds the payload (free with `rewrap_buf_free`).
+ * Opens one record read from `topic`. `key` is the record's Kafka key (`key_len` bytes;
+ * NULL for a null key, a non-NULL pointer with length 0 for an empty one), exactly as the
+ * producer sealed it. `value` NULL means a tombstone. `headers` are all of the record's
+ * headers as the client received them (the engine selects the rewrap ones). On success
+ * `*kind` says what the record was, `*plaintext_out` holds the payload (free with
+ * `rewrap_buf_free`) and, when `info` is not NULL, `*info` the session, counter and how the
+ * producer was authenticated. Under the topic's policy an unsigned record fails with
+ * REWRAP_UNSIGNED, a producer without a producer grant with REWRAP_UNAUTHORIZED_PRODUCER and
+ * a signature that does not verify with REWRAP_BAD_SIGNATURE.
  */
-rewrap_result rewrap_decryptor_open(const struct rewrap_decryptor *decryptor, const char *topic, const uint8_t *value, size_t value_len, const struct rewrap_header *headers, size_t n_headers, enum rewrap_opened_kind *kind, struct rewrap_buf *plaintext_out);
+rewrap_result rewrap_decryptor_open(const struct rewrap_decryptor *decryptor, const char *topic, const uint8_t *key, size_t key_len, const uint8_t *value, size_t value_len, const struct rewrap_header *headers, size_t n_headers, enum rewrap_opened_kind *kind, struct rewrap_buf *plaintext_out, struct rewrap_record_info *info);
+
+/**
+ * Sets the signature policy, a rewrap_policy, of `topic`, or the default for every topic
+ * without its own when `topic` is NULL. The default default is REWRAP_POLICY_REQUIRE.
+ */
+rewrap_result rewrap_decryptor_set_policy(const struct rewrap_decryptor *decryptor, const char *topic, uint32_t policy);
+
+/**
+ * Verifies a serialized producer grant (from `rewrap_producer_grant_issue`) against the
+ * decryptor's administrators and the clock, then accepts that producer's sessions on the
+ * grant's topic.
+ */
+rewrap_result rewrap_decryptor_add_producer_grant(const struct rewrap_decryptor *decryptor, const uint8_t *grant, size_t grant_len);
+
+/**
+ * Stops accepting new sessions of the producer with key id `key_id` (REWRAP_KEY_ID_LEN
+ * bytes, see `rewrap_public_key_id`) on `topic`. Whether a grant was removed goes to
+ * `*removed` when it is not NULL.
+ */
+rewrap_result rewrap_decryptor_revoke_producer(const struct rewrap_decryptor *decryptor, const char *topic, const uint8_t *key_id, size_t key_id_len, bool *removed);
+
+/**
+ * Trusts `key` (copied) as `topic`'s channel signing key: records carrying a channel
+ * signature under it (added by a re-encryptor that checked the producer) open with
+ * REWRAP_VOUCH_CHANNEL. Get the key from the re-encryptor (`rewrap_reencryptor_channel_key`).
+ */
+rewrap_result rewrap_decryptor_trust_channel_key(const struct rewrap_decryptor *decryptor, const char *topic, const struct rewrap_public_key *key);
 
 /**
  * DEK cache counters and Umbral opens, into `*out`.
@@ -320,15 +462,26 @@ void rewrap_decryptor_free(const struct rewrap_decryptor *decryptor);
 /**
  * A producer encrypting to `delegating` (its own key, or the channel key). A session rotates
  * after `max_messages` records or `max_age_secs` seconds; 0 selects the default
- * (1,000,000 messages, 3600 s).
+ * (1,000,000 messages, 3600 s). It seals unsigned records until `rewrap_encryptor_set_signer`.
  */
 rewrap_result rewrap_encryptor_new(const struct rewrap_public_key *delegating, uint64_t max_messages, uint64_t max_age_secs, const struct rewrap_encryptor **out);
 
 /**
- * Seals `payload` for `topic`: the record value goes to `*value_out`, the `rewrap.edek`
- * header value to `*edek_out`. Free both with `rewrap_buf_free`.
+ * Signs every new session with `signer` (copied; the caller keeps and frees its handle) in
+ * `mode`, a rewrap_signing_mode (REWRAP_SIGNING_SESSION or REWRAP_SIGNING_RECORD).
+ * `signer` NULL makes new sessions unsigned (`mode` is then ignored); readers accept those
+ * only under REWRAP_POLICY_OPTIONAL or REWRAP_POLICY_OFF. Consumers accept the signer's
+ * records once they hold a producer grant for its public key.
  */
-rewrap_result rewrap_encryptor_seal(const struct rewrap_encryptor *encryptor, const char *topic, const uint8_t *payload, size_t payload_len, struct rewrap_buf *value_out, struct rewrap_buf *edek_out);
+rewrap_result rewrap_encryptor_set_signer(const struct rewrap_encryptor *encryptor, const struct rewrap_secret_key *signer, uint32_t mode);
+
+/**
+ * Seals `payload` for `topic` under the Kafka record key `key` (`key_len` bytes; `key` NULL
+ * means a null key, distinct from an empty one: pass a non-NULL pointer with `key_len` 0 for
+ * an empty key). The consumer must open with the same key. On success `*out` holds the
+ * sealed record: its value and every header to attach (free with `rewrap_sealed_free`).
+ */
+rewrap_result rewrap_encryptor_seal(const struct rewrap_encryptor *encryptor, const char *topic, const uint8_t *key, size_t key_len, const uint8_t *payload, size_t payload_len, const struct rewrap_sealed **out);
 
 /**
  * Ends the current sessions; the next seal of each topic starts a fresh DEK.
@@ -442,6 +595,25 @@ rewrap_result rewrap_public_key_id(const struct rewrap_public_key *key, uint8_t 
 void rewrap_public_key_free(const struct rewrap_public_key *key);
 
 /**
+ * Issues a grant letting `producer` sign records of `topic`, signed by `admin`, valid from
+ * `not_before` until `expires` (Unix seconds; 0 = never). The serialized grant goes to
+ * `*out` (free with `rewrap_buf_free`).
+ */
+rewrap_result rewrap_producer_grant_issue(const struct rewrap_secret_key *admin, const char *topic, const struct rewrap_public_key *producer, uint64_t not_before, uint64_t expires, struct rewrap_buf *out);
+
+/**
+ * Parses a serialized producer grant and verifies its signature against any of the
+ * `n_admins` keys in `admins` and its validity at `now` (Unix seconds).
+ */
+rewrap_result rewrap_producer_grant_verify(const uint8_t *grant, size_t grant_len, const struct rewrap_public_key *const *admins, size_t n_admins, uint64_t now);
+
+/**
+ * Parses a serialized producer grant (structure only) and gives the producer key it names
+ * as a new handle in `*out`.
+ */
+rewrap_result rewrap_producer_grant_producer(const uint8_t *grant, size_t grant_len, const struct rewrap_public_key **out);
+
+/**
  * A re-encryptor accepting grants signed by any of the `n_admins` keys in `admins`. The
  * fragment cache holds `cache_capacity` entries (0 = default 65,536) for `cache_ttl_secs`
  * seconds (0 = until evicted).
@@ -467,6 +639,48 @@ rewrap_result rewrap_reencryptor_revoke(const struct rewrap_reencryptor *reencry
 rewrap_result rewrap_reencryptor_reencrypt(const struct rewrap_reencryptor *reencryptor, const char *topic, const uint8_t *edek, size_t edek_len, const char *consumer, struct rewrap_buf *out, size_t *count);
 
 /**
+ * Sets the producer-signature policy, a rewrap_policy, of `topic`, or the default for
+ * every topic without its own when `topic` is NULL (the default default is
+ * REWRAP_POLICY_REQUIRE). `rewrap_reencryptor_attest` checks records under it.
+ */
+rewrap_result rewrap_reencryptor_set_policy(const struct rewrap_reencryptor *reencryptor, const char *topic, uint32_t policy);
+
+/**
+ * Signs channel signatures with per-topic keys derived from the 32-byte `seed` (copied), or
+ * attaches none when `seed` is NULL.
+ */
+rewrap_result rewrap_reencryptor_set_channel_seed(const struct rewrap_reencryptor *reencryptor, const uint8_t *seed, size_t seed_len);
+
+/**
+ * `topic`'s channel verifying key (what consumers pass to
+ * `rewrap_decryptor_trust_channel_key`) as a new handle in `*out`; `*out` is set to NULL
+ * when no channel seed is set.
+ */
+rewrap_result rewrap_reencryptor_channel_key(const struct rewrap_reencryptor *reencryptor, const char *topic, const struct rewrap_public_key **out);
+
+/**
+ * Verifies a serialized producer grant against the re-encryptor's administrators and the
+ * clock, then accepts that producer's sessions on the grant's topic.
+ */
+rewrap_result rewrap_reencryptor_add_producer_grant(const struct rewrap_reencryptor *reencryptor, const uint8_t *grant, size_t grant_len);
+
+/**
+ * Removes the grant of the producer with key id `key_id` (REWRAP_KEY_ID_LEN bytes) on
+ * `topic`. Whether one was removed goes to `*removed` when it is not NULL.
+ */
+rewrap_result rewrap_reencryptor_revoke_producer(const struct rewrap_reencryptor *reencryptor, const char *topic, const uint8_t *key_id, size_t key_id_len, bool *removed);
+
+/**
+ * Checks a record's producer signature under `topic`'s policy before its fragments are
+ * served: `edek` is its `rewrap.edek` header value, `sig` its `rewrap.sig` value (NULL when
+ * it has none). On success `*chsig_out` holds the `rewrap.chsig` header value to attach
+ * (empty when no channel seed is set or the policy asks for none); on failure the error
+ * (REWRAP_UNSIGNED, REWRAP_BAD_SIGNATURE, REWRAP_UNAUTHORIZED_PRODUCER...) is why the
+ * record's fragments must be refused.
+ */
+rewrap_result rewrap_reencryptor_attest(const struct rewrap_reencryptor *reencryptor, const char *topic, const uint8_t *edek, size_t edek_len, const uint8_t *sig, size_t sig_len, struct rewrap_buf *chsig_out);
+
+/**
  * Cache counters, re-encryptions, refusals and grants held, into `*out`.
  */
 rewrap_result rewrap_reencryptor_get_stats(const struct rewrap_reencryptor *reencryptor, struct rewrap_reencryptor_stats *out);
@@ -475,6 +689,24 @@ rewrap_result rewrap_reencryptor_get_stats(const struct rewrap_reencryptor *reen
  * Frees a re-encryptor. NULL is ignored.
  */
 void rewrap_reencryptor_free(const struct rewrap_reencryptor *reencryptor);
+
+/**
+ * The record value: `*data` and `*len` point into the sealed record (valid until
+ * `rewrap_sealed_free`; copy them to keep them longer).
+ */
+rewrap_result rewrap_sealed_value(const struct rewrap_sealed *sealed, const uint8_t **data, size_t *len);
+
+/**
+ * The headers to attach to the record, all of them, in order: `*headers` points to an
+ * array of `*n_headers` (1 to 3) entries owned by the sealed record (valid until
+ * `rewrap_sealed_free`). Names are static C strings.
+ */
+rewrap_result rewrap_sealed_headers(const struct rewrap_sealed *sealed, const struct rewrap_header **headers, size_t *n_headers);
+
+/**
+ * Frees a sealed record and every view into it. NULL is ignored.
+ */
+void rewrap_sealed_free(const struct rewrap_sealed *sealed);
 
 #ifdef __cplusplus
 }  // extern "C"

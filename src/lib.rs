@@ -47,7 +47,9 @@ pub use rewrap_core::{
     DEFAULT_DECRYPTOR_CACHE_CAPACITY, DEFAULT_REENCRYPTOR_CACHE_CAPACITY, EDEK_HEADER, ERROR_KINDS,
     HEADER_PREFIX, KEY_ID_LEN, PUBLIC_KEY_LEN, RECORD_SIG_HEADER, SECRET_KEY_LEN, SIG_HEADER,
 };
-pub use store::{DirGrantStore, GrantSync, LoadReport, StoreError, StoredGrant, SyncReport};
+pub use store::{
+    DirGrantStore, GrantSync, LoadReport, StoreError, StoredGrant, StoredProducerGrant, SyncReport,
+};
 
 /// Grants, with `issue` taking the OS RNG through [`rng`].
 pub use rewrap_core::Grant;

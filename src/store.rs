@@ -92,6 +92,9 @@ pub struct DirGrantStore {
 }
 
 const EXTENSION: &str = "grant";
+
+/// A producer grant file and what it parsed to.
+pub type StoredProducerGrant = (PathBuf, Result<ProducerGrant, Error>);
 /// Producer grants (`docs/FORMAT.md` §5.2): `hex(topic).PRODUCERKEYID.pgrant`.
 const PRODUCER_EXTENSION: &str = "pgrant";
 
@@ -164,9 +167,7 @@ impl DirGrantStore {
     }
 
     /// Parses every producer grant file (structure only; readers verify).
-    pub fn list_producers(
-        &self,
-    ) -> Result<Vec<(PathBuf, Result<ProducerGrant, Error>)>, StoreError> {
+    pub fn list_producers(&self) -> Result<Vec<StoredProducerGrant>, StoreError> {
         self.files_with(PRODUCER_EXTENSION)?
             .into_iter()
             .map(|path| {

@@ -4,9 +4,9 @@ mod common;
 
 use common::{headers, open_with, Consumer, World, T0};
 use rewrap::engine::{
-    Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Object, Opened,
+    Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Object, Opened, ProducerGrant,
     RotationPolicy, SealedRecord, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER,
-    MAX_EXTRA_CFRAG_VERIFICATIONS,
+    MAX_EXTRA_CFRAG_VERIFICATIONS, SIG_HEADER,
 };
 
 const TOPIC: &str = "orders";
@@ -26,7 +26,10 @@ fn setup(seed: u64) -> Setup {
     let channel = w.key();
     w.grant(&channel, TOPIC, &granted);
     w.grant(&channel, TOPIC, &other);
-    let enc = Encryptor::new(channel.public_key(), RotationPolicy::default()).unwrap();
+    let enc = w.producer(channel.public_key(), TOPIC, RotationPolicy::default());
+    let (mut granted, mut other) = (granted, other);
+    w.sync(&mut granted);
+    w.sync(&mut other);
     Setup {
         w,
         channel,
@@ -38,7 +41,9 @@ fn setup(seed: u64) -> Setup {
 
 impl Setup {
     fn seal(&mut self, payload: &[u8]) -> SealedRecord {
-        self.enc.seal(&mut self.w.rng, T0, TOPIC, payload).unwrap()
+        self.enc
+            .seal(&mut self.w.rng, T0, TOPIC, None, payload)
+            .unwrap()
     }
     fn frags(&mut self, record: &SealedRecord) -> Vec<Vec<u8>> {
         self.w.cfrags_for(TOPIC, record, "granted")
@@ -63,8 +68,8 @@ fn truncated_edek_and_cfrag_are_named() {
     let r = s.seal(b"payload");
     let frags = s.frags(&r);
     let short_edek = SealedRecord {
-        value: r.value.clone(),
         edek: r.edek[..100].into(),
+        ..r.clone()
     };
     assert_eq!(
         open_with(&mut s.granted.decryptor, TOPIC, &short_edek, &frags),
@@ -91,8 +96,8 @@ fn unknown_versions_are_named() {
     let mut e = r.edek.to_vec();
     e[0] = 7;
     let v = SealedRecord {
-        value: r.value.clone(),
         edek: e.into(),
+        ..r.clone()
     };
     assert_eq!(
         open_with(&mut s.granted.decryptor, TOPIC, &v, &frags),
@@ -158,7 +163,7 @@ fn value_paired_with_another_sessions_edek_is_a_mismatch() {
     let frags_b = s.frags(&b);
     let mixed = SealedRecord {
         value: a.value.clone(),
-        edek: b.edek.clone(),
+        ..b.clone()
     };
     assert_eq!(
         open_with(&mut s.granted.decryptor, TOPIC, &mixed, &frags_b),
@@ -168,7 +173,7 @@ fn value_paired_with_another_sessions_edek_is_a_mismatch() {
     assert!(open_with(&mut s.granted.decryptor, TOPIC, &b, &frags_b).is_ok());
     let mixed = SealedRecord {
         value: b.value.clone(),
-        edek: a.edek.clone(),
+        ..a.clone()
     };
     assert_eq!(
         open_with(&mut s.granted.decryptor, TOPIC, &mixed, &frags_b),
@@ -304,7 +309,7 @@ fn foreign_value_with_rewrap_header_is_foreign_record() {
     let frags = s.frags(&r);
     let foreign = SealedRecord {
         value: b"{\"plain\": \"json\"}".to_vec(),
-        edek: r.edek.clone(),
+        ..r.clone()
     };
     assert_eq!(
         open_with(&mut s.granted.decryptor, TOPIC, &foreign, &frags),
@@ -316,7 +321,9 @@ fn foreign_value_with_rewrap_header_is_foreign_record() {
 fn plaintext_is_refused_unless_allowed_for_migration() {
     let mut s = setup(63);
     assert_eq!(
-        s.granted.decryptor.open(T0, TOPIC, Some(b"injected"), &[]),
+        s.granted
+            .decryptor
+            .open(T0, TOPIC, None, Some(b"injected"), &[]),
         Err(Error::Unencrypted)
     );
     let secret = s.w.key();
@@ -330,13 +337,13 @@ fn plaintext_is_refused_unless_allowed_for_migration() {
     )
     .unwrap();
     assert_eq!(
-        migrating.open(T0, TOPIC, Some(b"legacy"), &[]),
+        migrating.open(T0, TOPIC, None, Some(b"legacy"), &[]),
         Ok(Opened::UnencryptedAllowed(b"legacy".to_vec()))
     );
     // A sealed value stripped of its EDEK is never taken for plaintext.
     let r = s.seal(b"secret");
     assert_eq!(
-        migrating.open(T0, TOPIC, Some(&r.value), &[]),
+        migrating.open(T0, TOPIC, None, Some(&r.value), &[]),
         Err(Error::Truncated(Object::Edek))
     );
 }
@@ -345,7 +352,7 @@ fn plaintext_is_refused_unless_allowed_for_migration() {
 fn tombstones_stay_tombstones() {
     let mut s = setup(64);
     assert_eq!(
-        s.granted.decryptor.open(T0, TOPIC, None, &[]),
+        s.granted.decryptor.open(T0, TOPIC, None, None, &[]),
         Ok(Opened::Tombstone)
     );
     let r = s.seal(b"x");
@@ -353,7 +360,7 @@ fn tombstones_stay_tombstones() {
     assert_eq!(
         s.granted
             .decryptor
-            .open(T0, TOPIC, None, &headers(&r, &frags)),
+            .open(T0, TOPIC, None, None, &headers(&r, &frags)),
         Ok(Opened::Tombstone)
     );
 }
@@ -366,7 +373,9 @@ fn duplicate_edek_headers_are_malformed() {
     let mut h = headers(&r, &frags);
     h.push((rewrap::EDEK_HEADER, &r.edek[..]));
     assert_eq!(
-        s.granted.decryptor.open(T0, TOPIC, Some(&r.value), &h),
+        s.granted
+            .decryptor
+            .open(T0, TOPIC, None, Some(&r.value), &h),
         Err(Error::Malformed(Object::Edek))
     );
 }
@@ -380,7 +389,7 @@ fn empty_and_64_mib_payloads_round_trip() {
         let frags = s.frags(&r);
         assert_eq!(
             open_with(&mut s.granted.decryptor, TOPIC, &r, &frags),
-            Ok(Opened::Decrypted(payload))
+            Ok(payload)
         );
     }
 }
@@ -393,16 +402,19 @@ fn malformed_cfrag_beside_a_valid_one_is_skipped_and_bad_own_cfrags_are_capped()
     let r = s.seal(b"payload");
     let good = s.frags(&r).remove(0);
     let garbage = good[..10].to_vec();
+    let sig = r.sig.as_deref().unwrap();
     let headers = [
         (EDEK_HEADER, &r.edek[..]),
+        (SIG_HEADER, sig),
         (CFRAG_HEADER, &garbage[..]),
         (CFRAG_HEADER, &good[..]),
     ];
     assert_eq!(
         s.granted
             .decryptor
-            .open(T0, TOPIC, Some(&r.value), &headers),
-        Ok(Opened::Decrypted(b"payload".to_vec()))
+            .open(T0, TOPIC, None, Some(&r.value), &headers)
+            .map(common::payload),
+        Ok(b"payload".to_vec())
     );
     assert_eq!(s.granted.decryptor.stats().skipped_cfrags, 1);
 
@@ -412,19 +424,101 @@ fn malformed_cfrag_beside_a_valid_one_is_skipped_and_bad_own_cfrags_are_capped()
     let last = forged.len() - 1;
     forged[last] ^= 1;
     s.granted.forget_deks();
-    let mut many: Vec<(&str, &[u8])> = vec![(EDEK_HEADER, &r.edek[..])];
+    let mut many: Vec<(&str, &[u8])> = vec![(EDEK_HEADER, &r.edek[..]), (SIG_HEADER, sig)];
     many.extend(std::iter::repeat_n((CFRAG_HEADER, &forged[..]), 50));
     assert_eq!(
-        s.granted.decryptor.open(T0, TOPIC, Some(&r.value), &many),
+        s.granted
+            .decryptor
+            .open(T0, TOPIC, None, Some(&r.value), &many),
         Err(Error::InvalidCfrag)
     );
     // One good fragment after the forged ones still opens: skipping is per header.
     many.push((CFRAG_HEADER, &good[..]));
-    many.swap(1, 51);
+    many.swap(2, 52);
     assert!(s
         .granted
         .decryptor
-        .open(T0, TOPIC, Some(&r.value), &many)
+        .open(T0, TOPIC, None, Some(&r.value), &many)
         .is_ok());
     assert_eq!(MAX_EXTRA_CFRAG_VERIFICATIONS, 2);
+}
+
+#[test]
+fn signature_header_faults_are_named() {
+    let mut s = setup(78);
+    let r = s.seal(b"payload");
+    let frags = s.frags(&r);
+    let sig = r.sig.clone().unwrap();
+    let with_sig = |bytes: &[u8]| SealedRecord {
+        sig: Some(bytes.into()),
+        ..r.clone()
+    };
+    assert_eq!(
+        open_with(
+            &mut s.granted.decryptor,
+            TOPIC,
+            &with_sig(&sig[..60]),
+            &frags
+        ),
+        Err(Error::Truncated(Object::Signature))
+    );
+    let mut v = sig.to_vec();
+    v[0] = 9;
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &with_sig(&v), &frags),
+        Err(Error::UnsupportedVersion(Object::Signature, 9))
+    );
+    let mut longer = sig.to_vec();
+    longer.push(0);
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &with_sig(&longer), &frags),
+        Err(Error::Malformed(Object::Signature))
+    );
+    let mut h = headers(&r, &frags);
+    h.push((SIG_HEADER, &sig[..]));
+    assert_eq!(
+        s.granted
+            .decryptor
+            .open(T0, TOPIC, None, Some(&r.value), &h),
+        Err(Error::Malformed(Object::Signature))
+    );
+    let unsigned = SealedRecord {
+        sig: None,
+        ..r.clone()
+    };
+    assert_eq!(
+        open_with(&mut s.granted.decryptor, TOPIC, &unsigned, &frags),
+        Err(Error::Unsigned)
+    );
+}
+
+#[test]
+fn producer_grant_faults_are_named() {
+    let mut s = setup(79);
+    let producer = s.w.key().public_key();
+    let rogue = Signer::new(s.w.key());
+    let g = ProducerGrant::issue(&mut s.w.rng, &rogue, TOPIC, &producer, T0, None).unwrap();
+    assert_eq!(
+        s.granted.decryptor.add_producer_grant(&g, T0),
+        Err(Error::UntrustedGrant)
+    );
+    let g =
+        ProducerGrant::issue(&mut s.w.rng, &s.w.admin, TOPIC, &producer, T0, Some(T0 + 5)).unwrap();
+    assert_eq!(
+        s.granted.decryptor.add_producer_grant(&g, T0 + 5),
+        Err(Error::GrantExpired)
+    );
+    let bytes = g.to_bytes();
+    assert_eq!(
+        ProducerGrant::from_bytes(&bytes[..bytes.len() - 1]).unwrap_err(),
+        Error::Truncated(Object::ProducerGrant)
+    );
+    let mut tampered = bytes.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let tampered = ProducerGrant::from_bytes(&tampered).unwrap();
+    assert_eq!(
+        s.granted.decryptor.add_producer_grant(&tampered, T0),
+        Err(Error::UntrustedGrant)
+    );
 }

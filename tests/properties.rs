@@ -1,11 +1,12 @@
 //! Property tests: sealing round-trips for any payload (0..64 KiB) and topic, and any single
-//! bit flip in the value, the EDEK header or a cfrag header is rejected.
+//! bit flip in the value, the EDEK header, the session signature header or a cfrag header is
+//! rejected.
 
 mod common;
 
 use common::{open_with, World, T0};
 use proptest::prelude::*;
-use rewrap::engine::{Encryptor, Opened, RotationPolicy, SealedRecord};
+use rewrap::engine::{RotationPolicy, SealedRecord};
 
 fn topic() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9._-]{1,249}"
@@ -24,11 +25,11 @@ proptest! {
         let mut c = w.consumer("c");
         let key = w.key();
         w.grant(&key, &topic, &c);
-        let mut enc = Encryptor::new(key.public_key(), RotationPolicy::default()).unwrap();
+        let mut enc = w.producer(key.public_key(), &topic, RotationPolicy::default());
         for p in &payloads {
-            let r = enc.seal(&mut w.rng, T0, &topic, p).unwrap();
+            let r = enc.seal(&mut w.rng, T0, &topic, None, p).unwrap();
             prop_assert_eq!(r.value.len(), p.len() + rewrap::engine::envelope::OVERHEAD);
-            prop_assert_eq!(w.deliver(&topic, &r, &mut c), Ok(Opened::Decrypted(p.clone())));
+            prop_assert_eq!(w.deliver(&topic, &r, &mut c), Ok(p.clone()));
         }
     }
 }
@@ -38,6 +39,7 @@ proptest! {
 enum Part {
     Value,
     Edek,
+    Sig,
     Cfrag,
 }
 
@@ -60,13 +62,23 @@ fn flipped(
             flip(&mut e);
             r.edek = e.into();
         }
+        Part::Sig => {
+            let mut sig = r.sig.as_deref().expect("a signed session").to_vec();
+            flip(&mut sig);
+            r.sig = Some(sig.into());
+        }
         Part::Cfrag => flip(&mut f[0]),
     }
     (r, f)
 }
 
 fn part() -> impl Strategy<Value = Part> {
-    prop_oneof![Just(Part::Value), Just(Part::Edek), Just(Part::Cfrag)]
+    prop_oneof![
+        Just(Part::Value),
+        Just(Part::Edek),
+        Just(Part::Sig),
+        Just(Part::Cfrag)
+    ]
 }
 
 proptest! {
@@ -83,21 +95,23 @@ proptest! {
         let mut c = w.consumer("c");
         let key = w.key();
         w.grant(&key, "t", &c);
-        let mut enc = Encryptor::new(key.public_key(), RotationPolicy::default()).unwrap();
-        let r = enc.seal(&mut w.rng, T0, "t", &payload).unwrap();
+        let mut enc = w.producer(key.public_key(), "t", RotationPolicy::default());
+        w.sync(&mut c);
+        let r = enc.seal(&mut w.rng, T0, "t", None, &payload).unwrap();
         let frags = w.cfrags_for("t", &r, "c");
         let (bad, bad_frags) = flipped(&r, &frags, part, bit);
         let result = open_with(&mut c.decryptor, "t", &bad, &bad_frags);
         prop_assert!(result.is_err(), "{:?} flip {} accepted: {:?}", part, bit, result);
         // The untouched record still opens afterwards: nothing was poisoned.
-        prop_assert_eq!(open_with(&mut c.decryptor, "t", &r, &frags), Ok(Opened::Decrypted(payload)));
+        prop_assert_eq!(open_with(&mut c.decryptor, "t", &r, &frags), Ok(payload));
     }
 
-    /// With the session's DEK cached, flips in the value and the EDEK are still rejected.
+    /// With the session's DEK cached, flips in the value, the EDEK and the session signature
+    /// are still rejected.
     /// (Fragments are not consulted on a cache hit, so a flip there changes nothing.)
     #[test]
     fn any_single_bit_flip_is_rejected_with_warm_cache(
-        edek in any::<bool>(),
+        part in prop_oneof![Just(Part::Value), Just(Part::Edek), Just(Part::Sig)],
         bit in any::<usize>(),
         payload in proptest::collection::vec(any::<u8>(), 0..512),
     ) {
@@ -105,11 +119,11 @@ proptest! {
         let mut c = w.consumer("c");
         let key = w.key();
         w.grant(&key, "t", &c);
-        let mut enc = Encryptor::new(key.public_key(), RotationPolicy::default()).unwrap();
-        let r = enc.seal(&mut w.rng, T0, "t", &payload).unwrap();
+        let mut enc = w.producer(key.public_key(), "t", RotationPolicy::default());
+        w.sync(&mut c);
+        let r = enc.seal(&mut w.rng, T0, "t", None, &payload).unwrap();
         let frags = w.cfrags_for("t", &r, "c");
         prop_assert!(open_with(&mut c.decryptor, "t", &r, &frags).is_ok());
-        let part = if edek { Part::Edek } else { Part::Value };
         let (bad, bad_frags) = flipped(&r, &frags, part, bit);
         let result = open_with(&mut c.decryptor, "t", &bad, &bad_frags);
         prop_assert!(result.is_err(), "{:?} flip {} accepted: {:?}", part, bit, result);

@@ -42,7 +42,7 @@ fn edeks_differing_only_in_their_sealed_dek_cost_one_reencryption() {
     granted(&s, &re);
     let edek = Encryptor::new(s.delegating.public_key())
         .unwrap()
-        .seal(TOPIC, b"x")
+        .seal(TOPIC, None, b"x")
         .unwrap()
         .edek;
     for i in 0..200usize {
@@ -61,7 +61,7 @@ fn concurrent_misses_for_one_capsule_are_computed_once() {
     granted(&s, &re);
     let edek = Encryptor::new(s.delegating.public_key())
         .unwrap()
-        .seal(TOPIC, b"x")
+        .seal(TOPIC, None, b"x")
         .unwrap()
         .edek;
     let start = Arc::new(Barrier::new(8));
@@ -90,7 +90,7 @@ fn misses_beyond_the_budget_are_throttled_and_hits_still_served() {
         .map(|_| {
             Encryptor::new(s.delegating.public_key())
                 .unwrap()
-                .seal(TOPIC, b"x")
+                .seal(TOPIC, None, b"x")
                 .unwrap()
                 .edek
         })
@@ -126,7 +126,7 @@ fn a_callers_own_budget_bounds_its_misses() {
         .map(|_| {
             let edek = Encryptor::new(s.delegating.public_key())
                 .unwrap()
-                .seal(TOPIC, b"x")
+                .seal(TOPIC, None, b"x")
                 .unwrap()
                 .edek;
             re.reencrypt_within(TOPIC, &edek, "alice", Some(&connection))
@@ -149,7 +149,7 @@ fn a_grant_revoked_during_the_umbral_step_issues_nothing() {
     .unwrap();
     let edek = Encryptor::new(s.delegating.public_key())
         .unwrap()
-        .seal(TOPIC, b"x")
+        .seal(TOPIC, None, b"x")
         .unwrap()
         .edek;
     let engine::Lookup::Miss(pending) = re.lookup(now, TOPIC, &edek, "alice").unwrap() else {
@@ -174,10 +174,10 @@ fn a_refused_miss_does_not_decode_the_capsule() {
         .with_miss_budget(1);
     granted(&s, &re);
     let enc = Encryptor::new(s.delegating.public_key()).unwrap();
-    re.reencrypt(TOPIC, &enc.seal(TOPIC, b"x").unwrap().edek, "alice")
+    re.reencrypt(TOPIC, &enc.seal(TOPIC, None, b"x").unwrap().edek, "alice")
         .unwrap();
     enc.rotate();
-    let mut garbage = enc.seal(TOPIC, b"y").unwrap().edek.to_vec();
+    let mut garbage = enc.seal(TOPIC, None, b"y").unwrap().edek.to_vec();
     garbage[1 + 33..1 + 33 + 98].fill(0xee);
     assert_eq!(
         re.reencrypt(TOPIC, &garbage, "alice"),
@@ -212,7 +212,7 @@ fn completion_follows_the_grant_not_the_moment() {
     re.add_grant(&grant.share(0).unwrap(), now).unwrap();
     let edek = Encryptor::new(s.delegating.public_key())
         .unwrap()
-        .seal(TOPIC, b"x")
+        .seal(TOPIC, None, b"x")
         .unwrap()
         .edek;
     let engine::Lookup::Miss(pending) = re.lookup(now, TOPIC, &edek, "alice").unwrap() else {

@@ -3,9 +3,7 @@
 mod common;
 
 use common::{open_with, World, T0};
-use rewrap::engine::{
-    Encryptor, Error, Grant, GrantTerms, Opened, ReEncryptor, ReEncryptorConfig, RotationPolicy,
-};
+use rewrap::engine::{Error, Grant, GrantTerms, ReEncryptor, ReEncryptorConfig, RotationPolicy};
 
 #[test]
 fn two_of_three_any_two_fragments_open_one_does_not() {
@@ -33,8 +31,11 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
         })
         .collect();
 
-    let mut enc = Encryptor::new(channel.public_key(), RotationPolicy::default()).unwrap();
-    let record = enc.seal(&mut w.rng, T0, "t", b"two of three").unwrap();
+    let mut enc = w.producer(channel.public_key(), "t", RotationPolicy::default());
+    w.sync(&mut consumer);
+    let record = enc
+        .seal(&mut w.rng, T0, "t", None, b"two of three")
+        .unwrap();
     let frags: Vec<Vec<u8>> = proxies
         .iter_mut()
         .map(|p| {
@@ -49,7 +50,7 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
         let chosen: Vec<Vec<u8>> = pair.iter().map(|&i| frags[i].clone()).collect();
         assert_eq!(
             open_with(&mut consumer.decryptor, "t", &record, &chosen),
-            Ok(Opened::Decrypted(b"two of three".to_vec())),
+            Ok(b"two of three".to_vec()),
             "pair {pair:?}"
         );
     }
@@ -93,13 +94,14 @@ fn one_reencryptor_holding_all_shares_returns_all_fragments() {
             .unwrap();
     }
     assert_eq!(w.reencryptor.stats().grants, 1);
-    let mut enc = Encryptor::new(channel.public_key(), RotationPolicy::default()).unwrap();
-    let record = enc.seal(&mut w.rng, T0, "t", b"x").unwrap();
+    let mut enc = w.producer(channel.public_key(), "t", RotationPolicy::default());
+    w.sync(&mut consumer);
+    let record = enc.seal(&mut w.rng, T0, "t", None, b"x").unwrap();
     let frags = w.cfrags_for("t", &record, "c");
     assert_eq!(frags.len(), 3);
     assert_eq!(w.reencryptor.stats().reencryptions, 3);
     assert_eq!(
         open_with(&mut consumer.decryptor, "t", &record, &frags),
-        Ok(Opened::Decrypted(b"x".to_vec()))
+        Ok(b"x".to_vec())
     );
 }

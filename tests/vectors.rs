@@ -1239,7 +1239,13 @@ fn stateful_rows_of_the_order() {
     // session id is compared with the new EDEK's digest.
     let other_edek = hex::decode(all["cases"][1]["edek"].as_str().unwrap()).unwrap();
     assert_eq!(
-        dec.open(T0, topic, key, Some(&value), &[(EDEK_HEADER, &other_edek[..])]),
+        dec.open(
+            T0,
+            topic,
+            key,
+            Some(&value),
+            &[(EDEK_HEADER, &other_edek[..])]
+        ),
         Err(Error::EdekMismatch)
     );
     // Still the envelope and topic rows first.

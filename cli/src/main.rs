@@ -1,5 +1,5 @@
-//! `rewrap`: the administrator's tool (keys, grants, revocation, record inspection) and the
-//! in-process demo of the whole flow.
+//! `rewrap`: the administrator's tool (keys, consumer and producer grants, revocation, record
+//! inspection) and the in-process demo of the whole flow.
 
 mod admin;
 mod demo;
@@ -49,7 +49,12 @@ enum Command {
     /// Generate a key pair: PREFIX.sec (mode 0600) and PREFIX.pub.
     Keygen {
         /// Path prefix of the two files.
-        prefix: PathBuf,
+        #[arg(required_unless_present = "signer", conflicts_with = "signer")]
+        prefix: Option<PathBuf>,
+        /// Generate a producer signing key pair at this path prefix (authorize it with
+        /// `rewrap grant --producer PREFIX.pub`).
+        #[arg(long, value_name = "PREFIX", conflicts_with = "master_seed")]
+        signer: Option<PathBuf>,
         /// Derive a channel key from this 32-byte master seed file (hex) instead of a random key.
         #[arg(long, requires = "topic")]
         master_seed: Option<PathBuf>,
@@ -58,9 +63,10 @@ enum Command {
         #[arg(long, alias = "channel")]
         topic: Option<String>,
     },
-    /// Grant a consumer a topic under a delegating key, writing the grant to the store.
+    /// Grant a consumer a topic under a delegating key, or (--producer) authorize a producer
+    /// signing key on a topic, writing the grant to the store.
     Grant(admin::GrantArgs),
-    /// Revoke every grant of a consumer on a topic.
+    /// Revoke every grant of a consumer on a topic, or a producer's grant (--producer).
     Revoke {
         /// Grant store directory.
         #[arg(long)]
@@ -69,10 +75,31 @@ enum Command {
         #[arg(long, alias = "channel")]
         topic: String,
         /// Consumer id.
+        #[arg(
+            long,
+            required_unless_present = "producer",
+            conflicts_with = "producer"
+        )]
+        consumer: Option<String>,
+        /// Producer signing public key file.
         #[arg(long)]
-        consumer: String,
+        producer: Option<PathBuf>,
     },
-    /// List the grants in a store, verifying them if the administrator key is given.
+    /// Print the channel signing key a proxy derives from its channel signing seed for a
+    /// topic (what consumers trust in place of producer grants).
+    ChannelKey {
+        /// The proxy's `channel_signing_seed` file (64 hex characters).
+        #[arg(long)]
+        seed: PathBuf,
+        /// Topic (the channel); `--channel` is accepted as an alias.
+        #[arg(long, alias = "channel")]
+        topic: String,
+        /// Also write the key to this public key file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the consumer and producer grants in a store, verifying them if the administrator
+    /// key is given.
     List {
         /// Grant store directory.
         #[arg(long)]
@@ -89,6 +116,9 @@ enum Command {
         /// `rewrap.edek` header value, hex.
         #[arg(long)]
         edek: Option<String>,
+        /// `rewrap.sig` header value, hex.
+        #[arg(long)]
+        sig: Option<String>,
         /// `rewrap.cfrag` header value(s), hex.
         #[arg(long)]
         cfrag: Vec<String>,
@@ -150,19 +180,39 @@ fn main() -> ExitCode {
         } => kafka_demo(messages, mode, &broker, proxy, store, admin),
         Command::Keygen {
             prefix,
+            signer,
             master_seed,
             topic,
-        } => admin::keygen(&prefix, master_seed.as_deref(), topic.as_deref()),
+        } => match signer.as_ref().or(prefix.as_ref()) {
+            Some(path) => admin::keygen(
+                path,
+                master_seed.as_deref(),
+                topic.as_deref(),
+                signer.is_some(),
+            ),
+            None => Err("keygen needs PREFIX or --signer PREFIX".into()),
+        },
         Command::Grant(args) => admin::grant(&args),
         Command::Revoke {
             store,
             topic,
             consumer,
-        } => admin::revoke(&store, &topic, &consumer),
-        Command::List { store, admin_pub } => admin::list(&store, admin_pub.as_deref()),
-        Command::Inspect { value, edek, cfrag } => {
-            admin::inspect(value.as_deref(), edek.as_deref(), &cfrag)
+            producer,
+        } => match (&consumer, &producer) {
+            (_, Some(key)) => admin::revoke(&store, &topic, admin::Revoked::Producer(key)),
+            (Some(c), None) => admin::revoke(&store, &topic, admin::Revoked::Consumer(c)),
+            (None, None) => Err("revoke needs --consumer or --producer".into()),
+        },
+        Command::ChannelKey { seed, topic, out } => {
+            admin::channel_key(&seed, &topic, out.as_deref())
         }
+        Command::List { store, admin_pub } => admin::list(&store, admin_pub.as_deref()),
+        Command::Inspect {
+            value,
+            edek,
+            sig,
+            cfrag,
+        } => admin::inspect(value.as_deref(), edek.as_deref(), sig.as_deref(), &cfrag),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

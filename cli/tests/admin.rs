@@ -169,3 +169,118 @@ fn threshold_grant_writes_one_share_per_reencryptor() {
         );
     }
 }
+
+#[test]
+fn producer_signing_key_grant_list_revoke_and_channel_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["keygen", "admin"]);
+    let out = ok(d, &["keygen", "--signer", "producer-a"]);
+    assert!(out.contains("producer signing key"), "{out}");
+    let mode = std::fs::metadata(d.join("producer-a.sec"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "producer-a.sec must be private");
+    assert!(!rewrap(d, &["keygen", "--signer", "producer-a"])
+        .status
+        .success());
+
+    let granted = ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--producer",
+            "producer-a.pub",
+            "--topic",
+            "orders",
+            "--expires-in",
+            "3600",
+        ],
+    );
+    assert!(granted.contains(".pgrant"), "{granted}");
+    // A producer grant takes no consumer terms.
+    assert!(!rewrap(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--producer",
+            "producer-a.pub",
+            "--topic",
+            "orders",
+            "--consumer",
+            "alice",
+        ],
+    )
+    .status
+    .success());
+    let id = std::fs::read_to_string(d.join("producer-a.pub")).unwrap();
+    let id = rewrap::PublicKey::from_hex(&id)
+        .unwrap()
+        .key_id()
+        .to_string();
+    let listed = ok(
+        d,
+        &["list", "--store", "grants", "--admin-pub", "admin.pub"],
+    );
+    assert!(
+        listed.contains("producer key") && listed.contains(&id) && listed.contains("valid"),
+        "{listed}"
+    );
+    ok(d, &["keygen", "rogue"]);
+    let rogue = ok(
+        d,
+        &["list", "--store", "grants", "--admin-pub", "rogue.pub"],
+    );
+    assert!(rogue.contains("REJECTED"), "{rogue}");
+
+    let revoked = ok(
+        d,
+        &[
+            "revoke",
+            "--store",
+            "grants",
+            "--topic",
+            "orders",
+            "--producer",
+            "producer-a.pub",
+        ],
+    );
+    assert!(
+        revoked.contains("1 producer grant file(s) removed"),
+        "{revoked}"
+    );
+    assert!(!ok(d, &["list", "--store", "grants"]).contains(&id));
+
+    // The channel signing key a proxy with this seed uses for "orders".
+    let seed = [0x42u8; 32];
+    std::fs::write(d.join("seed"), format!("{}\n", hex::encode(seed))).unwrap();
+    let expected = rewrap::SecretKey::derive_channel_signing_key(&seed, "orders")
+        .unwrap()
+        .public_key();
+    let printed = ok(
+        d,
+        &[
+            "channel-key",
+            "--seed",
+            "seed",
+            "--topic",
+            "orders",
+            "--out",
+            "orders-channel.pub",
+        ],
+    );
+    assert!(printed.contains(&expected.to_hex()), "{printed}");
+    assert_eq!(
+        rewrap::keyfile::read_public(&d.join("orders-channel.pub")).unwrap(),
+        expected
+    );
+}

@@ -222,6 +222,7 @@ struct CachedDek {
     edek_digest: [u8; 32],
     /// The `rewrap.sig` value checked for this session and the outcome.
     sig: Option<Box<[u8]>>,
+    sig_digest: [u8; 32],
     check: SessionCheck,
 }
 
@@ -265,6 +266,8 @@ struct Sealed<'r, 'a> {
     value: &'a [u8],
     edek_digest: &'r [u8; 32],
     signatures: &'r SignatureHeaders<'a>,
+    /// SHA-256 of `signatures.session` (zeros when unsigned), computed once per session.
+    sig_digest: [u8; 32],
 }
 
 impl Sealed<'_, '_> {
@@ -272,7 +275,7 @@ impl Sealed<'_, '_> {
     fn open(&self, key: &PayloadKey, check: &SessionCheck) -> Result<Decrypted> {
         let binding = Binding {
             key_digest: record_key_digest(self.record_key),
-            sig_digest: self.signatures.session.map_or([0; 32], header_digest),
+            sig_digest: self.sig_digest,
         };
         if let (Some(SigningMode::Record), Some(producer)) = (check.mode, check.producer) {
             let rsig = self.signatures.record.ok_or(Error::Unsigned)?;
@@ -472,11 +475,12 @@ impl Decryptor {
             }
             // The session's signature was checked when its DEK was opened; a record claiming
             // another one is checked afresh (the AAD binds each record to its own).
+            let same_sig = hit.sig.as_deref() == sigs.session;
             let check = if envelope.version() == ENVELOPE_VERSION_1
                 && self.trust.policies.of(topic) != Policy::Off
             {
                 return Err(Error::Unsigned);
-            } else if hit.sig.as_deref() == sigs.session {
+            } else if same_sig {
                 hit.check
             } else {
                 self.trust
@@ -489,6 +493,11 @@ impl Decryptor {
                 value,
                 edek_digest: &hit.edek_digest,
                 signatures: &sigs,
+                sig_digest: if same_sig {
+                    hit.sig_digest
+                } else {
+                    sigs.session.map_or([0; 32], header_digest)
+                },
             };
             return sealed
                 .open(&hit.key, &check)
@@ -525,6 +534,7 @@ impl Decryptor {
             value: pending.value,
             edek_digest: &pending.edek_digest,
             signatures: &pending.signatures,
+            sig_digest: pending.signatures.session.map_or([0; 32], header_digest),
         };
         let opened = sealed.open(&dek.key, &pending.check)?;
         let entry = CachedDek {
@@ -532,6 +542,7 @@ impl Decryptor {
             edek: pending.edek.as_bytes().into(),
             edek_digest: pending.edek_digest,
             sig: pending.signatures.session.map(Into::into),
+            sig_digest: sealed.sig_digest,
             check: pending.check,
         };
         self.cache.insert(pending.envelope.session_id(), entry, now);

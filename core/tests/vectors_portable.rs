@@ -84,7 +84,9 @@ pub fn opened_name(opened: &Opened) -> (&'static str, Option<&[u8]>) {
 fn decryptor(v: &Value, now: u64) -> Decryptor {
     let secret = SecretKey::from_hex(text(v, "consumer_secret_key")).unwrap();
     let admin = PublicKey::from_hex(text(v, "admin_public_key")).unwrap();
-    let policy = v["policy"].as_str().map_or(Policy::Off, |p| Policy::parse(p).unwrap());
+    let policy = v["policy"]
+        .as_str()
+        .map_or(Policy::Off, |p| Policy::parse(p).unwrap());
     let config = DecryptorConfig {
         allow_plaintext: v["allow_plaintext"].as_bool().unwrap(),
         policy,
@@ -189,8 +191,15 @@ fn check_case(now: u64, case: &Value) {
     for (i, record) in case["records"].as_array().unwrap().iter().enumerate() {
         let (value, headers) = record_parts(record);
         let key = record_key(record);
-        let opened = open(&mut dec, now, topic, key.as_deref(), value.as_deref(), &headers)
-            .unwrap_or_else(|e| panic!("{name} record {i}: {e:?}"));
+        let opened = open(
+            &mut dec,
+            now,
+            topic,
+            key.as_deref(),
+            value.as_deref(),
+            &headers,
+        )
+        .unwrap_or_else(|e| panic!("{name} record {i}: {e:?}"));
         if let Opened::Decrypted(d) = &opened {
             assert_eq!(d.vouch.name(), text(record, "vouch"), "{name} {i}");
             assert_eq!(d.counter, record["counter"].as_u64().unwrap(), "{name} {i}");
@@ -214,8 +223,15 @@ fn check_case(now: u64, case: &Value) {
         let (value, headers) = record_parts(reject);
         let key = record_key(reject);
         let topic = text(reject, "topic");
-        let err = open(&mut dec, now, topic, key.as_deref(), value.as_deref(), &headers)
-            .unwrap_err();
+        let err = open(
+            &mut dec,
+            now,
+            topic,
+            key.as_deref(),
+            value.as_deref(),
+            &headers,
+        )
+        .unwrap_err();
         assert_eq!(
             err.code() as u64,
             reject["code"].as_u64().unwrap(),

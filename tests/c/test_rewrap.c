@@ -59,59 +59,197 @@ static const rewrap_public_key *public_of(const rewrap_secret_key *k) {
     return p;
 }
 
-/* A record as a consumer fetches it: value, EDEK header, and the cfrags the re-encryptor
- * attached for that consumer (none when it refused). */
+/* A record as a consumer fetches it: its Kafka key, value and headers (copied out of the
+ * sealed record, so tests can damage them), and the cfrags the re-encryptor attached for that
+ * consumer (none when it refused). `key` NULL is a null Kafka key. */
+#define MAX_SEALED_HEADERS 4
 typedef struct {
-    rewrap_buf value;
-    rewrap_buf edek;
+    const uint8_t *key;
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    size_t n_headers;
+    const char *names[MAX_SEALED_HEADERS];
+    uint8_t *values[MAX_SEALED_HEADERS];
+    size_t lens[MAX_SEALED_HEADERS];
     rewrap_buf cfrags;
     size_t n_cfrags;
 } fetched;
 
+static const fetched NO_RECORD = {NULL, 0, NULL, 0, 0, {NULL}, {NULL}, {0}, {NULL, 0}, 0};
+
+static uint8_t *copy_bytes(const uint8_t *data, size_t len) {
+    uint8_t *out = malloc(len ? len : 1);
+    if (len) memcpy(out, data, len);
+    return out;
+}
+
 static void fetched_free(fetched *f) {
-    rewrap_buf_free(&f->value);
-    rewrap_buf_free(&f->edek);
+    free(f->value);
+    for (size_t i = 0; i < f->n_headers; i++) free(f->values[i]);
     rewrap_buf_free(&f->cfrags);
+    *f = NO_RECORD;
+}
+
+/* Seals into `f`: the record value and every header the sealed record carries. */
+static rewrap_result seal_into(const rewrap_encryptor *enc, const char *topic, const char *key,
+                               size_t key_len, const char *payload, size_t len, fetched *f) {
+    const rewrap_sealed *sealed = NULL;
+    *f = NO_RECORD;
+    rewrap_result rc = rewrap_encryptor_seal(enc, topic, (const uint8_t *)key, key_len,
+                                             (const uint8_t *)payload, len, &sealed);
+    if (rc != REWRAP_OK) return rc;
+    const uint8_t *value = NULL;
+    size_t value_len = 0;
+    const rewrap_header *headers = NULL;
+    size_t n = 0;
+    OK(rewrap_sealed_value(sealed, &value, &value_len));
+    OK(rewrap_sealed_headers(sealed, &headers, &n));
+    CHECK(n >= 1 && n <= 3);
+    f->key = (const uint8_t *)key;
+    f->key_len = key_len;
+    f->value = copy_bytes(value, value_len);
+    f->value_len = value_len;
+    for (size_t i = 0; i < n && i < MAX_SEALED_HEADERS; i++) {
+        f->names[i] = headers[i].name; /* static strings */
+        f->values[i] = copy_bytes(headers[i].value, headers[i].value_len);
+        f->lens[i] = headers[i].value_len;
+        f->n_headers++;
+    }
+    rewrap_sealed_free(sealed);
+    return REWRAP_OK;
+}
+
+/* The index of header `name` in `f`, or -1. */
+static int header_index(const fetched *f, const char *name) {
+    for (size_t i = 0; i < f->n_headers; i++) {
+        if (strcmp(f->names[i], name) == 0) return (int)i;
+    }
+    return -1;
+}
+
+/* Drops header `name` from `f` (a stripped header). */
+static void drop_header(fetched *f, const char *name) {
+    int i = header_index(f, name);
+    if (i < 0) return;
+    free(f->values[i]);
+    for (size_t j = (size_t)i + 1; j < f->n_headers; j++) {
+        f->names[j - 1] = f->names[j];
+        f->values[j - 1] = f->values[j];
+        f->lens[j - 1] = f->lens[j];
+    }
+    f->n_headers--;
+}
+
+/* Adds header `name` (a copy of `value`) to `f`. */
+static void add_header(fetched *f, const char *name, const uint8_t *value, size_t len) {
+    if (f->n_headers == MAX_SEALED_HEADERS) return;
+    f->names[f->n_headers] = name;
+    f->values[f->n_headers] = copy_bytes(value, len);
+    f->lens[f->n_headers] = len;
+    f->n_headers++;
+}
+
+static uint8_t *edek_of(const fetched *f, size_t *len) {
+    int i = header_index(f, REWRAP_EDEK_HEADER);
+    *len = i < 0 ? 0 : f->lens[i];
+    return i < 0 ? NULL : f->values[i];
 }
 
 static rewrap_result reencrypt_for(const rewrap_reencryptor *re, const char *topic, fetched *f,
                                    const char *consumer) {
+    size_t edek_len;
+    const uint8_t *edek = edek_of(f, &edek_len);
     rewrap_buf_free(&f->cfrags);
     f->n_cfrags = 0;
-    return rewrap_reencryptor_reencrypt(re, topic, f->edek.data, f->edek.len, consumer,
-                                        &f->cfrags, &f->n_cfrags);
+    return rewrap_reencryptor_reencrypt(re, topic, edek, edek_len, consumer, &f->cfrags,
+                                        &f->n_cfrags);
 }
 
-static rewrap_result open_fetched(const rewrap_decryptor *dec, const char *topic,
-                                  const fetched *f, rewrap_buf *plaintext) {
-    rewrap_header headers[8];
+/* Opens `f` as its consumer fetched it (key, value, all headers, cfrags); `info` may be NULL. */
+static rewrap_result open_with_info(const rewrap_decryptor *dec, const char *topic,
+                                    const fetched *f, rewrap_buf *plaintext,
+                                    rewrap_record_info *info) {
+    rewrap_header headers[16];
     size_t n = 0;
-    headers[n].name = REWRAP_EDEK_HEADER;
-    headers[n].value = f->edek.data;
-    headers[n].value_len = f->edek.len;
-    n++;
-    for (size_t i = 0; i < f->n_cfrags && n < 8; i++, n++) {
+    for (size_t i = 0; i < f->n_headers; i++, n++) {
+        headers[n].name = f->names[i];
+        headers[n].value = f->values[i];
+        headers[n].value_len = f->lens[i];
+    }
+    for (size_t i = 0; i < f->n_cfrags && n < 16; i++, n++) {
         headers[n].name = REWRAP_CFRAG_HEADER;
         headers[n].value = f->cfrags.data + i * REWRAP_CFRAG_HEADER_LEN;
         headers[n].value_len = REWRAP_CFRAG_HEADER_LEN;
     }
     rewrap_opened_kind kind = REWRAP_OPENED_TOMBSTONE;
-    rewrap_result rc = rewrap_decryptor_open(dec, topic, f->value.data, f->value.len, headers, n,
-                                             &kind, plaintext);
+    rewrap_result rc = rewrap_decryptor_open(dec, topic, f->key, f->key_len, f->value,
+                                             f->value_len, headers, n, &kind, plaintext, info);
     if (rc == REWRAP_OK) {
         CHECK(kind == REWRAP_OPENED_DECRYPTED);
     }
     return rc;
 }
 
+static rewrap_result open_fetched(const rewrap_decryptor *dec, const char *topic,
+                                  const fetched *f, rewrap_buf *plaintext) {
+    return open_with_info(dec, topic, f, plaintext, NULL);
+}
+
+/* Opens `f` expecting `code`, freeing any plaintext. */
+static rewrap_result open_code(const rewrap_decryptor *dec, const char *topic, const fetched *f) {
+    rewrap_buf pt = {NULL, 0};
+    rewrap_result rc = open_fetched(dec, topic, f, &pt);
+    rewrap_buf_free(&pt);
+    return rc;
+}
+
+/* A producer grant of `topic` to `producer`'s public key, added to `dec` (and `re` if not
+ * NULL). */
+static void grant_producer(const rewrap_secret_key *admin, const char *topic,
+                           const rewrap_secret_key *producer, const rewrap_decryptor *dec,
+                           const rewrap_reencryptor *re) {
+    const rewrap_public_key *pub = NULL;
+    OK(rewrap_secret_key_public_key(producer, &pub));
+    rewrap_buf g = {NULL, 0};
+    OK(rewrap_producer_grant_issue(admin, topic, pub, NOW - 10, 0, &g));
+    if (dec) OK(rewrap_decryptor_add_producer_grant(dec, g.data, g.len));
+    if (re) OK(rewrap_reencryptor_add_producer_grant(re, g.data, g.len));
+    rewrap_buf_free(&g);
+    rewrap_public_key_free(pub);
+}
+
+static const rewrap_encryptor *signed_encryptor(const rewrap_public_key *delegating,
+                                                const rewrap_secret_key *signer) {
+    const rewrap_encryptor *enc = NULL;
+    OK(rewrap_encryptor_new(delegating, 0, 0, &enc));
+    if (signer) OK(rewrap_encryptor_set_signer(enc, signer, REWRAP_SIGNING_SESSION));
+    return enc;
+}
+
 /* ---- the seed scenario ----------------------------------------------------------------- */
+
+/* The Kafka key of a scenario record: null, empty, or "key-N" in turn. */
+static const char *scenario_key(int round, char *buf, size_t cap, size_t *len) {
+    switch (round % 3) {
+    case 0:
+        *len = 0;
+        return NULL;
+    case 1:
+        *len = 0;
+        return buf; /* non-NULL, empty */
+    default:
+        *len = (size_t)snprintf(buf, cap, "key-%d", round);
+        return buf;
+    }
+}
 
 static void test_seed_scenario(void) {
     const char *topic = "orders";
     const rewrap_secret_key *admin = new_key();
     const rewrap_public_key *admin_pub = public_of(admin);
-    const rewrap_secret_key *producer_keys[3];
-    const rewrap_public_key *producer_pubs[3];
+    const rewrap_secret_key *producer_keys[3], *signing_keys[3];
+    const rewrap_public_key *producer_pubs[3], *signing_pubs[3];
     const rewrap_encryptor *producers[3];
     const rewrap_secret_key *consumer_keys[3];
     const rewrap_public_key *consumer_pubs[3];
@@ -123,10 +261,17 @@ static void test_seed_scenario(void) {
     for (int i = 0; i < 3; i++) {
         producer_keys[i] = new_key();
         producer_pubs[i] = public_of(producer_keys[i]);
-        OK(rewrap_encryptor_new(producer_pubs[i], 0, 0, &producers[i]));
+        signing_keys[i] = new_key();
+        signing_pubs[i] = public_of(signing_keys[i]);
+        producers[i] = signed_encryptor(producer_pubs[i], signing_keys[i]);
         consumer_keys[i] = new_key();
         consumer_pubs[i] = public_of(consumer_keys[i]);
         OK(rewrap_decryptor_new(consumer_keys[i], &admin_pub, 1, 0, 0, false, &consumers[i]));
+    }
+    /* Every consumer (and the re-encryptor) accepts the three producers' signatures. */
+    for (int p = 0; p < 3; p++) {
+        for (int c = 0; c < 3; c++) grant_producer(admin, topic, signing_keys[p], consumers[c], NULL);
+        grant_producer(admin, topic, signing_keys[p], NULL, re);
     }
     /* Producer-key mode: grants a->1, a->2, b->1, ... through serialized bytes. */
     for (int p = 0; p < 3; p++) {
@@ -146,23 +291,48 @@ static void test_seed_scenario(void) {
     }
 
     int reads[3] = {0, 0, 0};
+    uint8_t sessions[3][REWRAP_SESSION_ID_LEN];
     const int rounds = 20;
     for (int round = 0; round < rounds; round++) {
         for (int p = 0; p < 3; p++) {
-            char payload[64];
+            char payload[64], key_buf[32];
+            size_t key_len;
+            const char *key = scenario_key(round, key_buf, sizeof key_buf, &key_len);
             int len = snprintf(payload, sizeof payload, "message %d from producer %d", round, p);
-            fetched f = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0};
-            OK(rewrap_encryptor_seal(producers[p], topic, (const uint8_t *)payload, (size_t)len,
-                                     &f.value, &f.edek));
+            fetched f;
+            OK(seal_into(producers[p], topic, key, key_len, payload, (size_t)len, &f));
+            CHECK(f.n_headers == 2 && header_index(&f, "rewrap.sig") == 1);
+            /* The re-encryptor checks the producer before serving fragments. */
+            size_t edek_len;
+            const uint8_t *edek = edek_of(&f, &edek_len);
+            rewrap_buf chsig = {NULL, 0};
+            OK(rewrap_reencryptor_attest(re, topic, edek, edek_len, f.values[1], f.lens[1],
+                                         &chsig));
+            CHECK(chsig.len == 0); /* no channel seed */
+            rewrap_buf_free(&chsig);
             for (int c = 0; c < 3; c++) {
                 rewrap_result rc = reencrypt_for(re, topic, &f, ids[c]);
                 CHECK(c < 2 ? rc == REWRAP_OK : rc == REWRAP_NOT_GRANTED);
                 rewrap_buf pt = {NULL, 0};
-                rc = open_fetched(consumers[c], topic, &f, &pt);
+                rewrap_record_info info;
+                rc = open_with_info(consumers[c], topic, &f, &pt, &info);
                 if (c < 2) {
                     CHECK(rc == REWRAP_OK && pt.len == (size_t)len &&
                           memcmp(pt.data, payload, (size_t)len) == 0);
                     reads[c] += rc == REWRAP_OK;
+                    if (rc == REWRAP_OK) {
+                        uint8_t id[REWRAP_KEY_ID_LEN];
+                        OK(rewrap_public_key_id(signing_pubs[p], id, sizeof id));
+                        CHECK(info.vouch == REWRAP_VOUCH_PRODUCER);
+                        CHECK(info.mode == REWRAP_SIGNING_SESSION);
+                        CHECK(info.counter == (uint64_t)round);
+                        CHECK(info.has_producer &&
+                              memcmp(info.producer_key_id, id, sizeof id) == 0);
+                        if (round == 0 && c == 0) {
+                            memcpy(sessions[p], info.session, sizeof info.session);
+                        }
+                        CHECK(memcmp(sessions[p], info.session, sizeof info.session) == 0);
+                    }
                 } else {
                     CHECK(rc == REWRAP_MISSING_CFRAG);
                 }
@@ -190,9 +360,8 @@ static void test_seed_scenario(void) {
     CHECK(removed == 3);
     for (int p = 0; p < 3; p++) {
         OK(rewrap_encryptor_rotate(producers[p]));
-        fetched f = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0};
-        OK(rewrap_encryptor_seal(producers[p], topic, (const uint8_t *)"later", 5, &f.value,
-                                 &f.edek));
+        fetched f;
+        OK(seal_into(producers[p], topic, "k", 1, "later", 5, &f));
         rewrap_buf pt = {NULL, 0};
         EXPECT(reencrypt_for(re, topic, &f, "2"), REWRAP_REVOKED);
         EXPECT(open_fetched(consumers[1], topic, &f, &pt), REWRAP_MISSING_CFRAG);
@@ -207,6 +376,8 @@ static void test_seed_scenario(void) {
         rewrap_encryptor_free(producers[i]);
         rewrap_public_key_free(producer_pubs[i]);
         rewrap_secret_key_free(producer_keys[i]);
+        rewrap_public_key_free(signing_pubs[i]);
+        rewrap_secret_key_free(signing_keys[i]);
         rewrap_decryptor_free(consumers[i]);
         rewrap_public_key_free(consumer_pubs[i]);
         rewrap_secret_key_free(consumer_keys[i]);
@@ -214,6 +385,411 @@ static void test_seed_scenario(void) {
     rewrap_reencryptor_free(re);
     rewrap_public_key_free(admin_pub);
     rewrap_secret_key_free(admin);
+}
+
+/* ---- producer authenticity ------------------------------------------------------------ */
+
+/* One consumer of topic "t" (and "u") in channel-key mode, as in the issue's threat model: the
+ * delegating key is public, so anyone can encrypt a DEK of their own to it. */
+typedef struct {
+    const rewrap_secret_key *admin, *chan, *me, *producer, *attacker;
+    const rewrap_public_key *admin_pub, *chan_pub, *me_pub, *producer_pub;
+    const rewrap_reencryptor *re;
+    const rewrap_decryptor *dec;
+} world;
+
+static world world_new(void) {
+    world w;
+    w.admin = new_key();
+    w.chan = new_key();
+    w.me = new_key();
+    w.producer = new_key();
+    w.attacker = new_key();
+    w.admin_pub = public_of(w.admin);
+    w.chan_pub = public_of(w.chan);
+    w.me_pub = public_of(w.me);
+    w.producer_pub = public_of(w.producer);
+    OK(rewrap_reencryptor_new(&w.admin_pub, 1, 0, 0, &w.re));
+    OK(rewrap_decryptor_new(w.me, &w.admin_pub, 1, 0, 0, false, &w.dec));
+    const char *topics[2] = {"t", "u"};
+    for (int i = 0; i < 2; i++) {
+        const rewrap_grant *g = NULL;
+        OK(rewrap_grant_issue(w.admin, w.chan, topics[i], "me", w.me_pub, 1, 1, NOW - 10, 0, &g));
+        OK(rewrap_reencryptor_add_grant(w.re, g));
+        rewrap_grant_free(g);
+    }
+    grant_producer(w.admin, "t", w.producer, w.dec, w.re); /* "t" only */
+    return w;
+}
+
+static void world_free(world *w) {
+    rewrap_decryptor_free(w->dec);
+    rewrap_reencryptor_free(w->re);
+    rewrap_public_key_free(w->admin_pub);
+    rewrap_public_key_free(w->chan_pub);
+    rewrap_public_key_free(w->me_pub);
+    rewrap_public_key_free(w->producer_pub);
+    rewrap_secret_key_free(w->admin);
+    rewrap_secret_key_free(w->chan);
+    rewrap_secret_key_free(w->me);
+    rewrap_secret_key_free(w->producer);
+    rewrap_secret_key_free(w->attacker);
+}
+
+/* Seals one record of `topic` under key "k" with `enc` and fetches its cfrags for "me". */
+static fetched fetch(const world *w, const rewrap_encryptor *enc, const char *topic,
+                     const char *payload) {
+    fetched f;
+    OK(seal_into(enc, topic, "k", 1, payload, strlen(payload), &f));
+    OK(reencrypt_for(w->re, topic, &f, "me"));
+    return f;
+}
+
+static void test_signed_record_opens_with_its_producer(void) {
+    world w = world_new();
+    const rewrap_encryptor *enc = signed_encryptor(w.chan_pub, w.producer);
+    fetched f = fetch(&w, enc, "t", "hello");
+    rewrap_buf pt = {NULL, 0};
+    rewrap_record_info info;
+    OK(open_with_info(w.dec, "t", &f, &pt, &info));
+    CHECK(pt.len == 5 && memcmp(pt.data, "hello", 5) == 0);
+    uint8_t pk[REWRAP_PUBLIC_KEY_LEN];
+    OK(rewrap_public_key_to_bytes(w.producer_pub, pk, sizeof pk));
+    CHECK(info.vouch == REWRAP_VOUCH_PRODUCER && info.mode == REWRAP_SIGNING_SESSION);
+    CHECK(info.counter == 0 && info.has_producer && memcmp(info.producer, pk, sizeof pk) == 0);
+    rewrap_buf_free(&pt);
+    fetched g = fetch(&w, enc, "t", "again");
+    rewrap_record_info info2;
+    OK(open_with_info(w.dec, "t", &g, &pt, &info2));
+    CHECK(info2.counter == 1 && memcmp(info.session, info2.session, sizeof info.session) == 0);
+    rewrap_buf_free(&pt);
+    fetched_free(&g);
+    fetched_free(&f);
+    rewrap_encryptor_free(enc);
+    world_free(&w);
+}
+
+static void test_forged_unsigned_record_is_unsigned(void) {
+    world w = world_new();
+    /* The attacker encrypts a DEK of their own to the public delegating key, unsigned. */
+    const rewrap_encryptor *forger = signed_encryptor(w.chan_pub, NULL);
+    fetched f = fetch(&w, forger, "t", "forged");
+    CHECK(f.n_headers == 1);
+    EXPECT(open_code(w.dec, "t", &f), REWRAP_UNSIGNED);
+    size_t edek_len;
+    const uint8_t *edek = edek_of(&f, &edek_len);
+    rewrap_buf chsig = {NULL, 0};
+    EXPECT(rewrap_reencryptor_attest(w.re, "t", edek, edek_len, NULL, 0, &chsig),
+           REWRAP_UNSIGNED);
+    fetched_free(&f);
+    rewrap_encryptor_free(forger);
+    world_free(&w);
+}
+
+static void test_forged_record_signed_by_stranger_is_unauthorized(void) {
+    world w = world_new();
+    const rewrap_encryptor *forger = signed_encryptor(w.chan_pub, w.attacker);
+    fetched f = fetch(&w, forger, "t", "forged");
+    EXPECT(open_code(w.dec, "t", &f), REWRAP_UNAUTHORIZED_PRODUCER);
+    size_t edek_len;
+    const uint8_t *edek = edek_of(&f, &edek_len);
+    int sig = header_index(&f, "rewrap.sig");
+    CHECK(sig >= 0);
+    rewrap_buf chsig = {NULL, 0};
+    if (sig >= 0) {
+        EXPECT(rewrap_reencryptor_attest(w.re, "t", edek, edek_len, f.values[sig], f.lens[sig],
+                                         &chsig),
+               REWRAP_UNAUTHORIZED_PRODUCER);
+    }
+    fetched_free(&f);
+    rewrap_encryptor_free(forger);
+    world_free(&w);
+}
+
+static void test_value_moved_to_another_key_fails_authentication(void) {
+    world w = world_new();
+    const rewrap_encryptor *enc = signed_encryptor(w.chan_pub, w.producer);
+    fetched f = fetch(&w, enc, "t", "bound to key k");
+    OK(open_code(w.dec, "t", &f));
+    f.key = (const uint8_t *)"j";
+    EXPECT(open_code(w.dec, "t", &f), REWRAP_AUTHENTICATION_FAILED);
+    f.key = NULL; /* a null key is not the key "k" */
+    f.key_len = 0;
+    EXPECT(open_code(w.dec, "t", &f), REWRAP_AUTHENTICATION_FAILED);
+    fetched_free(&f);
+
+    /* A null key and an empty key are different keys. */
+    OK(seal_into(enc, "t", NULL, 0, "null key", 8, &f));
+    OK(reencrypt_for(w.re, "t", &f, "me"));
+    OK(open_code(w.dec, "t", &f));
+    f.key = (const uint8_t *)"";
+    EXPECT(open_code(w.dec, "t", &f), REWRAP_AUTHENTICATION_FAILED);
+    fetched_free(&f);
+    rewrap_encryptor_free(enc);
+    world_free(&w);
+}
+
+static void test_altered_session_signature_is_bad_signature(void) {
+    world w = world_new();
+    const rewrap_encryptor *enc = signed_encryptor(w.chan_pub, w.producer);
+    fetched f = fetch(&w, enc, "t", "signed");
+    int sig = header_index(&f, "rewrap.sig");
+    CHECK(sig >= 0);
+    if (sig >= 0) {
+        f.values[sig][f.lens[sig] - 1] ^= 1; /* a byte of the signature itself */
+        EXPECT(open_code(w.dec, "t", &f), REWRAP_BAD_SIGNATURE);
+        size_t edek_len;
+        const uint8_t *edek = edek_of(&f, &edek_len);
+        rewrap_buf chsig = {NULL, 0};
+        EXPECT(rewrap_reencryptor_attest(w.re, "t", edek, edek_len, f.values[sig], f.lens[sig],
+                                         &chsig),
+               REWRAP_BAD_SIGNATURE);
+        f.values[sig][f.lens[sig] - 1] ^= 1;
+        OK(open_code(w.dec, "t", &f));
+        /* Once the session is cached, a record claiming another signature is checked again. */
+        f.values[sig][f.lens[sig] - 1] ^= 1;
+        EXPECT(open_code(w.dec, "t", &f), REWRAP_BAD_SIGNATURE);
+        f.values[sig][f.lens[sig] - 1] ^= 1;
+        drop_header(&f, "rewrap.sig");
+        EXPECT(open_code(w.dec, "t", &f), REWRAP_UNSIGNED);
+    }
+    fetched_free(&f);
+    rewrap_encryptor_free(enc);
+    world_free(&w);
+}
+
+static void test_producer_not_granted_for_topic_is_unauthorized(void) {
+    world w = world_new();
+    const rewrap_encryptor *enc = signed_encryptor(w.chan_pub, w.producer);
+    fetched f = fetch(&w, enc, "u", "wrong topic for this producer");
+    EXPECT(open_code(w.dec, "u", &f), REWRAP_UNAUTHORIZED_PRODUCER);
+    fetched_free(&f);
+    rewrap_encryptor_free(enc);
+    world_free(&w);
+}
+
+static void test_revoked_producer_cannot_open_new_session(void) {
+    world w = world_new();
+    const rewrap_encryptor *enc = signed_encryptor(w.chan_pub, w.producer);
+    fetched f = fetch(&w, enc, "t", "before");
+    OK(open_code(w.dec, "t", &f));
+    fetched_free(&f);
+    uint8_t id[REWRAP_KEY_ID_LEN];
+    OK(rewrap_public_key_id(w.producer_pub, id, sizeof id));
+    bool removed = false;
+    OK(rewrap_decryptor_revoke_producer(w.dec, "t", id, sizeof id, &removed));
+    CHECK(removed);
+    OK(rewrap_decryptor_revoke_producer(w.dec, "t", id, sizeof id, &removed));
+    CHECK(!removed);
+    EXPECT(rewrap_decryptor_revoke_producer(w.dec, "t", id, 7, NULL), REWRAP_INVALID_ARGUMENT);
+    OK(rewrap_encryptor_rotate(enc));
+    f = fetch(&w, enc, "t", "after");
+    EXPECT(open_code(w.dec, "t", &f), REWRAP_UNAUTHORIZED_PRODUCER);
+    fetched_free(&f);
+    rewrap_encryptor_free(enc);
+    world_free(&w);
+}
+
+static void test_policies(void) {
+    world w = world_new();
+    const rewrap_encryptor *unsigned_enc = signed_encryptor(w.chan_pub, NULL);
+    const rewrap_encryptor *stranger = signed_encryptor(w.chan_pub, w.attacker);
+    fetched plain = fetch(&w, unsigned_enc, "t", "unsigned");
+    fetched foreign = fetch(&w, stranger, "t", "stranger");
+    rewrap_buf pt = {NULL, 0};
+    rewrap_record_info info;
+
+    EXPECT(rewrap_decryptor_set_policy(w.dec, "t", 3), REWRAP_INVALID_ARGUMENT);
+    EXPECT(rewrap_decryptor_set_policy(NULL, "t", REWRAP_POLICY_OFF), REWRAP_NULL_PARAMETER);
+
+    /* Optional: unsigned accepted and said so; signed ones still checked. */
+    OK(rewrap_decryptor_set_policy(w.dec, "t", REWRAP_POLICY_OPTIONAL));
+    OK(open_with_info(w.dec, "t", &plain, &pt, &info));
+    CHECK(info.vouch == REWRAP_VOUCH_UNSIGNED && !info.has_producer &&
+          info.mode == REWRAP_SIGNING_NONE);
+    rewrap_buf_free(&pt);
+    EXPECT(open_code(w.dec, "t", &foreign), REWRAP_UNAUTHORIZED_PRODUCER);
+
+    /* Off (the per-topic setting): nothing checked. */
+    OK(rewrap_decryptor_set_policy(w.dec, "t", REWRAP_POLICY_OFF));
+    OK(open_with_info(w.dec, "t", &plain, &pt, &info));
+    CHECK(pt.len == 8 && memcmp(pt.data, "unsigned", 8) == 0);
+    CHECK(info.vouch == REWRAP_VOUCH_UNSIGNED);
+    rewrap_buf_free(&pt);
+    OK(open_code(w.dec, "t", &foreign));
+
+    /* Back to require through the default: a topic's own setting wins over the default. */
+    OK(rewrap_decryptor_set_policy(w.dec, NULL, REWRAP_POLICY_OFF));
+    OK(rewrap_decryptor_set_policy(w.dec, "t", REWRAP_POLICY_REQUIRE));
+    EXPECT(open_code(w.dec, "t", &plain), REWRAP_UNSIGNED);
+
+    fetched_free(&plain);
+    fetched_free(&foreign);
+    rewrap_encryptor_free(unsigned_enc);
+    rewrap_encryptor_free(stranger);
+    world_free(&w);
+}
+
+static void test_record_mode(void) {
+    world w = world_new();
+    const rewrap_encryptor *enc = signed_encryptor(w.chan_pub, NULL);
+    EXPECT(rewrap_encryptor_set_signer(enc, w.producer, 0), REWRAP_INVALID_ARGUMENT);
+    EXPECT(rewrap_encryptor_set_signer(enc, w.producer, 9), REWRAP_INVALID_ARGUMENT);
+    OK(rewrap_encryptor_set_signer(enc, w.producer, REWRAP_SIGNING_RECORD));
+    fetched f = fetch(&w, enc, "t", "every record signed");
+    CHECK(f.n_headers == 3);
+    CHECK(header_index(&f, REWRAP_EDEK_HEADER) == 0 && header_index(&f, "rewrap.sig") == 1 &&
+          header_index(&f, "rewrap.rsig") == 2);
+    rewrap_buf pt = {NULL, 0};
+    rewrap_record_info info;
+    OK(open_with_info(w.dec, "t", &f, &pt, &info));
+    CHECK(info.mode == REWRAP_SIGNING_RECORD && info.vouch == REWRAP_VOUCH_PRODUCER);
+    rewrap_buf_free(&pt);
+    int rsig = header_index(&f, "rewrap.rsig");
+    if (rsig >= 0) {
+        f.values[rsig][f.lens[rsig] - 1] ^= 1;
+        EXPECT(open_code(w.dec, "t", &f), REWRAP_BAD_SIGNATURE);
+        f.values[rsig][f.lens[rsig] - 1] ^= 1;
+        drop_header(&f, "rewrap.rsig");
+        EXPECT(open_code(w.dec, "t", &f), REWRAP_UNSIGNED);
+    }
+    fetched_free(&f);
+    rewrap_encryptor_free(enc);
+    world_free(&w);
+}
+
+static void test_channel_signature_vouches_for_checked_producer(void) {
+    world w = world_new();
+    uint8_t seed[32];
+    memset(seed, 7, sizeof seed);
+    const rewrap_public_key *none = NULL, *chkey = NULL;
+    OK(rewrap_reencryptor_channel_key(w.re, "t", &none));
+    CHECK(none == NULL);
+    EXPECT(rewrap_reencryptor_set_channel_seed(w.re, seed, 31), REWRAP_INVALID_ARGUMENT);
+    OK(rewrap_reencryptor_set_channel_seed(w.re, seed, sizeof seed));
+    OK(rewrap_reencryptor_channel_key(w.re, "t", &chkey));
+    CHECK(chkey != NULL);
+
+    /* A consumer with no producer grant of its own trusts the channel key instead. */
+    const rewrap_decryptor *dec = NULL;
+    OK(rewrap_decryptor_new(w.me, &w.admin_pub, 1, 0, 0, false, &dec));
+    OK(rewrap_decryptor_trust_channel_key(dec, "t", chkey));
+
+    const rewrap_encryptor *enc = signed_encryptor(w.chan_pub, w.producer);
+    fetched f = fetch(&w, enc, "t", "vouched");
+    size_t edek_len;
+    const uint8_t *edek = edek_of(&f, &edek_len);
+    int sig = header_index(&f, "rewrap.sig");
+    rewrap_buf chsig = {NULL, 0};
+    OK(rewrap_reencryptor_attest(w.re, "t", edek, edek_len, f.values[sig], f.lens[sig], &chsig));
+    CHECK(chsig.len > 0);
+    EXPECT(open_code(dec, "t", &f), REWRAP_UNAUTHORIZED_PRODUCER); /* without the chsig */
+    add_header(&f, "rewrap.chsig", chsig.data, chsig.len);
+    rewrap_buf pt = {NULL, 0};
+    rewrap_record_info info;
+    OK(open_with_info(dec, "t", &f, &pt, &info));
+    CHECK(info.vouch == REWRAP_VOUCH_CHANNEL);
+    rewrap_buf_free(&pt);
+    rewrap_buf_free(&chsig);
+
+    /* Re-encryptor producer revocation: its attestation refuses the producer's sessions. */
+    uint8_t id[REWRAP_KEY_ID_LEN];
+    OK(rewrap_public_key_id(w.producer_pub, id, sizeof id));
+    bool removed = false;
+    OK(rewrap_reencryptor_revoke_producer(w.re, "t", id, sizeof id, &removed));
+    CHECK(removed);
+    OK(rewrap_reencryptor_set_policy(w.re, "t", REWRAP_POLICY_REQUIRE));
+    EXPECT(rewrap_reencryptor_set_policy(w.re, NULL, 5), REWRAP_INVALID_ARGUMENT);
+    OK(rewrap_encryptor_rotate(enc));
+    fetched g = fetch(&w, enc, "t", "after revocation");
+    edek = edek_of(&g, &edek_len);
+    sig = header_index(&g, "rewrap.sig");
+    EXPECT(rewrap_reencryptor_attest(w.re, "t", edek, edek_len, g.values[sig], g.lens[sig],
+                                     &chsig),
+           REWRAP_UNAUTHORIZED_PRODUCER);
+    /* Policy off at the re-encryptor: nothing checked, nothing vouched. */
+    OK(rewrap_reencryptor_set_policy(w.re, "t", REWRAP_POLICY_OFF));
+    OK(rewrap_reencryptor_attest(w.re, "t", edek, edek_len, NULL, 0, &chsig));
+    rewrap_buf_free(&chsig);
+
+    fetched_free(&g);
+    fetched_free(&f);
+    rewrap_encryptor_free(enc);
+    rewrap_decryptor_free(dec);
+    rewrap_public_key_free(chkey);
+    world_free(&w);
+}
+
+static void test_producer_grants(void) {
+    world w = world_new();
+    const rewrap_secret_key *other_admin = new_key();
+    const rewrap_public_key *other_pub = public_of(other_admin);
+    rewrap_buf g = {NULL, 0};
+    OK(rewrap_producer_grant_issue(w.admin, "t", w.producer_pub, NOW - 10, NOW + 3600, &g));
+    OK(rewrap_producer_grant_verify(g.data, g.len, &w.admin_pub, 1, NOW));
+    EXPECT(rewrap_producer_grant_verify(g.data, g.len, &other_pub, 1, NOW),
+           REWRAP_UNTRUSTED_GRANT);
+    EXPECT(rewrap_producer_grant_verify(g.data, g.len, &w.admin_pub, 1, NOW + 7200),
+           REWRAP_GRANT_EXPIRED);
+    const rewrap_public_key *named = NULL;
+    OK(rewrap_producer_grant_producer(g.data, g.len, &named));
+    uint8_t a[REWRAP_PUBLIC_KEY_LEN], b[REWRAP_PUBLIC_KEY_LEN];
+    OK(rewrap_public_key_to_bytes(named, a, sizeof a));
+    OK(rewrap_public_key_to_bytes(w.producer_pub, b, sizeof b));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    rewrap_public_key_free(named);
+    EXPECT(rewrap_producer_grant_verify(g.data, 10, &w.admin_pub, 1, NOW), REWRAP_TRUNCATED);
+    g.data[g.len - 1] ^= 1;
+    EXPECT(rewrap_decryptor_add_producer_grant(w.dec, g.data, g.len), REWRAP_UNTRUSTED_GRANT);
+    rewrap_buf_free(&g);
+
+    /* A grant from an administrator the consumer does not trust is refused. */
+    OK(rewrap_producer_grant_issue(other_admin, "t", w.producer_pub, NOW - 10, 0, &g));
+    EXPECT(rewrap_decryptor_add_producer_grant(w.dec, g.data, g.len), REWRAP_UNTRUSTED_GRANT);
+    EXPECT(rewrap_reencryptor_add_producer_grant(w.re, g.data, g.len), REWRAP_UNTRUSTED_GRANT);
+    rewrap_buf_free(&g);
+    EXPECT(rewrap_producer_grant_issue(w.admin, "t", w.producer_pub, NOW, NOW, &g),
+           REWRAP_INVALID_ARGUMENT);
+    EXPECT(rewrap_producer_grant_issue(w.admin, "", w.producer_pub, NOW, 0, &g),
+           REWRAP_INVALID_ARGUMENT);
+
+    /* NULL parameters of the new functions. */
+    EXPECT(rewrap_producer_grant_issue(NULL, "t", w.producer_pub, NOW, 0, &g),
+           REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_producer_grant_issue(w.admin, NULL, w.producer_pub, NOW, 0, &g),
+           REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_producer_grant_verify(NULL, 0, &w.admin_pub, 1, NOW), REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_decryptor_add_producer_grant(w.dec, NULL, 0), REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_decryptor_trust_channel_key(w.dec, "t", NULL), REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_decryptor_revoke_producer(w.dec, "t", NULL, 8, NULL), REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_encryptor_set_signer(NULL, w.producer, REWRAP_SIGNING_SESSION),
+           REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_encryptor_seal(NULL, "t", NULL, 0, (const uint8_t *)"x", 1, NULL),
+           REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_reencryptor_attest(w.re, "t", NULL, 0, NULL, 0, NULL), REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_sealed_value(NULL, NULL, NULL), REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_sealed_headers(NULL, NULL, NULL), REWRAP_NULL_PARAMETER);
+    rewrap_sealed_free(NULL);
+    CHECK(strcmp(rewrap_result_name(REWRAP_UNAUTHORIZED_PRODUCER),
+                 "REWRAP_UNAUTHORIZED_PRODUCER") == 0);
+
+    rewrap_public_key_free(other_pub);
+    rewrap_secret_key_free(other_admin);
+    world_free(&w);
+}
+
+static void test_producer_authenticity(void) {
+    test_signed_record_opens_with_its_producer();
+    test_forged_unsigned_record_is_unsigned();
+    test_forged_record_signed_by_stranger_is_unauthorized();
+    test_value_moved_to_another_key_fails_authentication();
+    test_altered_session_signature_is_bad_signature();
+    test_producer_not_granted_for_topic_is_unauthorized();
+    test_revoked_producer_cannot_open_new_session();
+    test_policies();
+    test_record_mode();
+    test_channel_signature_vouches_for_checked_producer();
+    test_producer_grants();
 }
 
 /* ---- shared vectors -------------------------------------------------------------------- */
@@ -409,6 +985,42 @@ static void check_grant(const char *name, const char *field, const rewrap_public
     free(bytes);
 }
 
+static rewrap_vouch vouch_named(const char *name) {
+    if (strcmp(name, "producer") == 0) return REWRAP_VOUCH_PRODUCER;
+    if (strcmp(name, "channel") == 0) return REWRAP_VOUCH_CHANNEL;
+    return REWRAP_VOUCH_UNSIGNED;
+}
+
+static uint32_t policy_named(const char *name) {
+    if (strcmp(name, "optional") == 0) return REWRAP_POLICY_OPTIONAL;
+    if (strcmp(name, "off") == 0) return REWRAP_POLICY_OFF;
+    return REWRAP_POLICY_REQUIRE;
+}
+
+/* What a vector's reader trusts beyond the administrator: its policy ("policy": require,
+ * optional or off; absent = the default, require), its producer grants ("producer_grants" N,
+ * "producer_grant<i>" hex) and a channel signing key ("channel_signing_key" hex). */
+static void vector_trust(const char *name, const char *topic, const rewrap_decryptor *dec) {
+    const char *policy = kv(name, "policy");
+    if (policy) OK(rewrap_decryptor_set_policy(dec, NULL, policy_named(policy)));
+    long n = kv_long(name, "producer_grants");
+    for (long i = 0; i < n; i++) {
+        size_t len;
+        uint8_t *g = kv_bytes(&len, name, "producer_grant%ld", i);
+        OK(rewrap_decryptor_add_producer_grant(dec, g, len));
+        free(g);
+    }
+    size_t len;
+    uint8_t *ch = kv_bytes(&len, name, "channel_signing_key");
+    if (ch && topic) {
+        const rewrap_public_key *key = NULL;
+        OK(rewrap_public_key_from_bytes(ch, len, &key));
+        OK(rewrap_decryptor_trust_channel_key(dec, topic, key));
+        rewrap_public_key_free(key);
+    }
+    free(ch);
+}
+
 static void test_vector_case(const char *name) {
     const char *topic = kv(name, "topic");
     VCHECK(name, topic != NULL);
@@ -442,6 +1054,7 @@ static void test_vector_case(const char *name) {
     const rewrap_decryptor *dec = NULL;
     bool allow = strcmp(kv(name, "allow_plaintext"), "true") == 0;
     OK(rewrap_decryptor_new(sk, &admin, 1, 0, 0, allow, &dec));
+    vector_trust(name, topic, dec);
     long n_records = kv_long(name, "records");
     VCHECK(name, n_records >= 1);
     for (long r = 0; r < n_records; r++) {
@@ -449,38 +1062,66 @@ static void test_vector_case(const char *name) {
         snprintf(prefix, sizeof prefix, "record%ld.", r);
         size_t value_len;
         uint8_t *value = kv_bytes(&value_len, name, "record%ld.value", r);
+        size_t key_len;
+        uint8_t *key = kv_bytes(&key_len, name, "record%ld.key", r); /* NULL: null key */
         header_list h = kv_headers(name, prefix);
         rewrap_opened_kind kind;
         rewrap_buf out = {NULL, 0};
-        rewrap_result rc =
-            rewrap_decryptor_open(dec, topic, value, value_len, h.list, h.n, &kind, &out);
+        rewrap_record_info info;
+        rewrap_result rc = rewrap_decryptor_open(dec, topic, key, key_len, value, value_len,
+                                                 h.list, h.n, &kind, &out, &info);
         VCHECK(name, rc == REWRAP_OK);
         if (rc == REWRAP_OK) {
             VCHECK(name, kind == opened_kind(kv(name, "record%ld.opened", r)));
             const char *plaintext = kv(name, "record%ld.plaintext", r);
             VCHECK(name, plaintext ? equals_hex(out.data, out.len, plaintext) : out.len == 0);
+            long counter = kv_long(name, "record%ld.counter", r);
+            if (counter >= 0 && kind == REWRAP_OPENED_DECRYPTED) {
+                VCHECK(name, info.counter == (uint64_t)counter);
+            }
+            const char *vouch = kv(name, "record%ld.vouch", r);
+            if (vouch) VCHECK(name, info.vouch == vouch_named(vouch));
         }
         rewrap_buf_free(&out);
         headers_free(&h);
+        free(key);
         free(value);
     }
 
     /* Single-fault variants of the first record, with its headers. */
     header_list h = kv_headers(name, "record0.");
+    size_t key0_len;
+    uint8_t *key0 = kv_bytes(&key0_len, name, "record0.key");
     long n_rejects = kv_long(name, "rejects");
     for (long i = 0; i < n_rejects; i++) {
         size_t bad_len;
         uint8_t *bad = kv_bytes(&bad_len, name, "reject%ld.value", i);
         const char *bad_topic = kv(name, "reject%ld.topic", i);
         rewrap_result expected = (rewrap_result)kv_long(name, "reject%ld.code", i);
+        /* The record's own key unless the variant names another ("reject<i>.key"). */
+        size_t key_len = key0_len;
+        uint8_t *own_key = NULL;
+        const uint8_t *key = key0;
+        if (kv(name, "reject%ld.key", i)) {
+            own_key = kv_bytes(&key_len, name, "reject%ld.key", i);
+            key = own_key;
+        }
+        /* Its own headers when it lists them ("reject<i>.headers"), else the record's. */
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "reject%ld.", i);
+        header_list own = kv_headers(name, prefix);
+        const header_list *hs = kv(name, "reject%ld.headers", i) ? &own : &h;
         rewrap_opened_kind kind;
         rewrap_buf out = {NULL, 0};
-        rewrap_result rc =
-            rewrap_decryptor_open(dec, bad_topic, bad, bad_len, h.list, h.n, &kind, &out);
+        rewrap_result rc = rewrap_decryptor_open(dec, bad_topic, key, key_len, bad, bad_len,
+                                                 hs->list, hs->n, &kind, &out, NULL);
         VCHECK(name, rc == expected);
         rewrap_buf_free(&out);
+        headers_free(&own);
+        free(own_key);
         free(bad);
     }
+    free(key0);
     headers_free(&h);
 
     free(admin_bytes);
@@ -516,14 +1157,17 @@ static void test_reject_vector(const char *name) {
         const rewrap_decryptor *dec = NULL;
         bool allow = strcmp(kv(name, "allow_plaintext"), "true") == 0;
         OK(rewrap_decryptor_new(sk, &admin, 1, 0, 0, allow, &dec));
-        size_t value_len;
+        vector_trust(name, kv(name, "topic"), dec);
+        size_t value_len, key_len;
         uint8_t *value = kv_bytes(&value_len, name, "value");
+        uint8_t *key = kv_bytes(&key_len, name, "key"); /* NULL: null key */
         header_list h = kv_headers(name, "");
         rewrap_opened_kind kind;
         rewrap_buf out = {NULL, 0};
-        rc = rewrap_decryptor_open(dec, kv(name, "topic"), value, value_len, h.list, h.n, &kind,
-                                   &out);
+        rc = rewrap_decryptor_open(dec, kv(name, "topic"), key, key_len, value, value_len, h.list,
+                                   h.n, &kind, &out, NULL);
         rewrap_buf_free(&out);
+        free(key);
         headers_free(&h);
         free(value);
         rewrap_decryptor_free(dec);
@@ -605,8 +1249,9 @@ static void test_bad_input(void) {
     const rewrap_decryptor *dec = NULL;
     const rewrap_reencryptor *re = NULL;
     const rewrap_grant *g_me = NULL, *g_other = NULL;
-    OK(rewrap_encryptor_new(chan_pub, 0, 0, &enc));
+    enc = signed_encryptor(chan_pub, other);
     OK(rewrap_decryptor_new(me, &admin_pub, 1, 0, 0, false, &dec));
+    grant_producer(admin, "t", other, dec, NULL);
     OK(rewrap_reencryptor_new(&admin_pub, 1, 0, 0, &re));
     OK(rewrap_grant_issue(admin, chan, "t", "me", me_pub, 1, 1, NOW - 10, 0, &g_me));
     OK(rewrap_grant_issue(admin, chan, "t", "other", other_pub, 1, 1, NOW - 10, 0, &g_other));
@@ -618,12 +1263,14 @@ static void test_bad_input(void) {
     EXPECT(rewrap_secret_key_generate(NULL), REWRAP_NULL_PARAMETER);
     CHECK(strlen(rewrap_last_error()) > 0);
     EXPECT(rewrap_secret_key_from_bytes(NULL, 32, &sk), REWRAP_NULL_PARAMETER);
-    EXPECT(rewrap_encryptor_seal(NULL, "t", (const uint8_t *)"x", 1, NULL, NULL),
+    EXPECT(rewrap_encryptor_seal(NULL, "t", NULL, 0, (const uint8_t *)"x", 1, NULL),
            REWRAP_NULL_PARAMETER);
-    rewrap_buf v = {NULL, 0}, e = {NULL, 0};
-    EXPECT(rewrap_encryptor_seal(enc, NULL, (const uint8_t *)"x", 1, &v, &e),
+    const rewrap_sealed *sealed = NULL;
+    EXPECT(rewrap_encryptor_seal(enc, NULL, NULL, 0, (const uint8_t *)"x", 1, &sealed),
            REWRAP_NULL_PARAMETER);
-    EXPECT(rewrap_decryptor_open(dec, "t", NULL, 0, NULL, 1, NULL, NULL), REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_encryptor_seal(enc, "t", NULL, 3, NULL, 1, &sealed), REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_decryptor_open(dec, "t", NULL, 0, NULL, 0, NULL, 1, NULL, NULL, NULL),
+           REWRAP_NULL_PARAMETER);
     EXPECT(rewrap_reencryptor_add_grant(re, NULL), REWRAP_NULL_PARAMETER);
 
     /* Wrong lengths and invalid encodings. */
@@ -648,16 +1295,19 @@ static void test_bad_input(void) {
     rewrap_buf_free(&grant_bytes);
     rewrap_buf_free(&grant_bytes); /* twice: harmless */
     const char bad_utf8[] = {'t', (char)0xff, 0};
-    EXPECT(rewrap_encryptor_seal(enc, bad_utf8, (const uint8_t *)"x", 1, &v, &e),
+    EXPECT(rewrap_encryptor_seal(enc, bad_utf8, NULL, 0, (const uint8_t *)"x", 1, &sealed),
            REWRAP_INVALID_UTF8);
-    EXPECT(rewrap_encryptor_seal(enc, "", (const uint8_t *)"x", 1, &v, &e),
+    EXPECT(rewrap_encryptor_seal(enc, "", NULL, 0, (const uint8_t *)"x", 1, &sealed),
            REWRAP_INVALID_ARGUMENT);
+    CHECK(sealed == NULL);
     EXPECT(rewrap_grant_issue(admin, chan, "t", "x", me_pub, 3, 2, NOW, 0, &g),
            REWRAP_INVALID_ARGUMENT);
 
     /* A sealed record, then damaged copies of it. */
-    fetched f = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0};
-    OK(rewrap_encryptor_seal(enc, "t", (const uint8_t *)"secret payload", 14, &f.value, &f.edek));
+    fetched f;
+    OK(seal_into(enc, "t", "key", 3, "secret payload", 14, &f));
+    size_t edek_len;
+    uint8_t *edek = edek_of(&f, &edek_len);
     rewrap_buf pt = {NULL, 0};
 
     OK(reencrypt_for(re, "t", &f, "other"));
@@ -668,19 +1318,20 @@ static void test_bad_input(void) {
     EXPECT(open_fetched(dec, "t", &f, &pt), REWRAP_MISSING_CFRAG);
 
     OK(reencrypt_for(re, "t", &f, "me"));
-    size_t full = f.value.len;
-    f.value.len = 20; /* truncated view of the same buffer */
+    size_t full = f.value_len;
+    f.value_len = 20; /* truncated view of the same buffer */
     EXPECT(open_fetched(dec, "t", &f, &pt), REWRAP_TRUNCATED);
-    f.value.len = full;
-    f.value.data[full - 1] ^= 1;
+    f.value_len = full;
+    f.value[full - 1] ^= 1;
     EXPECT(open_fetched(dec, "t", &f, &pt), REWRAP_AUTHENTICATION_FAILED);
-    f.value.data[full - 1] ^= 1;
-    f.edek.data[0] = 9;
+    f.value[full - 1] ^= 1;
+    uint8_t edek_version = edek[0];
+    edek[0] = 9;
     EXPECT(open_fetched(dec, "t", &f, &pt), REWRAP_UNSUPPORTED_VERSION);
-    f.edek.data[0] = 1;
-    f.value.data[0] = 'X';
+    edek[0] = edek_version;
+    f.value[0] = 'X';
     EXPECT(open_fetched(dec, "t", &f, &pt), REWRAP_FOREIGN_RECORD);
-    f.value.data[0] = 'R';
+    f.value[0] = 'R';
     OK(open_fetched(dec, "t", &f, &pt));
     CHECK(pt.len == 14 && memcmp(pt.data, "secret payload", 14) == 0);
     CHECK(strlen(rewrap_last_error()) == 0);
@@ -688,10 +1339,15 @@ static void test_bad_input(void) {
 
     /* Plaintext without rewrap headers is refused; tombstones stay tombstones. */
     rewrap_opened_kind kind;
-    EXPECT(rewrap_decryptor_open(dec, "t", (const uint8_t *)"injected", 8, NULL, 0, &kind, &pt),
+    EXPECT(rewrap_decryptor_open(dec, "t", NULL, 0, (const uint8_t *)"injected", 8, NULL, 0,
+                                 &kind, &pt, NULL),
            REWRAP_UNENCRYPTED);
-    OK(rewrap_decryptor_open(dec, "t", NULL, 0, NULL, 0, &kind, &pt));
+    rewrap_record_info info;
+    memset(&info, 0xff, sizeof info);
+    OK(rewrap_decryptor_open(dec, "t", (const uint8_t *)"k", 1, NULL, 0, NULL, 0, &kind, &pt,
+                             &info));
     CHECK(kind == REWRAP_OPENED_TOMBSTONE && pt.len == 0);
+    CHECK(info.vouch == REWRAP_VOUCH_UNSIGNED && !info.has_producer && info.counter == 0);
 
     /* Freeing NULL and freeing a buffer twice are harmless. */
     rewrap_buf_free(&pt);
@@ -735,10 +1391,9 @@ static void *worker(void *arg) {
     for (int i = 0; i < 50; i++) {
         char payload[32];
         int len = snprintf(payload, sizeof payload, "thread message %d", i);
-        fetched f = {{NULL, 0}, {NULL, 0}, {NULL, 0}, 0};
+        fetched f = NO_RECORD;
         rewrap_buf pt = {NULL, 0};
-        if (rewrap_encryptor_seal(s->enc, "t", (const uint8_t *)payload, (size_t)len, &f.value,
-                                  &f.edek) == REWRAP_OK &&
+        if (seal_into(s->enc, "t", payload, (size_t)len, payload, (size_t)len, &f) == REWRAP_OK &&
             reencrypt_for(s->re, "t", &f, "me") == REWRAP_OK &&
             open_fetched(s->dec, "t", &f, &pt) == REWRAP_OK && pt.len == (size_t)len &&
             memcmp(pt.data, payload, (size_t)len) == 0) {
@@ -759,8 +1414,9 @@ static void test_threads(void) {
     const rewrap_encryptor *enc = NULL;
     const rewrap_decryptor *dec = NULL;
     const rewrap_reencryptor *re = NULL;
-    OK(rewrap_encryptor_new(chan_pub, 0, 0, &enc));
+    enc = signed_encryptor(chan_pub, chan);
     OK(rewrap_decryptor_new(me, &admin_pub, 1, 0, 0, false, &dec));
+    grant_producer(admin, "t", chan, dec, NULL);
     OK(rewrap_reencryptor_new(&admin_pub, 1, 0, 0, &re));
     OK(rewrap_grant_issue(admin, chan, "t", "me", me_pub, 1, 1, NOW - 10, 0, &g));
     OK(rewrap_reencryptor_add_grant(re, g));
@@ -851,6 +1507,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     test_seed_scenario();
+    test_producer_authenticity();
     test_vectors(argv[1]);
     test_bad_input();
     test_key_files();

@@ -1,13 +1,16 @@
 //! Shared fixtures for the cross-crate tests: a deterministic world with an administrator,
-//! a re-encryptor and consumers, and a `deliver` step that does what the broker-side proxy
-//! does on fetch (attach the consumer's fragments, or none if it is not granted).
+//! a re-encryptor, consumers and signing producers, and a `deliver` step that does what the
+//! broker-side proxy does on fetch (attach the consumer's fragments, or none if it is not
+//! granted). Consumers read under the default policy (`require`): every producer the world
+//! makes signs its sessions and holds a producer grant the consumers learn on delivery.
 #![allow(dead_code)]
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rewrap::engine::{
-    Decryptor, DecryptorConfig, Error, Grant, GrantTerms, Opened, PublicKey, ReEncryptor,
-    ReEncryptorConfig, SealedRecord, SecretKey, Signer,
+    Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Opened, ProducerGrant,
+    PublicKey, ReEncryptor, ReEncryptorConfig, RotationPolicy, SealedRecord, SecretKey, Signer,
+    SigningMode,
 };
 
 pub const T0: u64 = 1_700_000_000;
@@ -18,13 +21,19 @@ pub struct Consumer {
     pub decryptor: Decryptor,
     secret: [u8; 32],
     admin: PublicKey,
+    /// The producer grants installed in `decryptor`, in the order the world issued them.
+    producer_grants: Vec<ProducerGrant>,
 }
 
 impl Consumer {
-    /// Replaces the decryptor by one with the same key and an empty DEK cache.
+    /// Replaces the decryptor by one with the same key and producer grants and an empty DEK
+    /// cache.
     pub fn forget_deks(&mut self) {
         let secret = SecretKey::from_bytes(&self.secret).unwrap();
         self.decryptor = Decryptor::new(secret, &[self.admin], DecryptorConfig::default()).unwrap();
+        for g in &self.producer_grants {
+            self.decryptor.add_producer_grant(g, T0).unwrap();
+        }
     }
 }
 
@@ -32,6 +41,8 @@ pub struct World {
     pub rng: ChaCha20Rng,
     pub admin: Signer,
     pub reencryptor: ReEncryptor,
+    /// Every producer grant issued so far; consumers learn them in `sync`.
+    pub producer_grants: Vec<ProducerGrant>,
 }
 
 impl World {
@@ -44,6 +55,7 @@ impl World {
             rng,
             admin,
             reencryptor,
+            producer_grants: Vec::new(),
         }
     }
 
@@ -57,13 +69,16 @@ impl World {
         let bytes = *secret.to_bytes();
         let admin = self.admin.verifying_key();
         let decryptor = Decryptor::new(secret, &[admin], DecryptorConfig::default()).unwrap();
-        Consumer {
+        let mut consumer = Consumer {
             id: id.to_string(),
             public,
             decryptor,
             secret: bytes,
             admin,
-        }
+            producer_grants: Vec::new(),
+        };
+        self.sync(&mut consumer);
+        consumer
     }
 
     pub fn grant(&mut self, delegating: &SecretKey, channel: &str, consumer: &Consumer) -> Grant {
@@ -71,6 +86,38 @@ impl World {
         let grant = Grant::issue(&mut self.rng, &self.admin, delegating, &terms).unwrap();
         self.reencryptor.add_grant(&grant, T0).unwrap();
         grant
+    }
+
+    /// A producer encrypting to `delegating` that signs its sessions with a fresh key the
+    /// administrator authorizes on `topic`.
+    pub fn producer(
+        &mut self,
+        delegating: PublicKey,
+        topic: &str,
+        policy: RotationPolicy,
+    ) -> Encryptor {
+        let signing = self.key();
+        let grant = ProducerGrant::issue(
+            &mut self.rng,
+            &self.admin,
+            topic,
+            &signing.public_key(),
+            T0,
+            None,
+        )
+        .unwrap();
+        self.producer_grants.push(grant);
+        let mut enc = Encryptor::new(delegating, policy).unwrap();
+        enc.set_signer(Some((Signer::new(signing), SigningMode::Session)));
+        enc
+    }
+
+    /// Installs the producer grants `consumer` has not seen yet.
+    pub fn sync(&self, consumer: &mut Consumer) {
+        for g in &self.producer_grants[consumer.producer_grants.len()..] {
+            consumer.decryptor.add_producer_grant(g, T0).unwrap();
+            consumer.producer_grants.push(g.clone());
+        }
     }
 
     /// The proxy's fetch path: fragments for this consumer if it is granted, else none.
@@ -95,23 +142,43 @@ impl World {
         topic: &str,
         record: &SealedRecord,
         consumer: &mut Consumer,
-    ) -> Result<Opened, Error> {
+    ) -> Result<Vec<u8>, Error> {
+        self.sync(consumer);
         let cfrags = self.cfrags_for(topic, record, &consumer.id);
         open_with(&mut consumer.decryptor, topic, record, &cfrags)
     }
 }
 
+/// A sealed record's headers followed by the fragments the proxy attached.
 pub fn headers<'a>(record: &'a SealedRecord, cfrags: &'a [Vec<u8>]) -> Vec<(&'a str, &'a [u8])> {
-    let mut h = vec![(rewrap::EDEK_HEADER, &record.edek[..])];
+    let mut h = record.headers();
     h.extend(cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, c.as_slice())));
     h
 }
 
+/// Opens a record sealed under a null key and returns its payload; anything but a decrypted
+/// record is a test failure.
 pub fn open_with(
     decryptor: &mut Decryptor,
     topic: &str,
     record: &SealedRecord,
     cfrags: &[Vec<u8>],
-) -> Result<Opened, Error> {
-    decryptor.open(T0, topic, Some(&record.value), &headers(record, cfrags))
+) -> Result<Vec<u8>, Error> {
+    decryptor
+        .open(
+            T0,
+            topic,
+            None,
+            Some(&record.value),
+            &headers(record, cfrags),
+        )
+        .map(payload)
+}
+
+/// The payload of a decrypted record (panics on a tombstone or plaintext).
+pub fn payload(opened: Opened) -> Vec<u8> {
+    match opened {
+        Opened::Decrypted(d) => d.payload,
+        other => panic!("expected a decrypted record, got {other:?}"),
+    }
 }

@@ -9,7 +9,10 @@
 #   proxy.sh restart DIR                         -> stop, then start again on the same port
 # Environment: REWRAP_PROXY_BIN (default: target/{release,debug}/rewrap-proxy),
 #              REWRAP_PROXY_SINK=cluster|single (default cluster: Shotover's KafkaSinkCluster),
-#              REWRAP_PROXY_REWRITTEN=SameCodec|Uncompressed (codec of re-encoded batches).
+#              REWRAP_PROXY_REWRITTEN=SameCodec|Uncompressed (codec of re-encoded batches),
+#              REWRAP_PROXY_POLICY=require|optional|off (producer signature policy),
+#              REWRAP_PROXY_POLICIES="TOPIC=POLICY ..." (per-topic overrides),
+#              REWRAP_PROXY_SEED=FILE (channel signing seed: 64 hex characters, mode 0600).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -84,12 +87,29 @@ stop() {
 case "$cmd" in
 start)
   broker="${3:?BROKER}"; grants="${4:?GRANTS}"; admin="${5:?ADMIN_PUB}"
+  signing=""
+  if [ -n "${REWRAP_PROXY_POLICY:-}" ]; then
+    signing+="            producer_policy: \"$REWRAP_PROXY_POLICY\"
+"
+  fi
+  if [ -n "${REWRAP_PROXY_POLICIES:-}" ]; then
+    signing+="            producer_policies:
+"
+    for p in $REWRAP_PROXY_POLICIES; do
+      signing+="              \"${p%%=*}\": \"${p#*=}\"
+"
+    done
+  fi
+  if [ -n "${REWRAP_PROXY_SEED:-}" ]; then
+    signing+="            channel_signing_seed: \"$REWRAP_PROXY_SEED\"
+"
+  fi
   write_config "$broker" "        - RewrapReencrypt:
             grant_store: \"$grants\"
             trusted_admins: [\"$admin\"]
             reload_interval_ms: ${REWRAP_PROXY_RELOAD_MS:-200}
             rewritten_batches: ${REWRAP_PROXY_REWRITTEN:-SameCodec}
-"
+$signing"
   launch
   ;;
 passthrough)
