@@ -12,7 +12,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use rewrap::engine::{GrantTerms, Opened, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER};
+use rewrap::engine::{
+    GrantTerms, Opened, ProducerGrant, SecretKey, Signer, SigningMode, CFRAG_HEADER, EDEK_HEADER,
+};
 use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant, ReEncryptor};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -101,11 +103,14 @@ fn produce(a: &Args, topic: &str, payloads: &[Vec<u8>], enc: Option<&Encryptor>)
         let key = i.to_be_bytes();
         match enc {
             Some(enc) => {
-                let sealed = enc.seal(topic, payload).unwrap();
-                let headers = OwnedHeaders::new().insert(Header {
-                    key: EDEK_HEADER,
-                    value: Some(&sealed.edek[..]),
-                });
+                let sealed = enc.seal(topic, Some(&key[..]), payload).unwrap();
+                let mut headers = OwnedHeaders::new();
+                for (name, value) in sealed.headers() {
+                    headers = headers.insert(Header {
+                        key: name,
+                        value: Some(value),
+                    });
+                }
                 send(
                     &p,
                     BaseRecord::to(topic)
@@ -164,14 +169,14 @@ fn consume(bootstrap: &str, client_id: &str, topic: &str, n: usize, open: &Open<
         }
         checksum = checksum.wrapping_add(match open {
             Open::Nothing => value.len() as u64,
-            Open::Proxy(dec) => plaintext_len(dec.open(topic, Some(value), &headers)),
+            Open::Proxy(dec) => plaintext_len(dec.open(topic, m.key(), Some(value), &headers)),
             Open::InProcess(dec, re, consumer) => {
                 let edek = headers.iter().find(|h| h.0 == EDEK_HEADER).unwrap().1;
                 let cfrags = re.reencrypt(topic, edek, consumer).unwrap();
                 for cfrag in cfrags.iter() {
                     headers.push((CFRAG_HEADER, cfrag));
                 }
-                plaintext_len(dec.open(topic, Some(value), &headers))
+                plaintext_len(dec.open(topic, m.key(), Some(value), &headers))
             }
         });
         got += 1;
@@ -183,9 +188,9 @@ fn consume(bootstrap: &str, client_id: &str, topic: &str, n: usize, open: &Open<
 
 fn plaintext_len(r: rewrap::engine::Result<Opened>) -> u64 {
     match r {
-        Ok(Opened::Decrypted(p)) => {
-            assert_eq!(p.len(), 1024);
-            p.len() as u64
+        Ok(Opened::Decrypted(d)) => {
+            assert_eq!(d.payload.len(), 1024);
+            d.payload.len() as u64
         }
         other => panic!("record did not open: {other:?}"),
     }
@@ -248,13 +253,27 @@ fn main() {
     let consumer_pub = consumer_key.public_key();
     let terms = GrantTerms::one_of_one(&sealed_topic, consumer, consumer_pub, 0);
     let grant = Grant::issue(&mut rewrap::rng(), &admin, &channel, &terms).unwrap();
-    DirGrantStore::open(&a.store).unwrap().put(&grant).unwrap();
+    let store = DirGrantStore::open(&a.store).unwrap();
+    store.put(&grant).unwrap();
+    // The producer signs its sessions, as the proxy's default policy requires.
+    let signing = SecretKey::generate();
+    let producer_grant = ProducerGrant::issue(
+        &mut rewrap::rng(),
+        &admin,
+        &sealed_topic,
+        &signing.public_key(),
+        0,
+        None,
+    )
+    .unwrap();
+    store.put_producer(&producer_grant).unwrap();
     let in_process = ReEncryptor::new(&admins).unwrap();
     in_process.add_grant(&grant).unwrap();
     std::thread::sleep(Duration::from_millis(800)); // the proxy reloads its store
 
     let data = payloads(a.records);
     let enc = Encryptor::new(channel.public_key()).unwrap();
+    enc.set_signer(Some((&signing, SigningMode::Session)));
     let produce_plain = produce(&a, &plain_topic, &data, None);
     let produce_sealed = produce(&a, &sealed_topic, &data, Some(&enc));
     std::thread::sleep(Duration::from_secs(2)); // segments flushed to the page cache
@@ -262,6 +281,7 @@ fn main() {
     let disk_sealed = bytes_on_disk(&a.data, &sealed_topic) as f64 / a.records as f64;
 
     let dec = Decryptor::new(consumer_key, &admins).unwrap();
+    dec.add_producer_grant(&producer_grant).unwrap();
     let n = a.records;
     let (mut ra, mut rb, mut rc, mut rc0, mut rd) = (vec![], vec![], vec![], vec![], vec![]);
     let (mut cpu_c0, mut cpu_d) = (vec![], vec![]);

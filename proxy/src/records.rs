@@ -1,6 +1,8 @@
-//! Rewriting Kafka record batches (magic v2) to carry cfrag headers.
+//! Rewriting Kafka record batches (magic v2) to carry cfrag headers (and the proxy's channel
+//! signature).
 //!
-//! Only batches holding a rewrap EDEK (or a stray cfrag header) are touched; every other batch,
+//! Only batches holding a rewrap EDEK (or a stray cfrag or channel signature header) are
+//! touched; every other batch,
 //! legacy message sets, control batches and a trailing partial batch are copied byte for byte.
 //! A rewritten batch keeps its base offset, last offset delta, timestamps, producer id, epoch,
 //! base sequence, partition leader epoch and attributes (codec, timestamp type, transactional),
@@ -9,7 +11,10 @@
 //! consumer's own CRC check still sees the corruption instead of a freshly signed copy.
 
 use crate::compression::{self, Codec, CodecError};
-use rewrap::engine::{CfragHeaders, CFRAG_HEADER, EDEK_HEADER, HEADER_PREFIX};
+use rewrap::engine::{
+    CfragHeaders, CFRAG_HEADER, CHANNEL_SIG_HEADER, EDEK_HEADER, HEADER_PREFIX, SIG_HEADER,
+};
+use std::sync::Arc;
 
 const BASE_OFFSET_LEN: usize = 8;
 const LENGTH_END: usize = 12;
@@ -20,13 +25,22 @@ const RECORD_COUNT_AT: usize = 57;
 const RECORDS_AT: usize = 61;
 const CONTROL_BIT: i16 = 0x20;
 
-/// What the re-encryptor answers for one EDEK header value.
+/// A `rewrap.chsig` header value, as the re-encryptor signed it.
+pub type ChannelSig = Arc<[u8]>;
+
+/// What the re-encryptor answers for one record's EDEK and producer signature.
 pub enum Annotation {
-    /// Append these `rewrap.cfrag` header values.
-    Cfrags(CfragHeaders),
-    /// Leave the record without a cfrag (not granted, revoked, malformed EDEK...).
+    /// Append these `rewrap.cfrag` header values, and the channel signature when there is one.
+    Cfrags(CfragHeaders, Option<ChannelSig>),
+    /// Leave the record without a cfrag (not granted, revoked, unsigned, malformed EDEK...).
     Nothing,
 }
+
+/// Asked once per record carrying an EDEK, with its EDEK and `rewrap.sig` values.
+pub type Annotate<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Annotation + 'a;
+
+/// Header names only the proxy may put on a fetched record: stored ones are removed.
+const PROXY_HEADERS: [&str; 2] = [CFRAG_HEADER, CHANNEL_SIG_HEADER];
 
 /// The codec of a re-encoded batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,12 +71,17 @@ pub struct RewriteStats {
     pub records_annotated: u64,
     /// Records with an EDEK that got none.
     pub records_without_cfrag: u64,
-    /// Stray `rewrap.cfrag` headers removed from stored records.
+    /// Stray `rewrap.cfrag` headers (and NUL-suffixed rewrap names) removed from stored
+    /// records.
     pub stray_cfrags_removed: u64,
+    /// Records that got a `rewrap.chsig` header.
+    pub records_channel_signed: u64,
+    /// Stored `rewrap.chsig` headers removed (only the proxy signs for a channel).
+    pub stray_chsigs_removed: u64,
     /// Batches left untouched because they could not be parsed (named in `problems`).
     pub batches_malformed: u64,
-    /// Unparsable batches that hold a rewrap cfrag name: cut from the response, with every
-    /// batch after them (see [`rewrite`]).
+    /// Unparsable batches that hold a cfrag or channel signature name: cut from the response,
+    /// with every batch after them (see [`rewrite`]).
     pub batches_refused: u64,
     /// Compressed batches passed on without being decompressed (`Decompress::Never`, or over
     /// the size allowed).
@@ -106,7 +125,7 @@ pub struct Scratch {
     records: Vec<u8>,
     parsed: Vec<ParsedRecord>,
     headers: Vec<(usize, usize)>,
-    answers: Vec<Option<CfragHeaders>>,
+    answers: Vec<Option<(CfragHeaders, Option<ChannelSig>)>>,
 }
 
 struct ParsedRecord {
@@ -116,8 +135,12 @@ struct ParsedRecord {
     kept: (usize, usize),
     /// The first EDEK header value, in `plain`.
     edek: Option<(usize, usize)>,
-    /// Stray cfrag headers dropped.
+    /// The first `rewrap.sig` header value, in `plain` (the consumer refuses a second).
+    sig: Option<(usize, usize)>,
+    /// Stray cfrag headers (and NUL-suffixed rewrap names) dropped.
     stray: u64,
+    /// Stored channel signature headers dropped.
+    stray_chsig: u64,
 }
 
 /// What rewriting one partition's records gave.
@@ -133,10 +156,10 @@ pub struct Rewritten {
 }
 
 /// Rewrites the records of one partition of a Fetch response. `annotate` is asked once per
-/// record carrying an EDEK.
+/// record carrying an EDEK, with the EDEK and the record's `rewrap.sig` value (if any).
 ///
-/// A batch that cannot be parsed but holds the bytes of the cfrag header name (stored, or
-/// smuggled under a NUL-suffixed name) cannot be cleaned, so it is refused: the records end
+/// A batch that cannot be parsed but holds the bytes of the cfrag or channel signature header
+/// name (stored, or smuggled under a NUL-suffixed name) cannot be cleaned, so it is refused: the records end
 /// before it (the consumer fetches again from its offset and, if it is first, the caller
 /// answers with an error) and `stats.batches_refused` counts it.
 pub fn rewrite(
@@ -144,7 +167,7 @@ pub fn rewrite(
     output: Output,
     decompress: Decompress,
     scratch: &mut Scratch,
-    annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+    annotate: &mut Annotate<'_>,
 ) -> Rewritten {
     let mut done = Rewritten::default();
     let bytes = rewrite_into(input, output, decompress, scratch, &mut done, annotate);
@@ -158,7 +181,7 @@ fn rewrite_into(
     decompress: Decompress,
     scratch: &mut Scratch,
     done: &mut Rewritten,
-    annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+    annotate: &mut Annotate<'_>,
 ) -> Option<Vec<u8>> {
     let Rewritten {
         stats, problems, ..
@@ -186,9 +209,9 @@ fn rewrite_into(
             Err(problem) => {
                 stats.batches_malformed += 1;
                 problems.push(problem);
-                if contains(batch, CFRAG_HEADER.as_bytes())
-                    || contains(&scratch.plain, CFRAG_HEADER.as_bytes())
-                {
+                if PROXY_HEADERS.iter().any(|name| {
+                    contains(batch, name.as_bytes()) || contains(&scratch.plain, name.as_bytes())
+                }) {
                     stats.batches_refused += 1;
                     let mut cut = out.unwrap_or_default();
                     if cut.is_empty() {
@@ -258,7 +281,7 @@ fn rewrite_batch(
     decompress: Decompress,
     scratch: &mut Scratch,
     stats: &mut RewriteStats,
-    annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+    annotate: &mut Annotate<'_>,
 ) -> Result<Option<Vec<u8>>, BatchProblem> {
     if batch.len() < RECORDS_AT {
         return Err(BatchProblem::Framing("batch shorter than its header"));
@@ -311,10 +334,11 @@ fn rewrite_batch(
     let mut change = false;
     for r in parsed.iter() {
         let answer = match r.edek {
-            Some((s, e)) => match annotate(&plain[s..e]) {
-                Annotation::Cfrags(c) => {
+            Some((s, e)) => match annotate(&plain[s..e], r.sig.map(|(s, e)| &plain[s..e])) {
+                Annotation::Cfrags(c, chsig) => {
                     stats.records_annotated += 1;
-                    Some(c)
+                    stats.records_channel_signed += u64::from(chsig.is_some());
+                    Some((c, chsig))
                 }
                 Annotation::Nothing => {
                     stats.records_without_cfrag += 1;
@@ -323,7 +347,7 @@ fn rewrite_batch(
             },
             None => None,
         };
-        change |= answer.is_some() || r.stray > 0;
+        change |= answer.is_some() || r.stray > 0 || r.stray_chsig > 0;
         answers.push(answer);
     }
     if !change {
@@ -333,14 +357,22 @@ fn rewrite_batch(
     records.clear();
     for (r, answer) in parsed.iter().zip(answers.iter()) {
         stats.stray_cfrags_removed += r.stray;
-        let cfrags: &[Vec<u8>] = answer.as_deref().unwrap_or_default();
+        stats.stray_chsigs_removed += r.stray_chsig;
+        let (cfrags, chsig): (&[Vec<u8>], Option<&[u8]>) = match answer {
+            Some((c, chsig)) => (c, chsig.as_deref()),
+            None => (&[], None),
+        };
+        let added = cfrags
+            .iter()
+            .map(|v| (CFRAG_HEADER, v.as_slice()))
+            .chain(chsig.map(|v| (CHANNEL_SIG_HEADER, v)));
         let kept = &headers[r.kept.0..r.kept.1];
-        let count = kept.len() + cfrags.len();
+        let count = kept.len() + cfrags.len() + usize::from(chsig.is_some());
         // The record's length prefix first, so the record is written once, in place.
         let mut len = (r.body.1 - r.body.0) + varint_len(count as i64);
         len += kept.iter().map(|(s, e)| e - s).sum::<usize>();
-        for value in cfrags {
-            len += varint_len(CFRAG_HEADER.len() as i64) + CFRAG_HEADER.len();
+        for (name, value) in added.clone() {
+            len += varint_len(name.len() as i64) + name.len();
             len += varint_len(value.len() as i64) + value.len();
         }
         put_varint(records, len as i64);
@@ -350,9 +382,9 @@ fn rewrite_batch(
         for &(s, e) in kept {
             records.extend_from_slice(&plain[s..e]);
         }
-        for value in cfrags {
-            put_varint(records, CFRAG_HEADER.len() as i64);
-            records.extend_from_slice(CFRAG_HEADER.as_bytes());
+        for (name, value) in added {
+            put_varint(records, name.len() as i64);
+            records.extend_from_slice(name.as_bytes());
             put_varint(records, value.len() as i64);
             records.extend_from_slice(value);
         }
@@ -417,7 +449,9 @@ fn parse_records(scratch: &mut Scratch, count: usize) -> Result<(), BatchProblem
             .map_err(|_| BatchProblem::Framing("negative header count"))?;
         let kept_start = headers.len();
         let mut edek = None;
+        let mut sig = None;
         let mut stray = 0;
+        let mut stray_chsig = 0;
         for _ in 0..header_count {
             let h_start = rec.at;
             let key = rec
@@ -434,9 +468,17 @@ fn parse_records(scratch: &mut Scratch, count: usize) -> Result<(), BatchProblem
                 stray += 1;
                 continue;
             }
+            if key == CHANNEL_SIG_HEADER.as_bytes() {
+                stray_chsig += 1;
+                continue;
+            }
             if key == EDEK_HEADER.as_bytes() && edek.is_none() {
                 // A null EDEK value is malformed; give it an empty range so it is refused.
                 edek = Some(value.unwrap_or((h_start, h_start)));
+            }
+            if key == SIG_HEADER.as_bytes() && sig.is_none() {
+                // Likewise a null signature: empty, so it fails verification, not "unsigned".
+                sig = Some(value.unwrap_or((h_start, h_start)));
             }
             headers.push((h_start, rec.at));
         }
@@ -449,7 +491,9 @@ fn parse_records(scratch: &mut Scratch, count: usize) -> Result<(), BatchProblem
             body: (body_start, body_end),
             kept: (kept_start, headers.len()),
             edek,
+            sig,
             stray,
+            stray_chsig,
         });
         r.at = end;
     }
@@ -583,7 +627,7 @@ mod tests {
     fn rewrite_fresh(
         input: &[u8],
         output: Output,
-        annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+        annotate: &mut Annotate<'_>,
     ) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
         let r = rewrite(
             input,
@@ -600,11 +644,11 @@ mod tests {
         input: &[u8],
         answer: Option<CfragHeaders>,
     ) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
-        rewrite_fresh(input, Output::SameCodec, &mut |edek| {
+        rewrite_fresh(input, Output::SameCodec, &mut |edek, _| {
             assert!(edek.starts_with(b"edek"), "the EDEK value is passed on");
             answer
                 .clone()
-                .map_or(Annotation::Nothing, Annotation::Cfrags)
+                .map_or(Annotation::Nothing, |c| Annotation::Cfrags(c, None))
         })
     }
 
@@ -645,8 +689,8 @@ mod tests {
             .map(|o| record(o, &[(EDEK_HEADER, Some(b"edek-1"))]))
             .collect();
         let input = encode(&records, Compression::Zstd);
-        let (out, stats, problems) = rewrite_fresh(&input, Output::Uncompressed, &mut |_| {
-            Annotation::Cfrags(cfrags())
+        let (out, stats, problems) = rewrite_fresh(&input, Output::Uncompressed, &mut |_, _| {
+            Annotation::Cfrags(cfrags(), None)
         });
         assert!(problems.is_empty());
         assert_eq!(stats.records_annotated, 6);
@@ -796,6 +840,144 @@ mod tests {
         }
     }
 
+    fn names_and_values(r: &Record) -> Vec<(&str, &[u8])> {
+        r.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn signed_records_get_the_channel_signature_beside_their_cfrags() {
+        // Two sessions in one batch: one signed, one not (as under policy `optional`).
+        let records: Vec<Record> = (0..6)
+            .map(|o| {
+                if o % 2 == 0 {
+                    record(
+                        o,
+                        &[(EDEK_HEADER, Some(b"edek-1")), (SIG_HEADER, Some(b"sig-1"))],
+                    )
+                } else {
+                    record(o, &[(EDEK_HEADER, Some(b"edek-2"))])
+                }
+            })
+            .collect();
+        for codec in CODECS {
+            let input = encode(&records, codec);
+            let (out, stats, problems) = rewrite_fresh(
+                &input,
+                Output::SameCodec,
+                &mut |edek, sig| match (edek, sig) {
+                    (b"edek-1", Some(b"sig-1")) => {
+                        Annotation::Cfrags(cfrags(), Some(Arc::from(&b"chsig-1"[..])))
+                    }
+                    (b"edek-2", None) => Annotation::Cfrags(cfrags(), None),
+                    other => panic!("unexpected annotation request {other:?}"),
+                },
+            );
+            assert!(problems.is_empty());
+            assert_eq!(stats.records_annotated, 6, "{codec:?}");
+            assert_eq!(stats.records_channel_signed, 3, "{codec:?}");
+            let sets = RecordBatchDecoder::decode_all(&mut Bytes::from(out.unwrap())).unwrap();
+            for (got, want) in sets[0].records.iter().zip(&records) {
+                assert_eq!((&got.key, &got.value), (&want.key, &want.value));
+                let expect: Vec<(&str, &[u8])> = if got.offset % 2 == 0 {
+                    vec![
+                        (EDEK_HEADER, b"edek-1"),
+                        (SIG_HEADER, b"sig-1"),
+                        (CFRAG_HEADER, b"cfrag-one"),
+                        (CHANNEL_SIG_HEADER, b"chsig-1"),
+                    ]
+                } else {
+                    vec![(EDEK_HEADER, b"edek-2"), (CFRAG_HEADER, b"cfrag-one")]
+                };
+                assert_eq!(names_and_values(got), expect, "{codec:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn stored_channel_signatures_are_stripped() {
+        // A producer (or the broker) cannot plant a channel signature, under its own name or
+        // one C clients read as it.
+        let smuggled = format!("{CHANNEL_SIG_HEADER}\0x");
+        let records: Vec<Record> = (0..4)
+            .map(|o| {
+                record(
+                    o,
+                    &[
+                        (EDEK_HEADER, Some(b"edek-1")),
+                        (SIG_HEADER, Some(b"sig-1")),
+                        (CHANNEL_SIG_HEADER, Some(b"forged")),
+                        (&smuggled, Some(b"forged")),
+                    ],
+                )
+            })
+            .collect();
+        for codec in CODECS {
+            for chsig in [None, Some(Arc::from(&b"proxy-chsig"[..]))] {
+                for granted in [false, true] {
+                    let input = encode(&records, codec);
+                    let (out, stats, _) = rewrite_fresh(&input, Output::SameCodec, &mut |_, _| {
+                        if granted {
+                            Annotation::Cfrags(cfrags(), chsig.clone())
+                        } else {
+                            Annotation::Nothing
+                        }
+                    });
+                    assert_eq!(stats.stray_chsigs_removed, 4, "{codec:?}");
+                    assert_eq!(stats.stray_cfrags_removed, 4, "{codec:?}: the NUL alias");
+                    let sets =
+                        RecordBatchDecoder::decode_all(&mut Bytes::from(out.unwrap())).unwrap();
+                    for r in &sets[0].records {
+                        let mut expect: Vec<(&str, &[u8])> =
+                            vec![(EDEK_HEADER, b"edek-1"), (SIG_HEADER, b"sig-1")];
+                        if granted {
+                            expect.push((CFRAG_HEADER, b"cfrag-one"));
+                            if let Some(c) = &chsig {
+                                expect.push((CHANNEL_SIG_HEADER, c));
+                            }
+                        }
+                        assert_eq!(names_and_values(r), expect, "{codec:?} {granted}");
+                    }
+                }
+            }
+        }
+        // Ungranted and not decompressed: the uncompressed batch is still cleaned.
+        let input = encode(&records, Compression::None);
+        let Rewritten { bytes, stats, .. } = rewrite(
+            &input,
+            Output::SameCodec,
+            Decompress::Never,
+            &mut Scratch::default(),
+            &mut |_, _| Annotation::Nothing,
+        );
+        assert!(bytes.is_some());
+        assert_eq!(stats.stray_chsigs_removed, 4);
+    }
+
+    #[test]
+    fn an_unparsable_batch_holding_a_channel_signature_name_is_refused() {
+        let forged: Vec<Record> = (0..2)
+            .map(|o| {
+                record(
+                    o,
+                    &[
+                        (EDEK_HEADER, Some(b"edek-1")),
+                        (CHANNEL_SIG_HEADER, Some(b"forged")),
+                    ],
+                )
+            })
+            .collect();
+        let mut bad = encode(&forged, Compression::None);
+        bad[RECORDS_AT] = 0x7f; // the first record claims a huge length; CRC fixed below
+        let crc = crc32c::crc32c(&bad[ATTRIBUTES_AT..]);
+        bad[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
+        let (out, stats, _) = run(&bad, None);
+        assert_eq!(out.unwrap(), Vec::<u8>::new());
+        assert_eq!(stats.batches_refused, 1);
+    }
+
     #[test]
     fn without_decompression_only_uncompressed_batches_are_cleaned() {
         let records: Vec<Record> = (0..3)
@@ -815,7 +997,7 @@ mod tests {
                 Output::SameCodec,
                 Decompress::Never,
                 &mut Scratch::default(),
-                &mut |_| Annotation::Nothing,
+                &mut |_, _| Annotation::Nothing,
             );
             if codec == Compression::None {
                 assert!(out.is_some() && stats.stray_cfrags_removed == 3);
@@ -837,7 +1019,7 @@ mod tests {
             Output::SameCodec,
             Decompress::UpTo(10),
             &mut Scratch::default(),
-            &mut |_| Annotation::Cfrags(cfrags()),
+            &mut |_, _| Annotation::Cfrags(cfrags(), None),
         );
         assert!(out.is_none() && problems.is_empty());
         assert_eq!(stats.batches_not_decompressed, 1);
@@ -986,8 +1168,8 @@ mod tests {
     }
 
     fn run_any(input: &[u8]) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
-        rewrite_fresh(input, Output::SameCodec, &mut |_| {
-            Annotation::Cfrags(cfrags())
+        rewrite_fresh(input, Output::SameCodec, &mut |_, _| {
+            Annotation::Cfrags(cfrags(), None)
         })
     }
 }

@@ -3,11 +3,12 @@
 //! Requests pass through unchanged. On the way back, each Fetch response's record batches are
 //! rewritten so that every record carrying a `rewrap.edek` header also carries the
 //! `rewrap.cfrag` header(s) for the fetching consumer, when that consumer holds a grant for the
-//! topic. Everything else (Produce, metadata, group protocol, records without rewrap headers)
+//! topic and the record's producer signature passes the topic's policy (then with the proxy's
+//! `rewrap.chsig` channel signature, when a channel signing seed is configured). Everything else (Produce, metadata, group protocol, records without rewrap headers)
 //! goes through as the broker or client sent it.
 
 use crate::identity::{self, Resolver, Session, Source, Step};
-use crate::records::{self, Annotation, Decompress, Output, Scratch};
+use crate::records::{self, Annotate, Annotation, ChannelSig, Decompress, Output, Scratch};
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use kafka_protocol::messages::fetch_request::FetchTopic;
@@ -15,7 +16,7 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{ApiKey, MetadataRequest, RequestHeader};
 use metrics::{counter, gauge, Counter};
-use rewrap::engine::{CfragHeaders, Error as RewrapError, PublicKey, ReEncryptorConfig};
+use rewrap::engine::{CfragHeaders, Error as RewrapError, Policy, PublicKey, ReEncryptorConfig};
 use rewrap::{DirGrantStore, GrantSync, MissBudget, ReEncryptor};
 use serde::{Deserialize, Serialize};
 use shotover::frame::kafka::{KafkaFrame, RequestBody, ResponseBody};
@@ -30,6 +31,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 /// Name in the topology file.
 pub const NAME: &str = "RewrapReencrypt";
@@ -77,6 +79,20 @@ pub struct RewrapReencryptConfig {
     /// 100.
     #[serde(default)]
     pub max_misses_per_sec_per_connection: u32,
+    /// What every topic demands of producer signatures before its records get cfrags:
+    /// `require` (the default: signed by a producer the store's `.pgrant` files authorize),
+    /// `optional` (unsigned records served, signed ones checked) or `off` (migration only).
+    #[serde(default)]
+    pub producer_policy: Option<String>,
+    /// Topic → policy, overriding `producer_policy` for that topic.
+    #[serde(default)]
+    pub producer_policies: BTreeMap<String, String>,
+    /// File holding the 32-byte channel signing seed as 64 hex characters (mode 0600, like a
+    /// secret key file). With it the proxy attaches `rewrap.chsig` to every record whose
+    /// producer signature it checked, so consumers trust one channel key per topic; without it
+    /// consumers must hold the producer grants themselves.
+    #[serde(default)]
+    pub channel_signing_seed: Option<String>,
 }
 
 const DEFAULT_MAX_MISSES_PER_SEC: u32 = 1000;
@@ -106,6 +122,47 @@ const SCRATCH_KEEP: usize = 1024 * 1024;
 
 fn default_reload_ms() -> u64 {
     500
+}
+
+fn policy(text: &str) -> Result<Policy> {
+    Policy::parse(text.trim()).map_err(|e| anyhow::anyhow!("producer policy {text:?}: {e}"))
+}
+
+/// Reads a channel signing seed file (64 hex characters), refusing one that group or others
+/// may access, as `rewrap::keyfile::read_secret` refuses such secret key files.
+fn read_seed(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>> {
+    let name = path.display();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("channel signing seed {name}"))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "channel signing seed {name} is accessible to group or others (mode {:o}); \
+                 chmod 600 it",
+                mode & 0o777
+            );
+        }
+    }
+    let text = Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("channel signing seed {name}"))?,
+    );
+    let hex = text.trim_ascii();
+    if hex.len() != 64 {
+        anyhow::bail!("channel signing seed {name}: want 64 hex characters (32 bytes)");
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut seed = Zeroizing::new(vec![0u8; 32]);
+    for (out, pair) in seed.iter_mut().zip(hex.chunks(2)) {
+        let (Some(hi), Some(lo)) = (digit(pair[0]), digit(pair[1])) else {
+            anyhow::bail!("channel signing seed {name}: not hexadecimal");
+        };
+        *out = hi << 4 | lo;
+    }
+    Ok(seed)
 }
 
 fn admin_key(text: &str) -> Result<PublicKey> {
@@ -143,6 +200,27 @@ impl TransformConfig for RewrapReencryptConfig {
                     DEFAULT_MAX_MISSES_PER_SEC,
                 )),
         );
+        if let Some(text) = &self.producer_policy {
+            reencryptor.set_policy(None, policy(text)?)?;
+        }
+        for (topic, text) in &self.producer_policies {
+            reencryptor
+                .set_policy(Some(topic), policy(text)?)
+                .with_context(|| format!("producer policy of topic {topic:?}"))?;
+        }
+        if let Some(path) = &self.channel_signing_seed {
+            let seed = read_seed(std::path::Path::new(path))?;
+            reencryptor
+                .set_channel_seed(Some(&seed))
+                .context("channel signing seed")?;
+        }
+        tracing::info!(
+            // "" names no topic (`Topic::new` refuses it): this is the default policy.
+            producer_policy = reencryptor.policy("").name(),
+            overrides = self.producer_policies.len(),
+            channel_signatures = self.channel_signing_seed.is_some(),
+            "rewrap producer signatures"
+        );
         let store = DirGrantStore::open(&self.grant_store)
             .with_context(|| format!("opening grant store {}", self.grant_store))?;
         let granted = Arc::new(RwLock::new(Granted::default()));
@@ -153,6 +231,7 @@ impl TransformConfig for RewrapReencryptConfig {
         let first = sync.sync().context("loading the grant store")?;
         tracing::info!(
             installed = first.installed,
+            producer_grants = first.producers_reloaded.unwrap_or(0),
             rejected = first.rejected.len(),
             store = %self.grant_store,
             "rewrap grants loaded"
@@ -255,6 +334,7 @@ fn spawn_reloader(
                     tracing::info!(
                         installed = report.installed,
                         revoked = ?report.revoked,
+                        producer_grants = ?report.producers_reloaded,
                         rejected = report.rejected.len(),
                         "rewrap grant store changed"
                     );
@@ -287,13 +367,15 @@ struct Metrics {
     batches_not_decompressed: Counter,
     fetches_refused: Counter,
     throttled: Counter,
+    channel_signed: Counter,
+    stray_chsigs: Counter,
 }
 
 /// Warnings whose volume a client controls, at most one per kind per second; every occurrence
 /// is counted in `rewrap_warnings_total{kind}` and the suppressed ones are reported with the
 /// next warning that gets through.
 struct Warnings {
-    kinds: [(&'static str, AtomicU64, AtomicU64); 6],
+    kinds: [(&'static str, AtomicU64, AtomicU64); 7],
     start: Instant,
 }
 
@@ -305,6 +387,7 @@ enum Warn {
     FetchRefused = 3,
     SaslUnreadable = 4,
     Throttled = 5,
+    ProducerRefused = 6,
 }
 
 impl Warnings {
@@ -318,6 +401,7 @@ impl Warnings {
                 k("fetch_refused"),
                 k("sasl_unreadable"),
                 k("throttled"),
+                k("producer_refused"),
             ],
             start: Instant::now(),
         }
@@ -388,6 +472,8 @@ impl Shared {
                 batches_not_decompressed: counter!("rewrap_batches_not_decompressed"),
                 fetches_refused: counter!("rewrap_fetches_refused"),
                 throttled: counter!("rewrap_records_throttled"),
+                channel_signed: counter!("rewrap_records_channel_signed"),
+                stray_chsigs: counter!("rewrap_stray_chsigs_removed"),
             },
         }
     }
@@ -660,7 +746,7 @@ impl RewrapReencrypt {
                             "?",
                             &mut topic.partitions,
                             any_grant,
-                            &mut |_| Annotation::Nothing,
+                            &mut |_, _| Annotation::Nothing,
                         );
                         continue;
                     };
@@ -680,7 +766,7 @@ impl RewrapReencrypt {
                         &name,
                         &mut topic.partitions,
                         may_get_cfrags,
-                        &mut |edek| annotator.answer(edek),
+                        &mut |edek, sig| annotator.answer(edek, sig),
                     );
                 }
                 drop(granted);
@@ -703,7 +789,7 @@ fn rewrite_partitions(
     name: &str,
     partitions: &mut [PartitionData],
     may_decompress: bool,
-    annotate: &mut dyn FnMut(&[u8]) -> Annotation,
+    annotate: &mut Annotate<'_>,
 ) -> bool {
     let mut changed = false;
     for partition in partitions.iter_mut() {
@@ -744,6 +830,8 @@ fn rewrite_partitions(
         m.batches_rewritten.increment(stats.batches_rewritten);
         m.batches_malformed.increment(stats.batches_malformed);
         m.stray_cfrags.increment(stats.stray_cfrags_removed);
+        m.channel_signed.increment(stats.records_channel_signed);
+        m.stray_chsigs.increment(stats.stray_chsigs_removed);
         m.batches_refused.increment(stats.batches_refused);
         m.batches_not_decompressed
             .increment(stats.batches_not_decompressed);
@@ -786,7 +874,8 @@ fn reserve(in_use: &AtomicUsize, want: usize) -> usize {
 }
 
 /// Answers EDEKs for one topic and consumer, remembering the last answer: records of one
-/// producer session share their EDEK, so a batch costs one cache lookup, not one per record.
+/// producer session share their EDEK and signature, so a batch costs one look-up, not one per
+/// record.
 struct Annotator<'a> {
     shared: &'a Shared,
     misses: &'a MissBudget,
@@ -794,19 +883,41 @@ struct Annotator<'a> {
     throttled: bool,
     topic: &'a str,
     consumer: Option<&'a str>,
-    last: Option<(Vec<u8>, Option<CfragHeaders>)>,
+    /// The last (EDEK, `rewrap.sig`) asked about, and its answer.
+    last: Option<(Vec<u8>, Option<Vec<u8>>, Answer)>,
+}
+
+/// A remembered answer for one (EDEK, signature).
+#[derive(Clone)]
+enum Answer {
+    Serve(CfragHeaders, Option<ChannelSig>),
+    /// The producer policy refused it; counted per record under the refusal's kind.
+    Refused(Counter),
+    /// No cfrag for another reason (not granted, malformed EDEK...).
+    Nothing,
+}
+
+impl Answer {
+    fn annotation(&self) -> Annotation {
+        match self {
+            Answer::Serve(cfrags, chsig) => Annotation::Cfrags(cfrags.clone(), chsig.clone()),
+            Answer::Refused(counter) => {
+                counter.increment(1);
+                Annotation::Nothing
+            }
+            Answer::Nothing => Annotation::Nothing,
+        }
+    }
 }
 
 impl Annotator<'_> {
-    fn answer(&mut self, edek: &[u8]) -> Annotation {
+    fn answer(&mut self, edek: &[u8], sig: Option<&[u8]>) -> Annotation {
         let Some(consumer) = self.consumer else {
             return Annotation::Nothing;
         };
-        if let Some((last, answer)) = &self.last {
-            if last.as_slice() == edek {
-                return answer
-                    .clone()
-                    .map_or(Annotation::Nothing, Annotation::Cfrags);
+        if let Some((last, last_sig, answer)) = &self.last {
+            if last.as_slice() == edek && last_sig.as_deref() == sig {
+                return answer.annotation();
             }
         }
         if self.throttled {
@@ -815,35 +926,43 @@ impl Annotator<'_> {
             self.shared.metrics.throttled.increment(1);
             return Annotation::Nothing;
         }
+        // The producer's signature first: a record the topic's policy refuses costs no
+        // re-encryption. Its verification (once per session) is charged to the miss budgets.
+        let reencryptor = &self.shared.reencryptor;
+        let chsig = match reencryptor.attest(self.topic, edek, sig, Some(self.misses)) {
+            Ok(chsig) => chsig,
+            Err(RewrapError::Throttled) => return self.throttle(consumer),
+            Err(e) => {
+                if let Some(suppressed) = self.shared.warnings.allow(Warn::ProducerRefused) {
+                    tracing::warn!(
+                        topic = self.topic,
+                        consumer,
+                        error = %e,
+                        code = e.code(),
+                        suppressed,
+                        "record refused by the producer policy; passed without a cfrag"
+                    );
+                }
+                let counter = counter!("rewrap_records_refused", "reason" => e.kind().name());
+                return self.remember(edek, sig, Answer::Refused(counter));
+            }
+        };
         // One look-up per record; a miss (the Umbral step, ~0.4 ms) runs with this worker
         // handed over as a blocking thread, so other connections' tasks move on meanwhile.
-        let answer = match self.shared.reencryptor.reencrypt_with(
+        let answer = match reencryptor.reencrypt_with(
             self.topic,
             edek,
             consumer,
             Some(self.misses),
             &off_worker,
         ) {
-            Ok(headers) => Some(headers),
-            Err(RewrapError::Throttled) => {
-                self.throttled = true;
-                self.shared.metrics.throttled.increment(1);
-                if let Some(suppressed) = self.shared.warnings.allow(Warn::Throttled) {
-                    tracing::warn!(
-                        topic = self.topic,
-                        consumer,
-                        suppressed,
-                        "re-encryption budget spent; records passed without a cfrag"
-                    );
-                }
-                // Remembered for this batch only: the next one may find budget again.
-                return Annotation::Nothing;
-            }
+            Ok(headers) => Answer::Serve(headers, chsig),
+            Err(RewrapError::Throttled) => return self.throttle(consumer),
             Err(
                 e @ (RewrapError::NotGranted | RewrapError::Revoked | RewrapError::GrantExpired),
             ) => {
                 tracing::debug!(topic = self.topic, consumer, error = %e, "no cfrag");
-                None
+                Answer::Nothing
             }
             Err(e) => {
                 if let Some(suppressed) = self.shared.warnings.allow(Warn::HeaderRejected) {
@@ -856,11 +975,32 @@ impl Annotator<'_> {
                         "rewrap header rejected; record passed without a cfrag"
                     );
                 }
-                None
+                Answer::Nothing
             }
         };
-        self.last = Some((edek.to_vec(), answer.clone()));
-        answer.map_or(Annotation::Nothing, Annotation::Cfrags)
+        self.remember(edek, sig, answer)
+    }
+
+    fn remember(&mut self, edek: &[u8], sig: Option<&[u8]>, answer: Answer) -> Annotation {
+        let annotation = answer.annotation();
+        self.last = Some((edek.to_vec(), sig.map(<[u8]>::to_vec), answer));
+        annotation
+    }
+
+    /// A budget was spent: this record, and the rest of this batch, go without cfrags. Not
+    /// remembered past the batch: the next one may find budget again.
+    fn throttle(&mut self, consumer: &str) -> Annotation {
+        self.throttled = true;
+        self.shared.metrics.throttled.increment(1);
+        if let Some(suppressed) = self.shared.warnings.allow(Warn::Throttled) {
+            tracing::warn!(
+                topic = self.topic,
+                consumer,
+                suppressed,
+                "re-encryption budget spent; records passed without a cfrag"
+            );
+        }
+        Annotation::Nothing
     }
 }
 
@@ -942,6 +1082,37 @@ impl Transform for RewrapReencrypt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_seed_files_are_read_like_secret_key_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str, mode: u32| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        };
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        let seed = read_seed(&write("good", &format!("{hex}\n"), 0o600)).unwrap();
+        assert_eq!(seed[..4], [0x00, 0x11, 0x22, 0x33]);
+        assert_eq!(seed[28..], [0xcc, 0xdd, 0xee, 0xff]);
+        let refused = |path: std::path::PathBuf, why: &str| {
+            let Err(e) = read_seed(&path) else {
+                panic!("a bad seed file was accepted: {why}")
+            };
+            let e = e.to_string();
+            assert!(e.contains(why), "{e}");
+        };
+        refused(write("open", hex, 0o644), "group or others");
+        refused(write("short", &hex[..62], 0o600), "64 hex characters");
+        refused(
+            write("odd", &hex.replace('a', "g"), 0o600),
+            "not hexadecimal",
+        );
+        refused(dir.path().join("missing"), "channel signing seed");
+        assert!(policy("optional").is_ok() && policy("sometimes").is_err());
+    }
 
     #[test]
     fn decompression_reservations_never_exceed_the_global_budget() {

@@ -21,7 +21,10 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
-use rewrap::engine::{GrantTerms, Opened, SecretKey, Signer, CFRAG_HEADER, EDEK_HEADER};
+use rewrap::engine::{
+    GrantTerms, Opened, ProducerGrant, PublicKey, SecretKey, Signer, SigningMode, Vouch,
+    CFRAG_HEADER, CHANNEL_SIG_HEADER, EDEK_HEADER,
+};
 use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant};
 use sha2::{Digest, Sha256};
 use std::io::{Read as _, Write as _};
@@ -74,15 +77,41 @@ struct Proxy {
     bootstrap: String,
     admin: Signer,
     store: DirGrantStore,
+    /// Producer grants issued (given to every consumer `decryptor` makes).
+    producer_grants: std::cell::RefCell<Vec<ProducerGrant>>,
+    /// The channel signing seed, when the proxy has one.
+    seed: Option<[u8; 32]>,
 }
 
 impl Proxy {
     fn start(broker: &str, env: &[(&str, &str)]) -> Proxy {
+        Proxy::start_signing(broker, env, false)
+    }
+
+    /// With `seed`, the proxy signs for channels with a fresh seed.
+    fn start_signing(broker: &str, env: &[(&str, &str)], seed: bool) -> Proxy {
         let dir = tempfile::tempdir().unwrap();
         let store = DirGrantStore::open(dir.path().join("grants")).unwrap();
         let admin = Signer::new(SecretKey::generate());
         let admin_pub = dir.path().join("admin.pub");
         rewrap::keyfile::write_public(&admin_pub, &admin.verifying_key()).unwrap();
+        let seed_path = dir.path().join("channel.seed");
+        let seed = seed.then(|| {
+            let mut seed = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rewrap::rng(), &mut seed);
+            let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::write(&seed_path, hex).unwrap();
+            std::fs::set_permissions(
+                &seed_path,
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .unwrap();
+            seed
+        });
+        let mut env = env.to_vec();
+        if seed.is_some() {
+            env.push(("REWRAP_PROXY_SEED", seed_path.to_str().unwrap()));
+        }
         let bootstrap = script(
             "proxy.sh",
             &[
@@ -92,14 +121,54 @@ impl Proxy {
                 store.root().to_str().unwrap(),
                 admin_pub.to_str().unwrap(),
             ],
-            env,
+            &env,
         );
         Proxy {
             dir,
             bootstrap,
             admin,
             store,
+            producer_grants: Default::default(),
+            seed,
         }
+    }
+
+    /// A producer sealing to `channel`'s key and signing under a producer grant the proxy
+    /// loads (after the same wait as `grant`).
+    fn signed(&self, topic: &str, channel: &SecretKey) -> Encryptor {
+        let signing = SecretKey::generate();
+        let grant = ProducerGrant::issue(
+            &mut rewrap::rng(),
+            &self.admin,
+            topic,
+            &signing.public_key(),
+            0,
+            None,
+        )
+        .unwrap();
+        self.store.put_producer(&grant).unwrap();
+        self.producer_grants.borrow_mut().push(grant);
+        std::thread::sleep(Duration::from_millis(400));
+        let enc = Encryptor::new(channel.public_key()).unwrap();
+        enc.set_signer(Some((&signing, SigningMode::Session)));
+        enc
+    }
+
+    /// A consumer holding every producer grant issued here.
+    fn decryptor(&self, key: SecretKey) -> Decryptor {
+        let dec = Decryptor::new(key, &[self.admin.verifying_key()]).unwrap();
+        for grant in self.producer_grants.borrow().iter() {
+            dec.add_producer_grant(grant).unwrap();
+        }
+        dec
+    }
+
+    /// `topic`'s channel signature key.
+    fn channel_key(&self, topic: &str) -> PublicKey {
+        let seed = self.seed.expect("started with a seed");
+        SecretKey::derive_channel_signing_key(&seed, topic)
+            .unwrap()
+            .public_key()
     }
 
     fn grant(&self, topic: &str, consumer: &str, key: &SecretKey, channel: &SecretKey) {
@@ -459,6 +528,21 @@ fn fetched_headers(response: &FetchResponse) -> Vec<Vec<(String, Vec<u8>)>> {
     out
 }
 
+/// Calls `f` with every record of a fetch response.
+fn for_each_record(response: &FetchResponse, mut f: impl FnMut(&Record)) {
+    for topic in &response.responses {
+        for partition in &topic.partitions {
+            let mut bytes = partition.records.clone().unwrap_or_default();
+            while bytes.has_remaining() {
+                let Ok(set) = RecordBatchDecoder::decode(&mut bytes) else {
+                    break;
+                };
+                set.records.iter().for_each(&mut f);
+            }
+        }
+    }
+}
+
 /// Header names as librdkafka and the C ABI read them: up to the first NUL.
 fn c_name(name: &str) -> &str {
     name.split('\0').next().unwrap()
@@ -474,8 +558,8 @@ fn count_cfrags(headers: &[Vec<(String, Vec<u8>)>]) -> usize {
 fn sealed_records(enc: &Encryptor, topic: &str, n: usize) -> Vec<Record> {
     (0..n)
         .map(|i| {
-            let sealed = enc.seal(topic, format!("m{i}").as_bytes()).unwrap();
-            record(i as i64, &sealed.value, &[(EDEK_HEADER, &sealed.edek)])
+            let sealed = enc.seal(topic, None, format!("m{i}").as_bytes()).unwrap();
+            record(i as i64, &sealed.value, &sealed.headers())
         })
         .collect()
 }
@@ -507,7 +591,7 @@ fn scram_user_cannot_borrow_another_consumers_cfrags() {
     let channel = SecretKey::generate();
     let alice = SecretKey::generate();
     proxy.grant(&topic, "alice", &alice, &channel);
-    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let enc = proxy.signed(&topic, &channel);
     let n = 50;
     let mut admin = Raw::connect(&broker, "producer");
     admin.plain("admin", "admin-secret");
@@ -527,8 +611,7 @@ fn scram_user_cannot_borrow_another_consumers_cfrags() {
 
     // Honest alice over SCRAM (the same client without the extra attribute; this build of
     // librdkafka has no SCRAM provider), opening what she fetched.
-    let admins = [proxy.admin.verifying_key()];
-    let dec = Decryptor::new(alice, &admins).unwrap();
+    let dec = proxy.decryptor(alice);
     let mut honest = Raw::connect(&proxy.bootstrap, "not-alice");
     honest.scram("alice", "alice-pw", "");
     let response = honest.fetch_by_name(&topic, 4 << 20);
@@ -546,7 +629,7 @@ fn scram_user_cannot_borrow_another_consumers_cfrags() {
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or_default()))
                         .collect();
-                    match dec.open(&topic, r.value.as_deref(), &headers) {
+                    match dec.open(&topic, r.key.as_deref(), r.value.as_deref(), &headers) {
                         Ok(Opened::Decrypted(_)) => opened += 1,
                         _ => refused += 1,
                     }
@@ -573,7 +656,7 @@ fn nul_truncated_cfrag_headers_are_stripped() {
     let channel = SecretKey::generate();
     let key = SecretKey::generate();
     proxy.grant(&topic, "consumer-1", &key, &channel);
-    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let enc = proxy.signed(&topic, &channel);
     let smuggled = format!("{CFRAG_HEADER}\0x");
     let n = 20;
     let records: Vec<Record> = sealed_records(&enc, &topic, n)
@@ -620,23 +703,110 @@ fn nul_truncated_cfrag_headers_are_stripped() {
     assert!(proxy.alive());
 }
 
+/// Stored `rewrap.chsig` headers (under that name, or `rewrap.chsig\0…`, which C clients read
+/// as it) are removed: a granted consumer gets exactly one channel signature, the proxy's,
+/// which a consumer trusting only the channel key accepts; from a proxy without a seed it gets
+/// none at all.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn stored_channel_signatures_are_stripped() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    for seeded in [true, false] {
+        let proxy = Proxy::start_signing(&broker, &[], seeded);
+        let topic = format!("chsig-{}", nonce());
+        let channel = SecretKey::generate();
+        let key = SecretKey::generate();
+        proxy.grant(&topic, "consumer-1", &key, &channel);
+        let enc = proxy.signed(&topic, &channel);
+        let smuggled = format!("{CHANNEL_SIG_HEADER}\0x");
+        let n = 20;
+        let records: Vec<Record> = sealed_records(&enc, &topic, n)
+            .into_iter()
+            .map(|mut r| {
+                for name in [CHANNEL_SIG_HEADER, &smuggled] {
+                    r.headers.insert(
+                        StrBytes::from_string(name.to_string()),
+                        Some(Bytes::from_static(b"forged")),
+                    );
+                }
+                r
+            })
+            .collect();
+        let mut producer = Raw::connect(&broker, "producer");
+        for compression in [Compression::None, Compression::Zstd] {
+            producer.produce(&topic, batch(&records, compression));
+        }
+        let dec = Decryptor::new(key, &[proxy.admin.verifying_key()]).unwrap();
+        if seeded {
+            dec.trust_channel_key(&topic, proxy.channel_key(&topic))
+                .unwrap();
+        } else {
+            for grant in proxy.producer_grants.borrow().iter() {
+                dec.add_producer_grant(grant).unwrap();
+            }
+        }
+        let mut c = Raw::connect(&proxy.bootstrap, "consumer-1");
+        let response = c.fetch_by_name(&topic, 4 << 20);
+        let got = fetched_headers(&response);
+        assert_eq!(got.len(), 2 * n);
+        for headers in &got {
+            let chsigs: Vec<&Vec<u8>> = headers
+                .iter()
+                .filter(|(k, _)| c_name(k) == CHANNEL_SIG_HEADER)
+                .map(|(_, v)| v)
+                .collect();
+            assert!(
+                chsigs.iter().all(|v| v.as_slice() != b"forged"),
+                "a stored chsig reached the consumer"
+            );
+            assert_eq!(chsigs.len(), usize::from(seeded), "{headers:?}");
+        }
+        let mut vouches = std::collections::BTreeMap::new();
+        for_each_record(&response, |r| {
+            let headers: Vec<(&str, &[u8])> = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or_default()))
+                .collect();
+            let read = dec.open(&topic, r.key.as_deref(), r.value.as_deref(), &headers);
+            let vouch = match read {
+                Ok(Opened::Decrypted(d)) => format!("{:?}", d.vouch),
+                other => format!("{other:?}"),
+            };
+            *vouches.entry(vouch).or_insert(0) += 1;
+        });
+        let want = if seeded {
+            Vouch::Channel
+        } else {
+            Vouch::Producer
+        };
+        assert_eq!(
+            vouches,
+            std::collections::BTreeMap::from([(format!("{want:?}"), 2 * n)])
+        );
+        assert!(proxy.alive());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // (2) Re-encryption amplification
 
 /// 1,000 records whose EDEKs differ only in the sealed-DEK bytes (which no fragment depends
 /// on): one Umbral re-encryption serves them all (every record carries the same cfrag bytes)
-/// and the proxy spends well under the 0.4 s that 1,000 re-encryptions would cost.
+/// and the proxy spends well under the 0.4 s that 1,000 re-encryptions would cost. Under
+/// producer policy `off`, so that the fragment cache is what is measured (a signature covers
+/// the whole EDEK, so under `require` these records would get no cfrag at all).
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
 fn edeks_differing_only_in_their_sealed_dek_cost_one_reencryption() {
     let broker = var("REWRAP_KAFKA_BOOTSTRAP");
-    let proxy = Proxy::start(&broker, &[]);
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_POLICY", "off")]);
     let topic = format!("amplify-{}", nonce());
     let channel = SecretKey::generate();
     let key = SecretKey::generate();
     proxy.grant(&topic, "consumer-1", &key, &channel);
     let enc = Encryptor::new(channel.public_key()).unwrap();
-    let sealed = enc.seal(&topic, b"x").unwrap();
+    let sealed = enc.seal(&topic, None, b"x").unwrap();
     // version (1) + delegating key (33) + capsule (98), then the 72 sealed-DEK bytes.
     let (at, len) = (1 + 33 + 98, 72);
     let n = 1000;
@@ -803,13 +973,13 @@ fn concurrent_granted_fetchers_share_the_decompression_budget() {
     for i in 0..6 {
         proxy.grant(&topic, &format!("granted-{i}"), &key, &channel);
     }
-    let sealed = Encryptor::new(channel.public_key())
-        .unwrap()
-        .seal(&topic, b"x")
+    let sealed = proxy
+        .signed(&topic, &channel)
+        .seal(&topic, None, b"x")
         .unwrap();
     let zeros = vec![0u8; 1 << 20];
     let records: Vec<Record> = (0..128)
-        .map(|i| record(i, &zeros, &[(EDEK_HEADER, &sealed.edek)]))
+        .map(|i| record(i, &zeros, &sealed.headers()))
         .collect();
     let mut producer = Raw::connect(&broker, "producer");
     producer.produce(&topic, batch(&records, Compression::Zstd));

@@ -3,14 +3,22 @@
 //! These need a broker: `make test-kafka` starts one (tests/kafka/broker.sh) and runs them with
 //! `--ignored`, setting REWRAP_KAFKA_BOOTSTRAP and REWRAP_KAFKA_DIR. Each test starts its own
 //! proxy (tests/kafka/proxy.sh) with its own grant store and topics.
+//!
+//! Producers sign (the proxy's default producer policy is `require`): each one's producer
+//! grant is put in the proxy's store and given to the consumers that check producers
+//! themselves.
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message;
-use rewrap::engine::{Error, GrantTerms, Opened, PublicKey, SecretKey, Signer, EDEK_HEADER};
+use rewrap::engine::{
+    Error, GrantTerms, Opened, Policy, ProducerGrant, PublicKey, SecretKey, Signer, SigningMode,
+    Vouch, CFRAG_HEADER, CHANNEL_SIG_HEADER, EDEK_HEADER, SIG_HEADER,
+};
 use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,22 +66,68 @@ struct World {
     admin: Signer,
     store: DirGrantStore,
     prefix: String,
+    /// Producer grants issued so far (consumers made by `decryptor` hold them all).
+    producer_grants: RefCell<Vec<ProducerGrant>>,
+    /// The proxy's channel signing seed, when it has one.
+    seed: Option<[u8; 32]>,
+}
+
+/// How a test's proxy checks producers.
+#[derive(Default)]
+struct Signing<'a> {
+    /// Give the proxy a channel signing seed.
+    seed: bool,
+    /// (topic name, as passed to `World::topic`; policy) overrides.
+    policies: &'a [(&'a str, &'a str)],
 }
 
 impl World {
     fn new(name: &str) -> World {
-        let broker = var("REWRAP_KAFKA_BOOTSTRAP");
-        let data = PathBuf::from(var("REWRAP_KAFKA_DIR")).join("data");
-        World::on(name, broker, data, None)
+        World::signing(name, Signing::default())
     }
 
-    fn on(name: &str, broker: String, data: PathBuf, sasl: Option<(String, String)>) -> World {
+    fn signing(name: &str, signing: Signing<'_>) -> World {
+        let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+        let data = PathBuf::from(var("REWRAP_KAFKA_DIR")).join("data");
+        World::on(name, broker, data, None, signing)
+    }
+
+    fn on(
+        name: &str,
+        broker: String,
+        data: PathBuf,
+        sasl: Option<(String, String)>,
+        signing: Signing<'_>,
+    ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let store = DirGrantStore::open(dir.path().join("grants")).unwrap();
         let admin = Signer::new(SecretKey::generate());
         let admin_pub = dir.path().join("admin.pub");
         rewrap::keyfile::write_public(&admin_pub, &admin.verifying_key()).unwrap();
-        let proxy = script(
+        let nonce: u32 = rand_suffix();
+        let prefix = format!("{name}-{nonce:08x}");
+        let mut env: Vec<(&str, String)> = Vec::new();
+        let policies: Vec<String> = signing
+            .policies
+            .iter()
+            .map(|(topic, policy)| format!("{prefix}-{topic}={policy}"))
+            .collect();
+        if !policies.is_empty() {
+            env.push(("REWRAP_PROXY_POLICIES", policies.join(" ")));
+        }
+        let seed = signing.seed.then(|| {
+            let mut seed = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rewrap::rng(), &mut seed);
+            let path = dir.path().join("channel.seed");
+            let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::write(&path, hex + "\n").unwrap();
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+            env.push(("REWRAP_PROXY_SEED", path.to_str().unwrap().to_string()));
+            seed
+        });
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let proxy = script_with(
             "proxy.sh",
             &[
                 "start",
@@ -82,8 +136,8 @@ impl World {
                 store.root().to_str().unwrap(),
                 admin_pub.to_str().unwrap(),
             ],
+            &env,
         );
-        let nonce: u32 = rand_suffix();
         World {
             broker,
             sasl,
@@ -92,7 +146,9 @@ impl World {
             proxy,
             admin,
             store,
-            prefix: format!("{name}-{nonce:08x}"),
+            prefix,
+            producer_grants: RefCell::new(Vec::new()),
+            seed,
         }
     }
 
@@ -126,6 +182,59 @@ impl World {
         let terms = GrantTerms::one_of_one(channel, consumer, consumer_key, 0);
         let grant = Grant::issue(&mut rewrap::rng(), &self.admin, delegating, &terms).unwrap();
         self.store.put(&grant).unwrap();
+    }
+
+    /// A producer sealing to `delegating` on `channel` and signing with a new key that a
+    /// producer grant (in the store, and remembered for `decryptor`) authorizes.
+    fn signed(&self, channel: &str, delegating: PublicKey) -> (Encryptor, SecretKey) {
+        let signing = SecretKey::generate();
+        let grant = ProducerGrant::issue(
+            &mut rewrap::rng(),
+            &self.admin,
+            channel,
+            &signing.public_key(),
+            0,
+            None,
+        )
+        .unwrap();
+        self.store.put_producer(&grant).unwrap();
+        self.producer_grants.borrow_mut().push(grant);
+        let enc = Encryptor::new(delegating).unwrap();
+        enc.set_signer(Some((&signing, SigningMode::Session)));
+        (enc, signing)
+    }
+
+    /// A consumer trusting this world's administrator and every producer grant issued so far.
+    fn decryptor(&self, key: SecretKey) -> Decryptor {
+        let dec = Decryptor::new(key, &[self.admin.verifying_key()]).unwrap();
+        for grant in self.producer_grants.borrow().iter() {
+            dec.add_producer_grant(grant).unwrap();
+        }
+        dec
+    }
+
+    /// `channel`'s key for the proxy's channel signatures.
+    fn channel_key(&self, channel: &str) -> PublicKey {
+        let seed = self.seed.expect("a proxy with a channel signing seed");
+        SecretKey::derive_channel_signing_key(&seed, channel)
+            .unwrap()
+            .public_key()
+    }
+
+    /// The proxy's Prometheus metrics text.
+    fn metrics(&self) -> String {
+        let ports = std::fs::read_to_string(self.proxy_dir().join("ports")).unwrap();
+        let port = ports.split_whitespace().nth(1).unwrap();
+        let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        use std::io::{Read as _, Write as _};
+        write!(
+            stream,
+            "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
     }
 
     /// Waits until the proxy has (re)loaded the store (it polls every 100 ms here).
@@ -195,12 +304,12 @@ fn rand_suffix() -> u32 {
     u32::from_le_bytes(b)
 }
 
-fn produce(p: &BaseProducer, topic: &str, key: &str, value: &[u8], edek: Option<&[u8]>) {
+fn produce(p: &BaseProducer, topic: &str, key: &str, value: &[u8], with: &[(&str, &[u8])]) {
     let mut headers = OwnedHeaders::new();
-    if let Some(edek) = edek {
+    for &(name, value) in with {
         headers = headers.insert(Header {
-            key: EDEK_HEADER,
-            value: Some(edek),
+            key: name,
+            value: Some(value),
         });
     }
     let mut record = BaseRecord::to(topic)
@@ -227,13 +336,19 @@ fn produce(p: &BaseProducer, topic: &str, key: &str, value: &[u8], edek: Option<
 }
 
 fn seal_and_produce(p: &BaseProducer, enc: &Encryptor, topic: &str, key: &str, payload: &[u8]) {
-    let sealed = enc.seal(topic, payload).unwrap();
-    produce(p, topic, key, &sealed.value, Some(&sealed.edek));
+    let sealed = enc.seal(topic, Some(key.as_bytes()), payload).unwrap();
+    produce(p, topic, key, &sealed.value, &sealed.headers());
 }
 
 fn flush(p: &BaseProducer) {
     p.flush(Duration::from_secs(30)).expect("flush");
 }
+
+/// Record headers, owned.
+type OwnedHeaderList<'a> = Vec<(&'a str, Vec<u8>)>;
+
+/// One polled record: its key, headers and what each decryptor made of it.
+type Polled = (String, Vec<(String, Vec<u8>)>, Vec<Result<Vouch, Error>>);
 
 /// What a consumer made of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,17 +357,25 @@ enum Read {
     Refused(Error),
 }
 
-fn open(dec: &Decryptor, m: &BorrowedMessage<'_>) -> Read {
+fn headers<'a>(m: &'a BorrowedMessage<'_>) -> Vec<(&'a str, &'a [u8])> {
     let mut headers = Vec::new();
     if let Some(h) = m.headers() {
         for header in h.iter() {
             headers.push((header.key, header.value.unwrap_or_default()));
         }
     }
-    match dec.open(m.topic(), m.payload(), &headers) {
-        Ok(Opened::Decrypted(p)) => Read::Opened(p),
-        Ok(other) => panic!("unexpected {other:?}"),
-        Err(e) => Read::Refused(e),
+    headers
+}
+
+fn open(dec: &Decryptor, m: &BorrowedMessage<'_>) -> Read {
+    open_vouched(dec, m).map_or_else(Read::Refused, |(p, _)| Read::Opened(p))
+}
+
+/// The payload and who vouched for it.
+fn open_vouched(dec: &Decryptor, m: &BorrowedMessage<'_>) -> Result<(Vec<u8>, Vouch), Error> {
+    match dec.open(m.topic(), m.key(), m.payload(), &headers(m))? {
+        Opened::Decrypted(d) => Ok((d.payload, d.vouch)),
+        other => panic!("unexpected {other:?}"),
     }
 }
 
@@ -329,16 +452,19 @@ fn seed_scenario_through_the_proxy() {
             w.grant(&topic, name, key.public_key(), producer_key);
         }
     }
+    let encryptors: Vec<(&str, Encryptor)> = producers
+        .iter()
+        .map(|(name, key)| (*name, w.signed(&topic, key.public_key()).0))
+        .collect();
     w.settle();
 
     let p = w.producer();
     let per_producer = 400;
     let mut expected = BTreeSet::new();
-    for (name, key) in &producers {
-        let enc = Encryptor::new(key.public_key()).unwrap();
+    for (name, enc) in &encryptors {
         for i in 0..per_producer {
             let payload = format!("{name}:{i}:{canary}:{}", "x".repeat(i % 200));
-            seal_and_produce(&p, &enc, &topic, &format!("{name}-{i}"), payload.as_bytes());
+            seal_and_produce(&p, enc, &topic, &format!("{name}-{i}"), payload.as_bytes());
             expected.insert(payload.into_bytes());
             if i == per_producer / 2 {
                 enc.rotate(); // a second producer session midway
@@ -349,8 +475,7 @@ fn seed_scenario_through_the_proxy() {
     let total = expected.len();
 
     for (name, key) in consumers {
-        let admins = [w.admin.verifying_key()];
-        let dec = Decryptor::new(key, &admins).unwrap();
+        let dec = w.decryptor(key);
         let c = w.consumer(name, name, &[&topic]);
         let got = drain(&c, &dec, total, Duration::from_secs(60));
         assert_eq!(got.len(), total, "{name} saw every record once");
@@ -420,14 +545,13 @@ fn live_revocation() {
     let k2 = SecretKey::generate();
     w.grant(&topic, "consumer-1", k1.public_key(), &channel);
     w.grant(&topic, "consumer-2", k2.public_key(), &channel);
+    let (enc, _) = w.signed(&topic, channel.public_key());
     w.settle();
-    let admins = [w.admin.verifying_key()];
-    let d1 = Decryptor::new(k1, &admins).unwrap();
-    let d2 = Decryptor::new(k2, &admins).unwrap();
+    let d1 = w.decryptor(k1);
+    let d2 = w.decryptor(k2);
     let c1 = w.consumer("consumer-1", "one", &[&topic]);
     let c2 = w.consumer("consumer-2", "two", &[&topic]);
     let p = w.producer();
-    let enc = Encryptor::new(channel.public_key()).unwrap();
 
     for i in 0..200 {
         seal_and_produce(
@@ -481,7 +605,8 @@ fn live_revocation() {
 
 /// Records with broken rewrap headers, injected between good ones, reach the consumer without
 /// a cfrag (so opening them fails with a named error) while the proxy logs them and keeps
-/// serving; good records around them open.
+/// serving; good records around them open. Each broken EDEK comes with the good session's
+/// signature (which does not cover it) or none; the wrong-topic one with its own.
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
 fn malformed_headers_never_crash_the_proxy() {
@@ -491,48 +616,62 @@ fn malformed_headers_never_crash_the_proxy() {
     let channel = SecretKey::generate();
     let key = SecretKey::generate();
     w.grant(&topic, "consumer-1", key.public_key(), &channel);
+    let (enc, _) = w.signed(&topic, channel.public_key());
     w.settle();
     let p = w.producer();
-    let enc = Encryptor::new(channel.public_key()).unwrap();
-    let good = enc.seal(&topic, b"good").unwrap();
-    let foreign = enc.seal(&other, b"other topic").unwrap();
+    let good = enc.seal(&topic, None, b"good").unwrap();
+    let sig = good.sig.clone().unwrap();
+    let foreign = enc.seal(&other, None, b"other topic").unwrap();
     let mut truncated = good.edek.to_vec();
     truncated.truncate(40);
     let mut flipped = good.edek.to_vec();
     flipped[60] ^= 0x40;
     let mut version = good.edek.to_vec();
     version[0] = 0x7f;
-    let bad: Vec<(&str, Vec<u8>)> = vec![
-        ("garbage", b"not an edek at all".to_vec()),
-        ("empty", Vec::new()),
-        ("truncated", truncated),
-        ("flipped", flipped),
-        ("version", version),
-        ("wrong-topic", foreign.edek.to_vec()),
+    let signed = |edek: Vec<u8>| vec![(EDEK_HEADER, edek), (SIG_HEADER, sig.to_vec())];
+    let bad: Vec<(&str, OwnedHeaderList)> = vec![
+        (
+            "garbage",
+            vec![(EDEK_HEADER, b"not an edek at all".to_vec())],
+        ),
+        ("empty", signed(Vec::new())),
+        ("truncated", signed(truncated)),
+        ("flipped", signed(flipped)),
+        ("version", signed(version)),
+        (
+            "wrong-topic",
+            foreign
+                .headers()
+                .into_iter()
+                .map(|(k, v)| (k, v.to_vec()))
+                .collect(),
+        ),
+        ("bad-sig", {
+            let mut forged = sig.to_vec();
+            let last = forged.len() - 1;
+            forged[last] ^= 1;
+            vec![(EDEK_HEADER, good.edek.to_vec()), (SIG_HEADER, forged)]
+        }),
     ];
     let rounds = 20;
     for round in 0..rounds {
-        produce(
-            &p,
-            &topic,
-            &format!("good-{round}"),
-            &good.value,
-            Some(&good.edek),
-        );
-        for (name, edek) in &bad {
+        let key = format!("good-{round}");
+        seal_and_produce(&p, &enc, &topic, &key, b"good");
+        for (name, headers) in &bad {
+            let headers: Vec<(&str, &[u8])> =
+                headers.iter().map(|(k, v)| (*k, v.as_slice())).collect();
             produce(
                 &p,
                 &topic,
                 &format!("{name}-{round}"),
                 &good.value,
-                Some(edek),
+                &headers,
             );
         }
     }
     flush(&p);
 
-    let admins = [w.admin.verifying_key()];
-    let dec = Decryptor::new(key, &admins).unwrap();
+    let dec = w.decryptor(key);
     let c = w.consumer("consumer-1", "one", &[&topic]);
     let total = rounds * (1 + bad.len());
     let got = drain(&c, &dec, total, Duration::from_secs(60));
@@ -550,7 +689,7 @@ fn malformed_headers_never_crash_the_proxy() {
     assert!(w.proxy_alive(), "the proxy survived");
     let log = w.proxy_log();
     assert!(
-        log.contains("rewrap header rejected"),
+        log.contains("refused by the producer policy"),
         "the proxy logged the bad headers"
     );
     assert!(!log.contains("panicked"));
@@ -567,10 +706,9 @@ fn survives_proxy_and_broker_restarts() {
     let channel = SecretKey::generate();
     let key = SecretKey::generate();
     w.grant(&topic, "consumer-1", key.public_key(), &channel);
+    let (enc, _) = w.signed(&topic, channel.public_key());
     w.settle();
-    let admins = [w.admin.verifying_key()];
-    let dec = Decryptor::new(key, &admins).unwrap();
-    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let dec = w.decryptor(key);
     let p = w.producer();
     let c = w.consumer("consumer-1", "one", &[&topic]);
 
@@ -656,14 +794,20 @@ fn sasl_principal_names_the_consumer() {
     );
     let _stop = OwnBroker(broker_dir.clone());
     let admin_login = Some(("admin".to_string(), "admin-secret".to_string()));
-    let w = World::on("sasl", broker, broker_dir.join("data"), admin_login);
+    let w = World::on(
+        "sasl",
+        broker,
+        broker_dir.join("data"),
+        admin_login,
+        Signing::default(),
+    );
     let topic = w.topic("orders");
     let channel = SecretKey::generate();
     let alice = SecretKey::generate();
     w.grant(&topic, "alice", alice.public_key(), &channel);
+    let (enc, _) = w.signed(&topic, channel.public_key());
     w.settle();
     let p = w.producer();
-    let enc = Encryptor::new(channel.public_key()).unwrap();
     for i in 0..100 {
         seal_and_produce(
             &p,
@@ -674,11 +818,9 @@ fn sasl_principal_names_the_consumer() {
         );
     }
     flush(&p);
-    let admins = [w.admin.verifying_key()];
     // Fresh decryptors each time: a DEK cached by the first read would hide a missing cfrag.
     let alice_bytes = alice.to_bytes();
-    let decryptor =
-        || Decryptor::new(SecretKey::from_bytes(&alice_bytes[..]).unwrap(), &admins).unwrap();
+    let decryptor = || w.decryptor(SecretKey::from_bytes(&alice_bytes[..]).unwrap());
     let dec = decryptor();
 
     let mut as_alice = ClientConfig::new();
@@ -702,4 +844,231 @@ fn sasl_principal_names_the_consumer() {
         BTreeMap::from([("MissingCfrag".to_string(), 100)]),
         "a claimed client id does not override the principal"
     );
+}
+
+/// The record headers of every message `c` polls until `want` arrived (or `deadline`), with
+/// what `decs` made of it (one read per decryptor).
+fn drain_each(
+    c: &BaseConsumer,
+    decs: &[&Decryptor],
+    want: usize,
+    deadline: Duration,
+) -> Vec<Polled> {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < want && start.elapsed() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).to_string();
+            let headers = headers(&m)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_vec()))
+                .collect();
+            let reads = decs
+                .iter()
+                .map(|d| open_vouched(d, &m).map(|(_, vouch)| vouch))
+                .collect();
+            got.push((key, headers, reads));
+        }
+    }
+    got
+}
+
+fn count_named(headers: &[(String, Vec<u8>)], name: &str) -> usize {
+    headers.iter().filter(|(k, _)| k == name).count()
+}
+
+/// Anyone can encrypt to a channel's public delegating key. Records forged that way (unsigned,
+/// signed by a key no producer grant names, or by one whose grant an untrusted administrator
+/// signed) get no cfrag from the proxy: even a consumer that checks no signatures (policy
+/// `off`) cannot open them, and the proxy counts and logs the refusals. A legitimate producer's
+/// records carry one `rewrap.chsig`, which a consumer trusting only the proxy's channel key
+/// (and holding no producer grant) accepts.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn forged_records_get_no_cfrag_and_signed_ones_a_channel_signature() {
+    let w = World::signing(
+        "forge",
+        Signing {
+            seed: true,
+            ..Signing::default()
+        },
+    );
+    let topic = w.topic("orders");
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    w.grant(&topic, "consumer-1", key.public_key(), &channel);
+    let (legit, _) = w.signed(&topic, channel.public_key());
+    // The attackers know only the channel's public key.
+    let unsigned = Encryptor::new(channel.public_key()).unwrap();
+    let ungranted = Encryptor::new(channel.public_key()).unwrap();
+    ungranted.set_signer(Some((&SecretKey::generate(), SigningMode::Session)));
+    let rogue = Encryptor::new(channel.public_key()).unwrap();
+    let rogue_key = SecretKey::generate();
+    rogue.set_signer(Some((&rogue_key, SigningMode::Session)));
+    let rogue_admin = Signer::new(SecretKey::generate());
+    let rogue_grant = ProducerGrant::issue(
+        &mut rewrap::rng(),
+        &rogue_admin,
+        &topic,
+        &rogue_key.public_key(),
+        0,
+        None,
+    )
+    .unwrap();
+    w.store.put_producer(&rogue_grant).unwrap();
+    w.settle();
+
+    let p = w.producer();
+    let n = 50;
+    let producers = [
+        ("legit", &legit),
+        ("unsigned", &unsigned),
+        ("ungranted", &ungranted),
+        ("rogue", &rogue),
+    ];
+    for (name, enc) in producers {
+        for i in 0..n {
+            seal_and_produce(&p, enc, &topic, &format!("{name}-{i}"), b"payload");
+        }
+    }
+    flush(&p);
+
+    // Trusts the channel key only: no producer grants.
+    let channel_only = Decryptor::new(
+        SecretKey::from_bytes(&key.to_bytes()[..]).unwrap(),
+        &[w.admin.verifying_key()],
+    )
+    .unwrap();
+    channel_only
+        .trust_channel_key(&topic, w.channel_key(&topic))
+        .unwrap();
+    // Checks no producer at all: what protects it is the proxy refusing the cfrag.
+    let careless = Decryptor::new(key, &[w.admin.verifying_key()]).unwrap();
+    careless.set_policy(None, Policy::Off).unwrap();
+    let c = w.consumer("consumer-1", "one", &[&topic]);
+    let got = drain_each(
+        &c,
+        &[&channel_only, &careless],
+        4 * n,
+        Duration::from_secs(60),
+    );
+    assert_eq!(got.len(), 4 * n);
+    for (k, headers, reads) in &got {
+        if k.starts_with("legit-") {
+            assert_eq!(count_named(headers, CFRAG_HEADER), 1, "{k}");
+            assert_eq!(count_named(headers, CHANNEL_SIG_HEADER), 1, "{k}");
+            assert_eq!(reads[0], Ok(Vouch::Channel), "{k}: the channel key vouches");
+            assert_eq!(reads[1], Ok(Vouch::Unsigned), "{k}");
+        } else {
+            assert_eq!(count_named(headers, CFRAG_HEADER), 0, "{k} got a cfrag");
+            assert_eq!(
+                count_named(headers, CHANNEL_SIG_HEADER),
+                0,
+                "{k} got a chsig"
+            );
+            assert!(reads[0].is_err(), "{k}: {:?}", reads[0]);
+            assert_eq!(reads[1], Err(Error::MissingCfrag), "{k}");
+        }
+    }
+    let log = w.proxy_log();
+    assert!(log.contains("refused by the producer policy"), "{log}");
+    let metrics = w.metrics();
+    for reason in ["Unsigned", "UnauthorizedProducer"] {
+        assert!(
+            metrics.contains(&format!("rewrap_records_refused{{reason=\"{reason}\"}}")),
+            "no {reason} refusals counted:\n{metrics}"
+        );
+    }
+    assert!(metrics.contains("rewrap_records_channel_signed"));
+    assert!(w.proxy_alive());
+}
+
+/// Removing a producer's grant from the store stops the proxy serving its sessions once the
+/// store is reloaded: its next session's records get no cfrag, while another producer's still
+/// do.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn revoked_producer_cannot_start_a_new_session() {
+    let w = World::new("revoke-producer");
+    let topic = w.topic("orders");
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    w.grant(&topic, "consumer-1", key.public_key(), &channel);
+    let (revoked, revoked_key) = w.signed(&topic, channel.public_key());
+    let (kept, _) = w.signed(&topic, channel.public_key());
+    w.settle();
+    // Off on the consumer's side: whatever stops the revoked producer is the proxy.
+    let dec = w.decryptor(key);
+    dec.set_policy(None, Policy::Off).unwrap();
+    let c = w.consumer("consumer-1", "one", &[&topic]);
+    let p = w.producer();
+    for i in 0..50 {
+        seal_and_produce(&p, &revoked, &topic, &format!("before-{i}"), b"before");
+    }
+    flush(&p);
+    let before = drain(&c, &dec, 50, Duration::from_secs(60));
+    assert_eq!(before.len(), 50);
+    assert_eq!(opened_payloads(&before).len(), 1);
+    assert!(refusals(&before).is_empty(), "{:?}", refusals(&before));
+
+    let id = revoked_key.public_key().key_id();
+    assert_eq!(w.store.revoke_producer(&topic, Some(&id)).unwrap(), 1);
+    w.settle();
+    revoked.rotate(); // a new session: a DEK the consumer never opened
+    for i in 0..50 {
+        seal_and_produce(&p, &revoked, &topic, &format!("after-{i}"), b"after");
+        seal_and_produce(&p, &kept, &topic, &format!("kept-{i}"), b"kept");
+    }
+    flush(&p);
+    let after = drain(&c, &dec, 100, Duration::from_secs(60));
+    assert_eq!(after.len(), 100);
+    for (_, _, k, read) in &after {
+        if k.starts_with("after-") {
+            assert_eq!(read, &Read::Refused(Error::MissingCfrag), "{k}");
+        } else {
+            assert_eq!(read, &Read::Opened(b"kept".to_vec()), "{k}");
+        }
+    }
+    assert!(w.proxy_log().contains("rewrap grant store changed"));
+}
+
+/// A topic under producer policy `off` (a migration) serves unsigned records; the proxy's
+/// default, `require`, still refuses them on every other topic.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn policy_off_for_one_topic_serves_unsigned_records() {
+    let w = World::signing(
+        "policy-off",
+        Signing {
+            policies: &[("legacy", "off")],
+            ..Signing::default()
+        },
+    );
+    let legacy = w.topic("legacy");
+    let strict = w.topic("strict");
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    for topic in [&legacy, &strict] {
+        w.grant(topic, "consumer-1", key.public_key(), &channel);
+    }
+    w.settle();
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let p = w.producer();
+    for i in 0..50 {
+        seal_and_produce(&p, &enc, &legacy, &format!("legacy-{i}"), b"legacy");
+        seal_and_produce(&p, &enc, &strict, &format!("strict-{i}"), b"strict");
+    }
+    flush(&p);
+    let dec = w.decryptor(key);
+    dec.set_policy(None, Policy::Off).unwrap();
+    let c = w.consumer("consumer-1", "one", &[&legacy, &strict]);
+    let got = drain(&c, &dec, 100, Duration::from_secs(60));
+    assert_eq!(got.len(), 100);
+    for (topic, _, k, read) in &got {
+        if *topic == legacy {
+            assert_eq!(read, &Read::Opened(b"legacy".to_vec()), "{k}");
+        } else {
+            assert_eq!(read, &Read::Refused(Error::MissingCfrag), "{k}");
+        }
+    }
 }
