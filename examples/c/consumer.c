@@ -3,9 +3,13 @@
  * adds this consumer's rewrap.cfrag headers), opens each record with its own secret key and
  * prints the plaintext, or the named error for records it may not read.
  *
- *   consumer BROKERS GROUP TOPIC CLIENT_ID MY_KEY.sec ADMIN_KEY.pub [MAX_MESSAGES]
+ *   consumer BROKERS GROUP TOPIC CLIENT_ID MY_KEY.sec ADMIN_KEY.pub [MAX_MESSAGES|-1]
+ *            [PRODUCER_GRANT...]
  *
- * CLIENT_ID is this consumer's identity at the proxy when no SASL principal is used.
+ * CLIENT_ID is this consumer's identity at the proxy when no SASL principal is used. Each
+ * PRODUCER_GRANT is a producer grant file (as `rewrap producer-grant` writes it) naming a
+ * producer whose signed records this consumer accepts; under the default policy (require)
+ * records of any other producer, or unsigned ones, are refused.
  */
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -43,8 +47,10 @@ static void handle(const rewrap_decryptor *dec, const rd_kafka_message_t *m) {
     }
     rewrap_opened_kind kind;
     rewrap_buf plaintext = {NULL, 0};
-    rewrap_result rc = rewrap_decryptor_open(dec, rd_kafka_topic_name(m->rkt), m->payload,
-                                             m->len, headers, n, &kind, &plaintext);
+    /* librdkafka gives a NULL key for a null key, and a NULL payload for a tombstone. */
+    rewrap_result rc = rewrap_decryptor_open(dec, rd_kafka_topic_name(m->rkt), m->key,
+                                             m->key_len, m->payload, m->len, headers, n, &kind,
+                                             &plaintext, NULL);
     if (rc == REWRAP_OK && kind != REWRAP_OPENED_TOMBSTONE) {
         printf("%d@%lld %.*s\n", m->partition, (long long)m->offset, (int)plaintext.len,
                (const char *)plaintext.data);
@@ -56,6 +62,23 @@ static void handle(const rewrap_decryptor *dec, const rd_kafka_message_t *m) {
     }
     fflush(stdout);
     rewrap_buf_free(&plaintext);
+}
+
+/* Reads a producer grant file (its raw bytes) and gives it to the decryptor to verify. */
+static int add_producer_grant(const rewrap_decryptor *dec, const char *path) {
+    uint8_t bytes[4096];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    if (rewrap_decryptor_add_producer_grant(dec, bytes, n) != REWRAP_OK) {
+        fprintf(stderr, "%s: %s\n", path, rewrap_last_error());
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -75,6 +98,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     rewrap_secret_key_free(me);
+    for (int i = 8; i < argc; i++) {
+        if (add_producer_grant(dec, argv[i]) != 0) return 1;
+    }
 
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

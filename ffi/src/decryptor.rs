@@ -2,12 +2,13 @@
 
 use std::ffi::{c_char, CStr};
 
-use rewrap::{Decryptor, DecryptorConfig, OpenedKind, SecretKey};
+use rewrap::{Decrypted, Decryptor, DecryptorConfig, Opened, OpenedKind, ProducerGrant, SecretKey};
 
 use crate::buf::{free_handle, give, handle, rewrap_buf, set_out, slice, slice_of, string};
 use crate::error::rewrap_result;
 use crate::keys::{key_list, rewrap_public_key, rewrap_secret_key};
 use crate::panic::{engine_try, ffi_boundary, non_null, try_arg};
+use crate::signing::{rewrap_signing_mode, rewrap_vouch};
 use crate::stats::rewrap_decryptor_stats;
 
 /// One Kafka record header as C clients hold it (librdkafka: `rd_kafka_header_get_all`).
@@ -84,25 +85,89 @@ pub unsafe extern "C" fn rewrap_decryptor_new(
     }
 }
 
-/// Opens one record read from `topic`. `value` NULL means a tombstone. `headers` are all of
-/// the record's headers as the client received them (the engine selects the rewrap ones). On success `*kind` says what
-/// the record was and `*plaintext_out` holds the payload (free with `rewrap_buf_free`).
+/// What an opened record says about its origin. Filled by `rewrap_decryptor_open` for
+/// REWRAP_OPENED_DECRYPTED; all zero (REWRAP_VOUCH_UNSIGNED, no producer) for other kinds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rewrap_record_info {
+    /// The producer session (REWRAP_SESSION_ID_LEN bytes, a prefix of the EDEK digest).
+    pub session: [u8; 16],
+    /// The record's counter in its session (0 first): gaps or repeats show loss or replay.
+    pub counter: u64,
+    /// How the session was authenticated.
+    pub vouch: rewrap_vouch,
+    /// The producer's signing mode (REWRAP_SIGNING_NONE when not signed or not checked).
+    pub mode: rewrap_signing_mode,
+    /// Whether `producer` and `producer_key_id` are set (signed and checked sessions only).
+    pub has_producer: bool,
+    /// The producer's public key (REWRAP_PUBLIC_KEY_LEN bytes), when `has_producer`.
+    pub producer: [u8; 33],
+    /// The producer's key id (REWRAP_KEY_ID_LEN bytes), when `has_producer`.
+    pub producer_key_id: [u8; 8],
+}
+
+// cbindgen needs literal array lengths; these checks keep them the engine's.
+const _: () = assert!(rewrap::engine::SESSION_ID_LEN == 16);
+const _: () = assert!(rewrap::PUBLIC_KEY_LEN == 33);
+const _: () = assert!(rewrap::KEY_ID_LEN == 8);
+
+impl rewrap_record_info {
+    const NONE: Self = rewrap_record_info {
+        session: [0; 16],
+        counter: 0,
+        vouch: rewrap_vouch::REWRAP_VOUCH_UNSIGNED,
+        mode: rewrap_signing_mode::REWRAP_SIGNING_NONE,
+        has_producer: false,
+        producer: [0; 33],
+        producer_key_id: [0; 8],
+    };
+
+    fn of(d: &Decrypted) -> Self {
+        let mut info = rewrap_record_info {
+            session: d.session.0,
+            counter: d.counter,
+            vouch: d.vouch.into(),
+            mode: d.mode.into(),
+            ..Self::NONE
+        };
+        if let Some(producer) = d.producer {
+            info.has_producer = true;
+            info.producer = producer.to_bytes();
+            info.producer_key_id = producer.key_id().0;
+        }
+        info
+    }
+}
+
+/// Opens one record read from `topic`. `key` is the record's Kafka key (`key_len` bytes;
+/// NULL for a null key, a non-NULL pointer with length 0 for an empty one), exactly as the
+/// producer sealed it. `value` NULL means a tombstone. `headers` are all of the record's
+/// headers as the client received them (the engine selects the rewrap ones). On success
+/// `*kind` says what the record was, `*plaintext_out` holds the payload (free with
+/// `rewrap_buf_free`) and, when `info` is not NULL, `*info` the session, counter and how the
+/// producer was authenticated. Under the topic's policy an unsigned record fails with
+/// REWRAP_UNSIGNED, a producer without a producer grant with REWRAP_UNAUTHORIZED_PRODUCER and
+/// a signature that does not verify with REWRAP_BAD_SIGNATURE.
 #[no_mangle]
 pub unsafe extern "C" fn rewrap_decryptor_open(
     decryptor: *const rewrap_decryptor,
     topic: *const c_char,
+    key: *const u8,
+    key_len: usize,
     value: *const u8,
     value_len: usize,
     headers: *const rewrap_header,
     n_headers: usize,
     kind: *mut rewrap_opened_kind,
     plaintext_out: *mut rewrap_buf,
+    info: *mut rewrap_record_info,
 ) -> rewrap_result {
     ffi_boundary! {
         non_null!(decryptor);
         non_null!(kind);
         non_null!(plaintext_out);
         let topic = try_arg!(string(topic, "topic"));
+        let key = if key.is_null() { None } else { Some(try_arg!(slice(key, key_len))) };
         let value = if value.is_null() {
             None
         } else {
@@ -120,10 +185,96 @@ pub unsafe extern "C" fn rewrap_decryptor_open(
             let v = try_arg!(slice(h.value, h.value_len));
             list.push((name, v));
         }
-        let opened = engine_try!(handle(decryptor).0.open(topic, value, &list));
+        let opened = engine_try!(handle(decryptor).0.open(topic, key, value, &list));
+        if !info.is_null() {
+            let record = match &opened {
+                Opened::Decrypted(d) => rewrap_record_info::of(d),
+                _ => rewrap_record_info::NONE,
+            };
+            // SAFETY: non-NULL; C promises it is writable.
+            unsafe { info.write(record) };
+        }
         // SAFETY: `kind` checked non-NULL above; C promises it is writable.
         unsafe { kind.write(opened.kind().into()) };
         give(plaintext_out, opened.into_value().unwrap_or_default());
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Sets the signature policy, a rewrap_policy, of `topic`, or the default for every topic
+/// without its own when `topic` is NULL. The default default is REWRAP_POLICY_REQUIRE.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_decryptor_set_policy(
+    decryptor: *const rewrap_decryptor,
+    topic: *const c_char,
+    policy: u32,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(decryptor);
+        let topic = if topic.is_null() { None } else { Some(try_arg!(string(topic, "topic"))) };
+        let policy = try_arg!(crate::signing::policy(policy));
+        engine_try!(handle(decryptor).0.set_policy(topic, policy));
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Verifies a serialized producer grant (from `rewrap_producer_grant_issue`) against the
+/// decryptor's administrators and the clock, then accepts that producer's sessions on the
+/// grant's topic.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_decryptor_add_producer_grant(
+    decryptor: *const rewrap_decryptor,
+    grant: *const u8,
+    grant_len: usize,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(decryptor);
+        non_null!(grant);
+        let grant = engine_try!(ProducerGrant::from_bytes(try_arg!(slice(grant, grant_len))));
+        engine_try!(handle(decryptor).0.add_producer_grant(&grant));
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Stops accepting new sessions of the producer with key id `key_id` (REWRAP_KEY_ID_LEN
+/// bytes, see `rewrap_public_key_id`) on `topic`. Whether a grant was removed goes to
+/// `*removed` when it is not NULL.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_decryptor_revoke_producer(
+    decryptor: *const rewrap_decryptor,
+    topic: *const c_char,
+    key_id: *const u8,
+    key_id_len: usize,
+    removed: *mut bool,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(decryptor);
+        non_null!(key_id);
+        let topic = try_arg!(string(topic, "topic"));
+        let id = try_arg!(crate::keys::key_id(try_arg!(slice(key_id, key_id_len))));
+        let done = handle(decryptor).0.revoke_producer(topic, &id);
+        if !removed.is_null() {
+            // SAFETY: non-NULL; C promises it is writable.
+            unsafe { removed.write(done) };
+        }
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Trusts `key` (copied) as `topic`'s channel signing key: records carrying a channel
+/// signature under it (added by a re-encryptor that checked the producer) open with
+/// REWRAP_VOUCH_CHANNEL. Get the key from the re-encryptor (`rewrap_reencryptor_channel_key`).
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_decryptor_trust_channel_key(
+    decryptor: *const rewrap_decryptor,
+    topic: *const c_char,
+    key: *const rewrap_public_key,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(decryptor);
+        non_null!(key);
+        let topic = try_arg!(string(topic, "topic"));
+        engine_try!(handle(decryptor).0.trust_channel_key(topic, handle(key).0));
         rewrap_result::REWRAP_OK
     }
 }

@@ -4,17 +4,19 @@ use std::ffi::c_char;
 
 use rewrap::{Encryptor, RotationPolicy};
 
-use crate::buf::{free_handle, give, handle, rewrap_buf, set_out, slice, string};
+use crate::buf::{free_handle, handle, set_out, slice, string};
 use crate::error::rewrap_result;
-use crate::keys::rewrap_public_key;
+use crate::keys::{rewrap_public_key, rewrap_secret_key};
 use crate::panic::{engine_try, ffi_boundary, non_null, try_arg};
+use crate::sealed::rewrap_sealed;
+use crate::signing::signing_mode;
 
 /// Seals payloads for one delegating public key; one session (DEK) per topic.
 pub struct rewrap_encryptor(Encryptor);
 
 /// A producer encrypting to `delegating` (its own key, or the channel key). A session rotates
 /// after `max_messages` records or `max_age_secs` seconds; 0 selects the default
-/// (1,000,000 messages, 3600 s).
+/// (1,000,000 messages, 3600 s). It seals unsigned records until `rewrap_encryptor_set_signer`.
 #[no_mangle]
 pub unsafe extern "C" fn rewrap_encryptor_new(
     delegating: *const rewrap_public_key,
@@ -31,27 +33,52 @@ pub unsafe extern "C" fn rewrap_encryptor_new(
     }
 }
 
-/// Seals `payload` for `topic`: the record value goes to `*value_out`, the `rewrap.edek`
-/// header value to `*edek_out`. Free both with `rewrap_buf_free`.
+/// Signs every new session with `signer` (copied; the caller keeps and frees its handle) in
+/// `mode`, a rewrap_signing_mode (REWRAP_SIGNING_SESSION or REWRAP_SIGNING_RECORD).
+/// `signer` NULL makes new sessions unsigned (`mode` is then ignored); readers accept those
+/// only under REWRAP_POLICY_OPTIONAL or REWRAP_POLICY_OFF. Consumers accept the signer's
+/// records once they hold a producer grant for its public key.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_encryptor_set_signer(
+    encryptor: *const rewrap_encryptor,
+    signer: *const rewrap_secret_key,
+    mode: u32,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(encryptor);
+        let enc = &handle(encryptor).0;
+        if signer.is_null() {
+            enc.set_signer(None);
+        } else {
+            let mode = try_arg!(signing_mode(mode));
+            enc.set_signer(Some((&handle(signer).0, mode)));
+        }
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Seals `payload` for `topic` under the Kafka record key `key` (`key_len` bytes; `key` NULL
+/// means a null key, distinct from an empty one: pass a non-NULL pointer with `key_len` 0 for
+/// an empty key). The consumer must open with the same key. On success `*out` holds the
+/// sealed record: its value and every header to attach (free with `rewrap_sealed_free`).
 #[no_mangle]
 pub unsafe extern "C" fn rewrap_encryptor_seal(
     encryptor: *const rewrap_encryptor,
     topic: *const c_char,
+    key: *const u8,
+    key_len: usize,
     payload: *const u8,
     payload_len: usize,
-    value_out: *mut rewrap_buf,
-    edek_out: *mut rewrap_buf,
+    out: *mut *const rewrap_sealed,
 ) -> rewrap_result {
     ffi_boundary! {
         non_null!(encryptor);
-        non_null!(value_out);
-        non_null!(edek_out);
+        non_null!(out);
         let topic = try_arg!(string(topic, "topic"));
+        let key = if key.is_null() { None } else { Some(try_arg!(slice(key, key_len))) };
         let payload = try_arg!(slice(payload, payload_len));
-        let record = engine_try!(handle(encryptor).0.seal(topic, payload));
-        give(edek_out, record.edek.to_vec());
-        give(value_out, record.value);
-        rewrap_result::REWRAP_OK
+        let record = engine_try!(handle(encryptor).0.seal(topic, key, payload));
+        set_out(out, rewrap_sealed::new(record))
     }
 }
 

@@ -172,3 +172,14 @@ pub(crate) fn key_list(
         })
         .collect()
 }
+
+/// A key id from C bytes (exactly REWRAP_KEY_ID_LEN of them).
+pub(crate) fn key_id(bytes: &[u8]) -> Result<KeyId, rewrap_result> {
+    <[u8; rewrap::KEY_ID_LEN]>::try_from(bytes)
+        .map(KeyId)
+        .map_err(|_| {
+            crate::error::engine(rewrap::Error::InvalidArgument(
+                "a key id is REWRAP_KEY_ID_LEN bytes",
+            ))
+        })
+}

@@ -15,7 +15,10 @@ pub mod encryptor;
 pub mod error;
 pub mod grant;
 pub mod keys;
+pub mod producer_grant;
 pub mod reencryptor;
+pub mod sealed;
+pub mod signing;
 pub mod stats;
 
 use std::ffi::c_char;

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use rewrap::{ReEncryptor, ReEncryptorConfig};
+use rewrap::{ProducerGrant, ReEncryptor, ReEncryptorConfig};
 
 use crate::buf::{free_handle, give, handle, rewrap_buf, set_out, slice, string};
 use crate::error::rewrap_result;
@@ -93,6 +93,133 @@ pub unsafe extern "C" fn rewrap_reencryptor_reencrypt(
         // SAFETY: `count` checked non-NULL above; C promises it is writable.
         unsafe { count.write(headers.len()) };
         give(out, headers.concat());
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Sets the producer-signature policy, a rewrap_policy, of `topic`, or the default for
+/// every topic without its own when `topic` is NULL (the default default is
+/// REWRAP_POLICY_REQUIRE). `rewrap_reencryptor_attest` checks records under it.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_reencryptor_set_policy(
+    reencryptor: *const rewrap_reencryptor,
+    topic: *const c_char,
+    policy: u32,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(reencryptor);
+        let topic = if topic.is_null() { None } else { Some(try_arg!(string(topic, "topic"))) };
+        let policy = try_arg!(crate::signing::policy(policy));
+        engine_try!(handle(reencryptor).0.set_policy(topic, policy));
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Signs channel signatures with per-topic keys derived from the 32-byte `seed` (copied), or
+/// attaches none when `seed` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_reencryptor_set_channel_seed(
+    reencryptor: *const rewrap_reencryptor,
+    seed: *const u8,
+    seed_len: usize,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(reencryptor);
+        let seed = if seed.is_null() { None } else { Some(try_arg!(slice(seed, seed_len))) };
+        engine_try!(handle(reencryptor).0.set_channel_seed(seed));
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// `topic`'s channel verifying key (what consumers pass to
+/// `rewrap_decryptor_trust_channel_key`) as a new handle in `*out`; `*out` is set to NULL
+/// when no channel seed is set.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_reencryptor_channel_key(
+    reencryptor: *const rewrap_reencryptor,
+    topic: *const c_char,
+    out: *mut *const rewrap_public_key,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(reencryptor);
+        non_null!(out);
+        let topic = try_arg!(string(topic, "topic"));
+        match engine_try!(handle(reencryptor).0.channel_key(topic)) {
+            Some(key) => set_out(out, rewrap_public_key(key)),
+            None => {
+                // SAFETY: checked non-NULL above; C promises it is writable.
+                unsafe { out.write(std::ptr::null()) };
+                rewrap_result::REWRAP_OK
+            }
+        }
+    }
+}
+
+/// Verifies a serialized producer grant against the re-encryptor's administrators and the
+/// clock, then accepts that producer's sessions on the grant's topic.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_reencryptor_add_producer_grant(
+    reencryptor: *const rewrap_reencryptor,
+    grant: *const u8,
+    grant_len: usize,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(reencryptor);
+        non_null!(grant);
+        let grant = engine_try!(ProducerGrant::from_bytes(try_arg!(slice(grant, grant_len))));
+        engine_try!(handle(reencryptor).0.add_producer_grant(&grant));
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Removes the grant of the producer with key id `key_id` (REWRAP_KEY_ID_LEN bytes) on
+/// `topic`. Whether one was removed goes to `*removed` when it is not NULL.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_reencryptor_revoke_producer(
+    reencryptor: *const rewrap_reencryptor,
+    topic: *const c_char,
+    key_id: *const u8,
+    key_id_len: usize,
+    removed: *mut bool,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(reencryptor);
+        non_null!(key_id);
+        let topic = try_arg!(string(topic, "topic"));
+        let id = try_arg!(crate::keys::key_id(try_arg!(slice(key_id, key_id_len))));
+        let done = handle(reencryptor).0.revoke_producer(topic, &id);
+        if !removed.is_null() {
+            // SAFETY: non-NULL; C promises it is writable.
+            unsafe { removed.write(done) };
+        }
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// Checks a record's producer signature under `topic`'s policy before its fragments are
+/// served: `edek` is its `rewrap.edek` header value, `sig` its `rewrap.sig` value (NULL when
+/// it has none). On success `*chsig_out` holds the `rewrap.chsig` header value to attach
+/// (empty when no channel seed is set or the policy asks for none); on failure the error
+/// (REWRAP_UNSIGNED, REWRAP_BAD_SIGNATURE, REWRAP_UNAUTHORIZED_PRODUCER...) is why the
+/// record's fragments must be refused.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_reencryptor_attest(
+    reencryptor: *const rewrap_reencryptor,
+    topic: *const c_char,
+    edek: *const u8,
+    edek_len: usize,
+    sig: *const u8,
+    sig_len: usize,
+    chsig_out: *mut rewrap_buf,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(reencryptor);
+        non_null!(chsig_out);
+        let topic = try_arg!(string(topic, "topic"));
+        let edek = try_arg!(slice(edek, edek_len));
+        let sig = if sig.is_null() { None } else { Some(try_arg!(slice(sig, sig_len))) };
+        let chsig = engine_try!(handle(reencryptor).0.attest(topic, edek, sig, None));
+        give(chsig_out, chsig.map(|c| c.to_vec()).unwrap_or_default());
         rewrap_result::REWRAP_OK
     }
 }

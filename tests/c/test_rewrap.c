@@ -1,5 +1,6 @@
 /*
- * C tests of the rewrap ABI: the seed scenario, the shared vectors (tests/vectors/records.kv),
+ * C tests of the rewrap ABI: the seed scenario (signed producers), producer authenticity (each
+ * refusal by its named error), the shared vectors (tests/vectors/records.kv),
  * bad input of every kind, and handles shared between threads. Built with
  * -std=c11 -Wall -Wextra -Werror -pedantic and run under valgrind memcheck by `make test-c`.
  *
