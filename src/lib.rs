@@ -4,28 +4,44 @@
 //! grant store. Bindings (C, Python, JVM, proxy) use these handles.
 //!
 //! ```
-//! use rewrap::{Decryptor, Encryptor, Grant, GrantTerms, ReEncryptor, SecretKey, Signer};
+//! use rewrap::{
+//!     Decryptor, Encryptor, Grant, GrantTerms, ProducerGrant, ReEncryptor, SecretKey, Signer,
+//!     SigningMode, Vouch,
+//! };
 //!
 //! let admin = Signer::new(SecretKey::generate());
 //! let channel = SecretKey::generate(); // channel-key mode: producers know only its public key
 //! let consumer = SecretKey::generate();
 //! let consumer_pk = consumer.public_key();
+//! let signing = SecretKey::generate(); // the producer's own signing key
 //!
 //! let producer = Encryptor::new(channel.public_key()).unwrap();
-//! let record = producer.seal("orders", b"order #1").unwrap();
+//! producer.set_signer(Some((&signing, SigningMode::Session)));
+//! let record = producer.seal("orders", Some(b"order-1"), b"order #1").unwrap();
 //!
 //! let terms = GrantTerms::one_of_one("orders", "alice", consumer_pk, rewrap::now());
 //! let grant = Grant::issue(&mut rewrap::rng(), &admin, &channel, &terms).unwrap();
+//! let may_produce = ProducerGrant::issue(
+//!     &mut rewrap::rng(), &admin, "orders", &signing.public_key(), 0, None,
+//! ).unwrap();
 //! let proxy = ReEncryptor::new(&[admin.verifying_key()]).unwrap();
 //! proxy.add_grant(&grant).unwrap();
+//! proxy.add_producer_grant(&may_produce).unwrap();
+//! let sig = record.sig.as_deref();
+//! proxy.attest("orders", &record.edek, sig, None).unwrap(); // refused if not authorized
 //! let cfrags = proxy.reencrypt("orders", &record.edek, "alice").unwrap();
 //!
 //! let reader = Decryptor::new(consumer, &[admin.verifying_key()]).unwrap();
-//! let mut headers = vec![(rewrap::EDEK_HEADER, &record.edek[..])];
+//! reader.add_producer_grant(&may_produce).unwrap();
+//! let mut headers = record.headers();
 //! headers.extend(cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, &c[..])));
-//! let opened = reader.open("orders", Some(&record.value), &headers).unwrap();
-//! assert_eq!(opened, rewrap::Opened::Decrypted(b"order #1".to_vec()));
-//! ```
+//! let opened = reader
+//!     .open("orders", Some(b"order-1"), Some(&record.value), &headers)
+//!     .unwrap();
+//! let rewrap::Opened::Decrypted(d) = opened else { panic!() };
+//! assert_eq!(d.payload, b"order #1");
+//! assert_eq!((d.vouch, d.counter), (Vouch::Producer, 0));
+//! //! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
