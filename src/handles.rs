@@ -403,6 +403,19 @@ impl ReEncryptor {
         sig: Option<&[u8]>,
         budget: Option<&MissBudget>,
     ) -> Result<Option<Arc<[u8]>>> {
+        self.attest_with(topic, edek, sig, budget, &|work| work())
+    }
+
+    /// Same, running a verification (an ECDSA verify and, when it passes, a sign) through
+    /// `blocking` and outside the notary's lock, as `reencrypt_with` does for Umbral steps.
+    pub fn attest_with(
+        &self,
+        topic: &str,
+        edek: &[u8],
+        sig: Option<&[u8]>,
+        budget: Option<&MissBudget>,
+        blocking: &dyn Fn(&mut dyn FnMut()),
+    ) -> Result<Option<Arc<[u8]>>> {
         let verdict = lock(&self.notary).lookup(now(), topic, edek, sig);
         let answer = match verdict {
             Verdict::Known(answer) => answer,
@@ -413,7 +426,12 @@ impl ReEncryptor {
                     return Err(Error::Throttled);
                 }
                 let sig = sig.unwrap_or_default();
-                lock(&self.notary).check(&mut rng(), now(), topic, edek, sig)
+                let pending = lock(&self.notary).pending(topic)?;
+                let mut answer = None;
+                blocking(&mut || answer = Some(pending.check(&mut rng(), now(), edek, sig)));
+                let answer = answer.unwrap_or(Attestation::Refuse(Error::Throttled));
+                lock(&self.notary).complete(now(), &pending, edek, sig, &answer);
+                answer
             }
         };
         match answer {

@@ -56,7 +56,7 @@ pub use error::{Error, ErrorKind, ErrorKindInfo, Object, Origin, Result, ERROR_K
 pub use grant::{Grant, GrantTerms, VerifiedGrant};
 pub use ids::{ConsumerId, SessionId, Topic, MAX_CONSUMER_ID_LEN, MAX_TOPIC_LEN, SESSION_ID_LEN};
 pub use keys::{KeyId, PublicKey, SecretKey, Signer, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
-pub use notary::{Attestation, Notary, Verdict, DEFAULT_NOTARY_CACHE_CAPACITY};
+pub use notary::{Attestation, Notary, PendingAttestation, Verdict, DEFAULT_NOTARY_CACHE_CAPACITY};
 pub use reencrypt::{
     CfragHeaders, Lookup, PendingCfrags, ReEncryptor, ReEncryptorConfig, ReEncryptorStats,
     DEFAULT_REENCRYPTOR_CACHE_CAPACITY,

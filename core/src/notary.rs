@@ -6,6 +6,7 @@
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -47,8 +48,60 @@ pub struct Notary {
     policies: Policies,
     producers: Producers,
     seed: Option<Zeroizing<[u8; 32]>>,
-    signers: BTreeMap<String, Signer>,
+    signers: BTreeMap<String, Arc<Signer>>,
     verdicts: Cache<[u8; 32], Attestation>,
+    /// Bumped whenever verdicts are forgotten, so a verification that ran meanwhile is not
+    /// remembered (a revocation wins over a check in flight).
+    generation: u64,
+}
+
+/// A signature verification taken out of the notary (after `lookup` answered `Unknown`),
+/// so it runs without holding it: the topic's policy, producer grants and channel signer.
+pub struct PendingAttestation {
+    topic: String,
+    policy: Policy,
+    producers: Producers,
+    signer: Option<Arc<Signer>>,
+    generation: u64,
+}
+
+impl PendingAttestation {
+    /// Verifies the session signature `sig` of `edek` and, when it passes, signs the channel
+    /// signature. Pure: call `Notary::complete` to remember the answer.
+    pub fn check(
+        &self,
+        rng: &mut (impl CryptoRng + RngCore),
+        now: u64,
+        edek: &[u8],
+        sig: &[u8],
+    ) -> Attestation {
+        let edek_digest = match EdekRef::parse(edek) {
+            Ok(e) => e.digest(),
+            Err(e) => return Attestation::Refuse(e),
+        };
+        let headers = SignatureHeaders {
+            session: Some(sig),
+            record: None,
+            channel: None,
+        };
+        let topic = self.topic.as_str();
+        match check_session(
+            self.policy,
+            topic,
+            &edek_digest,
+            &headers,
+            None,
+            &self.producers,
+            now,
+        ) {
+            Err(e) => Attestation::Refuse(e),
+            Ok(_) => Attestation::Serve(
+                self.signer
+                    .as_ref()
+                    .map(|s| sign_channel(rng, s, topic, sig).into()),
+            ),
+        }
+    }
 }
 
 impl Notary {
@@ -64,6 +117,7 @@ impl Notary {
             seed: None,
             signers: BTreeMap::new(),
             verdicts: Cache::new(cache_capacity, None)?,
+            generation: 0,
         })
     }
 
@@ -88,13 +142,14 @@ impl Notary {
         Ok(self.signer(topic)?.map(|s| s.verifying_key()))
     }
 
-    fn signer(&mut self, topic: &str) -> Result<Option<&Signer>> {
+    fn signer(&mut self, topic: &str) -> Result<Option<&Arc<Signer>>> {
         let Some(seed) = &self.seed else {
             return Ok(None);
         };
         if !self.signers.contains_key(topic) {
             let key = SecretKey::derive_channel_signing_key(seed.as_slice(), topic)?;
-            self.signers.insert(topic.to_string(), Signer::new(key));
+            self.signers
+                .insert(topic.to_string(), Arc::new(Signer::new(key)));
         }
         Ok(self.signers.get(topic))
     }
@@ -133,9 +188,9 @@ impl Notary {
         &mut self,
         grants: impl IntoIterator<Item = &'a ProducerGrant>,
         now: u64,
-    ) -> alloc::vec::Vec<(ProducerGrant, Error)> {
+    ) -> Vec<(ProducerGrant, Error)> {
         self.producers.clear();
-        let mut refused = alloc::vec::Vec::new();
+        let mut refused = Vec::new();
         for g in grants {
             if let Err(e) = self.producers.add(g, now) {
                 refused.push((g.clone(), e));
@@ -152,6 +207,7 @@ impl Notary {
 
     fn forget(&mut self) {
         self.verdicts.remove_where(|_| true);
+        self.generation += 1;
     }
 
     fn verdict_key(topic: &str, edek_digest: &[u8; 32], sig: &[u8]) -> [u8; 32] {
@@ -182,8 +238,39 @@ impl Notary {
         }
     }
 
-    /// Verifies the session signature (after `lookup` answered `Unknown`) and remembers the
-    /// verdict: the channel signature to attach, or the error that refuses the session.
+    /// Takes out what verifying a session of `topic` needs (after `lookup` answered
+    /// `Unknown`), to run with `PendingAttestation::check` outside the notary's lock.
+    pub fn pending(&mut self, topic: &str) -> Result<PendingAttestation> {
+        let signer = self.signer(topic)?.cloned();
+        Ok(PendingAttestation {
+            topic: topic.to_string(),
+            policy: self.policies.of(topic),
+            producers: self.producers.only(topic),
+            signer,
+            generation: self.generation,
+        })
+    }
+
+    /// Remembers a verdict reached by `pending.check`, unless grants, policies or keys
+    /// changed since `pending` was taken out (then the next record is checked again).
+    pub fn complete(
+        &mut self,
+        now: u64,
+        pending: &PendingAttestation,
+        edek: &[u8],
+        sig: &[u8],
+        answer: &Attestation,
+    ) {
+        let Ok(edek) = EdekRef::parse(edek) else {
+            return;
+        };
+        if pending.generation == self.generation {
+            let key = Self::verdict_key(&pending.topic, &edek.digest(), sig);
+            self.verdicts.insert(key, answer.clone(), now);
+        }
+    }
+
+    /// Verifies and remembers in one call (`pending`, `check`, `complete`).
     pub fn check(
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
@@ -192,37 +279,12 @@ impl Notary {
         edek: &[u8],
         sig: &[u8],
     ) -> Attestation {
-        let edek_digest = match EdekRef::parse(edek) {
-            Ok(e) => e.digest(),
+        let pending = match self.pending(topic) {
+            Ok(p) => p,
             Err(e) => return Attestation::Refuse(e),
         };
-        let headers = SignatureHeaders {
-            session: Some(sig),
-            record: None,
-            channel: None,
-        };
-        let policy = self.policies.of(topic);
-        let checked = check_session(
-            policy,
-            topic,
-            &edek_digest,
-            &headers,
-            None,
-            &self.producers,
-            now,
-        );
-        let answer = match checked {
-            Err(e) => Attestation::Refuse(e),
-            Ok(_) => match self.signer(topic) {
-                Ok(Some(signer)) => {
-                    Attestation::Serve(Some(sign_channel(rng, signer, topic, sig).into()))
-                }
-                Ok(None) => Attestation::Serve(None),
-                Err(e) => Attestation::Refuse(e),
-            },
-        };
-        let key = Self::verdict_key(topic, &edek_digest, sig);
-        self.verdicts.insert(key, answer.clone(), now);
+        let answer = pending.check(rng, now, edek, sig);
+        self.complete(now, &pending, edek, sig, &answer);
         answer
     }
 
@@ -301,6 +363,15 @@ mod tests {
             notary.check(&mut rng, 6, "orders", &edek, &good),
             Attestation::Refuse(Error::UnauthorizedProducer)
         );
+
+        // A verification in flight when the producer is revoked is not remembered.
+        notary.add_producer_grant(&grant, 6).unwrap();
+        let pending = notary.pending("orders").unwrap();
+        let answer = pending.check(&mut rng, 6, &edek, &good);
+        assert!(matches!(answer, Attestation::Serve(Some(_))));
+        assert!(notary.revoke_producer("orders", &producer.verifying_key().key_id()));
+        notary.complete(6, &pending, &edek, &good, &answer);
+        assert!(matches!(notary.lookup(6, "orders", &edek, Some(&good)), Verdict::Unknown));
 
         notary.set_policy(Some("orders"), Policy::Off).unwrap();
         assert!(matches!(

@@ -567,6 +567,19 @@ impl Producers {
         removed
     }
 
+    /// A table holding only `topic`'s grants (what checking one session needs).
+    pub fn only(&self, topic: &str) -> Producers {
+        Producers {
+            admins: self.admins.clone(),
+            topics: self
+                .topics
+                .get_key_value(topic)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .into_iter()
+                .collect(),
+        }
+    }
+
     /// Removes every grant.
     pub fn clear(&mut self) {
         self.topics.clear();

@@ -927,9 +927,12 @@ impl Annotator<'_> {
             return Annotation::Nothing;
         }
         // The producer's signature first: a record the topic's policy refuses costs no
-        // re-encryption. Its verification (once per session) is charged to the miss budgets.
+        // re-encryption. Its verification (once per session) is charged to the miss budgets
+        // and runs off the async workers, outside the notary's lock.
         let reencryptor = &self.shared.reencryptor;
-        let chsig = match reencryptor.attest(self.topic, edek, sig, Some(self.misses)) {
+        let attested =
+            reencryptor.attest_with(self.topic, edek, sig, Some(self.misses), &off_worker);
+        let chsig = match attested {
             Ok(chsig) => chsig,
             Err(RewrapError::Throttled) => return self.throttle(consumer),
             Err(e) => {
