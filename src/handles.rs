@@ -426,7 +426,7 @@ impl ReEncryptor {
                     return Err(Error::Throttled);
                 }
                 let sig = sig.unwrap_or_default();
-                let pending = lock(&self.notary).pending(topic)?;
+                let pending = lock(&self.notary).pending(topic, sig)?;
                 let mut answer = None;
                 blocking(&mut || answer = Some(pending.check(&mut rng(), now(), edek, sig)));
                 let answer = answer.unwrap_or(Attestation::Refuse(Error::Throttled));

@@ -538,6 +538,76 @@ mod authenticity {
         );
     }
 
+    /// A channel signature names the EDEK it vouches for: another session's (sig, chsig)
+    /// pair spliced beside a record-mode session's EDEK (what a consumer holding that
+    /// session's DEK would do to forge records without record signatures) is refused by a
+    /// reader trusting the channel key, on the cached and the uncached path.
+    #[test]
+    fn another_sessions_vouched_signature_does_not_vouch_for_this_session() {
+        let n = net();
+        n.proxy.set_channel_seed(Some(&[7u8; 32])).unwrap();
+        let channel_key = n.proxy.channel_key(TOPIC).unwrap().unwrap();
+        n.proxy
+            .add_producer_grant(&n.producer_grant(&n.producer_key))
+            .unwrap();
+        let recorder = n.outsider();
+        recorder.set_signer(Some((&n.producer_key, SigningMode::Record)));
+        let s1 = recorder.seal(TOPIC, None, b"record mode").unwrap();
+        let s2 = n.producer.seal(TOPIC, None, b"session mode").unwrap();
+        let vouch = |r: &SealedRecord| {
+            n.proxy
+                .attest(TOPIC, &r.edek, r.sig.as_deref(), None)
+                .unwrap()
+                .unwrap()
+        };
+        let (chsig1, chsig2) = (vouch(&s1), vouch(&s2));
+        let lone = SecretKey::generate();
+        let terms = rewrap::GrantTerms::one_of_one(TOPIC, "lone", lone.public_key(), 0);
+        let g = rewrap::Grant::issue(&mut rewrap::rng(), &n.admin, &n.channel, &terms).unwrap();
+        n.proxy.add_grant(&g).unwrap();
+        let cfrags = n.proxy.reencrypt(TOPIC, &s1.edek, "lone").unwrap().to_vec();
+        let headers = |sig: &[u8], chsig: &[u8], rsig: bool| {
+            let mut h: Vec<(&'static str, Vec<u8>)> = vec![
+                (rewrap::EDEK_HEADER, s1.edek.to_vec()),
+                (rewrap::SIG_HEADER, sig.to_vec()),
+                (CHANNEL_SIG_HEADER, chsig.to_vec()),
+            ];
+            if rsig {
+                h.push((rewrap::RECORD_SIG_HEADER, s1.rsig.clone().unwrap()));
+            }
+            h.extend(cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, c.clone())));
+            h
+        };
+        let spliced = headers(s2.sig.as_deref().unwrap(), &chsig2, false);
+        let reader = |cached: bool| {
+            let key = SecretKey::from_bytes(lone.to_bytes().as_slice()).unwrap();
+            let d = Decryptor::new(key, &[n.admin.verifying_key()]).unwrap();
+            d.trust_channel_key(TOPIC, channel_key).unwrap();
+            if cached {
+                let genuine = headers(s1.sig.as_deref().unwrap(), &chsig1, true);
+                let genuine: Vec<(&str, &[u8])> =
+                    genuine.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+                let opened = d.open(TOPIC, None, Some(&s1.value), &genuine).unwrap();
+                assert!(matches!(
+                    opened,
+                    Opened::Decrypted(Decrypted {
+                        vouch: Vouch::Channel,
+                        ..
+                    })
+                ));
+            }
+            d
+        };
+        let spliced: Vec<(&str, &[u8])> = spliced.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+        for cached in [false, true] {
+            assert_eq!(
+                reader(cached).open(TOPIC, None, Some(&s1.value), &spliced),
+                Err(Error::BadSignature),
+                "cached: {cached}"
+            );
+        }
+    }
+
     #[test]
     fn consumer_trusting_the_channel_key_opens_with_the_proxys_channel_signature() {
         let n = net();

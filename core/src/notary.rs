@@ -17,7 +17,8 @@ use crate::edek::EdekRef;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, PublicKey, SecretKey, Signer};
 use crate::signing::{
-    check_session, sign_channel, Policies, Policy, ProducerGrant, Producers, SignatureHeaders,
+    check_session, sign_channel, Policies, Policy, ProducerGrant, Producers, SessionSignature,
+    SignatureHeaders,
 };
 
 /// Sessions whose verdict a notary keeps by default.
@@ -98,7 +99,7 @@ impl PendingAttestation {
             Ok(_) => Attestation::Serve(
                 self.signer
                     .as_ref()
-                    .map(|s| sign_channel(rng, s, topic, sig).into()),
+                    .map(|s| sign_channel(rng, s, topic, &edek_digest, sig).into()),
             ),
         }
     }
@@ -220,32 +221,47 @@ impl Notary {
     }
 
     /// What to do with a record of `topic` carrying `edek` and the session signature `sig`,
-    /// when it is known without verifying a signature.
+    /// when it is known without verifying a signature: the policy decides alone, or the
+    /// verdict is cached, or the signature is refused by its framing or because its producer
+    /// holds no grant (checks that cost no ECDSA verification, so a flood of them is not
+    /// charged to a budget; they are remembered like verified ones).
     pub fn lookup(&mut self, now: u64, topic: &str, edek: &[u8], sig: Option<&[u8]>) -> Verdict {
-        match (self.policies.of(topic), sig) {
-            (Policy::Off, _) | (Policy::Optional, None) => Verdict::Known(Attestation::Serve(None)),
-            (Policy::Require, None) => Verdict::Known(Attestation::Refuse(Error::Unsigned)),
-            (_, Some(sig)) => {
-                let Ok(edek) = EdekRef::parse(edek) else {
-                    return Verdict::Known(Attestation::Refuse(Error::Unsigned));
-                };
-                let key = Self::verdict_key(topic, &edek.digest(), sig);
-                match self.verdicts.get(&key, now) {
-                    Some(known) => Verdict::Known(known.clone()),
-                    None => Verdict::Unknown,
-                }
+        let sig = match (self.policies.of(topic), sig) {
+            (Policy::Off, _) | (Policy::Optional, None) => {
+                return Verdict::Known(Attestation::Serve(None))
             }
+            (Policy::Require, None) => return Verdict::Known(Attestation::Refuse(Error::Unsigned)),
+            (_, Some(sig)) => sig,
+        };
+        let edek_digest = match EdekRef::parse(edek) {
+            Ok(e) => e.digest(),
+            Err(e) => return Verdict::Known(Attestation::Refuse(e)),
+        };
+        let key = Self::verdict_key(topic, &edek_digest, sig);
+        if let Some(known) = self.verdicts.get(&key, now) {
+            return Verdict::Known(known.clone());
         }
+        let refused = match SessionSignature::parse(sig) {
+            Err(e) => e,
+            Ok(parsed) => match self.producers.authorize(topic, &parsed.producer(), now) {
+                Err(e) => e,
+                Ok(()) => return Verdict::Unknown,
+            },
+        };
+        let answer = Attestation::Refuse(refused);
+        self.verdicts.insert(key, answer.clone(), now);
+        Verdict::Known(answer)
     }
 
     /// Takes out what verifying a session of `topic` needs (after `lookup` answered
     /// `Unknown`), to run with `PendingAttestation::check` outside the notary's lock.
-    pub fn pending(&mut self, topic: &str) -> Result<PendingAttestation> {
+    pub fn pending(&mut self, topic: &str, sig: &[u8]) -> Result<PendingAttestation> {
+        let producer = SessionSignature::parse(sig)?.producer();
         let signer = self.signer(topic)?.cloned();
         Ok(PendingAttestation {
             topic: topic.to_string(),
             policy: self.policies.of(topic),
-            producers: self.producers.only(topic),
+            producers: self.producers.only(topic, &producer),
             signer,
             generation: self.generation,
         })
@@ -279,7 +295,7 @@ impl Notary {
         edek: &[u8],
         sig: &[u8],
     ) -> Attestation {
-        let pending = match self.pending(topic) {
+        let pending = match self.pending(topic, sig) {
             Ok(p) => p,
             Err(e) => return Attestation::Refuse(e),
         };
@@ -337,18 +353,38 @@ mod tests {
         else {
             panic!("authorized producer refused");
         };
-        verify_channel(&channel, "orders", &good, &chsig).unwrap();
+        verify_channel(&channel, "orders", &digest, &good, &chsig).unwrap();
         assert!(matches!(
             notary.lookup(5, "orders", &edek, Some(&good)),
             Verdict::Known(Attestation::Serve(Some(_)))
         ));
 
+        // A producer without a grant is refused at the look-up: no ECDSA verification.
         let forged =
             SessionSignature::sign(&mut rng, &stranger, SigningMode::Session, 5, topic, &digest);
+        assert!(matches!(
+            notary.lookup(5, "orders", &edek, Some(&forged)),
+            Verdict::Known(Attestation::Refuse(Error::UnauthorizedProducer))
+        ));
         assert_eq!(
             notary.check(&mut rng, 5, "orders", &edek, &forged),
             Attestation::Refuse(Error::UnauthorizedProducer)
         );
+        // A bad signature claiming the authorized producer costs a verification, once.
+        let mut bad = good.clone();
+        bad[50] ^= 1;
+        assert!(matches!(
+            notary.lookup(5, "orders", &edek, Some(&bad)),
+            Verdict::Unknown
+        ));
+        assert_eq!(
+            notary.check(&mut rng, 5, "orders", &edek, &bad),
+            Attestation::Refuse(Error::BadSignature)
+        );
+        assert!(matches!(
+            notary.lookup(5, "orders", &edek, Some(&bad)),
+            Verdict::Known(Attestation::Refuse(Error::BadSignature))
+        ));
         assert!(matches!(
             notary.lookup(5, "orders", &edek, None),
             Verdict::Known(Attestation::Refuse(Error::Unsigned))
@@ -357,7 +393,7 @@ mod tests {
         assert!(notary.revoke_producer("orders", &producer.verifying_key().key_id()));
         assert!(matches!(
             notary.lookup(6, "orders", &edek, Some(&good)),
-            Verdict::Unknown
+            Verdict::Known(Attestation::Refuse(Error::UnauthorizedProducer))
         ));
         assert_eq!(
             notary.check(&mut rng, 6, "orders", &edek, &good),
@@ -366,12 +402,15 @@ mod tests {
 
         // A verification in flight when the producer is revoked is not remembered.
         notary.add_producer_grant(&grant, 6).unwrap();
-        let pending = notary.pending("orders").unwrap();
+        let pending = notary.pending("orders", &good).unwrap();
         let answer = pending.check(&mut rng, 6, &edek, &good);
         assert!(matches!(answer, Attestation::Serve(Some(_))));
         assert!(notary.revoke_producer("orders", &producer.verifying_key().key_id()));
         notary.complete(6, &pending, &edek, &good, &answer);
-        assert!(matches!(notary.lookup(6, "orders", &edek, Some(&good)), Verdict::Unknown));
+        assert!(matches!(
+            notary.lookup(6, "orders", &edek, Some(&good)),
+            Verdict::Known(Attestation::Refuse(Error::UnauthorizedProducer))
+        ));
 
         notary.set_policy(Some("orders"), Policy::Off).unwrap();
         assert!(matches!(

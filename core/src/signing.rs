@@ -334,23 +334,33 @@ impl RecordSigned<'_> {
 }
 
 /// The channel signature a re-encryptor attaches: its channel key vouches that the session
-/// signature `sig` was verified against the topic's authorized producers.
+/// signature `sig` of the EDEK digesting to `edek_digest` was verified against the topic's
+/// authorized producers. It names the EDEK too, so it vouches for that session only (never
+/// for another session's EDEK presented beside a signature it was made for).
 pub fn sign_channel(
     rng: &mut (impl CryptoRng + RngCore),
     channel: &Signer,
     topic: &str,
+    edek_digest: &[u8; 32],
     sig: &[u8],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(CHANNEL_SIG_LEN);
     out.push(SIGNATURE_VERSION);
     out.extend_from_slice(&channel.verifying_key().to_bytes());
-    out.extend_from_slice(&channel.sign(rng, &channel_message(topic, sig)));
+    let message = channel_message(topic, edek_digest, sig);
+    out.extend_from_slice(&channel.sign(rng, &message));
     out
 }
 
 /// Checks a `rewrap.chsig` value: framing errors are `…(Signature)`, another channel key or
 /// an invalid signature `BadSignature`.
-pub fn verify_channel(trusted: &PublicKey, topic: &str, sig: &[u8], chsig: &[u8]) -> Result<()> {
+pub fn verify_channel(
+    trusted: &PublicKey,
+    topic: &str,
+    edek_digest: &[u8; 32],
+    sig: &[u8],
+    chsig: &[u8],
+) -> Result<()> {
     let mut r = Reader::new(chsig, Object::Signature);
     let version = r.u8()?;
     if version != SIGNATURE_VERSION {
@@ -360,17 +370,22 @@ pub fn verify_channel(trusted: &PublicKey, topic: &str, sig: &[u8], chsig: &[u8]
     let signature = r.take(SIGNATURE_LEN)?;
     r.finish()?;
     if key != trusted.to_bytes().as_slice()
-        || !verify_signature(trusted, &channel_message(topic, sig), signature)
+        || !verify_signature(
+            trusted,
+            &channel_message(topic, edek_digest, sig),
+            signature,
+        )
     {
         return Err(Error::BadSignature);
     }
     Ok(())
 }
 
-fn channel_message(topic: &str, sig: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(CHANNEL_DOMAIN.len() + 1 + topic.len() + 32);
+fn channel_message(topic: &str, edek_digest: &[u8; 32], sig: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(CHANNEL_DOMAIN.len() + 1 + topic.len() + 64);
     m.extend_from_slice(CHANNEL_DOMAIN);
     topic_bytes(&mut m, topic);
+    m.extend_from_slice(edek_digest);
     m.extend_from_slice(&header_digest(sig));
     m
 }
@@ -567,16 +582,18 @@ impl Producers {
         removed
     }
 
-    /// A table holding only `topic`'s grants (what checking one session needs).
-    pub fn only(&self, topic: &str) -> Producers {
+    /// A table holding only `producer`'s grant for `topic`, if any (what checking one of its
+    /// sessions needs).
+    pub fn only(&self, topic: &str, producer: &PublicKey) -> Producers {
+        let id = producer.key_id();
+        let grant = self.topics.get(topic).and_then(|m| m.get(&id));
+        let mut topics = BTreeMap::new();
+        if let Some(g) = grant {
+            topics.insert(topic.to_string(), BTreeMap::from([(id, g.clone())]));
+        }
         Producers {
             admins: self.admins.clone(),
-            topics: self
-                .topics
-                .get_key_value(topic)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .into_iter()
-                .collect(),
+            topics,
         }
     }
 
@@ -687,7 +704,7 @@ pub fn check_session(
     let parsed = SessionSignature::parse(sig)?;
     let vouch = match (channel_key, headers.channel) {
         (Some(key), Some(chsig)) => {
-            verify_channel(key, topic, sig, chsig)?;
+            verify_channel(key, topic, edek_digest, sig, chsig)?;
             Vouch::Channel
         }
         _ => {
@@ -796,16 +813,26 @@ mod tests {
     fn channel_and_record_signatures() {
         let mut rng = ChaCha20Rng::seed_from_u64(9);
         let ch = signer(&mut rng);
-        let chsig = sign_channel(&mut rng, &ch, "orders", b"sig-bytes");
+        let chsig = sign_channel(&mut rng, &ch, "orders", &[1; 32], b"sig-bytes");
         assert_eq!(chsig.len(), CHANNEL_SIG_LEN);
-        verify_channel(&ch.verifying_key(), "orders", b"sig-bytes", &chsig).unwrap();
+        let key = ch.verifying_key();
+        verify_channel(&key, "orders", &[1; 32], b"sig-bytes", &chsig).unwrap();
         assert_eq!(
-            verify_channel(&ch.verifying_key(), "orders", b"sig-bytez", &chsig),
+            verify_channel(&key, "orders", &[1; 32], b"sig-bytez", &chsig),
+            Err(Error::BadSignature)
+        );
+        // Bound to the EDEK: another session's EDEK beside this (sig, chsig) pair is refused.
+        assert_eq!(
+            verify_channel(&key, "orders", &[2; 32], b"sig-bytes", &chsig),
+            Err(Error::BadSignature)
+        );
+        assert_eq!(
+            verify_channel(&key, "payments", &[1; 32], b"sig-bytes", &chsig),
             Err(Error::BadSignature)
         );
         let other = signer(&mut rng).verifying_key();
         assert_eq!(
-            verify_channel(&other, "orders", b"sig-bytes", &chsig),
+            verify_channel(&other, "orders", &[1; 32], b"sig-bytes", &chsig),
             Err(Error::BadSignature)
         );
         let p = signer(&mut rng);

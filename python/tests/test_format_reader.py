@@ -340,14 +340,15 @@ def verify_session_sig(sig, topic, edek_digest):
         raise FormatError("BadSignature")
 
 
-def verify_channel_sig(trusted, topic, session_sig, chsig):
+def verify_channel_sig(trusted, topic, edek_digest, session_sig, chsig):
     """§7.3: framing errors are …(Signature); another key or a bad signature BadSignature."""
     r = Reader(chsig, "Signature")
     if r.u8() != 1:
         raise FormatError("UnsupportedVersion", "Signature")
     key, signature = r.take(33), r.take(64)
     r.finish()
-    message = b"rewrap/channel-signature/v1" + short_str_bytes(topic) + hashlib.sha256(session_sig).digest()
+    message = (b"rewrap/channel-signature/v1" + short_str_bytes(topic) + edek_digest
+               + hashlib.sha256(session_sig).digest())
     if key != trusted or not verify_ecdsa(trusted, message, signature):
         raise FormatError("BadSignature")
 
@@ -429,7 +430,7 @@ class Consumer:
             raise FormatError("Unsigned")
         sig = parse_session_sig(sigs["session"])
         if topic in self.channel_keys and "channel" in sigs:
-            verify_channel_sig(self.channel_keys[topic], topic, sig["raw"], sigs["channel"])
+            verify_channel_sig(self.channel_keys[topic], topic, edek_digest, sig["raw"], sigs["channel"])
             vouch = "channel"
         else:
             g = self.producers.get((topic, sig["producer"]))
