@@ -117,8 +117,15 @@ const UNKNOWN_ID_CAPACITY: usize = 10_000;
 /// Decompressed bytes held by all connections at once; a batch that would go beyond passes on
 /// as stored (its records without cfrags, counted) rather than growing memory.
 pub const DECOMPRESSION_BUDGET: usize = 256 * 1024 * 1024;
-/// Rewrite buffers larger than this are released after each response.
-const SCRATCH_KEEP: usize = 1024 * 1024;
+/// Rewrite buffers larger than this are released after each partition (before its share of
+/// the decompression budget is given back); smaller ones are reused. A 1 MiB partition fetch
+/// (Kafka's default `max.partition.fetch.bytes`) re-encodes to ~1.4 MiB with cfrags, so a
+/// smaller bound freed and re-faulted both buffers on every partition (measured: proxy CPU per
+/// record 9 µs instead of 1.5 µs).
+const SCRATCH_KEEP: usize = 4 * 1024 * 1024;
+/// Rewrite buffers kept between responses, shared by every connection (not one per
+/// connection): at most this many × 2 × `SCRATCH_KEEP` bytes stay allocated.
+const SCRATCH_POOL: usize = 4;
 
 fn default_reload_ms() -> u64 {
     500
@@ -441,9 +448,27 @@ struct Shared {
     metrics: Metrics,
     /// Re-encryption misses each connection may cause per second.
     misses_per_connection: u32,
+    /// Rewrite buffers between responses (at most `SCRATCH_POOL`).
+    scratch_pool: Mutex<Vec<Scratch>>,
 }
 
 impl Shared {
+    fn take_scratch(&self) -> Scratch {
+        self.scratch_pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give_scratch(&self, mut scratch: Scratch) {
+        records::shrink(&mut scratch, SCRATCH_KEEP);
+        let mut pool = self.scratch_pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < SCRATCH_POOL {
+            pool.push(scratch);
+        }
+    }
+
     fn new(
         reencryptor: Arc<ReEncryptor>,
         resolver: Resolver,
@@ -460,6 +485,7 @@ impl Shared {
             unknown: Mutex::new(HashMap::new()),
             granted,
             decompressed: AtomicUsize::new(0),
+            scratch_pool: Mutex::new(Vec::new()),
             warnings: Warnings::new(),
             metrics: Metrics {
                 annotated: counter!("rewrap_records_annotated"),
@@ -532,7 +558,6 @@ impl TransformBuilder for RewrapReencryptBuilder {
             session: Session::default(),
             pending_auth: MessageIdMap::default(),
             refused: MessageIdMap::default(),
-            scratch: Scratch::default(),
             misses: MissBudget::per_second(self.shared.misses_per_connection),
         })
     }
@@ -551,7 +576,6 @@ struct RewrapReencrypt {
     pending_auth: MessageIdMap<Step>,
     /// Fetches naming too many unknown topic ids, emptied before the sink, with what they named.
     refused: MessageIdMap<Vec<FetchTopic>>,
-    scratch: Scratch,
     /// This connection's budget of re-encryption misses.
     misses: MissBudget,
 }
@@ -718,6 +742,7 @@ impl RewrapReencrypt {
                     .read()
                     .unwrap_or_else(|e| e.into_inner());
                 let any_grant = consumer.as_deref().is_some_and(|c| granted.any(c));
+                let mut scratch = self.shared.take_scratch();
                 let mut changed = false;
                 for topic in fetch.responses.iter_mut() {
                     let name = if version >= 13 {
@@ -742,7 +767,7 @@ impl RewrapReencrypt {
                         }
                         changed |= rewrite_partitions(
                             &self.shared,
-                            &mut self.scratch,
+                            &mut scratch,
                             "?",
                             &mut topic.partitions,
                             any_grant,
@@ -762,7 +787,7 @@ impl RewrapReencrypt {
                     };
                     changed |= rewrite_partitions(
                         &self.shared,
-                        &mut self.scratch,
+                        &mut scratch,
                         &name,
                         &mut topic.partitions,
                         may_get_cfrags,
@@ -770,7 +795,7 @@ impl RewrapReencrypt {
                     );
                 }
                 drop(granted);
-                records::shrink(&mut self.scratch, SCRATCH_KEEP);
+                self.shared.give_scratch(scratch);
                 if changed {
                     response.invalidate_cache();
                 }
