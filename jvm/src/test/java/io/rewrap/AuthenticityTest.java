@@ -242,10 +242,6 @@ class AuthenticityTest {
         }
     }
 
-    // The facade's ReEncryptor::attest (src/handles.rs) holds the notary lock from `lookup`
-    // through the `match`, then locks it again for `check`: a signed record's first attest
-    // deadlocks. Enable once fixed.
-    @org.junit.jupiter.api.Disabled("src/handles.rs ReEncryptor::attest self-deadlocks on a verdict cache miss")
     @Test
     void channelSignatureFromTheReEncryptorVouchesForCheckedProducers() {
         byte[] seed = new byte[32];
