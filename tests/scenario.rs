@@ -687,7 +687,17 @@ mod authenticity {
                 .attest(TOPIC, &forged.edek, forged.sig.as_deref(), None),
             Err(Error::UnauthorizedProducer)
         );
-        // A chsig lifted from a genuine session does not vouch for the forger's.
+        // A chsig lifted from a genuine session does not vouch for the forger's (even with
+        // fragments, which a re-encryptor that skipped the check would have added).
+        let forged_cfrags = n.proxy.reencrypt(TOPIC, &forged.edek, "lone").unwrap();
+        let mut headers = forged.headers();
+        headers.push((CHANNEL_SIG_HEADER, &chsig[..]));
+        headers.extend(forged_cfrags.iter().map(|c| (rewrap::CFRAG_HEADER, &c[..])));
+        assert_eq!(
+            lone.open(TOPIC, None, Some(&forged.value), &headers),
+            Err(Error::BadSignature)
+        );
+        // Without fragments the record names no session this consumer was served.
         assert_eq!(
             lone.open(
                 TOPIC,
@@ -695,7 +705,7 @@ mod authenticity {
                 Some(&forged.value),
                 &[forged.headers(), vec![(CHANNEL_SIG_HEADER, &chsig[..])]].concat()
             ),
-            Err(Error::BadSignature)
+            Err(Error::MissingCfrag)
         );
     }
 }

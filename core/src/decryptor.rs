@@ -507,6 +507,11 @@ impl Decryptor {
         if SessionId::of_edek_digest(&edek_digest) != session {
             return Err(Error::EdekMismatch);
         }
+        // No fragment at all: the re-encryptor served this consumer nothing (not granted,
+        // throttled, or it refused the producer), whatever the signatures say.
+        if selected.cfrags.is_empty() {
+            return Err(Error::MissingCfrag);
+        }
         let check = self
             .trust
             .check(now, topic, &envelope, &edek_digest, &sigs)?;

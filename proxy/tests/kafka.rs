@@ -430,13 +430,45 @@ fn refusals(got: &[(String, i64, String, Read)]) -> BTreeMap<String, usize> {
     out
 }
 
+/// The two key modes of the seed scenario.
+#[derive(Clone, Copy, PartialEq)]
+enum KeyMode {
+    /// Each producer encrypts to its own key; consumers check producers against the producer
+    /// grants.
+    Producer,
+    /// Producers encrypt to the channel's key; the proxy (with a channel signing seed) turns
+    /// their session signatures into channel signatures, and consumers trust only the
+    /// channel's key (no producer grant).
+    Channel,
+}
+
 /// Producers a, b, c (each its own delegating key) seal into one channel; consumers 1 and 2 are
 /// granted every producer, 3 none. Through the proxy, 1 and 2 read every message exactly and 3
 /// reads none. The broker's log segments never contain the plaintext canary.
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
 fn seed_scenario_through_the_proxy() {
-    let w = World::new("seed");
+    seed_scenario(KeyMode::Producer);
+}
+
+/// The same in channel-key mode, consumers trusting only the proxy's channel signatures.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn seed_scenario_channel_key_mode_with_channel_signatures() {
+    seed_scenario(KeyMode::Channel);
+}
+
+fn seed_scenario(mode: KeyMode) {
+    let w = match mode {
+        KeyMode::Producer => World::new("seed"),
+        KeyMode::Channel => World::signing(
+            "seed-channel",
+            Signing {
+                seed: true,
+                ..Signing::default()
+            },
+        ),
+    };
     let topic = w.topic("orders");
     let canary = format!("CANARY-{:08x}", rand_suffix());
     let producers: Vec<(&str, SecretKey)> = ["a", "b", "c"]
@@ -447,14 +479,23 @@ fn seed_scenario_through_the_proxy() {
         .into_iter()
         .map(|n| (n, SecretKey::generate()))
         .collect();
-    for (_, producer_key) in &producers {
+    let channel = SecretKey::generate();
+    let delegating = |producer_key: &SecretKey| match mode {
+        KeyMode::Producer => SecretKey::from_bytes(producer_key.to_bytes().as_slice()).unwrap(),
+        KeyMode::Channel => SecretKey::from_bytes(channel.to_bytes().as_slice()).unwrap(),
+    };
+    let granted: Vec<&SecretKey> = match mode {
+        KeyMode::Producer => producers.iter().map(|(_, k)| k).collect(),
+        KeyMode::Channel => vec![&channel],
+    };
+    for key_to_grant in granted {
         for (name, key) in &consumers[..2] {
-            w.grant(&topic, name, key.public_key(), producer_key);
+            w.grant(&topic, name, key.public_key(), key_to_grant);
         }
     }
     let encryptors: Vec<(&str, Encryptor)> = producers
         .iter()
-        .map(|(name, key)| (*name, w.signed(&topic, key.public_key()).0))
+        .map(|(name, key)| (*name, w.signed(&topic, delegating(key).public_key()).0))
         .collect();
     w.settle();
 
@@ -475,7 +516,16 @@ fn seed_scenario_through_the_proxy() {
     let total = expected.len();
 
     for (name, key) in consumers {
-        let dec = w.decryptor(key);
+        let dec = match mode {
+            KeyMode::Producer => w.decryptor(key),
+            KeyMode::Channel => {
+                // No producer grant: only the proxy's channel signature can vouch.
+                let dec = Decryptor::new(key, &[w.admin.verifying_key()]).unwrap();
+                dec.trust_channel_key(&topic, w.channel_key(&topic))
+                    .unwrap();
+                dec
+            }
+        };
         let c = w.consumer(name, name, &[&topic]);
         let got = drain(&c, &dec, total, Duration::from_secs(60));
         assert_eq!(got.len(), total, "{name} saw every record once");

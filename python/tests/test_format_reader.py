@@ -479,6 +479,8 @@ class Consumer:
             return "decrypted", self.seal_open(dek, topic, key, value, digest, sigs, check)
         if digest[:16] != session:  # R11
             raise FormatError("EdekMismatch")
+        if not cfrags:  # R13: no rewrap.cfrag header at all, before the signatures
+            raise FormatError("MissingCfrag")
         check = self.check_session(topic, value, digest, sigs)  # S1
         dek = self.open_dek(edek, cfrags)  # R12-R19
         opened = self.seal_open(dek, topic, key, value, digest, sigs, check)  # S2, R20
