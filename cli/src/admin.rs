@@ -19,11 +19,10 @@ fn with_ext(prefix: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Reads a 32-byte seed file (64 hex characters), as `--master-seed` and the proxy's
-/// `channel_signing_seed` take it.
-fn read_seed(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path)?);
-    Ok(zeroize::Zeroizing::new(hex::decode(text.trim())?))
+/// Reads a 32-byte seed file (64 hex characters, mode 0600), as `--master-seed` and the
+/// proxy's `channel_signing_seed` take it.
+fn read_seed(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+    Ok(rewrap::keyfile::read_seed(path)?)
 }
 
 /// Writes PREFIX.sec and PREFIX.pub. A producer signing key (`signer`) is an ordinary key
@@ -36,7 +35,7 @@ pub fn keygen(
 ) -> Result<()> {
     let key = match (master_seed, topic) {
         (Some(seed_file), Some(topic)) => {
-            SecretKey::derive_channel_key(&read_seed(seed_file)?, topic)?
+            SecretKey::derive_channel_key(read_seed(seed_file)?.as_slice(), topic)?
         }
         _ => SecretKey::generate(),
     };
@@ -55,7 +54,8 @@ pub fn keygen(
 /// Prints the channel signing key a proxy with this `channel_signing_seed` signs `topic`'s
 /// channel signatures with: the key consumers trust instead of holding producer grants.
 pub fn channel_key(seed: &Path, topic: &str, out: Option<&Path>) -> Result<()> {
-    let public = SecretKey::derive_channel_signing_key(&read_seed(seed)?, topic)?.public_key();
+    let public =
+        SecretKey::derive_channel_signing_key(read_seed(seed)?.as_slice(), topic)?.public_key();
     if let Some(out) = out {
         keyfile::write_public(out, &public)?;
     }

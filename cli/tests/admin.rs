@@ -263,6 +263,11 @@ fn producer_signing_key_grant_list_revoke_and_channel_key() {
     // The channel signing key a proxy with this seed uses for "orders".
     let seed = [0x42u8; 32];
     std::fs::write(d.join("seed"), format!("{}\n", hex::encode(seed))).unwrap();
+    std::fs::set_permissions(
+        d.join("seed"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let expected = rewrap::SecretKey::derive_channel_signing_key(&seed, "orders")
         .unwrap()
         .public_key();

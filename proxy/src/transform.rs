@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
 /// Name in the topology file.
 pub const NAME: &str = "RewrapReencrypt";
@@ -135,43 +134,6 @@ fn policy(text: &str) -> Result<Policy> {
     Policy::parse(text.trim()).map_err(|e| anyhow::anyhow!("producer policy {text:?}: {e}"))
 }
 
-/// Reads a channel signing seed file (64 hex characters), refusing one that group or others
-/// may access, as `rewrap::keyfile::read_secret` refuses such secret key files.
-fn read_seed(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>> {
-    let name = path.display();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .with_context(|| format!("channel signing seed {name}"))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            anyhow::bail!(
-                "channel signing seed {name} is accessible to group or others (mode {:o}); \
-                 chmod 600 it",
-                mode & 0o777
-            );
-        }
-    }
-    let text = Zeroizing::new(
-        std::fs::read(path).with_context(|| format!("channel signing seed {name}"))?,
-    );
-    let hex = text.trim_ascii();
-    if hex.len() != 64 {
-        anyhow::bail!("channel signing seed {name}: want 64 hex characters (32 bytes)");
-    }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut seed = Zeroizing::new(vec![0u8; 32]);
-    for (out, pair) in seed.iter_mut().zip(hex.chunks(2)) {
-        let (Some(hi), Some(lo)) = (digit(pair[0]), digit(pair[1])) else {
-            anyhow::bail!("channel signing seed {name}: not hexadecimal");
-        };
-        *out = hi << 4 | lo;
-    }
-    Ok(seed)
-}
-
 fn admin_key(text: &str) -> Result<PublicKey> {
     if let Ok(key) = PublicKey::from_hex(text.trim()) {
         return Ok(key);
@@ -216,9 +178,10 @@ impl TransformConfig for RewrapReencryptConfig {
                 .with_context(|| format!("producer policy of topic {topic:?}"))?;
         }
         if let Some(path) = &self.channel_signing_seed {
-            let seed = read_seed(std::path::Path::new(path))?;
+            let seed = rewrap::keyfile::read_seed(std::path::Path::new(path))
+                .map_err(|e| anyhow::anyhow!("channel signing seed {path}: {e}"))?;
             reencryptor
-                .set_channel_seed(Some(&seed))
+                .set_channel_seed(Some(seed.as_slice()))
                 .context("channel signing seed")?;
         }
         tracing::info!(
@@ -1112,33 +1075,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn channel_seed_files_are_read_like_secret_key_files() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, text: &str, mode: u32| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, text).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-            path
-        };
-        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
-        let seed = read_seed(&write("good", &format!("{hex}\n"), 0o600)).unwrap();
-        assert_eq!(seed[..4], [0x00, 0x11, 0x22, 0x33]);
-        assert_eq!(seed[28..], [0xcc, 0xdd, 0xee, 0xff]);
-        let refused = |path: std::path::PathBuf, why: &str| {
-            let Err(e) = read_seed(&path) else {
-                panic!("a bad seed file was accepted: {why}")
-            };
-            let e = e.to_string();
-            assert!(e.contains(why), "{e}");
-        };
-        refused(write("open", hex, 0o644), "group or others");
-        refused(write("short", &hex[..62], 0o600), "64 hex characters");
-        refused(
-            write("odd", &hex.replace('a', "g"), 0o600),
-            "not hexadecimal",
-        );
-        refused(dir.path().join("missing"), "channel signing seed");
+    fn policies_are_named() {
         assert!(policy("optional").is_ok() && policy("sometimes").is_err());
     }
 
