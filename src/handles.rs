@@ -331,7 +331,7 @@ impl ReEncryptor {
             inner: Mutex::new(engine::ReEncryptor::new(trusted_admins, config)?),
             notary: Mutex::new(engine::Notary::new(
                 trusted_admins,
-                Policy::Require,
+                Policy::default(),
                 config.cache_capacity,
             )?),
             inflight: Flights::new(),

@@ -104,7 +104,7 @@ impl Default for DecryptorConfig {
             cache_capacity: DEFAULT_DECRYPTOR_CACHE_CAPACITY,
             cache_ttl_secs: None,
             allow_plaintext: false,
-            policy: Policy::Require,
+            policy: Policy::default(),
         }
     }
 }
@@ -121,7 +121,7 @@ impl DecryptorConfig {
             },
             cache_ttl_secs: (cache_ttl_secs != 0).then_some(cache_ttl_secs),
             allow_plaintext,
-            policy: Policy::Require,
+            policy: Policy::default(),
         }
     }
 }
