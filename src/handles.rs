@@ -172,10 +172,14 @@ impl Decryptor {
 }
 
 /// A token bucket bounding Umbral re-encryptions (cache misses) per second. The re-encryptor
-/// holds a global one; a caller such as the proxy keeps one per connection and passes it in.
+/// holds a global one; a caller such as the proxy keeps its own and passes it in — one per
+/// connection `within` one per consumer, so a client that reconnects does not get a fresh
+/// allowance.
 pub struct MissBudget {
     per_sec: u32,
     state: Mutex<(f64, Instant)>,
+    /// A budget every miss taken here is also taken from.
+    parent: Option<Arc<MissBudget>>,
 }
 
 impl MissBudget {
@@ -184,11 +188,32 @@ impl MissBudget {
         MissBudget {
             per_sec,
             state: Mutex::new((f64::from(per_sec), Instant::now())),
+            parent: None,
         }
     }
 
-    /// Takes one miss from the budget; false when it is spent.
+    /// Up to `per_sec` misses per second, and only while `parent` has some left too.
+    pub fn per_second_within(per_sec: u32, parent: Arc<MissBudget>) -> Self {
+        MissBudget {
+            parent: Some(parent),
+            ..MissBudget::per_second(per_sec)
+        }
+    }
+
+    /// Takes one miss from the budget (and its parent's); false when either is spent, and
+    /// then neither is charged.
     pub fn try_take(&self) -> bool {
+        if !self.take_own() {
+            return false;
+        }
+        if self.parent.as_ref().is_some_and(|p| !p.try_take()) {
+            self.refund();
+            return false;
+        }
+        true
+    }
+
+    fn take_own(&self) -> bool {
         let mut state = lock(&self.state);
         let (tokens, at) = &mut *state;
         let now = Instant::now();
@@ -201,6 +226,11 @@ impl MissBudget {
         } else {
             false
         }
+    }
+
+    fn refund(&self) {
+        let mut state = lock(&self.state);
+        state.0 = (state.0 + 1.0).min(f64::from(self.per_sec));
     }
 }
 
@@ -525,5 +555,26 @@ impl ReEncryptor {
     /// Cache counters, re-encryptions and grants held.
     pub fn stats(&self) -> ReEncryptorStats {
         lock(&self.inner).stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_within_a_parent_is_bounded_by_both_and_refunds_what_the_parent_refuses() {
+        let consumer = Arc::new(MissBudget::per_second(5));
+        // Two "connections" of one consumer: each may take 4, together only 5.
+        let a = MissBudget::per_second_within(4, consumer.clone());
+        let b = MissBudget::per_second_within(4, consumer.clone());
+        let took_a = (0..10).filter(|_| a.try_take()).count();
+        let took_b = (0..10).filter(|_| b.try_take()).count();
+        assert_eq!((took_a, took_b), (4, 1));
+        // A fresh connection of the same consumer gets nothing more.
+        let c = MissBudget::per_second_within(4, consumer);
+        assert!(!c.try_take());
+        // b was refunded what the parent refused: its own bucket still holds 3.
+        assert!(lock(&b.state).0 >= 3.0);
     }
 }

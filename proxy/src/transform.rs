@@ -73,11 +73,14 @@ pub struct RewrapReencryptConfig {
     /// per second).
     #[serde(default)]
     pub max_misses_per_sec: u32,
-    /// The same per connection, so one client cannot spend the global budget alone (a client
-    /// that reconnects gets a fresh one; the global budget bounds them all). 0 = the default,
-    /// 100.
+    /// The same per connection, so one client cannot spend the global budget alone. 0 = the
+    /// default, 100.
     #[serde(default)]
     pub max_misses_per_sec_per_connection: u32,
+    /// The same per consumer over all its connections, so a client that reconnects (or opens
+    /// many connections) does not get a fresh allowance each time. 0 = the default, 250.
+    #[serde(default)]
+    pub max_misses_per_sec_per_consumer: u32,
     /// What every topic demands of producer signatures before its records get cfrags:
     /// `require` (the default: signed by a producer the store's `.pgrant` files authorize),
     /// `optional` (unsigned records served, signed ones checked) or `off` (migration only).
@@ -96,6 +99,9 @@ pub struct RewrapReencryptConfig {
 
 const DEFAULT_MAX_MISSES_PER_SEC: u32 = 1000;
 const DEFAULT_MAX_MISSES_PER_SEC_PER_CONNECTION: u32 = 100;
+const DEFAULT_MAX_MISSES_PER_SEC_PER_CONSUMER: u32 = 250;
+/// Consumers whose miss budgets are kept; past it, budgets no connection holds are dropped.
+const CONSUMER_BUDGETS: usize = 4096;
 
 fn or_default(value: u32, default: u32) -> u32 {
     if value == 0 {
@@ -222,10 +228,17 @@ impl TransformConfig for RewrapReencryptConfig {
                 },
                 self.rewritten_batches,
                 granted,
-                or_default(
-                    self.max_misses_per_sec_per_connection,
-                    DEFAULT_MAX_MISSES_PER_SEC_PER_CONNECTION,
-                ),
+                Budgets {
+                    per_connection: or_default(
+                        self.max_misses_per_sec_per_connection,
+                        DEFAULT_MAX_MISSES_PER_SEC_PER_CONNECTION,
+                    ),
+                    per_consumer: or_default(
+                        self.max_misses_per_sec_per_consumer,
+                        DEFAULT_MAX_MISSES_PER_SEC_PER_CONSUMER,
+                    ),
+                    consumers: Mutex::new(HashMap::new()),
+                },
             )),
         }))
     }
@@ -395,6 +408,30 @@ impl Warnings {
     }
 }
 
+/// Miss budgets below the re-encryptor's global one.
+struct Budgets {
+    per_connection: u32,
+    per_consumer: u32,
+    /// Each consumer's budget, shared by its connections.
+    consumers: Mutex<HashMap<String, Arc<MissBudget>>>,
+}
+
+impl Budgets {
+    /// A new connection budget for `consumer`, within the consumer's own.
+    fn connection(&self, consumer: &str) -> MissBudget {
+        let mut consumers = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
+        if consumers.len() >= CONSUMER_BUDGETS && !consumers.contains_key(consumer) {
+            // Only consumers some grant names get here, so this is rare: forget idle budgets.
+            consumers.retain(|_, b| Arc::strong_count(b) > 1);
+        }
+        let parent = consumers
+            .entry(consumer.to_string())
+            .or_insert_with(|| Arc::new(MissBudget::per_second(self.per_consumer)))
+            .clone();
+        MissBudget::per_second_within(self.per_connection, parent)
+    }
+}
+
 /// State shared by every connection.
 struct Shared {
     reencryptor: Arc<ReEncryptor>,
@@ -409,8 +446,8 @@ struct Shared {
     decompressed: AtomicUsize,
     warnings: Warnings,
     metrics: Metrics,
-    /// Re-encryption misses each connection may cause per second.
-    misses_per_connection: u32,
+    /// Re-encryption misses per second a connection, and a consumer, may cause.
+    budgets: Budgets,
     /// Rewrite buffers between responses (at most `SCRATCH_POOL`).
     scratch_pool: Mutex<Vec<Scratch>>,
 }
@@ -437,10 +474,10 @@ impl Shared {
         resolver: Resolver,
         output: Output,
         granted: Arc<RwLock<Granted>>,
-        misses_per_connection: u32,
+        budgets: Budgets,
     ) -> Self {
         Shared {
-            misses_per_connection,
+            budgets,
             reencryptor,
             resolver,
             output,
@@ -521,7 +558,10 @@ impl TransformBuilder for RewrapReencryptBuilder {
             session: Session::default(),
             pending_auth: MessageIdMap::default(),
             refused: MessageIdMap::default(),
-            misses: MissBudget::per_second(self.shared.misses_per_connection),
+            misses: (
+                None,
+                MissBudget::per_second(self.shared.budgets.per_connection),
+            ),
         })
     }
 
@@ -539,8 +579,8 @@ struct RewrapReencrypt {
     pending_auth: MessageIdMap<Step>,
     /// Fetches naming too many unknown topic ids, emptied before the sink, with what they named.
     refused: MessageIdMap<Vec<FetchTopic>>,
-    /// This connection's budget of re-encryption misses.
-    misses: MissBudget,
+    /// This connection's budget of re-encryption misses, within that of the consumer named.
+    misses: (Option<String>, MissBudget),
 }
 
 impl RewrapReencrypt {
@@ -705,6 +745,10 @@ impl RewrapReencrypt {
                     .read()
                     .unwrap_or_else(|e| e.into_inner());
                 let any_grant = consumer.as_deref().is_some_and(|c| granted.any(c));
+                if any_grant && self.misses.0 != consumer {
+                    let c = consumer.as_deref().unwrap_or_default();
+                    self.misses = (consumer.clone(), self.shared.budgets.connection(c));
+                }
                 let mut scratch = self.shared.take_scratch();
                 let mut changed = false;
                 for topic in fetch.responses.iter_mut() {
@@ -742,7 +786,7 @@ impl RewrapReencrypt {
                         consumer.as_deref().is_some_and(|c| granted.topic(c, &name));
                     let mut annotator = Annotator {
                         shared: &self.shared,
-                        misses: &self.misses,
+                        misses: &self.misses.1,
                         throttled: false,
                         topic: &name,
                         consumer: consumer.as_deref().filter(|_| may_get_cfrags),

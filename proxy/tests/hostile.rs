@@ -893,6 +893,59 @@ fn bogus_session_signatures_cost_at_most_the_miss_budget() {
     assert!(proxy.alive());
 }
 
+/// A granted client that reconnects over and over, each new connection fetching records of
+/// fresh sessions: the misses it causes are bounded by its consumer's budget (250/s by
+/// default), not by the per-connection budget (100/s) times the number of connections.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn reconnecting_does_not_renew_the_miss_budget() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_POLICY", "off")]);
+    let topic = format!("reconnect-{}", nonce());
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    proxy.grant(&topic, "consumer-1", &key, &channel);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let n = 3000;
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            enc.rotate();
+            let sealed = enc.seal(&topic, None, b"x").unwrap();
+            record(i as i64, &sealed.value, &[(EDEK_HEADER, &sealed.edek)])
+        })
+        .collect();
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(&topic, batch(&records, Compression::None));
+    let start = Instant::now();
+    let mut cfrags = std::collections::BTreeSet::new();
+    let connections = 30;
+    for _ in 0..connections {
+        let mut c = Raw::connect(&proxy.bootstrap, "consumer-1");
+        let got = fetched_headers(&c.fetch_by_name(&topic, 16 << 20));
+        assert_eq!(got.len(), n);
+        for (k, v) in got.into_iter().flatten() {
+            if k == CFRAG_HEADER {
+                cfrags.insert(v);
+            }
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    // Each distinct cfrag is one re-encryption. Without the consumer budget every connection
+    // brought 100 more (here: 2,999 of 3,000 in 30 connections).
+    let bound = 250.0 * (1.0 + elapsed) + 50.0;
+    eprintln!(
+        "{connections} connections in {elapsed:.2} s: {} re-encryptions (bound {bound:.0})",
+        cfrags.len()
+    );
+    assert!(!cfrags.is_empty(), "the consumer is served within its budget");
+    assert!(
+        (cfrags.len() as f64) <= bound,
+        "{} re-encryptions in {elapsed:.2} s over {connections} connections",
+        cfrags.len()
+    );
+    assert!(proxy.alive());
+}
+
 // ---------------------------------------------------------------------------------------------
 // (3) Topic ids
 

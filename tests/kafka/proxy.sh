@@ -12,7 +12,8 @@
 #              REWRAP_PROXY_REWRITTEN=SameCodec|Uncompressed (codec of re-encoded batches),
 #              REWRAP_PROXY_POLICY=require|optional|off (producer signature policy),
 #              REWRAP_PROXY_POLICIES="TOPIC=POLICY ..." (per-topic overrides),
-#              REWRAP_PROXY_SEED=FILE (channel signing seed: 64 hex characters, mode 0600).
+#              REWRAP_PROXY_SEED=FILE (channel signing seed: 64 hex characters, mode 0600),
+#              REWRAP_PROXY_MISSES_PER_CONSUMER=N (re-encryption misses per second per consumer).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -99,6 +100,10 @@ start)
       signing+="              \"${p%%=*}\": \"${p#*=}\"
 "
     done
+  fi
+  if [ -n "${REWRAP_PROXY_MISSES_PER_CONSUMER:-}" ]; then
+    signing+="            max_misses_per_sec_per_consumer: $REWRAP_PROXY_MISSES_PER_CONSUMER
+"
   fi
   if [ -n "${REWRAP_PROXY_SEED:-}" ]; then
     signing+="            channel_signing_seed: \"$REWRAP_PROXY_SEED\"
