@@ -11,7 +11,7 @@ use rewrap_core as engine;
 use rewrap_core::{
     Attestation, CfragHeaders, DecryptorConfig, DecryptorStats, Error, Grant, Header, KeyId,
     Opened, Policy, ProducerGrant, PublicKey, ReEncryptorConfig, ReEncryptorStats, Result,
-    RotationPolicy, SealedRecord, SecretKey, SessionId, Signer, SigningMode, Verdict,
+    Revocation, RotationPolicy, SealedRecord, SecretKey, SessionId, Signer, SigningMode, Verdict,
 };
 
 use crate::{now, rng};
@@ -385,6 +385,18 @@ impl ReEncryptor {
             grant.verify(&admins, now())?
         };
         lock(&self.inner).add_verified_grant(grant, verified)
+    }
+
+    /// Verifies and applies a signed revocation (`engine::ReEncryptor::add_revocation`):
+    /// grants it covers are dropped now and refused whenever they arrive again. False when
+    /// an equal or later revocation of the same scope was held already.
+    pub fn add_revocation(&self, revocation: &Revocation) -> Result<bool> {
+        lock(&self.inner).add_revocation(revocation)
+    }
+
+    /// Signed revocations held (the latest per topic, consumer and delegating key).
+    pub fn revocations(&self) -> Vec<Revocation> {
+        lock(&self.inner).revocations().cloned().collect()
     }
 
     /// Sets the producer-signature policy of `topic` (or the default, when `None`; the

@@ -58,13 +58,14 @@ pub use rewrap_core::{
     constants, CacheStats, CfragHeaders, CfragRef, ConsumerId, Decrypted, DecryptorConfig,
     DecryptorStats, EdekRef, EnvelopeRef, Error, ErrorKind, ErrorKindInfo, GrantTerms, Header,
     KeyId, Object, Opened, OpenedKind, Origin, Policy, ProducerGrant, PublicKey, ReEncryptorConfig,
-    ReEncryptorStats, RecordHeaders, Result, RotationPolicy, SealedRecord, SecretKey, SessionId,
-    Signer, SigningMode, Topic, Vouch, CFRAG_HEADER, CHANNEL_SIG_HEADER,
+    ReEncryptorStats, RecordHeaders, Result, Revocation, RotationPolicy, SealedRecord, SecretKey,
+    SessionId, Signer, SigningMode, Topic, Vouch, CFRAG_HEADER, CHANNEL_SIG_HEADER,
     DEFAULT_DECRYPTOR_CACHE_CAPACITY, DEFAULT_REENCRYPTOR_CACHE_CAPACITY, EDEK_HEADER, ERROR_KINDS,
     HEADER_PREFIX, KEY_ID_LEN, PUBLIC_KEY_LEN, RECORD_SIG_HEADER, SECRET_KEY_LEN, SIG_HEADER,
 };
 pub use store::{
-    DirGrantStore, GrantSync, LoadReport, StoreError, StoredGrant, StoredProducerGrant, SyncReport,
+    DirGrantStore, GrantSync, LoadReport, StoreError, StoredGrant, StoredProducerGrant,
+    StoredRevocation, SyncReport, DEFAULT_UNREADABLE_GRACE,
 };
 
 /// Grants, with `issue` taking the OS RNG through [`rng`].
@@ -80,4 +81,11 @@ pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Unix milliseconds, the unit of grant issue times and revocations.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -1,6 +1,9 @@
 //! The embedded grant store: one file per grant in a directory, named after the topic,
-//! consumer and delegating key id, written atomically and readable only by the owner. A revoke
-//! deletes the files; `GrantSync` keeps a running re-encryptor in step with the directory.
+//! consumer and delegating key id, written atomically and readable only by the owner. A
+//! revocation is a signed record kept beside the grants (`.revoke`), never a deleted file
+//! alone, so a grant file put back stays dead. The shares of a threshold grant go to one
+//! sub-store per re-encryptor (`share-I/`), and revocations to every one of them.
+//! `GrantSync` keeps a running re-encryptor in step with the directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -8,9 +11,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
-use rewrap_core::{Error, ErrorKind, Grant, KeyId, ProducerGrant};
+use rewrap_core::{Error, ErrorKind, Grant, KeyId, ProducerGrant, Revocation};
 
 use crate::handles::ReEncryptor;
 
@@ -97,6 +100,13 @@ const EXTENSION: &str = "grant";
 pub type StoredProducerGrant = (PathBuf, Result<ProducerGrant, Error>);
 /// Producer grants (`docs/FORMAT.md` §5.2): `hex(topic).PRODUCERKEYID.pgrant`.
 const PRODUCER_EXTENSION: &str = "pgrant";
+/// Revocations (§5.3): `hex(topic).hex(consumer).KEYID.revoke`, or `.all.revoke`.
+const REVOCATION_EXTENSION: &str = "revoke";
+/// Sub-stores of threshold shares: `share-I/` holds share I, for re-encryptor I.
+const SHARE_DIR_PREFIX: &str = "share-";
+
+/// A revocation file and what it parsed to.
+pub type StoredRevocation = (PathBuf, Result<Revocation, Error>);
 
 impl DirGrantStore {
     /// Opens (creating if needed, mode 0700) the store at `root`.
@@ -121,8 +131,93 @@ impl DirGrantStore {
         format!("{}.{}.", hex::encode(topic), hex::encode(consumer))
     }
 
-    /// Saves `grant`, replacing an earlier one for the same topic, consumer and key.
-    pub fn put(&self, grant: &Grant) -> Result<PathBuf, StoreError> {
+    /// Saves `grant`, replacing an earlier one for the same topic, consumer and key. A grant
+    /// carrying several shares of a threshold is split: share I goes to the sub-store
+    /// `share-I/`, the directory re-encryptor I follows (no re-encryptor holds two shares).
+    pub fn put(&self, grant: &Grant) -> Result<Vec<PathBuf>, StoreError> {
+        let indices = grant.share_indices();
+        if grant.threshold() > 1 || indices.len() > 1 {
+            let mut paths = Vec::with_capacity(indices.len());
+            for i in indices {
+                let share = grant.share(i)?;
+                paths.push(self.share_store(i)?.put_one(&share)?);
+            }
+            return Ok(paths);
+        }
+        Ok(vec![self.put_one(grant)?])
+    }
+
+    /// The sub-store of share `index`.
+    pub fn share_store(&self, index: u8) -> Result<DirGrantStore, StoreError> {
+        DirGrantStore::open(self.root.join(format!("{SHARE_DIR_PREFIX}{index}")))
+    }
+
+    /// The share sub-stores that exist, by index.
+    fn share_stores(&self) -> Result<Vec<DirGrantStore>, StoreError> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.root).map_err(|e| StoreError::io(&self.root, e))? {
+            let path = entry.map_err(|e| StoreError::io(&self.root, e))?.path();
+            let is_share = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(SHARE_DIR_PREFIX))
+                .is_some_and(|i| i.parse::<u8>().is_ok());
+            if is_share && path.is_dir() {
+                out.push(DirGrantStore { root: path });
+            }
+        }
+        out.sort_by(|a, b| a.root.cmp(&b.root));
+        Ok(out)
+    }
+
+    /// This store and its share sub-stores.
+    fn with_shares(&self) -> Result<Vec<DirGrantStore>, StoreError> {
+        let mut all = vec![self.clone()];
+        all.extend(self.share_stores()?);
+        Ok(all)
+    }
+
+    /// Saves a signed revocation here and in every share sub-store, unless an equal or later
+    /// one of the same scope is there already; then deletes the grant files it covers (they
+    /// would be refused anyway). Returns the revocation files written.
+    pub fn put_revocation(&self, revocation: &Revocation) -> Result<Vec<PathBuf>, StoreError> {
+        let key = revocation
+            .delegating_key_id()
+            .map_or("all".to_string(), |id| id.to_string());
+        let name = format!(
+            "{}{key}.{REVOCATION_EXTENSION}",
+            Self::prefix(revocation.topic(), revocation.consumer())
+        );
+        let mut written = Vec::new();
+        for store in self.with_shares()? {
+            let path = store.root.join(&name);
+            let held = fs::read(&path)
+                .ok()
+                .and_then(|b| Revocation::from_bytes(&b).ok());
+            if held.is_none_or(|h| h.revoked_at() < revocation.revoked_at()) {
+                written.push(store.write(&name, &revocation.to_bytes())?);
+            }
+            for (path, grant) in store.list_here()? {
+                if grant.is_ok_and(|g| revocation.covers(&g)) {
+                    fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+                }
+            }
+        }
+        Ok(written)
+    }
+
+    /// Parses every revocation file of this directory (structure only; readers verify).
+    pub fn list_revocations(&self) -> Result<Vec<StoredRevocation>, StoreError> {
+        self.files_with(REVOCATION_EXTENSION)?
+            .into_iter()
+            .map(|path| {
+                let bytes = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+                Ok((path, Revocation::from_bytes(&bytes)))
+            })
+            .collect()
+    }
+
+    fn put_one(&self, grant: &Grant) -> Result<PathBuf, StoreError> {
         let name = format!(
             "{}{}.{EXTENSION}",
             Self::prefix(grant.topic(), grant.consumer()),
@@ -212,11 +307,17 @@ impl DirGrantStore {
         Ok(out)
     }
 
-    /// Deletes every grant of `consumer` on `topic`; returns how many files were removed.
-    pub fn revoke(&self, topic: &str, consumer: &str) -> Result<usize, StoreError> {
+    /// Deletes every grant file of `consumer` on `topic`, here and in the share sub-stores;
+    /// returns how many were removed. Without a signed revocation (`put_revocation`) a copy
+    /// of a deleted grant put back is valid again: this is for tidying, not for revoking.
+    pub fn remove(&self, topic: &str, consumer: &str) -> Result<usize, StoreError> {
         let prefix = Self::prefix(topic, consumer);
         let mut removed = 0;
-        for path in self.files()? {
+        let mut files = Vec::new();
+        for store in self.with_shares()? {
+            files.extend(store.files()?);
+        }
+        for path in files {
             let name = path
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -229,8 +330,18 @@ impl DirGrantStore {
         Ok(removed)
     }
 
-    /// Parses every grant file (structure only; the re-encryptor verifies).
+    /// Parses every grant file, here and in the share sub-stores (structure only; the
+    /// re-encryptor verifies).
     pub fn list(&self) -> Result<Vec<StoredGrant>, StoreError> {
+        let mut out = Vec::new();
+        for store in self.with_shares()? {
+            out.extend(store.list_here()?);
+        }
+        Ok(out)
+    }
+
+    /// Parses every grant file of this directory only.
+    fn list_here(&self) -> Result<Vec<StoredGrant>, StoreError> {
         self.files()?
             .into_iter()
             .map(|path| match Self::read(&path) {
@@ -247,10 +358,16 @@ impl DirGrantStore {
         Grant::from_bytes(&bytes).map_err(StoreError::Rewrap)
     }
 
-    /// Installs every valid grant into `target`, reporting the files it rejected.
+    /// Installs every revocation, then every valid grant of this directory into `target`,
+    /// reporting the files it rejected.
     pub fn load_into(&self, target: &ReEncryptor) -> Result<LoadReport, StoreError> {
         let mut report = LoadReport::default();
-        for (path, parsed) in self.list()? {
+        for (path, parsed) in self.list_revocations()? {
+            if let Err(e) = parsed.and_then(|r| target.add_revocation(&r)) {
+                report.rejected.push((path, StoreError::Rewrap(e)));
+            }
+        }
+        for (path, parsed) in self.list_here()? {
             match parsed.and_then(|g| target.add_grant(&g)) {
                 Ok(()) => report.loaded += 1,
                 Err(e) => report.rejected.push((path, StoreError::Rewrap(e))),
@@ -292,6 +409,8 @@ pub struct SyncReport {
     pub rejected: Vec<(PathBuf, String)>,
     /// The producer grants changed and were reloaded (this many installed).
     pub producers_reloaded: Option<usize>,
+    /// Signed revocations newly applied.
+    pub revocations: usize,
 }
 
 impl SyncReport {
@@ -301,6 +420,7 @@ impl SyncReport {
             && self.revoked.is_empty()
             && self.rejected.is_empty()
             && self.producers_reloaded.is_none()
+            && self.revocations == 0
     }
 }
 
@@ -311,7 +431,20 @@ pub struct GrantSync {
     seen: BTreeMap<PathBuf, Entry>,
     /// The producer grant files last loaded, with their contents.
     producers: Option<BTreeMap<PathBuf, Vec<u8>>>,
+    /// The revocation files last applied, with their contents.
+    revocations: BTreeMap<PathBuf, Vec<u8>>,
+    /// Grant files refused as not yet valid, with the time (Unix seconds) to try again.
+    waiting: BTreeMap<PathBuf, u64>,
+    /// Since when the store could not be read.
+    unreadable_since: Option<Instant>,
+    /// How long an unreadable store's grants are kept before they are dropped.
+    grace: Duration,
+    /// The grants were dropped because the store stayed unreadable.
+    dropped: bool,
 }
+
+/// How long `GrantSync` keeps serving the grants it loaded while the store cannot be read.
+pub const DEFAULT_UNREADABLE_GRACE: Duration = Duration::from_secs(60);
 
 fn pair(g: &Grant) -> (String, String) {
     (g.topic().to_string(), g.consumer().to_string())
@@ -338,7 +471,24 @@ impl GrantSync {
             target,
             seen: BTreeMap::new(),
             producers: None,
+            revocations: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            unreadable_since: None,
+            grace: DEFAULT_UNREADABLE_GRACE,
+            dropped: false,
         }
+    }
+
+    /// Keeps serving loaded grants for at most `grace` while the store cannot be read, then
+    /// drops them all (fail closed) until it can be read again.
+    pub fn with_unreadable_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// True while the grants are dropped because the store stayed unreadable past the grace.
+    pub fn failed_closed(&self) -> bool {
+        self.dropped
     }
 
     /// The re-encryptor being fed.
@@ -358,11 +508,59 @@ impl GrantSync {
                 true
             }
             Err(e) => {
+                if e == Error::GrantExpired && grant.not_before() > crate::now() {
+                    // Not valid yet (or this clock is behind the administrator's): tried
+                    // again once it should be, not forgotten until the file changes.
+                    self.waiting.insert(path.clone(), grant.not_before());
+                }
                 report.rejected.push((path.clone(), e.to_string()));
                 entry.grant = None;
                 false
             }
         }
+    }
+
+    /// Applies the revocation files when any changed (every one is applied again: the
+    /// re-encryptor keeps the latest per scope, so order and repeats do not matter).
+    fn sync_revocations(&mut self, report: &mut SyncReport) -> Result<(), StoreError> {
+        let mut current = BTreeMap::new();
+        for path in self.store.files_with(REVOCATION_EXTENSION)? {
+            if let Ok(bytes) = fs::read(&path) {
+                current.insert(path, bytes);
+            }
+        }
+        if self.revocations == current {
+            return Ok(());
+        }
+        for (path, bytes) in &current {
+            if self.revocations.get(path) == Some(bytes) {
+                continue;
+            }
+            match Revocation::from_bytes(bytes).and_then(|r| self.target.add_revocation(&r)) {
+                Ok(true) => report.revocations += 1,
+                Ok(false) => {}
+                Err(e) => report.rejected.push((path.clone(), e.to_string())),
+            }
+        }
+        self.revocations = current;
+        Ok(())
+    }
+
+    /// Drops every grant loaded from the store (producer grants included).
+    fn drop_all(&mut self) {
+        let pairs: BTreeSet<(String, String)> = self
+            .seen
+            .values()
+            .filter_map(|e| e.grant.as_ref().map(pair))
+            .collect();
+        for (topic, consumer) in pairs {
+            self.target.revoke(&topic, &consumer);
+        }
+        self.seen.clear();
+        self.waiting.clear();
+        self.target.replace_producer_grants(&[]);
+        self.producers = None;
+        self.dropped = true;
     }
 
     /// Reloads every producer grant when any producer grant file changed (they are small:
@@ -400,9 +598,40 @@ impl GrantSync {
         Ok(())
     }
 
-    /// Applies every change in the store since the last call.
+    /// Applies every change in the store since the last call. While the store cannot be
+    /// read this fails, and once it has failed for longer than the grace every grant loaded
+    /// from it is dropped (fail closed); they come back when it can be read again.
     pub fn sync(&mut self) -> Result<SyncReport, StoreError> {
+        match self.sync_once() {
+            Ok(report) => {
+                self.unreadable_since = None;
+                self.dropped = false;
+                Ok(report)
+            }
+            Err(e) => {
+                let since = *self.unreadable_since.get_or_insert_with(Instant::now);
+                if !self.dropped && since.elapsed() >= self.grace {
+                    self.drop_all();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn sync_once(&mut self) -> Result<SyncReport, StoreError> {
         let mut report = SyncReport::default();
+        let now = crate::now();
+        let due: Vec<PathBuf> = self
+            .waiting
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in due {
+            self.waiting.remove(&path);
+            self.seen.remove(&path);
+        }
+        self.sync_revocations(&mut report)?;
         self.sync_producers(&mut report)?;
         let mut current = BTreeMap::new();
         for path in self.store.files()? {
@@ -512,7 +741,7 @@ mod tests {
             let terms =
                 GrantTerms::one_of_one("orders", consumer, SecretKey::generate().public_key(), 0);
             let g = Grant::issue(&mut crate::rng(), &admin, &channel, &terms).unwrap();
-            let path = store.put(&g).unwrap();
+            let path = store.put(&g).unwrap().remove(0);
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -532,8 +761,8 @@ mod tests {
         assert_eq!(report.loaded, 2);
         assert_eq!(report.rejected.len(), 1);
 
-        assert_eq!(store.revoke("orders", "c1").unwrap(), 1);
-        assert_eq!(store.revoke("orders", "c1").unwrap(), 0);
+        assert_eq!(store.remove("orders", "c1").unwrap(), 1);
+        assert_eq!(store.remove("orders", "c1").unwrap(), 0);
         assert_eq!(store.list().unwrap().len(), 2);
     }
 }
@@ -542,7 +771,7 @@ mod tests {
 mod follow_tests {
     use super::*;
     use crate::Encryptor;
-    use rewrap_core::{Error, GrantTerms, SecretKey, Signer};
+    use rewrap_core::{Error, GrantTerms, Revocation, SecretKey, Signer};
 
     struct World {
         _dir: tempfile::TempDir,
@@ -641,7 +870,7 @@ mod follow_tests {
         w.answer("c2", &edek).unwrap();
         assert_eq!(w.answer("c3", &edek), Err(Error::NotGranted));
 
-        assert_eq!(w.store.revoke("orders", "c2").unwrap(), 1);
+        assert_eq!(w.store.remove("orders", "c2").unwrap(), 1);
         let r = w.sync.sync().unwrap();
         assert_eq!(r.revoked, vec![("orders".to_string(), "c2".to_string())]);
         assert_eq!(r.installed, 0);
@@ -684,5 +913,99 @@ mod follow_tests {
             w.sync.sync().unwrap().is_empty(),
             "a bad file is reported once"
         );
+    }
+
+    /// A signed revocation in the store drops the grant and keeps a saved copy of it dead
+    /// when put back, under any name; a grant issued later is installed.
+    #[test]
+    fn a_revocation_in_the_store_outlives_replayed_grant_files() {
+        let mut w = world();
+        w.grant("c1", None);
+        w.sync.sync().unwrap();
+        let edek = w.edek();
+        assert_eq!(w.answer("c1", &edek), Ok(()));
+        let saved: Vec<(PathBuf, Vec<u8>)> = w
+            .store
+            .files()
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.clone(), fs::read(&p).unwrap()))
+            .collect();
+        let r = Revocation::issue(
+            &mut crate::rng(),
+            &w.admin,
+            "orders",
+            "c1",
+            None,
+            crate::now_millis(),
+        )
+        .unwrap();
+        assert_eq!(w.store.put_revocation(&r).unwrap().len(), 1);
+        assert!(
+            w.store.files().unwrap().is_empty(),
+            "covered grant files go"
+        );
+        let report = w.sync.sync().unwrap();
+        assert_eq!(report.revocations, 1);
+        assert_eq!(w.answer("c1", &edek), Err(Error::Revoked));
+        for (path, bytes) in &saved {
+            fs::write(path, bytes).unwrap();
+            fs::write(path.with_file_name("renamed.grant"), bytes).unwrap();
+        }
+        let report = w.sync.sync().unwrap();
+        assert_eq!(report.rejected.len(), 2, "{report:?}");
+        assert_eq!(w.answer("c1", &edek), Err(Error::Revoked));
+        std::thread::sleep(Duration::from_millis(2));
+        w.grant("c1", None);
+        w.sync.sync().unwrap();
+        assert_eq!(w.answer("c1", &edek), Ok(()));
+    }
+
+    /// A store that cannot be read keeps serving for the grace, then every grant is dropped
+    /// (fail closed) until it can be read again.
+    #[test]
+    fn an_unreadable_store_fails_closed_after_the_grace() {
+        let mut w = world();
+        w.sync = GrantSync::new(w.store.clone(), w.sync.target().clone())
+            .with_unreadable_grace(Duration::from_millis(50));
+        w.grant("c1", None);
+        w.sync.sync().unwrap();
+        let edek = w.edek();
+        let moved = w.store.root().with_extension("away");
+        fs::rename(w.store.root(), &moved).unwrap();
+        assert!(w.sync.sync().is_err());
+        assert_eq!(w.answer("c1", &edek), Ok(()), "within the grace");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(w.sync.sync().is_err());
+        assert!(w.sync.failed_closed());
+        assert!(w.answer("c1", &edek).is_err(), "past the grace: no cfrag");
+        fs::rename(&moved, w.store.root()).unwrap();
+        w.sync.sync().unwrap();
+        assert!(!w.sync.failed_closed());
+        assert_eq!(w.answer("c1", &edek), Ok(()));
+    }
+
+    /// A grant refused as not yet valid (the administrator's clock ahead of this one) is
+    /// installed once it is, without its file changing.
+    #[test]
+    fn a_grant_not_yet_valid_is_retried_when_it_becomes_valid() {
+        let mut w = world();
+        let mut terms = GrantTerms::one_of_one(
+            "orders",
+            "c1",
+            SecretKey::generate().public_key(),
+            crate::now() + 1,
+        );
+        terms.expires = Some(crate::now() + 3600);
+        let g = Grant::issue(&mut crate::rng(), &w.admin, &w.channel, &terms).unwrap();
+        w.store.put(&g).unwrap();
+        let report = w.sync.sync().unwrap();
+        assert_eq!(report.rejected.len(), 1);
+        let edek = w.edek();
+        assert!(w.answer("c1", &edek).is_err());
+        std::thread::sleep(Duration::from_millis(2100));
+        let report = w.sync.sync().unwrap();
+        assert_eq!(report.installed, 1, "{report:?}");
+        assert_eq!(w.answer("c1", &edek), Ok(()));
     }
 }

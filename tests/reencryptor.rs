@@ -7,7 +7,8 @@ use std::sync::{Arc, Barrier};
 
 use rewrap::engine::{self, edek::SEALED_DEK_LEN};
 use rewrap::{
-    Encryptor, Error, Grant, GrantTerms, MissBudget, PublicKey, ReEncryptor, SecretKey, Signer,
+    Encryptor, Error, Grant, GrantTerms, MissBudget, PublicKey, ReEncryptor, Revocation, SecretKey,
+    Signer,
 };
 
 const TOPIC: &str = "orders";
@@ -192,8 +193,9 @@ fn a_refused_miss_does_not_decode_the_capsule() {
     ));
 }
 
-/// Fragments computed from one share stay valid when another share of the same signed grant
-/// arrives meanwhile; fragments of a grant that expired meanwhile are not issued.
+/// A re-encryptor holds one share of a threshold grant: another share of it is refused (one
+/// proxy holding t shares could answer alone), and the fragments computed from the share it
+/// holds stay valid; fragments of a grant that expired meanwhile are not issued.
 #[test]
 fn completion_follows_the_grant_not_the_moment() {
     let s = setup();
@@ -206,6 +208,7 @@ fn completion_follows_the_grant_not_the_moment() {
         shares: 3,
         not_before: now - 10,
         expires: Some(now + 100),
+        issued_at: None,
     };
     let grant = Grant::issue(&mut rewrap::rng(), &s.admin, &s.delegating, &terms).unwrap();
     let mut re = engine::ReEncryptor::new(&[s.admin.verifying_key()], Default::default()).unwrap();
@@ -219,10 +222,96 @@ fn completion_follows_the_grant_not_the_moment() {
         panic!("a fresh capsule is a miss");
     };
     let headers = pending.compute(&mut rewrap::rng()).unwrap();
-    re.add_grant(&grant.share(1).unwrap(), now).unwrap();
+    assert!(matches!(
+        re.add_grant(&grant.share(1).unwrap(), now),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        re.add_grant(&grant, now),
+        Err(Error::InvalidArgument(_))
+    ));
     assert!(re.complete(&pending, headers.clone(), now).is_ok());
     assert_eq!(
         re.complete(&pending, headers, now + 200),
         Err(Error::Revoked)
     );
+}
+
+/// Signed revocations void every grant issued at or before them, in whatever order the two
+/// arrive: a replayed grant stays refused, a later grant is accepted, a revocation under one
+/// delegating key leaves the others, an older copy never replaces a newer grant, and a
+/// revocation not signed by a trusted administrator changes nothing.
+#[test]
+fn revocations_outlive_replayed_grants_in_any_order() {
+    let s = setup();
+    let now = rewrap::now();
+    let other = SecretKey::generate();
+    let grant_at = |delegating: &SecretKey, at: u64| {
+        let mut terms = GrantTerms::one_of_one(TOPIC, "alice", s.consumer, now - 10);
+        terms.issued_at = Some(at);
+        Grant::issue(&mut rewrap::rng(), &s.admin, delegating, &terms).unwrap()
+    };
+    let revoke = |signer: &Signer, key: Option<PublicKey>, at: u64| {
+        Revocation::issue(&mut rewrap::rng(), signer, TOPIC, "alice", key, at).unwrap()
+    };
+    let edek = |delegating: &SecretKey| {
+        Encryptor::new(delegating.public_key())
+            .unwrap()
+            .seal(TOPIC, None, b"x")
+            .unwrap()
+            .edek
+    };
+    let t = 1_800_000_000_000u64;
+    let old = grant_at(&s.delegating, t);
+    let old_other = grant_at(&other, t);
+
+    // Grant first, then the revocation: dropped at once.
+    let re = ReEncryptor::new(&[s.admin.verifying_key()]).unwrap();
+    re.add_grant(&old).unwrap();
+    re.add_grant(&old_other).unwrap();
+    assert!(re.reencrypt(TOPIC, &edek(&s.delegating), "alice").is_ok());
+    assert!(re
+        .add_revocation(&revoke(&s.admin, Some(s.delegating.public_key()), t + 5))
+        .unwrap());
+    assert_eq!(
+        re.reencrypt(TOPIC, &edek(&s.delegating), "alice"),
+        Err(Error::Revoked)
+    );
+    assert!(
+        re.reencrypt(TOPIC, &edek(&other), "alice").is_ok(),
+        "a revocation under one key leaves the other"
+    );
+    // The replay: the same grant again, refused; an equal or older revocation is no news.
+    assert_eq!(re.add_grant(&old), Err(Error::Revoked));
+    assert!(!re
+        .add_revocation(&revoke(&s.admin, Some(s.delegating.public_key()), t))
+        .unwrap());
+    // A later decision of the administrator is accepted...
+    let renewed = grant_at(&s.delegating, t + 6);
+    re.add_grant(&renewed).unwrap();
+    assert!(re.reencrypt(TOPIC, &edek(&s.delegating), "alice").is_ok());
+    // ...and an older copy does not replace it.
+    assert_eq!(
+        re.add_grant(&grant_at(&s.delegating, t + 1)),
+        Err(Error::Revoked)
+    );
+
+    // Revocation first (a re-encryptor started later, reading the store in any order).
+    let fresh = ReEncryptor::new(&[s.admin.verifying_key()]).unwrap();
+    assert!(fresh
+        .add_revocation(&revoke(&s.admin, None, t + 5))
+        .unwrap());
+    assert_eq!(fresh.add_grant(&old), Err(Error::Revoked));
+    assert_eq!(fresh.add_grant(&old_other), Err(Error::Revoked));
+    fresh.add_grant(&renewed).unwrap();
+
+    // A stranger's revocation is refused and changes nothing.
+    let stranger = Signer::new(SecretKey::generate());
+    assert_eq!(
+        fresh.add_revocation(&revoke(&stranger, None, t + 100)),
+        Err(Error::UntrustedGrant)
+    );
+    assert!(fresh
+        .reencrypt(TOPIC, &edek(&s.delegating), "alice")
+        .is_ok());
 }

@@ -18,6 +18,7 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
         shares: 3,
         not_before: T0,
         expires: None,
+        issued_at: None,
     };
     let grant = Grant::issue(&mut w.rng, &w.admin, &channel, &terms).unwrap();
     let mut proxies: Vec<ReEncryptor> = (0..3)
@@ -72,8 +73,12 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
     assert!(open_with(&mut consumer.decryptor, "t", &record, &twice).is_err());
 }
 
+/// One re-encryptor holding t shares of a t-of-n grant could open its consumer's records'
+/// fragments alone, which is what the threshold exists to prevent: it accepts exactly one
+/// share, refusing a second share and the whole grant (issue 14: shares arriving one by one
+/// used to merge into one grant here, and this proxy then answered with 3 fragments).
 #[test]
-fn one_reencryptor_holding_all_shares_returns_all_fragments() {
+fn one_reencryptor_holds_one_share_of_a_threshold_grant() {
     let mut w = World::new(41);
     let mut consumer = w.consumer("c");
     let channel = w.key();
@@ -85,23 +90,31 @@ fn one_reencryptor_holding_all_shares_returns_all_fragments() {
         shares: 3,
         not_before: T0,
         expires: None,
+        issued_at: None,
     };
     let grant = Grant::issue(&mut w.rng, &w.admin, &channel, &terms).unwrap();
-    // Shares arriving one by one merge into one grant.
-    for i in 0..3 {
-        w.reencryptor
-            .add_grant(&grant.share(i).unwrap(), T0)
-            .unwrap();
+    assert!(matches!(
+        w.reencryptor.add_grant(&grant, T0),
+        Err(Error::InvalidArgument(_))
+    ));
+    w.reencryptor
+        .add_grant(&grant.share(0).unwrap(), T0)
+        .unwrap();
+    for i in 1..3 {
+        assert!(matches!(
+            w.reencryptor.add_grant(&grant.share(i).unwrap(), T0),
+            Err(Error::InvalidArgument(_))
+        ));
     }
+    // The same share again (a reload) is fine.
+    w.reencryptor
+        .add_grant(&grant.share(0).unwrap(), T0)
+        .unwrap();
     assert_eq!(w.reencryptor.stats().grants, 1);
     let mut enc = w.producer(channel.public_key(), "t", RotationPolicy::default());
     w.sync(&mut consumer);
     let record = enc.seal(&mut w.rng, T0, "t", None, b"x").unwrap();
     let frags = w.cfrags_for("t", &record, "c");
-    assert_eq!(frags.len(), 3);
-    assert_eq!(w.reencryptor.stats().reencryptions, 3);
-    assert_eq!(
-        open_with(&mut consumer.decryptor, "t", &record, &frags),
-        Ok(b"x".to_vec())
-    );
+    assert_eq!(frags.len(), 1, "one share, one fragment");
+    assert!(open_with(&mut consumer.decryptor, "t", &record, &frags).is_err());
 }

@@ -255,6 +255,8 @@ fn terms<'a>(
     t.threshold = threshold;
     t.shares = shares;
     t.expires = expires;
+    // Fixed, so the vectors are reproducible: issued when they become valid.
+    t.issued_at = Some(not_before * 1000);
     t
 }
 
@@ -275,21 +277,26 @@ const CFRAG_SIG_R_LAST: usize = 369 - 64 + 31;
 /// The fragments a re-encryptor attaches for `consumer` (and, for a mixed case, the other
 /// consumer's first, then a truncated header, then the own ones with the first corrupted so
 /// it fails verification).
+/// The fragments of every re-encryptor (one per share), in share order.
 fn deliver(
     rng: &mut Rng,
-    re: &mut ReEncryptor,
+    res: &mut [ReEncryptor],
     spec: &Spec,
     other: Option<&str>,
     edek: &[u8],
 ) -> Vec<Vec<u8>> {
-    let mut mine = re
-        .reencrypt(rng, T0, &spec.topic, edek, &spec.consumer)
-        .unwrap()
-        .to_vec();
+    let mut mine = Vec::new();
+    for re in res.iter_mut() {
+        mine.extend(
+            re.reencrypt(rng, T0, &spec.topic, edek, &spec.consumer)
+                .unwrap()
+                .to_vec(),
+        );
+    }
     match other {
         None => mine,
         Some(other) => {
-            let mut all = re
+            let mut all = res[0]
                 .reencrypt(rng, T0, &spec.topic, edek, other)
                 .unwrap()
                 .to_vec();
@@ -353,12 +360,18 @@ fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
         spec.expires,
     );
     let grant = Grant::issue(rng, &admin.signer, &delegating, &grant_terms).unwrap();
-    let mut re = ReEncryptor::new(&[admin.public], ReEncryptorConfig::default()).unwrap();
-    re.add_grant(&grant, T0).unwrap();
+    // One re-encryptor per share, as deployed (none holds two shares of a threshold grant).
+    let mut re: Vec<ReEncryptor> = (0..spec.shares)
+        .map(|i| {
+            let mut re = ReEncryptor::new(&[admin.public], ReEncryptorConfig::default()).unwrap();
+            re.add_grant(&grant.share(i).unwrap(), T0).unwrap();
+            re
+        })
+        .collect();
     if let Some(other) = &other {
         let t = terms(topic, OTHER_ID, other.public_key(), 1, 1, T0, None);
         let g = Grant::issue(rng, &admin.signer, &delegating, &t).unwrap();
-        re.add_grant(&g, T0).unwrap();
+        re[0].add_grant(&g, T0).unwrap();
     }
     let other_id = other.as_ref().map(|_| OTHER_ID);
 
@@ -535,7 +548,7 @@ fn grant_layout(bytes: &[u8]) -> GrantLayout {
     let delegating_key = 3 + channel + consumer;
     let threshold = delegating_key + 3 * 33;
     let shares = bytes[threshold + 1] as usize;
-    let count = threshold + 2 + 16 + 32 * shares;
+    let count = threshold + 2 + 16 + 8 + 32 * shares;
     GrantLayout {
         delegating_key,
         threshold,
@@ -592,15 +605,22 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
         re
     };
     let mut re1 = reencryptor(&[&g_alice, &g_bob]);
-    let mut re2 = reencryptor(&[&g_alice23]);
-    let mut re3 = reencryptor(&[&g_alice23b]);
+    // A threshold grant's fragments come from one re-encryptor per share.
+    let all_shares = |rng: &mut Rng, g: &Grant, edek: &[u8]| {
+        let mut out = Vec::new();
+        for i in g.share_indices() {
+            let mut re = reencryptor(&[&g.share(i).unwrap()]);
+            out.extend(re.reencrypt(rng, T0, topic, edek, "alice").unwrap().to_vec());
+        }
+        out
+    };
     let a1 = re1.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap()[0].clone();
     let a4 = re1.reencrypt(rng, T0, topic, &r4.edek, "alice").unwrap()[0].clone();
     let af = re1.reencrypt(rng, T0, topic, &forged_unsigned.edek, "alice").unwrap()[0].clone();
     let afs = re1.reencrypt(rng, T0, topic, &forged_signed.edek, "alice").unwrap()[0].clone();
     let b1 = re1.reencrypt(rng, T0, topic, &r1.edek, "bob").unwrap()[0].clone();
-    let t3 = re2.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap().to_vec();
-    let u3 = re3.reencrypt(rng, T0, topic, &r1.edek, "alice").unwrap().to_vec();
+    let t3 = all_shares(rng, &g_alice23, &r1.edek);
+    let u3 = all_shares(rng, &g_alice23b, &r1.edek);
 
     let mut c_version_early = a1.clone();
     c_version_early[0] = 2;
@@ -875,9 +895,9 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
     };
     grant("grant-empty", "G1", "no bytes", Error::Truncated(Object::Grant), b"", T0, a);
     grant("grant-version-only", "G1", "a lone unknown version byte",
-          Error::UnsupportedVersion(Object::Grant, 2), &[2], T0, a);
-    grant("grant-bad-version", "G1", "grant version 2",
-          Error::UnsupportedVersion(Object::Grant, 2), &set(&g, 0, 2), T0, a);
+          Error::UnsupportedVersion(Object::Grant, 3), &[3], T0, a);
+    grant("grant-bad-version", "G1", "grant version 3",
+          Error::UnsupportedVersion(Object::Grant, 3), &set(&g, 0, 3), T0, a);
     grant("grant-truncated", "G2", "last signature byte missing",
           Error::Truncated(Object::Grant), &g[..g.len() - 1], T0, a);
     let mut g_trailing = g.clone();

@@ -9,7 +9,9 @@ use rewrap::engine::cfrag::CfragRef;
 use rewrap::engine::edek::EdekRef;
 use rewrap::engine::envelope::EnvelopeRef;
 use rewrap::engine::signing::SessionSignature;
-use rewrap::{keyfile, DirGrantStore, Grant, GrantTerms, ProducerGrant, SecretKey, Signer};
+use rewrap::{
+    keyfile, DirGrantStore, Grant, GrantTerms, ProducerGrant, Revocation, SecretKey, Signer,
+};
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 
@@ -97,15 +99,21 @@ pub struct GrantArgs {
     /// Fragments made, one per re-encryptor (n).
     #[arg(long, default_value_t = 1)]
     shares: u8,
-    /// Seconds until the grant expires (default: never).
-    #[arg(long)]
+    /// Seconds until the grant expires (default: 30 days; renew by granting again).
+    #[arg(long, conflicts_with = "no_expiry")]
     expires_in: Option<u64>,
+    /// Issue a grant that never expires (only a revocation ends it).
+    #[arg(long)]
+    no_expiry: bool,
 }
+
+/// Lifetime of a grant when `--expires-in` is not given.
+const DEFAULT_LIFETIME_SECS: u64 = 30 * 24 * 3600;
 
 pub fn grant(a: &GrantArgs) -> Result<()> {
     let admin = Signer::new(keyfile::read_secret(&a.admin)?);
     let now = rewrap::now();
-    let expires = a.expires_in.map(|s| now + s);
+    let expires = (!a.no_expiry).then(|| now + a.expires_in.unwrap_or(DEFAULT_LIFETIME_SECS));
     if let Some(producer) = &a.producer {
         let producer = keyfile::read_public(producer)?;
         let grant = ProducerGrant::issue(
@@ -140,25 +148,25 @@ pub fn grant(a: &GrantArgs) -> Result<()> {
         shares: a.shares,
         not_before: now,
         expires,
+        issued_at: None,
     };
     let grant = Grant::issue(&mut rewrap::rng(), &admin, &delegating, &terms)?;
-    let store = DirGrantStore::open(&a.store)?;
-    if a.shares == 1 {
-        println!("wrote {}", store.put(&grant)?.display());
-    } else {
-        // One store per re-encryptor: STORE/share-I holds share I.
-        for i in 0..a.shares {
-            let dir = DirGrantStore::open(a.store.join(format!("share-{i}")))?;
-            println!("wrote {}", dir.put(&grant.share(i)?)?.display());
-        }
+    // A threshold grant's shares go to one sub-store per re-encryptor (STORE/share-I).
+    for path in DirGrantStore::open(&a.store)?.put(&grant)? {
+        println!("wrote {}", path.display());
     }
     Ok(())
 }
 
 /// Who a revoke is for.
 pub enum Revoked<'a> {
-    /// A consumer id: every grant of it on the topic.
-    Consumer(&'a str),
+    /// A consumer id: every grant of it on the topic (or under one delegating key), signed
+    /// by the administrator.
+    Consumer {
+        consumer: &'a str,
+        admin: &'a Path,
+        delegating_key: Option<&'a Path>,
+    },
     /// A producer signing public key file: its producer grant on the topic.
     Producer(&'a Path),
 }
@@ -166,9 +174,30 @@ pub enum Revoked<'a> {
 pub fn revoke(store: &Path, topic: &str, who: Revoked<'_>) -> Result<()> {
     let store = DirGrantStore::open(store)?;
     match who {
-        Revoked::Consumer(consumer) => {
-            let removed = store.revoke(topic, consumer)?;
-            println!("revoked {consumer} on {topic}: {removed} grant file(s) removed");
+        Revoked::Consumer {
+            consumer,
+            admin,
+            delegating_key,
+        } => {
+            let admin = Signer::new(keyfile::read_secret(admin)?);
+            let key = delegating_key.map(keyfile::read_public).transpose()?;
+            let before = store.list()?.len();
+            let revocation = Revocation::issue(
+                &mut rewrap::rng(),
+                &admin,
+                topic,
+                consumer,
+                key,
+                rewrap::now_millis(),
+            )?;
+            let written = store.put_revocation(&revocation)?;
+            let removed = before - store.list()?.len();
+            let scope = key.map_or("every key".to_string(), |k| format!("key {}", k.key_id()));
+            println!(
+                "revoked {consumer} on {topic} under {scope}: {} revocation file(s) written, \
+                 {removed} grant file(s) removed",
+                written.len()
+            );
         }
         Revoked::Producer(key) => {
             let id = keyfile::read_public(key)?.key_id();
@@ -187,52 +216,150 @@ fn status(verified: Option<rewrap::Result<()>>) -> String {
     }
 }
 
-pub fn list(store: &Path, admin_pub: Option<&Path>) -> Result<()> {
+/// One row of `list`, as the table prints it and `--json` writes it.
+struct Row {
+    kind: &'static str,
+    topic: String,
+    who: String,
+    key: String,
+    detail: String,
+    /// Unix seconds (grants) or milliseconds (issue and revocation times), as named.
+    times: Vec<(&'static str, u64)>,
+    status: String,
+}
+
+impl Row {
+    fn json(&self) -> String {
+        let mut object = serde_json::json!({
+            "kind": self.kind,
+            "topic": self.topic,
+            "who": self.who,
+            "key": self.key,
+            "detail": self.detail,
+            "status": self.status,
+        });
+        for (name, value) in &self.times {
+            object[*name] = serde_json::json!(value);
+        }
+        object.to_string()
+    }
+}
+
+/// Lists grants (with their shares), revocations and producer grants; verifies them against
+/// `admin_pub` when given, and marks the grants a revocation in the store voids.
+pub fn list(store: &Path, admin_pub: Option<&Path>, json: bool) -> Result<()> {
     let admin = admin_pub.map(keyfile::read_public).transpose()?;
     let now = rewrap::now();
     let store = DirGrantStore::open(store)?;
-    println!(
-        "{:<20} {:<20} {:<17} {:<6} {:<8} status",
-        "topic", "consumer", "delegating key", "t/n", "shares"
-    );
+    let revocations: Vec<Revocation> = store
+        .list_revocations()?
+        .into_iter()
+        .filter_map(|(_, r)| r.ok())
+        .filter(|r| admin.is_none_or(|a| r.verify(&[a]).is_ok()))
+        .collect();
+    let mut rows = Vec::new();
     for (path, parsed) in store.list()? {
+        let g = match parsed {
+            Ok(g) => g,
+            Err(e) => {
+                rows.push(Row {
+                    kind: "unreadable",
+                    topic: String::new(),
+                    who: path.display().to_string(),
+                    key: String::new(),
+                    detail: String::new(),
+                    times: vec![],
+                    status: format!("REJECTED: {e}"),
+                });
+                continue;
+            }
+        };
+        let status = if revocations.iter().any(|r| r.covers(&g)) {
+            "REVOKED".to_string()
+        } else {
+            status(admin.map(|a| g.verify(&[a], now).map(|_| ())))
+        };
+        let mut times = vec![
+            ("issued_at_ms", g.issued_at()),
+            ("not_before", g.not_before()),
+        ];
+        times.extend(g.expires().map(|e| ("expires", e)));
+        rows.push(Row {
+            kind: "grant",
+            topic: g.topic().to_string(),
+            who: g.consumer().to_string(),
+            key: g.delegating_key().key_id().to_string(),
+            detail: format!(
+                "{}/{} shares {:?}",
+                g.threshold(),
+                g.shares(),
+                g.share_indices()
+            ),
+            times,
+            status,
+        });
+    }
+    for r in &revocations {
+        rows.push(Row {
+            kind: "revocation",
+            topic: r.topic().to_string(),
+            who: r.consumer().to_string(),
+            key: r
+                .delegating_key_id()
+                .map_or("all".to_string(), |k| k.to_string()),
+            detail: String::new(),
+            times: vec![("revoked_at_ms", r.revoked_at())],
+            status: status(admin.map(|a| r.verify(&[a]))),
+        });
+    }
+    for (path, parsed) in store.list_producers()? {
         match parsed {
             Ok(g) => {
-                let status = status(admin.map(|a| g.verify(&[a], now).map(|_| ())));
-                println!(
-                    "{:<20} {:<20} {:<17} {:<6} {:<8} {status}",
-                    g.topic(),
-                    g.consumer(),
-                    g.delegating_key().key_id().to_string(),
-                    format!("{}/{}", g.threshold(), g.shares()),
-                    format!("{:?}", g.share_indices()),
-                );
+                let mut times = vec![("not_before", g.not_before())];
+                times.extend(g.expires().map(|e| ("expires", e)));
+                rows.push(Row {
+                    kind: "producer",
+                    topic: g.topic().to_string(),
+                    who: g.producer().key_id().to_string(),
+                    key: String::new(),
+                    detail: String::new(),
+                    times,
+                    status: status(admin.map(|a| g.verify(&[a], now))),
+                });
             }
-            Err(e) => println!("{}: unreadable grant: {e}", path.display()),
+            Err(e) => rows.push(Row {
+                kind: "unreadable",
+                topic: String::new(),
+                who: path.display().to_string(),
+                key: String::new(),
+                detail: String::new(),
+                times: vec![],
+                status: format!("REJECTED: unreadable producer grant: {e}"),
+            }),
         }
     }
-    let producers = store.list_producers()?;
-    if producers.is_empty() {
+    if json {
+        for row in &rows {
+            println!("{}", row.json());
+        }
         return Ok(());
     }
     println!(
-        "\n{:<20} {:<20} {:<21} status",
-        "topic", "producer key", "valid"
+        "{:<11} {:<20} {:<20} {:<17} {:<20} {:<32} status",
+        "kind", "topic", "consumer/producer", "delegating key", "t/n shares", "times"
     );
-    for (path, parsed) in producers {
-        match parsed {
-            Ok(g) => {
-                let until = g.expires().map_or("forever".to_string(), |e| e.to_string());
-                println!(
-                    "{:<20} {:<20} {:<21} {}",
-                    g.topic(),
-                    g.producer().key_id().to_string(),
-                    format!("{}..{until}", g.not_before()),
-                    status(admin.map(|a| g.verify(&[a], now)))
-                );
-            }
-            Err(e) => println!("{}: unreadable producer grant: {e}", path.display()),
-        }
+    for row in &rows {
+        let times: Vec<String> = row.times.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "{:<11} {:<20} {:<20} {:<17} {:<20} {:<32} {}",
+            row.kind,
+            row.topic,
+            row.who,
+            row.key,
+            row.detail,
+            times.join(" "),
+            row.status
+        );
     }
     Ok(())
 }

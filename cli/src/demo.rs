@@ -10,8 +10,8 @@ use std::error::Error as StdError;
 
 use rewrap::{
     Decryptor, DecryptorStats, DirGrantStore, Encryptor, Error, Grant, GrantTerms, Opened,
-    ProducerGrant, PublicKey, ReEncryptor, ReEncryptorStats, SecretKey, Signer, SigningMode,
-    CFRAG_HEADER, CHANNEL_SIG_HEADER,
+    ProducerGrant, PublicKey, ReEncryptor, ReEncryptorStats, Revocation, SecretKey, Signer,
+    SigningMode, CFRAG_HEADER, CHANNEL_SIG_HEADER,
 };
 
 pub(crate) type Result<T> = std::result::Result<T, Box<dyn StdError>>;
@@ -272,9 +272,21 @@ pub fn run(messages: usize, mode: Mode) -> Result<()> {
     }
 
     println!("\nphase 2: revoke consumer 2; producers start new sessions");
-    let removed = store.revoke(CHANNEL, "2")?;
-    reencryptor.revoke(CHANNEL, "2");
-    println!("  store: {removed} grant file(s) removed; re-encryptor purged its fragments for 2");
+    let revocation = Revocation::issue(
+        &mut rewrap::rng(),
+        &admin,
+        CHANNEL,
+        "2",
+        None,
+        rewrap::now_millis(),
+    )?;
+    let written = store.put_revocation(&revocation)?;
+    reencryptor.add_revocation(&revocation)?;
+    println!(
+        "  store: signed revocation written ({} file); the re-encryptor dropped 2's grant and \
+         purged its fragments",
+        written.len()
+    );
     for (_, p) in &producers {
         p.rotate();
     }

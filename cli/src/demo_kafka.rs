@@ -15,7 +15,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message;
-use rewrap::{DirGrantStore, Encryptor, Signer};
+use rewrap::{DirGrantStore, Encryptor, Revocation, Signer};
 
 use crate::demo::{
     authorize_producers, cast, expect, expect_verified, grant_all, trust_producers, Cast, Consumer,
@@ -91,13 +91,21 @@ pub fn run(messages: usize, mode: Mode, target: &Target<'_>) -> Result<()> {
     println!(
         "\nphase 2: revoke consumer 2 in the store (the proxy follows it); new producer sessions"
     );
-    let removed = store.revoke(&topic, "2")?;
+    let revocation = Revocation::issue(
+        &mut rewrap::rng(),
+        &admin,
+        &topic,
+        "2",
+        None,
+        rewrap::now_millis(),
+    )?;
+    let removed = store.put_revocation(&revocation)?.len();
     std::thread::sleep(RELOAD);
     for (_, p) in &producers {
         p.rotate();
     }
     let later = messages / 3;
-    println!("  store: {removed} grant file(s) removed\nphase 2: {later} signed messages");
+    println!("  store: {removed} signed revocation written\nphase 2: {later} signed messages");
     produce(&producer, &producers, &topic, later, "p2")?;
     let phase2 = read_all(&readers, &consumers, &topic, later)?;
     print_phase(&phase2, &consumers);

@@ -66,11 +66,19 @@ enum Command {
     /// Grant a consumer a topic under a delegating key, or (--producer) authorize a producer
     /// signing key on a topic, writing the grant to the store.
     Grant(admin::GrantArgs),
-    /// Revoke every grant of a consumer on a topic, or a producer's grant (--producer).
+    /// Revoke every grant of a consumer on a topic issued until now (a signed revocation that
+    /// re-encryptors honour even if a copy of the grant comes back), or a producer's grant
+    /// (--producer).
     Revoke {
         /// Grant store directory.
         #[arg(long)]
         store: PathBuf,
+        /// Administrator secret key file (signs the revocation of a consumer).
+        #[arg(long, required_unless_present = "producer")]
+        admin: Option<PathBuf>,
+        /// Revoke only the grants under this delegating public key file (default: all).
+        #[arg(long, conflicts_with = "producer")]
+        delegating_key: Option<PathBuf>,
         /// Topic (the channel); `--channel` is accepted as an alias.
         #[arg(long, alias = "channel")]
         topic: String,
@@ -107,6 +115,9 @@ enum Command {
         /// Administrator public key file to verify against.
         #[arg(long)]
         admin_pub: Option<PathBuf>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Describe a record's value and rewrap headers (hex), without any key.
     Inspect {
@@ -195,18 +206,33 @@ fn main() -> ExitCode {
         Command::Grant(args) => admin::grant(&args),
         Command::Revoke {
             store,
+            admin,
+            delegating_key,
             topic,
             consumer,
             producer,
-        } => match (&consumer, &producer) {
-            (_, Some(key)) => admin::revoke(&store, &topic, admin::Revoked::Producer(key)),
-            (Some(c), None) => admin::revoke(&store, &topic, admin::Revoked::Consumer(c)),
-            (None, None) => Err("revoke needs --consumer or --producer".into()),
+        } => match (&consumer, &producer, &admin) {
+            (_, Some(key), _) => admin::revoke(&store, &topic, admin::Revoked::Producer(key)),
+            (Some(c), None, Some(admin)) => admin::revoke(
+                &store,
+                &topic,
+                admin::Revoked::Consumer {
+                    consumer: c,
+                    admin,
+                    delegating_key: delegating_key.as_deref(),
+                },
+            ),
+            (Some(_), None, None) => Err("revoking a consumer needs --admin (it is signed)".into()),
+            (None, None, _) => Err("revoke needs --consumer or --producer".into()),
         },
         Command::ChannelKey { seed, topic, out } => {
             admin::channel_key(&seed, &topic, out.as_deref())
         }
-        Command::List { store, admin_pub } => admin::list(&store, admin_pub.as_deref()),
+        Command::List {
+            store,
+            admin_pub,
+            json,
+        } => admin::list(&store, admin_pub.as_deref(), json),
         Command::Inspect {
             value,
             edek,

@@ -75,7 +75,21 @@ fn keygen_grant_list_revoke_inspect() {
     );
     assert!(rogue.contains("REJECTED"), "{rogue}");
 
-    let revoked = ok(
+    // The grant expires by default (30 days), and says when it was issued.
+    let json = ok(d, &["list", "--store", "grants", "--json"]);
+    let row: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(row["kind"], "grant");
+    let lifetime = row["expires"].as_u64().unwrap() - row["not_before"].as_u64().unwrap();
+    assert_eq!(lifetime, 30 * 24 * 3600, "{row}");
+    assert!(row["issued_at_ms"].as_u64().unwrap() / 1000 >= row["not_before"].as_u64().unwrap());
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(d.join("grants"))
+        .unwrap()
+        .flatten()
+        .map(|e| (e.path(), std::fs::read(e.path()).unwrap()))
+        .collect();
+
+    // Revoking a consumer is signed: without the administrator key it is refused.
+    let unsigned = rewrap(
         d,
         &[
             "revoke",
@@ -87,9 +101,43 @@ fn keygen_grant_list_revoke_inspect() {
             "User:alice",
         ],
     );
-    assert!(revoked.contains("1 grant file(s) removed"), "{revoked}");
-    let empty = ok(d, &["list", "--store", "grants"]);
-    assert!(!empty.contains("User:alice"), "{empty}");
+    assert!(!unsigned.status.success());
+    let revoked = ok(
+        d,
+        &[
+            "revoke",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--topic",
+            "orders",
+            "--consumer",
+            "User:alice",
+        ],
+    );
+    assert!(
+        revoked.contains("1 revocation file(s) written")
+            && revoked.contains("1 grant file(s) removed"),
+        "{revoked}"
+    );
+    let listed = ok(
+        d,
+        &["list", "--store", "grants", "--admin-pub", "admin.pub"],
+    );
+    assert!(
+        listed.contains("revocation") && !listed.contains("grant       orders"),
+        "{listed}"
+    );
+    // A saved copy put back lists as revoked, not valid.
+    for (path, bytes) in &saved {
+        std::fs::write(path, bytes).unwrap();
+    }
+    let replayed = ok(
+        d,
+        &["list", "--store", "grants", "--admin-pub", "admin.pub"],
+    );
+    assert!(replayed.contains("REVOKED"), "{replayed}");
 
     // A secret key file others can read is refused.
     std::fs::set_permissions(d.join("admin.sec"), std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -168,6 +216,43 @@ fn threshold_grant_writes_one_share_per_reencryptor() {
             "{listed}"
         );
     }
+    // The store lists every share, and one revoke reaches every re-encryptor's directory.
+    let all = ok(
+        d,
+        &["list", "--store", "grants", "--admin-pub", "admin.pub"],
+    );
+    assert_eq!(all.matches("2/3").count(), 3, "{all}");
+    let revoked = ok(
+        d,
+        &[
+            "revoke",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--topic",
+            "orders",
+            "--consumer",
+            "alice",
+        ],
+    );
+    assert!(
+        revoked.contains("4 revocation file(s) written")
+            && revoked.contains("3 grant file(s) removed"),
+        "{revoked}"
+    );
+    for i in 0..3 {
+        let share = d.join(format!("grants/share-{i}"));
+        let names: Vec<String> = std::fs::read_dir(&share)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(
+            names.len() == 1 && names[0].ends_with(".all.revoke"),
+            "share {i}: {names:?}"
+        );
+    }
 }
 
 #[test]
@@ -232,7 +317,7 @@ fn producer_signing_key_grant_list_revoke_and_channel_key() {
         &["list", "--store", "grants", "--admin-pub", "admin.pub"],
     );
     assert!(
-        listed.contains("producer key") && listed.contains(&id) && listed.contains("valid"),
+        listed.contains("producer") && listed.contains(&id) && listed.contains("valid"),
         "{listed}"
     );
     ok(d, &["keygen", "rogue"]);

@@ -22,6 +22,8 @@ pub enum Object {
     Signature,
     /// A serialized producer grant (§5.2).
     ProducerGrant,
+    /// A serialized revocation (§5.3).
+    Revocation,
 }
 
 impl fmt::Display for Object {
@@ -34,6 +36,7 @@ impl fmt::Display for Object {
             Object::Key => "key",
             Object::Signature => "signature header",
             Object::ProducerGrant => "producer grant",
+            Object::Revocation => "revocation",
         })
     }
 }

@@ -13,8 +13,11 @@ use crate::error::{Error, Object, Result};
 use crate::ids::{ConsumerId, Topic};
 use crate::keys::{verify_signature, PublicKey, SecretKey, Signer, PUBLIC_KEY_LEN};
 
-/// Current grant layout version.
-pub const GRANT_VERSION: u8 = 1;
+/// Current grant layout version: 2 adds the issue time revocations are judged by. Version 1
+/// grants still parse and verify, as issued at time 0 (any revocation of their pair voids
+/// them).
+pub const GRANT_VERSION: u8 = 2;
+const GRANT_VERSION_1: u8 = 1;
 const SIGNATURE_DOMAIN: &[u8] = b"rewrap/grant/v1";
 const SIGNATURE_LEN: usize = 64;
 
@@ -36,6 +39,9 @@ pub struct GrantTerms<'a> {
     pub not_before: u64,
     /// Unix seconds after which the grant is void; `None` for no expiry.
     pub expires: Option<u64>,
+    /// When the administrator issued it, in Unix milliseconds; a revocation voids the grants
+    /// issued at or before its own time. `None`: now, from the system clock (`std` only).
+    pub issued_at: Option<u64>,
 }
 
 impl<'a> GrantTerms<'a> {
@@ -54,7 +60,27 @@ impl<'a> GrantTerms<'a> {
             shares: 1,
             not_before,
             expires: None,
+            issued_at: None,
         }
+    }
+}
+
+/// The issue time of `terms`: given, or the system clock's now in milliseconds.
+fn issued_at(terms: &GrantTerms<'_>) -> Result<u64> {
+    match terms.issued_at {
+        Some(0) => Err(Error::InvalidArgument(
+            "issue time 0 is reserved for version 1 grants",
+        )),
+        Some(at) => Ok(at),
+        #[cfg(feature = "std")]
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .map_err(|_| Error::InvalidArgument("the system clock is before 1970")),
+        #[cfg(not(feature = "std"))]
+        None => Err(Error::InvalidArgument(
+            "without std a grant needs its issue time",
+        )),
     }
 }
 
@@ -76,6 +102,7 @@ fn check_terms(terms: &GrantTerms<'_>) -> Result<()> {
 /// A signed grant, or one share of it. Parse with `Grant::from_bytes`, then `verify` before use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
+    version: u8,
     topic: String,
     consumer: String,
     delegating_key: PublicKey,
@@ -85,6 +112,8 @@ pub struct Grant {
     shares: u8,
     not_before: u64,
     expires: u64,
+    /// Unix milliseconds; 0 for version 1.
+    issued_at: u64,
     kfrag_digests: Vec<[u8; 32]>,
     kfrags: Vec<(u8, Vec<u8>)>,
     signature: [u8; SIGNATURE_LEN],
@@ -165,6 +194,7 @@ impl Grant {
             .map(|(i, k)| (i as u8, k))
             .collect();
         let mut grant = Grant {
+            version: GRANT_VERSION,
             topic: terms.topic.to_string(),
             consumer: terms.consumer.to_string(),
             delegating_key,
@@ -174,6 +204,7 @@ impl Grant {
             shares: terms.shares,
             not_before: terms.not_before,
             expires: terms.expires.unwrap_or(0),
+            issued_at: issued_at(terms)?,
             kfrag_digests: kfrags
                 .iter()
                 .map(|(_, b)| Sha256::digest(b).into())
@@ -209,7 +240,7 @@ impl Grant {
 
     /// Everything the signature covers, in wire order.
     fn write_terms(&self, out: &mut Vec<u8>) {
-        out.push(GRANT_VERSION);
+        out.push(self.version);
         put_short_str(out, &self.topic);
         put_short_str(out, &self.consumer);
         out.extend_from_slice(&self.delegating_key.to_bytes());
@@ -219,6 +250,9 @@ impl Grant {
         out.push(self.shares);
         out.extend_from_slice(&self.not_before.to_be_bytes());
         out.extend_from_slice(&self.expires.to_be_bytes());
+        if self.version >= GRANT_VERSION {
+            out.extend_from_slice(&self.issued_at.to_be_bytes());
+        }
         for d in &self.kfrag_digests {
             out.extend_from_slice(d);
         }
@@ -242,7 +276,7 @@ impl Grant {
     pub fn from_bytes(bytes: &[u8]) -> Result<Grant> {
         let mut r = Reader::new(bytes, Object::Grant);
         let version = r.u8()?;
-        if version != GRANT_VERSION {
+        if version != GRANT_VERSION && version != GRANT_VERSION_1 {
             return Err(Error::UnsupportedVersion(Object::Grant, version));
         }
         let topic = r.short_str()?.to_string();
@@ -261,6 +295,17 @@ impl Grant {
         }
         let not_before = r.u64()?;
         let expires = r.u64()?;
+        let issued_at = if version == GRANT_VERSION_1 {
+            0
+        } else {
+            match r.u64()? {
+                0 => return Err(Error::Malformed(Object::Grant)),
+                at => at,
+            }
+        };
+        if version != GRANT_VERSION_1 && expires != 0 && expires <= not_before {
+            return Err(Error::Malformed(Object::Grant));
+        }
         let kfrag_digests = (0..shares)
             .map(|_| r.array())
             .collect::<Result<Vec<[u8; 32]>>>()?;
@@ -284,6 +329,7 @@ impl Grant {
         let signature = r.array()?;
         r.finish()?;
         Ok(Grant {
+            version,
             topic,
             consumer,
             delegating_key,
@@ -293,6 +339,7 @@ impl Grant {
             shares,
             not_before,
             expires,
+            issued_at,
             kfrag_digests,
             kfrags,
             signature,
@@ -366,6 +413,14 @@ impl Grant {
     pub fn not_before(&self) -> u64 {
         self.not_before
     }
+    /// When the administrator issued it (Unix milliseconds; 0 for a version 1 grant).
+    pub fn issued_at(&self) -> u64 {
+        self.issued_at
+    }
+    /// Layout version (1 or 2).
+    pub fn version(&self) -> u8 {
+        self.version
+    }
     /// End of validity (Unix seconds), if any.
     pub fn expires(&self) -> Option<u64> {
         (self.expires != 0).then_some(self.expires)
@@ -436,7 +491,39 @@ mod tests {
             shares: n,
             not_before: 100,
             expires: Some(1000),
+            issued_at: Some(100_000),
         }
+    }
+
+    /// Version 1 grants (no issue time) still parse and verify, as issued at 0; version 2
+    /// refuses an issue time of 0 and an expiry before the start.
+    #[test]
+    fn version_1_grants_still_read_as_issued_at_0() {
+        let mut f = fixture();
+        let mut g =
+            Grant::issue(&mut f.rng, &f.admin, &f.producer, &terms(f.consumer, 1, 1)).unwrap();
+        g.version = GRANT_VERSION_1;
+        g.issued_at = 0;
+        g.signature = f.admin.sign(&mut f.rng, &g.signed_message());
+        let bytes = g.to_bytes();
+        assert_eq!(bytes[0], 1);
+        let parsed = Grant::from_bytes(&bytes).unwrap();
+        assert_eq!((parsed.version(), parsed.issued_at()), (1, 0));
+        parsed.verify(&[f.admin.verifying_key()], 500).unwrap();
+
+        let v2 = Grant::issue(&mut f.rng, &f.admin, &f.producer, &terms(f.consumer, 1, 1)).unwrap();
+        assert_eq!(v2.issued_at(), 100_000);
+        let mut zero = v2.to_bytes();
+        let at = 1 + 1 + 6 + 1 + 10 + 3 * 33 + 2 + 16;
+        assert_eq!(&zero[at..at + 8], &100_000u64.to_be_bytes());
+        zero[at..at + 8].copy_from_slice(&[0; 8]);
+        assert_eq!(
+            Grant::from_bytes(&zero),
+            Err(Error::Malformed(Object::Grant))
+        );
+        let mut t = terms(f.consumer, 1, 1);
+        t.issued_at = Some(0);
+        assert!(Grant::issue(&mut f.rng, &f.admin, &f.producer, &t).is_err());
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod ids;
 mod keys;
 mod notary;
 mod reencrypt;
+mod revocation;
 pub mod signing;
 
 pub use cache::CacheStats;
@@ -61,6 +62,7 @@ pub use reencrypt::{
     CfragHeaders, Lookup, PendingCfrags, ReEncryptor, ReEncryptorConfig, ReEncryptorStats,
     DEFAULT_REENCRYPTOR_CACHE_CAPACITY,
 };
+pub use revocation::Revocation;
 pub use signing::{
     Policies, Policy, ProducerGrant, Producers, SessionCheck, SessionSignature, SigningMode, Vouch,
     CHANNEL_SIG_HEADER, RECORD_SIG_HEADER, SIG_HEADER,

@@ -22,6 +22,7 @@ use crate::error::Object;
 use crate::error::{Error, Result};
 use crate::grant::{Grant, VerifiedGrant};
 use crate::keys::{KeyId, PublicKey};
+use crate::revocation::Revocation;
 
 /// The `rewrap.cfrag` header values for one consumer and one EDEK (t of them, or as many
 /// shares as this re-encryptor holds). Cheap to clone.
@@ -79,6 +80,8 @@ pub struct ReEncryptorStats {
 #[derive(Clone)]
 struct ActiveGrant {
     delegating_id: KeyId,
+    /// Unix milliseconds (0 for a version 1 grant), judged against revocations.
+    issued_at: u64,
     consumer_id: KeyId,
     threshold: u8,
     not_before: u64,
@@ -99,6 +102,8 @@ pub struct ReEncryptor {
     admins: Vec<PublicKey>,
     grants: BTreeMap<String, BTreeMap<String, Vec<ActiveGrant>>>,
     revoked: BTreeMap<String, BTreeSet<String>>,
+    /// The latest signed revocation per (topic, consumer, delegating key or all).
+    revocations: BTreeMap<(String, String, Option<KeyId>), Revocation>,
     cache: Cache<Box<[u8]>, CachedCfrags>,
     key_buf: Vec<u8>,
     reencryptions: u64,
@@ -180,6 +185,7 @@ impl ReEncryptor {
             admins: trusted_admins.to_vec(),
             grants: BTreeMap::new(),
             revoked: BTreeMap::new(),
+            revocations: BTreeMap::new(),
             cache: Cache::new(config.cache_capacity, config.cache_ttl_secs)?,
             key_buf: Vec::with_capacity(512),
             reencryptions: 0,
@@ -211,6 +217,32 @@ impl ReEncryptor {
         }
         let topic = grant.topic();
         let consumer = grant.consumer();
+        if self.revocations.values().any(|r| r.covers(grant)) {
+            // Issued at or before a revocation of its pair: a replayed copy stays dead.
+            return Err(Error::Revoked);
+        }
+        let delegating_id = grant.delegating_key().key_id();
+        let held = self
+            .grants
+            .get(topic)
+            .and_then(|m| m.get(consumer))
+            .and_then(|list| list.iter().find(|g| g.delegating_id == delegating_id));
+        if grant.threshold() > 1 {
+            // One re-encryptor holding t shares could answer alone, which is what the
+            // threshold exists to prevent: it holds exactly one.
+            let other_share = held.is_some_and(|g| {
+                g.signature == *grant.signature() && g.share_indices != grant.share_indices()
+            });
+            if grant.share_indices().len() != 1 || other_share {
+                return Err(Error::InvalidArgument(
+                    "a re-encryptor holds one share of a threshold grant",
+                ));
+            }
+        }
+        if held.is_some_and(|g| g.issued_at > grant.issued_at()) {
+            // A newer grant of this pair and key is held: an older copy does not replace it.
+            return Err(Error::Revoked);
+        }
         if let Some(set) = self.revoked.get_mut(topic) {
             set.remove(consumer);
         }
@@ -220,7 +252,6 @@ impl ReEncryptor {
             .or_default()
             .entry(consumer.to_string())
             .or_default();
-        let delegating_id = grant.delegating_key().key_id();
         match list.iter_mut().find(|g| g.delegating_id == delegating_id) {
             Some(existing) if existing.signature == *grant.signature() => {
                 for (index, kfrag) in grant.share_indices().into_iter().zip(verified.kfrags) {
@@ -252,6 +283,52 @@ impl ReEncryptor {
             .insert(consumer.to_string());
         self.purge(topic, consumer);
         removed
+    }
+
+    /// Verifies and applies a signed revocation: every held grant it covers is dropped (and
+    /// its cached fragments purged), and from now on every grant it covers is refused with
+    /// `Revoked`, in whatever order they arrive. Returns false when an equal or later
+    /// revocation of the same scope was already held (nothing changed).
+    pub fn add_revocation(&mut self, revocation: &Revocation) -> Result<bool> {
+        revocation.verify(&self.admins)?;
+        let topic = revocation.topic();
+        let consumer = revocation.consumer();
+        let scope = (
+            topic.to_string(),
+            consumer.to_string(),
+            revocation.delegating_key_id(),
+        );
+        if self
+            .revocations
+            .get(&scope)
+            .is_some_and(|held| held.revoked_at() >= revocation.revoked_at())
+        {
+            return Ok(false);
+        }
+        self.revocations.insert(scope, revocation.clone());
+        let key = revocation.delegating_key_id();
+        if let Some(list) = self.grants.get_mut(topic).and_then(|m| m.get_mut(consumer)) {
+            list.retain(|g| {
+                !(key.is_none_or(|k| k == g.delegating_id)
+                    && g.issued_at <= revocation.revoked_at())
+            });
+            if list.is_empty() {
+                if let Some(m) = self.grants.get_mut(topic) {
+                    m.remove(consumer);
+                }
+            }
+        }
+        self.revoked
+            .entry(topic.to_string())
+            .or_default()
+            .insert(consumer.to_string());
+        self.purge(topic, consumer);
+        Ok(true)
+    }
+
+    /// Signed revocations held (the latest per scope).
+    pub fn revocations(&self) -> impl Iterator<Item = &Revocation> {
+        self.revocations.values()
     }
 
     fn purge(&mut self, topic: &str, consumer: &str) {
@@ -419,6 +496,7 @@ impl ReEncryptor {
 fn active(grant: &Grant, kfrags: Vec<umbral_pre::VerifiedKeyFrag>) -> ActiveGrant {
     ActiveGrant {
         delegating_id: grant.delegating_key().key_id(),
+        issued_at: grant.issued_at(),
         consumer_id: grant.consumer_key().key_id(),
         threshold: grant.threshold(),
         not_before: grant.not_before(),

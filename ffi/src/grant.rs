@@ -44,6 +44,7 @@ pub unsafe extern "C" fn rewrap_grant_issue(
             shares,
             not_before,
             expires: (expires != 0).then_some(expires),
+            issued_at: None,
         };
         let signer = Signer::from_secret(&handle(admin).0);
         let grant = engine_try!(Grant::issue(&mut rewrap::rng(), &signer, &handle(delegating).0, &terms));

@@ -52,6 +52,11 @@ pub struct RewrapReencryptConfig {
     /// How often the grant store is checked for changes (default 500 ms).
     #[serde(default = "default_reload_ms")]
     pub reload_interval_ms: u64,
+    /// How long the grants loaded stay in use while the store cannot be read; after that
+    /// every grant is dropped (fail closed) until the store is readable again. 0 = the
+    /// default, 60 s.
+    #[serde(default)]
+    pub store_unreadable_grace_secs: u64,
     /// Which identity names the consumer.
     #[serde(default)]
     pub identity: Source,
@@ -203,7 +208,11 @@ impl TransformConfig for RewrapReencryptConfig {
         let listing = DirGrantStore::open(&self.grant_store)
             .with_context(|| format!("opening grant store {}", self.grant_store))?;
         refresh_granted(&listing, &granted);
-        let mut sync = GrantSync::new(store, reencryptor.clone());
+        let grace = match self.store_unreadable_grace_secs {
+            0 => rewrap::DEFAULT_UNREADABLE_GRACE,
+            secs => Duration::from_secs(secs),
+        };
+        let mut sync = GrantSync::new(store, reencryptor.clone()).with_unreadable_grace(grace);
         let first = sync.sync().context("loading the grant store")?;
         tracing::info!(
             installed = first.installed,
@@ -317,6 +326,7 @@ fn spawn_reloader(
                     tracing::info!(
                         installed = report.installed,
                         revoked = ?report.revoked,
+                        revocations = report.revocations,
                         producer_grants = ?report.producers_reloaded,
                         rejected = report.rejected.len(),
                         "rewrap grant store changed"
@@ -324,7 +334,14 @@ fn spawn_reloader(
                     log_rejected(&report.rejected);
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "rewrap grant store unreadable; keeping the grants loaded"),
+                Err(e) if sync.failed_closed() => tracing::error!(
+                    error = %e,
+                    "rewrap grant store unreadable past the grace; every grant dropped until it is readable"
+                ),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "rewrap grant store unreadable; keeping the grants loaded for the grace period"
+                ),
             }
             let stats = sync.target().stats();
             gauge!("rewrap_cache_hits").set(stats.cache.hits as f64);

@@ -937,7 +937,10 @@ fn reconnecting_does_not_renew_the_miss_budget() {
         "{connections} connections in {elapsed:.2} s: {} re-encryptions (bound {bound:.0})",
         cfrags.len()
     );
-    assert!(!cfrags.is_empty(), "the consumer is served within its budget");
+    assert!(
+        !cfrags.is_empty(),
+        "the consumer is served within its budget"
+    );
     assert!(
         (cfrags.len() as f64) <= bound,
         "{} re-encryptions in {elapsed:.2} s over {connections} connections",

@@ -17,7 +17,7 @@ use rewrap::engine::{
     Error, GrantTerms, Opened, Policy, ProducerGrant, PublicKey, SecretKey, Signer, SigningMode,
     Vouch, CFRAG_HEADER, CHANNEL_SIG_HEADER, EDEK_HEADER, SIG_HEADER,
 };
-use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant};
+use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant, Revocation};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -582,9 +582,12 @@ fn grep_dir(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     hits
 }
 
-/// Revoking consumer 2 in the store mid-stream takes effect without restarting the proxy:
-/// records of producer sessions begun after the revoke are unreadable to 2 and still readable
-/// to 1; 2 keeps what it had already opened.
+/// Revoking consumer 2 in the store mid-stream (a signed revocation) takes effect without
+/// restarting the proxy: records of producer sessions begun after the revoke are unreadable to
+/// 2 and still readable to 1; 2 keeps what it had already opened. Putting a saved copy of 2's
+/// grant back into the store, under its own name or another, does not undo the revocation
+/// (before signed revocations it did: the copy was loaded and 2 read the next session); a
+/// grant issued after the revocation does.
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
 fn live_revocation() {
@@ -595,6 +598,8 @@ fn live_revocation() {
     let k2 = SecretKey::generate();
     w.grant(&topic, "consumer-1", k1.public_key(), &channel);
     w.grant(&topic, "consumer-2", k2.public_key(), &channel);
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = grant_files(&w.store.root(), "consumer-2");
+    assert_eq!(saved.len(), 1);
     let (enc, _) = w.signed(&topic, channel.public_key());
     w.settle();
     let d1 = w.decryptor(k1);
@@ -620,7 +625,23 @@ fn live_revocation() {
         "2 reads while granted"
     );
 
-    assert_eq!(w.store.revoke(&topic, "consumer-2").unwrap(), 1);
+    let revocation = Revocation::issue(
+        &mut rewrap::rng(),
+        &w.admin,
+        &topic,
+        "consumer-2",
+        None,
+        rewrap::now_millis(),
+    )
+    .unwrap();
+    assert_eq!(w.store.put_revocation(&revocation).unwrap().len(), 1);
+    assert!(grant_files(&w.store.root(), "consumer-2").is_empty());
+    w.settle();
+    // The replay: the saved grant put back, as itself and renamed.
+    for (path, bytes) in &saved {
+        std::fs::write(path, bytes).unwrap();
+        std::fs::write(path.with_file_name("copy.grant"), bytes).unwrap();
+    }
     w.settle();
     enc.rotate(); // the producer's next session: a DEK consumer 2 never saw
     for i in 0..200 {
@@ -651,6 +672,49 @@ fn live_revocation() {
         "1 still reads everything"
     );
     assert!(w.proxy_log().contains("rewrap grant store changed"));
+    assert!(
+        w.proxy_log().contains("was revoked"),
+        "the replayed grant is reported as revoked"
+    );
+
+    // A new decision of the administrator: granted again, 2 reads the next session.
+    w.grant(&topic, "consumer-2", d2.public_key(), &channel);
+    w.settle();
+    enc.rotate();
+    for i in 0..50 {
+        seal_and_produce(
+            &p,
+            &enc,
+            &topic,
+            &format!("again-{i}"),
+            format!("again {i}").as_bytes(),
+        );
+    }
+    flush(&p);
+    let again2 = drain(&c2, &d2, 50, Duration::from_secs(60));
+    assert_eq!(
+        opened_payloads(&again2).len(),
+        50,
+        "re-granted: 2 reads again"
+    );
+}
+
+/// The grant files of `consumer` in `dir`, with their bytes.
+fn grant_files(dir: &std::path::Path, consumer: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let marker = format!(".{}.", hex_of(consumer));
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".grant") && name.contains(&marker) {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn hex_of(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Records with broken rewrap headers, injected between good ones, reach the consumer without

@@ -401,6 +401,7 @@ impl Grant {
             shares,
             not_before: not_before.unwrap_or_else(rewrap::now),
             expires,
+            issued_at: None,
         };
         py.detach(|| rewrap::Grant::issue(&mut rewrap::rng(), &admin.0, &delegating.0, &terms))
             .py_err()
@@ -433,6 +434,7 @@ impl Grant {
             shares,
             not_before: not_before.unwrap_or_else(rewrap::now),
             expires,
+            issued_at: None,
         };
         let refs: Vec<&[u8]> = kfrags.iter().map(Vec::as_slice).collect();
         rewrap::Grant::issue_with_umbral_kfrags(

@@ -556,7 +556,8 @@ def aes_open(dek, value, edek_digest, key, session_sig):
 
 def parse_grant(b):
     r = Reader(b, "Grant")
-    if r.u8() != 1:
+    version = r.u8()
+    if version not in (1, 2):
         raise FormatError("UnsupportedVersion", "Grant")
     g = {"channel": r.short_str(), "consumer": r.short_str()}
     for k in ("delegating", "consumer_key", "admin"):
@@ -567,6 +568,11 @@ def parse_grant(b):
         raise FormatError("Malformed", "Grant")
     g["threshold"], g["shares"] = t, n
     g["not_before"], g["expires"] = struct.unpack(">QQ", r.take(16))
+    g["issued_at"] = 0
+    if version == 2:  # §5: issued at (ms), then the v2 structural checks
+        (g["issued_at"],) = struct.unpack(">Q", r.take(8))
+        if g["issued_at"] == 0 or (g["expires"] and g["expires"] <= g["not_before"]):
+            raise FormatError("Malformed", "Grant")
     g["digests"] = [r.take(32) for _ in range(n)]
     g["signed"] = b[:r.at]
     count = r.u8()

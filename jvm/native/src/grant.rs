@@ -43,6 +43,7 @@ pub extern "system" fn Java_io_rewrap_Native_grantIssue<'l>(
             shares: small(shares)?,
             not_before: not_before as u64,
             expires: (expires > 0).then_some(expires as u64),
+            issued_at: None,
         };
         let signer = Signer::from_secret(borrow::<SecretKey>(admin)?);
         let grant = Grant::issue(
