@@ -48,6 +48,7 @@
 
 mod handles;
 pub mod keyfile;
+pub mod registry;
 pub mod store;
 
 pub use handles::{Decryptor, Encryptor, MissBudget, ReEncryptor};
@@ -64,8 +65,8 @@ pub use rewrap_core::{
     HEADER_PREFIX, KEY_ID_LEN, PUBLIC_KEY_LEN, RECORD_SIG_HEADER, SECRET_KEY_LEN, SIG_HEADER,
 };
 pub use store::{
-    DirGrantStore, GrantSync, LoadReport, StoreError, StoredGrant, StoredProducerGrant,
-    StoredRevocation, SyncReport, DEFAULT_UNREADABLE_GRACE,
+    DirGrantStore, GrantStore, GrantSync, LoadReport, Snapshot, StoreError, StoredGrant,
+    StoredProducerGrant, StoredRevocation, SyncReport, DEFAULT_UNREADABLE_GRACE,
 };
 
 /// Grants, with `issue` taking the OS RNG through [`rng`].

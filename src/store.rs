@@ -32,6 +32,8 @@ pub enum StoreError {
     InsecurePermissions(PathBuf),
     /// A file's content was rejected by the engine.
     Rewrap(Error),
+    /// A remote store (the Kafka grant registry) could not be read or written.
+    Remote(String),
 }
 
 impl StoreError {
@@ -41,6 +43,7 @@ impl StoreError {
             StoreError::Io { .. } => ErrorKind::Io,
             StoreError::InsecurePermissions(_) => ErrorKind::InsecureKeyFile,
             StoreError::Rewrap(e) => e.kind(),
+            StoreError::Remote(_) => ErrorKind::Io,
         }
     }
 
@@ -64,6 +67,7 @@ impl fmt::Display for StoreError {
                 )
             }
             StoreError::Rewrap(e) => write!(f, "{e}"),
+            StoreError::Remote(why) => write!(f, "grant registry: {why}"),
         }
     }
 }
@@ -374,6 +378,81 @@ impl DirGrantStore {
             }
         }
         Ok(report)
+    }
+}
+
+/// Everything a store holds, as parsed (structure only; readers verify).
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Grants (or shares), with where each came from (a file, or a registry key).
+    pub grants: Vec<(String, Result<Grant, Error>)>,
+    /// Signed revocations.
+    pub revocations: Vec<(String, Result<Revocation, Error>)>,
+    /// Producer grants.
+    pub producers: Vec<(String, Result<ProducerGrant, Error>)>,
+}
+
+/// What the administrator's tools write grants to: the directory store on one machine, or
+/// the Kafka grant registry every proxy follows (in the CLI, which has a Kafka client).
+/// Shares of threshold grants are the store's business, not the caller's.
+pub trait GrantStore {
+    /// Publishes a grant (each share where its re-encryptor reads it); returns where.
+    fn put_grant(&self, grant: &Grant) -> Result<Vec<String>, StoreError>;
+    /// Publishes a signed revocation where every re-encryptor reads it; returns where.
+    fn put_revocation(&self, revocation: &Revocation) -> Result<Vec<String>, StoreError>;
+    /// Publishes a producer grant.
+    fn put_producer(&self, grant: &ProducerGrant) -> Result<String, StoreError>;
+    /// Withdraws the producer grants of `topic` (of one producer, or all); returns how many.
+    fn withdraw_producer(&self, topic: &str, producer: Option<&KeyId>)
+        -> Result<usize, StoreError>;
+    /// Everything held, with every share.
+    fn snapshot(&self) -> Result<Snapshot, StoreError>;
+}
+
+fn shown(paths: Vec<PathBuf>) -> Vec<String> {
+    paths.iter().map(|p| p.display().to_string()).collect()
+}
+
+impl GrantStore for DirGrantStore {
+    fn put_grant(&self, grant: &Grant) -> Result<Vec<String>, StoreError> {
+        self.put(grant).map(shown)
+    }
+
+    fn put_revocation(&self, revocation: &Revocation) -> Result<Vec<String>, StoreError> {
+        DirGrantStore::put_revocation(self, revocation).map(shown)
+    }
+
+    fn put_producer(&self, grant: &ProducerGrant) -> Result<String, StoreError> {
+        DirGrantStore::put_producer(self, grant).map(|p| p.display().to_string())
+    }
+
+    fn withdraw_producer(
+        &self,
+        topic: &str,
+        producer: Option<&KeyId>,
+    ) -> Result<usize, StoreError> {
+        self.revoke_producer(topic, producer)
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let named = |p: PathBuf| p.display().to_string();
+        Ok(Snapshot {
+            grants: self
+                .list()?
+                .into_iter()
+                .map(|(p, g)| (named(p), g))
+                .collect(),
+            revocations: self
+                .list_revocations()?
+                .into_iter()
+                .map(|(p, r)| (named(p), r))
+                .collect(),
+            producers: self
+                .list_producers()?
+                .into_iter()
+                .map(|(p, g)| (named(p), g))
+                .collect(),
+        })
     }
 }
 

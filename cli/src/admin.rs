@@ -10,8 +10,11 @@ use rewrap::engine::edek::EdekRef;
 use rewrap::engine::envelope::EnvelopeRef;
 use rewrap::engine::signing::SessionSignature;
 use rewrap::{
-    keyfile, DirGrantStore, Grant, GrantTerms, ProducerGrant, Revocation, SecretKey, Signer,
+    keyfile, DirGrantStore, Grant, GrantStore, GrantTerms, ProducerGrant, Revocation, SecretKey,
+    Signer,
 };
+
+use crate::registry::{self, RegistryArgs};
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 
@@ -69,11 +72,29 @@ pub fn channel_key(seed: &Path, topic: &str, out: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// Where grants are kept: a directory store, or the Kafka grant registry.
+#[derive(Args)]
+pub struct Place {
+    /// Grant store directory (or --registry).
+    #[arg(long, required_unless_present = "registry")]
+    store: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+impl Place {
+    fn open(&self) -> Result<Box<dyn GrantStore>> {
+        match &self.store {
+            Some(dir) => Ok(Box::new(DirGrantStore::open(dir)?)),
+            None => registry::open(&self.registry),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct GrantArgs {
-    /// Grant store directory.
-    #[arg(long)]
-    store: PathBuf,
+    #[command(flatten)]
+    place: Place,
     /// Administrator secret key file (signs the grant).
     #[arg(long)]
     admin: PathBuf,
@@ -124,10 +145,9 @@ pub fn grant(a: &GrantArgs) -> Result<()> {
             now,
             expires,
         )?;
-        let path = DirGrantStore::open(&a.store)?.put_producer(&grant)?;
+        let path = a.place.open()?.put_producer(&grant)?;
         println!(
-            "wrote {} (producer {} may produce to {:?})",
-            path.display(),
+            "wrote {path} (producer {} may produce to {:?})",
             producer.key_id(),
             a.topic
         );
@@ -151,9 +171,10 @@ pub fn grant(a: &GrantArgs) -> Result<()> {
         issued_at: None,
     };
     let grant = Grant::issue(&mut rewrap::rng(), &admin, &delegating, &terms)?;
-    // A threshold grant's shares go to one sub-store per re-encryptor (STORE/share-I).
-    for path in DirGrantStore::open(&a.store)?.put(&grant)? {
-        println!("wrote {}", path.display());
+    // A threshold grant's shares go where each re-encryptor reads its own (STORE/share-I,
+    // or one registry record per share).
+    for place in a.place.open()?.put_grant(&grant)? {
+        println!("wrote {place}");
     }
     Ok(())
 }
@@ -171,8 +192,8 @@ pub enum Revoked<'a> {
     Producer(&'a Path),
 }
 
-pub fn revoke(store: &Path, topic: &str, who: Revoked<'_>) -> Result<()> {
-    let store = DirGrantStore::open(store)?;
+pub fn revoke(place: &Place, topic: &str, who: Revoked<'_>) -> Result<()> {
+    let store = place.open()?;
     match who {
         Revoked::Consumer {
             consumer,
@@ -181,7 +202,6 @@ pub fn revoke(store: &Path, topic: &str, who: Revoked<'_>) -> Result<()> {
         } => {
             let admin = Signer::new(keyfile::read_secret(admin)?);
             let key = delegating_key.map(keyfile::read_public).transpose()?;
-            let before = store.list()?.len();
             let revocation = Revocation::issue(
                 &mut rewrap::rng(),
                 &admin,
@@ -190,18 +210,23 @@ pub fn revoke(store: &Path, topic: &str, who: Revoked<'_>) -> Result<()> {
                 key,
                 rewrap::now_millis(),
             )?;
+            let covered = store
+                .snapshot()?
+                .grants
+                .into_iter()
+                .filter(|(_, g)| g.as_ref().is_ok_and(|g| revocation.covers(g)))
+                .count();
             let written = store.put_revocation(&revocation)?;
-            let removed = before - store.list()?.len();
             let scope = key.map_or("every key".to_string(), |k| format!("key {}", k.key_id()));
             println!(
-                "revoked {consumer} on {topic} under {scope}: {} revocation file(s) written, \
-                 {removed} grant file(s) removed",
-                written.len()
+                "revoked {consumer} on {topic} under {scope}: covers {covered} grant(s); \
+                 written to {}",
+                written.join(", ")
             );
         }
         Revoked::Producer(key) => {
             let id = keyfile::read_public(key)?.key_id();
-            let removed = store.revoke_producer(topic, Some(&id))?;
+            let removed = store.withdraw_producer(topic, Some(&id))?;
             println!("revoked producer {id} on {topic}: {removed} producer grant file(s) removed");
         }
     }
@@ -247,25 +272,25 @@ impl Row {
 
 /// Lists grants (with their shares), revocations and producer grants; verifies them against
 /// `admin_pub` when given, and marks the grants a revocation in the store voids.
-pub fn list(store: &Path, admin_pub: Option<&Path>, json: bool) -> Result<()> {
+pub fn list(place: &Place, admin_pub: Option<&Path>, json: bool) -> Result<()> {
     let admin = admin_pub.map(keyfile::read_public).transpose()?;
     let now = rewrap::now();
-    let store = DirGrantStore::open(store)?;
-    let revocations: Vec<Revocation> = store
-        .list_revocations()?
+    let snapshot = place.open()?.snapshot()?;
+    let revocations: Vec<Revocation> = snapshot
+        .revocations
         .into_iter()
         .filter_map(|(_, r)| r.ok())
         .filter(|r| admin.is_none_or(|a| r.verify(&[a]).is_ok()))
         .collect();
     let mut rows = Vec::new();
-    for (path, parsed) in store.list()? {
+    for (path, parsed) in snapshot.grants {
         let g = match parsed {
             Ok(g) => g,
             Err(e) => {
                 rows.push(Row {
                     kind: "unreadable",
                     topic: String::new(),
-                    who: path.display().to_string(),
+                    who: path,
                     key: String::new(),
                     detail: String::new(),
                     times: vec![],
@@ -312,7 +337,7 @@ pub fn list(store: &Path, admin_pub: Option<&Path>, json: bool) -> Result<()> {
             status: status(admin.map(|a| r.verify(&[a]))),
         });
     }
-    for (path, parsed) in store.list_producers()? {
+    for (path, parsed) in snapshot.producers {
         match parsed {
             Ok(g) => {
                 let mut times = vec![("not_before", g.not_before())];
@@ -330,7 +355,7 @@ pub fn list(store: &Path, admin_pub: Option<&Path>, json: bool) -> Result<()> {
             Err(e) => rows.push(Row {
                 kind: "unreadable",
                 topic: String::new(),
-                who: path.display().to_string(),
+                who: path,
                 key: String::new(),
                 detail: String::new(),
                 times: vec![],

@@ -5,6 +5,7 @@ mod admin;
 mod demo;
 #[cfg(feature = "kafka")]
 mod demo_kafka;
+mod registry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,9 +71,8 @@ enum Command {
     /// re-encryptors honour even if a copy of the grant comes back), or a producer's grant
     /// (--producer).
     Revoke {
-        /// Grant store directory.
-        #[arg(long)]
-        store: PathBuf,
+        #[command(flatten)]
+        place: admin::Place,
         /// Administrator secret key file (signs the revocation of a consumer).
         #[arg(long, required_unless_present = "producer")]
         admin: Option<PathBuf>,
@@ -109,9 +109,8 @@ enum Command {
     /// List the consumer and producer grants in a store, verifying them if the administrator
     /// key is given.
     List {
-        /// Grant store directory.
-        #[arg(long)]
-        store: PathBuf,
+        #[command(flatten)]
+        place: admin::Place,
         /// Administrator public key file to verify against.
         #[arg(long)]
         admin_pub: Option<PathBuf>,
@@ -205,16 +204,16 @@ fn main() -> ExitCode {
         },
         Command::Grant(args) => admin::grant(&args),
         Command::Revoke {
-            store,
+            place,
             admin,
             delegating_key,
             topic,
             consumer,
             producer,
         } => match (&consumer, &producer, &admin) {
-            (_, Some(key), _) => admin::revoke(&store, &topic, admin::Revoked::Producer(key)),
+            (_, Some(key), _) => admin::revoke(&place, &topic, admin::Revoked::Producer(key)),
             (Some(c), None, Some(admin)) => admin::revoke(
-                &store,
+                &place,
                 &topic,
                 admin::Revoked::Consumer {
                     consumer: c,
@@ -229,10 +228,10 @@ fn main() -> ExitCode {
             admin::channel_key(&seed, &topic, out.as_deref())
         }
         Command::List {
-            store,
+            place,
             admin_pub,
             json,
-        } => admin::list(&store, admin_pub.as_deref(), json),
+        } => admin::list(&place, admin_pub.as_deref(), json),
         Command::Inspect {
             value,
             edek,

@@ -15,6 +15,7 @@
 pub mod compression;
 pub mod identity;
 pub mod records;
+pub mod registry;
 pub mod transform;
 
 pub use transform::RewrapReencryptConfig;

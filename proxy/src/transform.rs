@@ -9,6 +9,7 @@
 
 use crate::identity::{self, Resolver, Session, Source, Step};
 use crate::records::{self, Annotate, Annotation, ChannelSig, Decompress, Output, Scratch};
+use crate::registry::RegistryConfig;
 use anyhow::{Context, Result};
 use async_trait::async_trait;
 use kafka_protocol::messages::fetch_request::FetchTopic;
@@ -39,8 +40,13 @@ pub const NAME: &str = "RewrapReencrypt";
 #[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RewrapReencryptConfig {
-    /// Directory grant store (as written by `rewrap grant`).
-    pub grant_store: String,
+    /// Directory grant store (as written by `rewrap grant --store`); or `grant_registry`.
+    #[serde(default)]
+    pub grant_store: Option<String>,
+    /// The Kafka grant registry (as written by `rewrap grant --registry`), followed live;
+    /// or `grant_store`.
+    #[serde(default)]
+    pub grant_registry: Option<RegistryConfig>,
     /// Administrator public keys whose grants are accepted: hex, or paths to `.pub` files.
     pub trusted_admins: Vec<String>,
     /// Fragment cache entries (0 = default, 65 536).
@@ -202,11 +208,31 @@ impl TransformConfig for RewrapReencryptConfig {
             channel_signatures = self.channel_signing_seed.is_some(),
             "rewrap producer signatures"
         );
-        let store = DirGrantStore::open(&self.grant_store)
-            .with_context(|| format!("opening grant store {}", self.grant_store))?;
         let granted = Arc::new(RwLock::new(Granted::default()));
-        let listing = DirGrantStore::open(&self.grant_store)
-            .with_context(|| format!("opening grant store {}", self.grant_store))?;
+        let every = Duration::from_millis(self.reload_interval_ms.max(10));
+        let grant_store = match (&self.grant_store, &self.grant_registry) {
+            (Some(dir), None) => dir,
+            (None, Some(registry)) => {
+                let publish_to = granted.clone();
+                crate::registry::follow(registry, reencryptor.clone(), move |pairs| {
+                    let next = Granted(
+                        pairs
+                            .into_iter()
+                            .map(|(c, t)| (c, t.into_iter().collect()))
+                            .collect(),
+                    );
+                    *publish_to.write().unwrap_or_else(|e| e.into_inner()) = next;
+                })
+                .context("following the grant registry")?;
+                spawn_stats(reencryptor.clone(), every);
+                return Ok(self.builder(reencryptor, granted));
+            }
+            _ => anyhow::bail!("configure exactly one of grant_store and grant_registry"),
+        };
+        let store = DirGrantStore::open(grant_store)
+            .with_context(|| format!("opening grant store {grant_store}"))?;
+        let listing = DirGrantStore::open(grant_store)
+            .with_context(|| format!("opening grant store {grant_store}"))?;
         refresh_granted(&listing, &granted);
         let grace = match self.store_unreadable_grace_secs {
             0 => rewrap::DEFAULT_UNREADABLE_GRACE,
@@ -218,17 +244,30 @@ impl TransformConfig for RewrapReencryptConfig {
             installed = first.installed,
             producer_grants = first.producers_reloaded.unwrap_or(0),
             rejected = first.rejected.len(),
-            store = %self.grant_store,
+            store = %grant_store,
             "rewrap grants loaded"
         );
         log_rejected(&first.rejected);
-        spawn_reloader(
-            sync,
-            listing,
-            granted.clone(),
-            Duration::from_millis(self.reload_interval_ms.max(10)),
-        );
-        Ok(Box::new(RewrapReencryptBuilder {
+        spawn_reloader(sync, listing, granted.clone(), every);
+        Ok(self.builder(reencryptor, granted))
+    }
+
+    fn up_chain_protocol(&self) -> UpChainProtocol {
+        UpChainProtocol::MustBeOneOf(vec![shotover::frame::MessageType::Kafka])
+    }
+
+    fn down_chain_protocol(&self) -> DownChainProtocol {
+        DownChainProtocol::SameAsUpChain
+    }
+}
+
+impl RewrapReencryptConfig {
+    fn builder(
+        &self,
+        reencryptor: Arc<ReEncryptor>,
+        granted: Arc<RwLock<Granted>>,
+    ) -> Box<dyn TransformBuilder> {
+        Box::new(RewrapReencryptBuilder {
             shared: Arc::new(Shared::new(
                 reencryptor,
                 Resolver {
@@ -249,15 +288,7 @@ impl TransformConfig for RewrapReencryptConfig {
                     consumers: Mutex::new(HashMap::new()),
                 },
             )),
-        }))
-    }
-
-    fn up_chain_protocol(&self) -> UpChainProtocol {
-        UpChainProtocol::MustBeOneOf(vec![shotover::frame::MessageType::Kafka])
-    }
-
-    fn down_chain_protocol(&self) -> DownChainProtocol {
-        DownChainProtocol::SameAsUpChain
+        })
     }
 }
 
@@ -343,17 +374,35 @@ fn spawn_reloader(
                     "rewrap grant store unreadable; keeping the grants loaded for the grace period"
                 ),
             }
-            let stats = sync.target().stats();
-            gauge!("rewrap_cache_hits").set(stats.cache.hits as f64);
-            gauge!("rewrap_cache_misses").set(stats.cache.misses as f64);
-            gauge!("rewrap_cache_entries").set(stats.cache.entries as f64);
-            gauge!("rewrap_reencryptions").set(stats.reencryptions as f64);
-            gauge!("rewrap_refused").set(stats.refused as f64);
-            gauge!("rewrap_grants").set(stats.grants as f64);
+            publish_stats(sync.target());
         });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the grant reloader; grants stay as loaded");
     }
+}
+
+/// Publishes the re-encryptor's statistics every `every` (registry mode: the follower
+/// thread waits on Kafka, not on a clock).
+fn spawn_stats(reencryptor: Arc<ReEncryptor>, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("rewrap-stats".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            publish_stats(&reencryptor);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the statistics thread");
+    }
+}
+
+fn publish_stats(reencryptor: &ReEncryptor) {
+    let stats = reencryptor.stats();
+    gauge!("rewrap_cache_hits").set(stats.cache.hits as f64);
+    gauge!("rewrap_cache_misses").set(stats.cache.misses as f64);
+    gauge!("rewrap_cache_entries").set(stats.cache.entries as f64);
+    gauge!("rewrap_reencryptions").set(stats.reencryptions as f64);
+    gauge!("rewrap_refused").set(stats.refused as f64);
+    gauge!("rewrap_grants").set(stats.grants as f64);
 }
 
 struct Metrics {

@@ -70,6 +70,8 @@ struct World {
     producer_grants: RefCell<Vec<ProducerGrant>>,
     /// The proxy's channel signing seed, when it has one.
     seed: Option<[u8; 32]>,
+    /// The grant registry topic the proxy follows, in registry mode.
+    registry: Option<String>,
 }
 
 /// How a test's proxy checks producers.
@@ -79,6 +81,8 @@ struct Signing<'a> {
     seed: bool,
     /// (topic name, as passed to `World::topic`; policy) overrides.
     policies: &'a [(&'a str, &'a str)],
+    /// Follow a Kafka grant registry (created here with the CLI) instead of a directory.
+    registry: bool,
 }
 
 impl World {
@@ -101,12 +105,35 @@ impl World {
     ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let store = DirGrantStore::open(dir.path().join("grants")).unwrap();
-        let admin = Signer::new(SecretKey::generate());
+        let admin_key = SecretKey::generate();
+        rewrap::keyfile::write_secret(&dir.path().join("admin.sec"), &admin_key).unwrap();
+        let admin = Signer::new(admin_key);
         let admin_pub = dir.path().join("admin.pub");
         rewrap::keyfile::write_public(&admin_pub, &admin.verifying_key()).unwrap();
         let nonce: u32 = rand_suffix();
         let prefix = format!("{name}-{nonce:08x}");
         let mut env: Vec<(&str, String)> = Vec::new();
+        let registry = signing.registry.then(|| {
+            let topic = format!("{prefix}-registry");
+            cli(
+                dir.path(),
+                &[
+                    "list",
+                    "--registry",
+                    &broker,
+                    "--registry-topic",
+                    &topic,
+                    "--create-registry",
+                    "--json",
+                ],
+            );
+            env.push(("REWRAP_PROXY_REGISTRY_TOPIC", topic.clone()));
+            topic
+        });
+        let grants = match &registry {
+            Some(_) => format!("kafka://{broker}"),
+            None => store.root().to_str().unwrap().to_string(),
+        };
         let policies: Vec<String> = signing
             .policies
             .iter()
@@ -133,7 +160,7 @@ impl World {
                 "start",
                 dir.path().join("proxy").to_str().unwrap(),
                 &broker,
-                store.root().to_str().unwrap(),
+                &grants,
                 admin_pub.to_str().unwrap(),
             ],
             &env,
@@ -149,7 +176,31 @@ impl World {
             prefix,
             producer_grants: RefCell::new(Vec::new()),
             seed,
+            registry,
         }
+    }
+
+    /// Writes raw records to the registry topic (a `None` value is a tombstone), as anyone
+    /// with write access to it could.
+    fn publish(&self, records: &[(String, Option<Vec<u8>>)]) {
+        let topic = self.registry.as_deref().expect("a registry world");
+        let p = self.producer();
+        for (key, value) in records {
+            let mut record = BaseRecord::<[u8], [u8]>::to(topic).key(key.as_bytes());
+            if let Some(v) = value {
+                record = record.payload(v.as_slice());
+            }
+            p.send(record).map_err(|(e, _)| e).unwrap();
+        }
+        p.flush(Duration::from_secs(10)).unwrap();
+    }
+
+    /// Runs the `rewrap` CLI against this world's registry.
+    fn registry_cli(&self, args: &[&str]) -> String {
+        let topic = self.registry.as_deref().expect("a registry world");
+        let mut all = args.to_vec();
+        all.extend(["--registry", &self.broker, "--registry-topic", topic]);
+        cli(self.dir.path(), &all)
     }
 
     fn topic(&self, name: &str) -> String {
@@ -296,6 +347,24 @@ fn sasl(config: &mut ClientConfig, user: &str, password: &str) {
         .set("sasl.mechanism", "PLAIN")
         .set("sasl.username", user)
         .set("sasl.password", password);
+}
+
+/// The `rewrap` CLI built with the workspace (REWRAP_CLI_BIN overrides), run in `dir`.
+fn cli(dir: &Path, args: &[&str]) -> String {
+    let bin = std::env::var("REWRAP_CLI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo().join("target/debug/rewrap"));
+    let out = Command::new(&bin)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (build the workspace first)", bin.display()));
+    assert!(
+        out.status.success(),
+        "rewrap {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn rand_suffix() -> u32 {
@@ -1185,4 +1254,193 @@ fn policy_off_for_one_topic_serves_unsigned_records() {
             assert_eq!(read, &Read::Refused(Error::MissingCfrag), "{k}");
         }
     }
+}
+
+/// The Kafka grant registry (issue 14): the administrator's CLI creates the compacted topic
+/// and writes grants and a signed revocation to it; the proxy follows it live and after a
+/// restart (reading it from the beginning). Records anyone with write access could add are
+/// refused and counted: a grant signed by a stranger (mallory gets no cfrag), the revoked
+/// grant's record written again (the replay: consumer 2 stays refused), a tombstone over the
+/// revocation (compaction would otherwise drop it).
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn grant_registry_in_kafka() {
+    let w = World::signing(
+        "registry",
+        Signing {
+            registry: true,
+            ..Default::default()
+        },
+    );
+    let topic = w.topic("orders");
+    let d = w.dir.path();
+    let channel = SecretKey::generate();
+    rewrap::keyfile::write_secret(&d.join("channel.sec"), &channel).unwrap();
+    let (k1, k2) = (SecretKey::generate(), SecretKey::generate());
+    rewrap::keyfile::write_public(&d.join("c1.pub"), &k1.public_key()).unwrap();
+    // Consumer 1 granted with the CLI; consumer 2's grant written here, to replay it later.
+    w.registry_cli(&[
+        "grant",
+        "--admin",
+        "admin.sec",
+        "--delegating",
+        "channel.sec",
+        "--topic",
+        &topic,
+        "--consumer",
+        "consumer-1",
+        "--consumer-key",
+        "c1.pub",
+    ]);
+    let terms = GrantTerms::one_of_one(&topic, "consumer-2", k2.public_key(), 0);
+    let g2 = Grant::issue(&mut rewrap::rng(), &w.admin, &channel, &terms).unwrap();
+    let g2_records: Vec<(String, Option<Vec<u8>>)> = rewrap::registry::grant_records(&g2)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    w.publish(&g2_records);
+    // A grant for mallory signed by a key the proxy does not trust.
+    let stranger = Signer::new(SecretKey::generate());
+    let km = SecretKey::generate();
+    let terms = GrantTerms::one_of_one(&topic, "mallory", km.public_key(), 0);
+    let forged = Grant::issue(&mut rewrap::rng(), &stranger, &channel, &terms).unwrap();
+    let forged: Vec<_> = rewrap::registry::grant_records(&forged)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    w.publish(&forged);
+    // The producer's grant, through the registry too.
+    let signing = SecretKey::generate();
+    let pg = ProducerGrant::issue(
+        &mut rewrap::rng(),
+        &w.admin,
+        &topic,
+        &signing.public_key(),
+        0,
+        None,
+    )
+    .unwrap();
+    let (key, value) = rewrap::registry::producer_record(&pg);
+    w.publish(&[(key, Some(value))]);
+    w.producer_grants.borrow_mut().push(pg);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    enc.set_signer(Some((&signing, SigningMode::Session)));
+    std::thread::sleep(Duration::from_secs(2));
+
+    let (d1, d2, dm) = (w.decryptor(k1), w.decryptor(k2), w.decryptor(km));
+    let c1 = w.consumer("consumer-1", "one", &[&topic]);
+    let c2 = w.consumer("consumer-2", "two", &[&topic]);
+    let cm = w.consumer("mallory", "mallory", &[&topic]);
+    let p = w.producer();
+    let batch = |label: &str, n: usize| {
+        enc.rotate();
+        for i in 0..n {
+            let id = format!("{label}-{i}");
+            seal_and_produce(&p, &enc, &topic, &id, id.as_bytes());
+        }
+        flush(&p);
+    };
+    batch("granted", 50);
+    let granted1 = drain(&c1, &d1, 50, Duration::from_secs(60));
+    assert_eq!(
+        opened_payloads(&granted1).len(),
+        50,
+        "{:?}\n{}",
+        refusals(&granted1),
+        w.proxy_log()
+    );
+    assert_eq!(
+        opened_payloads(&drain(&c2, &d2, 50, Duration::from_secs(60))).len(),
+        50
+    );
+    let mallory = drain(&cm, &dm, 50, Duration::from_secs(60));
+    assert!(
+        opened_payloads(&mallory).is_empty(),
+        "a forged grant serves no one"
+    );
+
+    // The signed revocation of consumer 2, with the CLI; then the replay and a tombstone.
+    let revoked = w.registry_cli(&[
+        "revoke",
+        "--admin",
+        "admin.sec",
+        "--topic",
+        &topic,
+        "--consumer",
+        "consumer-2",
+    ]);
+    assert!(revoked.contains("covers 1 grant(s)"), "{revoked}");
+    w.publish(&g2_records);
+    let revocation_key = format!("revocation/{}/{}/all", hex_of(&topic), hex_of("consumer-2"));
+    w.publish(&[(revocation_key, None)]);
+    std::thread::sleep(Duration::from_secs(2));
+    batch("after", 50);
+    assert_eq!(
+        opened_payloads(&drain(&c1, &d1, 50, Duration::from_secs(60))).len(),
+        50
+    );
+    let after2 = drain(&c2, &d2, 50, Duration::from_secs(60));
+    assert_eq!(
+        refusals(&after2),
+        BTreeMap::from([("MissingCfrag".to_string(), 50)]),
+        "revoked, and the replayed grant record does not undo it"
+    );
+
+    // A restarted proxy reads the registry from the beginning: the same answers.
+    script_with(
+        "proxy.sh",
+        &["restart", w.proxy_dir().to_str().unwrap()],
+        &[],
+    );
+    batch("restarted", 50);
+    assert_eq!(
+        opened_payloads(&drain(&c1, &d1, 50, Duration::from_secs(90))).len(),
+        50
+    );
+    let restarted2 = drain(&c2, &d2, 50, Duration::from_secs(90));
+    assert_eq!(
+        refusals(&restarted2),
+        BTreeMap::from([("MissingCfrag".to_string(), 50)])
+    );
+    let metrics = w.metrics();
+    for reason in ["untrusted", "superseded", "tombstone"] {
+        assert!(
+            metrics.contains(&format!(
+                "rewrap_registry_records_ignored{{reason=\"{reason}\"}}"
+            )),
+            "{reason} not counted:\n{metrics}"
+        );
+    }
+    assert!(w
+        .proxy_log()
+        .contains("rewrap grant registry record ignored"));
+
+    // What the administrator sees.
+    let listed = w.registry_cli(&["list", "--admin-pub", "admin.pub", "--json"]);
+    let rows: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let status = |who: &str, kind: &str| {
+        rows.iter()
+            .find(|r| r["who"] == who && r["kind"] == kind)
+            .map(|r| r["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        status("consumer-1", "grant").as_deref(),
+        Some("valid"),
+        "{listed}"
+    );
+    assert_eq!(
+        status("consumer-2", "grant").as_deref(),
+        Some("REVOKED"),
+        "{listed}"
+    );
+    assert!(
+        status("mallory", "grant").unwrap().starts_with("REJECTED"),
+        "{listed}"
+    );
+    assert!(w.proxy_alive());
 }

@@ -2,6 +2,7 @@
 (PyPI `umbral-pre` 0.11): rewrap's EDEK capsule opens with its decrypt_original, rewrap's
 cfrags open with its decrypt_reencrypted, and kfrags it generates work inside rewrap."""
 
+import pytest
 import umbral_pre
 
 import rewrap
@@ -74,13 +75,19 @@ def test_umbral_pre_kfrags_reencrypt_inside_rewrap():
         admin, delegating_sk.public_key(), "orders", "alice", consumer_sk.public_key(),
         [bytes(k) for k in kfrags], threshold=2,
     )
-    re = rewrap.ReEncryptor([admin.verifying_key])
-    re.add_grant(rewrap.Grant.from_bytes(bytes(grant)))
+    # One re-encryptor per share: none accepts the whole 2-of-3 grant.
+    with pytest.raises(rewrap.InvalidArgumentError):
+        rewrap.ReEncryptor([admin.verifying_key]).add_grant(rewrap.Grant.from_bytes(bytes(grant)))
+    proxies = []
+    for i in range(3):
+        re = rewrap.ReEncryptor([admin.verifying_key])
+        re.add_grant(rewrap.Grant.from_bytes(bytes(grant.share(i))))
+        proxies.append(re)
     producer_sk = rewrap.SecretKey.generate()
     enc = rewrap.Encryptor(delegating_sk.public_key())
     enc.set_signer(producer_sk)
     sealed = enc.seal("orders", b"k", b"made by umbral-pre")
-    frags = re.reencrypt("orders", sealed.edek, "alice")
+    frags = [p.reencrypt("orders", sealed.edek, "alice")[0] for p in proxies]
     assert len(frags) == 3
     dec = rewrap.Decryptor(consumer_sk, [admin.verifying_key])
     dec.add_producer_grant(rewrap.ProducerGrant.issue(admin, "orders", producer_sk.public_key()))

@@ -13,7 +13,9 @@
 #              REWRAP_PROXY_POLICY=require|optional|off (producer signature policy),
 #              REWRAP_PROXY_POLICIES="TOPIC=POLICY ..." (per-topic overrides),
 #              REWRAP_PROXY_SEED=FILE (channel signing seed: 64 hex characters, mode 0600),
-#              REWRAP_PROXY_MISSES_PER_CONSUMER=N (re-encryption misses per second per consumer).
+#              REWRAP_PROXY_MISSES_PER_CONSUMER=N (re-encryption misses per second per consumer),
+#              REWRAP_PROXY_REGISTRY_TOPIC, REWRAP_PROXY_SHARE (with GRANTS = kafka://BOOTSTRAP:
+#              follow the Kafka grant registry instead of a directory store).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -109,8 +111,21 @@ start)
     signing+="            channel_signing_seed: \"$REWRAP_PROXY_SEED\"
 "
   fi
+  case "$grants" in
+  kafka://*)
+    # The Kafka grant registry at that bootstrap.
+    source_yaml="grant_registry:
+              bootstrap: \"${grants#kafka://}\"
+              topic: \"${REWRAP_PROXY_REGISTRY_TOPIC:-__rewrap_grants}\""
+    if [ -n "${REWRAP_PROXY_SHARE:-}" ]; then
+      source_yaml+="
+              share: $REWRAP_PROXY_SHARE"
+    fi
+    ;;
+  *) source_yaml="grant_store: \"$grants\"" ;;
+  esac
   write_config "$broker" "        - RewrapReencrypt:
-            grant_store: \"$grants\"
+            $source_yaml
             trusted_admins: [\"$admin\"]
             reload_interval_ms: ${REWRAP_PROXY_RELOAD_MS:-200}
             rewritten_batches: ${REWRAP_PROXY_REWRITTEN:-SameCodec}
