@@ -667,7 +667,7 @@ fn live_revocation() {
     let k2 = SecretKey::generate();
     w.grant(&topic, "consumer-1", k1.public_key(), &channel);
     w.grant(&topic, "consumer-2", k2.public_key(), &channel);
-    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = grant_files(&w.store.root(), "consumer-2");
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)> = grant_files(w.store.root(), "consumer-2");
     assert_eq!(saved.len(), 1);
     let (enc, _) = w.signed(&topic, channel.public_key());
     w.settle();
@@ -704,7 +704,7 @@ fn live_revocation() {
     )
     .unwrap();
     assert_eq!(w.store.put_revocation(&revocation).unwrap().len(), 1);
-    assert!(grant_files(&w.store.root(), "consumer-2").is_empty());
+    assert!(grant_files(w.store.root(), "consumer-2").is_empty());
     w.settle();
     // The replay: the saved grant put back, as itself and renamed.
     for (path, bytes) in &saved {
