@@ -587,10 +587,16 @@ impl GrantSync {
                 true
             }
             Err(e) => {
-                if e == Error::GrantExpired && grant.not_before() > crate::now() {
+                let valid_from = grant.not_before().max(
+                    grant
+                        .issued_at()
+                        .saturating_sub(rewrap_core::MAX_ISSUE_SKEW_MS)
+                        / 1000,
+                );
+                if e == Error::GrantExpired && valid_from > crate::now() {
                     // Not valid yet (or this clock is behind the administrator's): tried
                     // again once it should be, not forgotten until the file changes.
-                    self.waiting.insert(path.clone(), grant.not_before());
+                    self.waiting.insert(path.clone(), valid_from);
                 }
                 report.rejected.push((path.clone(), e.to_string()));
                 entry.grant = None;

@@ -211,7 +211,7 @@ fn fragment_from_untrusted_administrator_is_invalid() {
     let rogue = Signer::new(s.w.key());
     let mut rogue_re =
         rewrap::engine::ReEncryptor::new(&[rogue.verifying_key()], Default::default()).unwrap();
-    let terms = GrantTerms::one_of_one(TOPIC, "granted", s.granted.public, T0);
+    let terms = common::terms_t0(TOPIC, "granted", s.granted.public);
     let g = Grant::issue(&mut s.w.rng, &rogue, &s.channel, &terms).unwrap();
     rogue_re.add_grant(&g, T0).unwrap();
     let frags = rogue_re
@@ -262,7 +262,7 @@ fn reencryptor_names_not_granted_revoked_and_expired() {
     let mut timed = s.w.consumer("timed");
     let terms = GrantTerms {
         expires: Some(T0 + 10),
-        ..GrantTerms::one_of_one(TOPIC, "timed", timed.public, T0)
+        ..common::terms_t0(TOPIC, "timed", timed.public)
     };
     let g = Grant::issue(&mut s.w.rng, &s.w.admin, &s.channel, &terms).unwrap();
     s.w.reencryptor.add_grant(&g, T0).unwrap();
@@ -288,7 +288,7 @@ fn reencryptor_names_not_granted_revoked_and_expired() {
 fn tampered_kfrag_in_grant_is_invalid() {
     let mut s = setup(61);
     let c = s.w.consumer("x");
-    let terms = GrantTerms::one_of_one(TOPIC, "x", c.public, T0);
+    let terms = common::terms_t0(TOPIC, "x", c.public);
     let mut bytes = Grant::issue(&mut s.w.rng, &s.w.admin, &s.channel, &terms)
         .unwrap()
         .to_bytes();

@@ -261,7 +261,7 @@ fn revocations_outlive_replayed_grants_in_any_order() {
             .unwrap()
             .edek
     };
-    let t = 1_800_000_000_000u64;
+    let t = rewrap::now_millis() - 3_600_000;
     let old = grant_at(&s.delegating, t);
     let old_other = grant_at(&other, t);
 

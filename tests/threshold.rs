@@ -18,7 +18,7 @@ fn two_of_three_any_two_fragments_open_one_does_not() {
         shares: 3,
         not_before: T0,
         expires: None,
-        issued_at: None,
+        issued_at: Some(T0 * 1000),
     };
     let grant = Grant::issue(&mut w.rng, &w.admin, &channel, &terms).unwrap();
     let mut proxies: Vec<ReEncryptor> = (0..3)
@@ -90,7 +90,7 @@ fn one_reencryptor_holds_one_share_of_a_threshold_grant() {
         shares: 3,
         not_before: T0,
         expires: None,
-        issued_at: None,
+        issued_at: Some(T0 * 1000),
     };
     let grant = Grant::issue(&mut w.rng, &w.admin, &channel, &terms).unwrap();
     assert!(matches!(

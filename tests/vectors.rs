@@ -948,6 +948,12 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
           Error::GrantExpired, &ge, T0 + 3600, a);
     grant("grant-not-yet-valid", "G4", "verified one second before not_before",
           Error::GrantExpired, &ge, T0 - 61, a);
+    // Issued (by the administrator's clock) more than 5 minutes after the verifier's now.
+    let mut future = terms(topic, "alice", alice.public_key(), 1, 1, T0 - 60, None);
+    future.issued_at = Some(T0 * 1000 + 300_001);
+    let g_future = Grant::issue(rng, &admin.signer, &delegating, &future).unwrap().to_bytes();
+    grant("grant-issued-in-the-future", "G4", "issued 5 min 1 ms after the verifier's now",
+          Error::GrantExpired, &g_future, T0, a);
     let gel = grant_layout(&ge);
     let mut foreign_kfrag = g.clone();
     foreign_kfrag[gl.count + 4..gl.signature].copy_from_slice(&ge[gel.count + 4..gel.signature]);

@@ -20,6 +20,10 @@ pub const GRANT_VERSION: u8 = 2;
 const GRANT_VERSION_1: u8 = 1;
 const SIGNATURE_DOMAIN: &[u8] = b"rewrap/grant/v1";
 const SIGNATURE_LEN: usize = 64;
+/// How far in the future (milliseconds, by the verifier's clock) an issue time may lie: a
+/// grant issued later than that is not valid yet. Without the bound a grant from a clock far
+/// ahead would escape every revocation made before that time.
+pub const MAX_ISSUE_SKEW_MS: u64 = 5 * 60 * 1000;
 
 /// What an administrator decides when granting; the delegating secret and signer are passed
 /// separately so this can be logged or shown.
@@ -355,7 +359,10 @@ impl Grant {
         {
             return Err(Error::UntrustedGrant);
         }
-        if now < self.not_before || (self.expires != 0 && now >= self.expires) {
+        if now < self.not_before
+            || (self.expires != 0 && now >= self.expires)
+            || self.issued_at > now.saturating_mul(1000).saturating_add(MAX_ISSUE_SKEW_MS)
+        {
             return Err(Error::GrantExpired);
         }
         let mut kfrags = Vec::with_capacity(self.kfrags.len());

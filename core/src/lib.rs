@@ -54,7 +54,7 @@ pub use encryptor::{
 };
 pub use envelope::EnvelopeRef;
 pub use error::{Error, ErrorKind, ErrorKindInfo, Object, Origin, Result, ERROR_KINDS};
-pub use grant::{Grant, GrantTerms, VerifiedGrant};
+pub use grant::{Grant, GrantTerms, VerifiedGrant, MAX_ISSUE_SKEW_MS};
 pub use ids::{ConsumerId, SessionId, Topic, MAX_CONSUMER_ID_LEN, MAX_TOPIC_LEN, SESSION_ID_LEN};
 pub use keys::{KeyId, PublicKey, SecretKey, Signer, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN};
 pub use notary::{Attestation, Notary, PendingAttestation, Verdict, DEFAULT_NOTARY_CACHE_CAPACITY};

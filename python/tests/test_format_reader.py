@@ -593,7 +593,8 @@ def parse_grant(b):
 def verify_grant(g, trusted, now):
     if g["admin"] not in trusted or not verify_ecdsa(g["admin"], b"rewrap/grant/v1" + g["signed"], g["signature"]):  # G3
         raise FormatError("UntrustedGrant")
-    if now < g["not_before"] or (g["expires"] and now >= g["expires"]):  # G4
+    if now < g["not_before"] or (g["expires"] and now >= g["expires"]) \
+            or g["issued_at"] > now * 1000 + 300_000:  # G4
         raise FormatError("GrantExpired")
     for index, kfrag in g["kfrags"]:  # G5
         if hashlib.sha256(kfrag).digest() != g["digests"][index]:

@@ -82,7 +82,8 @@ impl World {
     }
 
     pub fn grant(&mut self, delegating: &SecretKey, channel: &str, consumer: &Consumer) -> Grant {
-        let terms = GrantTerms::one_of_one(channel, &consumer.id, consumer.public, T0);
+        let mut terms = GrantTerms::one_of_one(channel, &consumer.id, consumer.public, T0);
+        terms.issued_at = Some(T0 * 1000); // this world's clock, not the system's
         let grant = Grant::issue(&mut self.rng, &self.admin, delegating, &terms).unwrap();
         self.reencryptor.add_grant(&grant, T0).unwrap();
         grant
@@ -181,4 +182,11 @@ pub fn payload(opened: Opened) -> Vec<u8> {
         Opened::Decrypted(d) => d.payload,
         other => panic!("expected a decrypted record, got {other:?}"),
     }
+}
+
+/// 1-of-1 terms valid from T0 and issued at T0 (this suite's clock, not the system's).
+pub fn terms_t0<'a>(topic: &'a str, consumer: &'a str, key: PublicKey) -> GrantTerms<'a> {
+    let mut terms = GrantTerms::one_of_one(topic, consumer, key, T0);
+    terms.issued_at = Some(T0 * 1000);
+    terms
 }

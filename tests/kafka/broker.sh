@@ -4,6 +4,12 @@
 #                            free 127.0.0.1 ports, waits until it answers; prints BOOTSTRAP
 #   broker.sh stop DIR    -> stops it by process id (logs stay in DIR/broker.log)
 #   broker.sh restart DIR -> stops it and starts it again on the same ports and data
+#   broker.sh start-cluster DIR -> three KRaft nodes (broker+controller each, node.id 1..3,
+#                            racks rack0..rack2, replication factor 3, min.insync.replicas=2)
+#                            in DIR/node1..node3, started in parallel; waits until all three
+#                            answer; prints and writes DIR/bootstrap (host:port,host:port,...)
+#                            One node: `broker.sh stop|restart DIR/nodeN` (same ports, data).
+#   broker.sh stop-cluster DIR -> stops the three nodes
 # REWRAP_KAFKA_SASL_USERS="alice:pw bob:pw" makes the client listener SASL_PLAINTEXT with the
 # PLAIN mechanism and those users (plus "admin:admin-secret" for the broker itself).
 # REWRAP_KAFKA_SCRAM_USERS="alice:pw mallory:pw" does the same and also enables SCRAM-SHA-256
@@ -16,14 +22,28 @@ lib="${REWRAP_KAFKA_LIB:-$HOME/.cache/rewrap/kafka-lib}"
 
 . "$here/lib.sh"
 
-case "$cmd" in
-start)
+resolve_jars() {
   if [ ! -f "$lib/.complete" ]; then
     mkdir -p "$lib"
     mvn -B -ntp -q -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib" -DincludeScope=runtime
     touch "$lib/.complete"
   fi
-  java_opts=(-Xms256m -Xmx512m -Dlog4j.configuration="file:$here/log4j.properties" -cp "$lib/*")
+}
+java_opts=(-Xms256m -Xmx512m -Dlog4j.configuration="file:$here/log4j.properties" -cp "$lib/*")
+
+# launch_node DIR: starts the broker of DIR/server.properties, pid in DIR/broker.pid.
+launch_node() {
+  [ -f "$1/broker.log" ] && cat "$1/broker.log" >> "$1/broker.previous.log"
+  nohup java "${java_opts[@]}" kafka.Kafka "$1/server.properties" > "$1/broker.log" 2>&1 &
+  echo $! > "$1/broker.pid"
+}
+
+# node_up DIR PORT: the node has logged its start and accepts connections.
+node_up() { grep -q "Kafka Server started" "$1/broker.log" 2>/dev/null && port_open "$2"; }
+
+case "$cmd" in
+start)
+  resolve_jars
   if [ -f "$dir/ports" ]; then
     # Restart: same ports, same (already formatted) data.
     read -r port cport < "$dir/ports"
@@ -72,14 +92,81 @@ PROPS
     java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
       ${scram_args[@]+"${scram_args[@]}"} > "$dir/format.log" 2>&1
   fi
-  [ -f "$dir/broker.log" ] && cat "$dir/broker.log" >> "$dir/broker.previous.log"
-  nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" > "$dir/broker.log" 2>&1 &
-  echo $! > "$dir/broker.pid"
+  launch_node "$dir"
   echo "127.0.0.1:$port" > "$dir/bootstrap"
-  broker_up() {
-    grep -q "Kafka Server started" "$dir/broker.log" 2>/dev/null && port_open "$port"
+  wait_ready broker "$dir/broker.pid" "$dir/broker.log" 60 node_up "$dir" "$port"
+  ;;
+start-cluster)
+  resolve_jars
+  # Six distinct free ports: client and controller port of each node.
+  ports=()
+  while [ ${#ports[@]} -lt 6 ]; do
+    p=$(free_port)
+    case " ${ports[*]-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
+  done
+  voters="1@127.0.0.1:${ports[1]},2@127.0.0.1:${ports[3]},3@127.0.0.1:${ports[5]}"
+  bootstrap="127.0.0.1:${ports[0]},127.0.0.1:${ports[2]},127.0.0.1:${ports[4]}"
+  # A Kafka Uuid (16 random bytes, unpadded base64url, not starting with '-'), without a JVM.
+  cluster=$(python3 -c 'import base64, os
+while True:
+    u = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+    if not u.startswith("-"): print(u); break')
+  for n in 1 2 3; do
+    node="$dir/node$n" port=${ports[$(((n - 1) * 2))]} cport=${ports[$(((n - 1) * 2 + 1))]}
+    mkdir -p "$node/data"
+    echo "$port $cport" > "$node/ports"
+    echo "127.0.0.1:$port" > "$node/bootstrap"
+    cat > "$node/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=$n
+broker.rack=rack$((n - 1))
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$node/data
+num.partitions=1
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+PROPS
+    # Format and start each node in the background: the three JVMs start in parallel.
+    ( java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" \
+        -c "$node/server.properties" > "$node/format.log" 2>&1 && launch_node "$node" ) &
+  done
+  wait
+  echo "$bootstrap" > "$dir/bootstrap"
+  cluster_up() {
+    local n
+    for n in 1 2 3; do
+      node_up "$dir/node$n" "${ports[$(((n - 1) * 2))]}" || return 1
+      kill -0 "$(cat "$dir/node$n/broker.pid")" 2>/dev/null || return 1
+    done
   }
-  wait_ready broker "$dir/broker.pid" "$dir/broker.log" 60 broker_up
+  for _ in $(seq 1 $((90 * 5))); do
+    if cluster_up; then cat "$dir/bootstrap"; exit 0; fi
+    for n in 1 2 3; do
+      if [ ! -f "$dir/node$n/broker.pid" ] || ! kill -0 "$(cat "$dir/node$n/broker.pid")" 2>/dev/null; then
+        echo "cluster node $n exited; logs follow" >&2
+        tail -30 "$dir/node$n/format.log" "$dir/node$n/broker.log" >&2 2>/dev/null
+        "$0" stop-cluster "$dir"; exit 1
+      fi
+    done
+    sleep 0.2
+  done
+  echo "cluster did not start in 90 s" >&2
+  for n in 1 2 3; do tail -20 "$dir/node$n/broker.log" >&2; done
+  "$0" stop-cluster "$dir"; exit 1
+  ;;
+stop-cluster)
+  for n in 1 2 3; do stop_pid "$dir/node$n/broker.pid" 30 & done
+  wait
   ;;
 stop)
   stop_pid "$dir/broker.pid" 30
@@ -88,5 +175,5 @@ restart)
   "$0" stop "$dir"
   exec "$0" start "$dir"
   ;;
-*) echo "usage: $0 start|stop|restart DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|restart|start-cluster|stop-cluster DIR" >&2; exit 2 ;;
 esac

@@ -15,7 +15,11 @@
 #              REWRAP_PROXY_SEED=FILE (channel signing seed: 64 hex characters, mode 0600),
 #              REWRAP_PROXY_MISSES_PER_CONSUMER=N (re-encryption misses per second per consumer),
 #              REWRAP_PROXY_REGISTRY_TOPIC, REWRAP_PROXY_SHARE (with GRANTS = kafka://BOOTSTRAP:
-#              follow the Kafka grant registry instead of a directory store).
+#              follow the Kafka grant registry instead of a directory store),
+#              REWRAP_PROXY_PEERS="HOST:PORT HOST:PORT ..." with REWRAP_PROXY_NODE=i (0-based):
+#              start node i of a group of KafkaSinkCluster proxies that know each other (node
+#              j: rack "rack<j>", broker_id j), listening on the i-th address; BROKER may then
+#              be a comma-separated bootstrap list (all of it becomes first_contact_points).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -35,9 +39,32 @@ fi
 write_config() {
   local broker="$1" transform="$2"
   local bport="${broker##*:}" port mport
-  read -r port mport <<< "$(two_free_ports)"
+  local peers="${REWRAP_PROXY_PEERS:-}" node="${REWRAP_PROXY_NODE:-0}" b
+  local -a peer_list
+  if [ -n "$peers" ]; then
+    read -r -a peer_list <<< "$peers"
+    if [ -z "${peer_list[$node]:-}" ]; then
+      echo "REWRAP_PROXY_NODE=$node is not an index of REWRAP_PROXY_PEERS ($peers)" >&2
+      exit 2
+    fi
+    port="${peer_list[$node]##*:}"
+    mport=$(free_port)
+    while [ "$mport" = "$port" ]; do mport=$(free_port); done
+  else
+    read -r port mport <<< "$(two_free_ports)"
+    peer_list=("127.0.0.1:$port")
+    node=0
+  fi
   echo "$port $mport" > "$dir/ports"
-  local sink
+  local sink contacts="" nodes="" j
+  for b in ${broker//,/ }; do contacts+="${contacts:+, }\"$b\""; done
+  for j in "${!peer_list[@]}"; do
+    nodes+="
+              - address_for_clients: \"${peer_list[$j]}\"
+                address_for_peers: \"${peer_list[$j]}\"
+                rack: \"rack$j\"
+                broker_id: $j"
+  done
   if [ "${REWRAP_PROXY_SINK:-cluster}" = single ]; then
     # KafkaSinkSingle connects to the proxy's own address with the broker's port.
     sink="        - KafkaSinkSingle:
@@ -45,13 +72,9 @@ write_config() {
             connect_timeout_ms: 3000"
   else
     sink="        - KafkaSinkCluster:
-            first_contact_points: [\"$broker\"]
-            shotover_nodes:
-              - address_for_clients: \"127.0.0.1:$port\"
-                address_for_peers: \"127.0.0.1:$port\"
-                rack: \"rack0\"
-                broker_id: 0
-            local_shotover_broker_id: 0
+            first_contact_points: [$contacts]
+            shotover_nodes:$nodes
+            local_shotover_broker_id: $node
             connect_timeout_ms: 3000"
   fi
   cat > "$dir/topology.yaml" <<YAML
