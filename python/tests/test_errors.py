@@ -3,6 +3,7 @@
 import os
 import pathlib
 import re
+import time
 
 import pytest
 
@@ -161,10 +162,18 @@ def test_untrusted_and_expired_grants(world):
     g = rewrap.Grant.issue(rogue, channel, TOPIC, "c", key.public_key())
     with pytest.raises(rewrap.UntrustedGrantError):
         world.reencryptor.add_grant(g)
-    old = rewrap.Grant.issue(world.admin, channel, TOPIC, "c", key.public_key(), not_before=100, expires=200)
+    now = int(time.time())
+    old = rewrap.Grant.issue(
+        world.admin, channel, TOPIC, "c", key.public_key(), not_before=now - 200, expires=now - 100
+    )
     with pytest.raises(rewrap.GrantExpiredError):
         world.reencryptor.add_grant(old)
-    old.verify(world.admins, now=150)
+    # Valid inside its window, if that is no more than 5 minutes before it was issued.
+    old.verify(world.admins, now=now - 150)
+    # Long before it was issued, it is not valid (issue time checked against the clock).
+    early = rewrap.Grant.issue(world.admin, channel, TOPIC, "c", key.public_key(), not_before=100, expires=200)
+    with pytest.raises(rewrap.GrantExpiredError):
+        early.verify(world.admins, now=150)
 
 
 def test_malformed_keys_and_grants():

@@ -183,9 +183,13 @@ class ErrorsTest {
             Grant g = Grant.issue(rogue, channel, TOPIC, "x", me.publicKey());
             assertThrows(RewrapException.UntrustedGrant.class, () -> w.reencryptor.addGrant(g));
         }
-        Grant old = Grant.issue(w.admin, channel, TOPIC, "x", me.publicKey(), 1, 1, 100, 200);
+        long now = System.currentTimeMillis() / 1000;
+        Grant old = Grant.issue(w.admin, channel, TOPIC, "x", me.publicKey(), 1, 1, now - 200, now - 100);
         assertThrows(RewrapException.GrantExpired.class, () -> w.reencryptor.addGrant(old));
-        old.verify(150, w.adminPub);
+        old.verify(now - 150, w.adminPub);
+        // Long before it was issued it is not valid: the issue time is checked too.
+        Grant early = Grant.issue(w.admin, channel, TOPIC, "x", me.publicKey(), 1, 1, 100, 200);
+        assertThrows(RewrapException.GrantExpired.class, () -> early.verify(150, w.adminPub));
         assertThrows(RewrapException.UnsupportedVersion.class, () -> Grant.fromBytes(new byte[40]));
         assertThrows(RewrapException.InvalidArgument.class,
                 () -> Grant.issue(w.admin, channel, TOPIC, "x", me.publicKey(), 3, 2, 0, 0));
