@@ -347,6 +347,54 @@ pub struct ReEncryptor {
     inflight: Flights<Box<[u8]>, Result<CfragHeaders>>,
     budget: Option<MissBudget>,
     throttled: AtomicU64,
+    /// Umbral steps and signature checks running now, and how many may: a miss waits up to
+    /// `SLOT_WAIT` for a slot, then is `Throttled`, so a storm of misses cannot take every
+    /// core from the cache hits.
+    busy: Slots,
+}
+
+/// A counting semaphore for expensive steps.
+struct Slots {
+    running: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+/// How long a miss waits for a slot before it is throttled.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Releases a slot when dropped.
+struct Slot<'a>(&'a Slots);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.running) -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl Slots {
+    /// A slot, waiting up to `wait` for one.
+    fn take(&self, wait: std::time::Duration) -> Option<Slot<'_>> {
+        let deadline = Instant::now() + wait;
+        let mut running = lock(&self.running);
+        while *running >= self.max {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            running = self
+                .freed
+                .wait_timeout(running, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *running += 1;
+        Some(Slot(self))
+    }
+}
+
+/// Half the cores (at least one): a bound on concurrent misses that leaves the other half
+/// serving cache hits during a storm of misses (what the proxy uses by default).
+pub fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 impl ReEncryptor {
@@ -367,7 +415,34 @@ impl ReEncryptor {
             inflight: Flights::new(),
             budget: None,
             throttled: AtomicU64::new(0),
+            busy: Slots {
+                running: Mutex::new(0),
+                freed: Condvar::new(),
+                max: usize::MAX,
+            },
         })
+    }
+
+    /// At most `n` (≥ 1) Umbral steps and producer-signature checks at once; a miss waits
+    /// up to 200 ms for its turn, then fails with `Throttled` (default: no bound; the proxy
+    /// uses `half_the_cores()`).
+    pub fn with_max_concurrent_misses(mut self, n: usize) -> Self {
+        self.busy.max = n.max(1);
+        self
+    }
+
+    /// Takes one miss from the caller's budget and the global one, or from neither.
+    fn admit(&self, budget: Option<&MissBudget>) -> bool {
+        if budget.is_some_and(|b| !b.try_take()) {
+            return false;
+        }
+        if self.budget.as_ref().is_some_and(|g| !g.try_take()) {
+            if let Some(b) = budget {
+                b.refund();
+            }
+            return false;
+        }
+        true
     }
 
     /// Bounds Umbral re-encryptions to `per_sec` per second over all callers; beyond it
@@ -462,17 +537,26 @@ impl ReEncryptor {
         let answer = match verdict {
             Verdict::Known(answer) => answer,
             Verdict::Unknown => {
-                let spent = |b: Option<&MissBudget>| b.is_some_and(|b| !b.try_take());
-                if spent(budget) || spent(self.budget.as_ref()) {
+                if !self.admit(budget) {
                     self.throttled.fetch_add(1, Ordering::Relaxed);
                     return Err(Error::Throttled);
                 }
                 let sig = sig.unwrap_or_default();
                 let pending = lock(&self.notary).pending(topic, sig)?;
                 let mut answer = None;
-                blocking(&mut || answer = Some(pending.check(&mut rng(), now(), edek, sig)));
+                blocking(&mut || {
+                    answer = Some(match self.busy.take(SLOT_WAIT) {
+                        Some(_slot) => pending.check(&mut rng(), now(), edek, sig),
+                        None => Attestation::Refuse(Error::Throttled),
+                    })
+                });
                 let answer = answer.unwrap_or(Attestation::Refuse(Error::Throttled));
-                lock(&self.notary).complete(now(), &pending, edek, sig, &answer);
+                if matches!(answer, Attestation::Refuse(Error::Throttled)) {
+                    // Not a verdict on the session: asked again next time.
+                    self.throttled.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    lock(&self.notary).complete(now(), &pending, edek, sig, &answer);
+                }
                 answer
             }
         };
@@ -519,8 +603,7 @@ impl ReEncryptor {
             engine::Lookup::Hit(headers) => return Ok(headers),
             engine::Lookup::Miss(pending) => pending,
         };
-        let spent = |b: Option<&MissBudget>| b.is_some_and(|b| !b.try_take());
-        let admit = || !(spent(budget) || spent(self.budget.as_ref()));
+        let admit = || self.admit(budget);
         let landing = match self
             .inflight
             .join(pending.key().into(), admit, Err(Error::Throttled))
@@ -549,7 +632,12 @@ impl ReEncryptor {
             }
         };
         let mut computed = None;
-        blocking(&mut || computed = Some(pending.compute(&mut rng())));
+        blocking(&mut || {
+            computed = Some(match self.busy.take(SLOT_WAIT) {
+                Some(_slot) => pending.compute(&mut rng()),
+                None => Err(Error::Throttled),
+            })
+        });
         let result = match computed {
             Some(Ok(headers)) => lock(&self.inner).complete(&pending, headers, now()),
             Some(Err(e)) => Err(e),
@@ -588,5 +676,71 @@ mod tests {
         assert!(!c.try_take());
         // b was refunded what the parent refused: its own bucket still holds 3.
         assert!(lock(&b.state).0 >= 3.0);
+    }
+
+    fn granted() -> (ReEncryptor, SecretKey, Signer) {
+        let admin = Signer::new(SecretKey::generate());
+        let channel = SecretKey::generate();
+        let re = ReEncryptor::new(&[admin.verifying_key()]).unwrap();
+        let terms = rewrap_core::GrantTerms::one_of_one(
+            "orders",
+            "alice",
+            SecretKey::generate().public_key(),
+            0,
+        );
+        re.add_grant(&Grant::issue(&mut rng(), &admin, &channel, &terms).unwrap())
+            .unwrap();
+        (re, channel, admin)
+    }
+
+    fn edek(channel: &SecretKey) -> Vec<u8> {
+        let enc = Encryptor::new(channel.public_key()).unwrap();
+        enc.seal("orders", None, b"x").unwrap().edek.to_vec()
+    }
+
+    #[test]
+    fn misses_beyond_the_concurrency_bound_wait_then_are_throttled_and_hits_need_no_slot() {
+        let (re, channel, _) = granted();
+        let re = re.with_max_concurrent_misses(1);
+        let (first, second) = (edek(&channel), edek(&channel));
+        assert!(re.reencrypt("orders", &first, "alice").is_ok());
+        // Another miss holds the only slot: a new miss waits, then is throttled; a hit is
+        // served meanwhile.
+        let held = re.busy.take(SLOT_WAIT).unwrap();
+        let started = Instant::now();
+        assert_eq!(
+            re.reencrypt("orders", &second, "alice"),
+            Err(Error::Throttled)
+        );
+        assert!(started.elapsed() >= SLOT_WAIT);
+        assert!(
+            re.reencrypt("orders", &first, "alice").is_ok(),
+            "a hit needs no slot"
+        );
+        // Released while a miss waits: that miss runs.
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| re.reencrypt("orders", &second, "alice"));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            drop(held);
+            assert!(waiter.join().unwrap().is_ok());
+        });
+    }
+
+    #[test]
+    fn a_callers_budget_is_refunded_when_the_global_budget_refuses() {
+        let (re, channel, _) = granted();
+        let re = re.with_miss_budget(1);
+        let mine = MissBudget::per_second(3);
+        assert!(re
+            .reencrypt_within("orders", &edek(&channel), "alice", Some(&mine))
+            .is_ok());
+        for _ in 0..5 {
+            assert_eq!(
+                re.reencrypt_within("orders", &edek(&channel), "alice", Some(&mine)),
+                Err(Error::Throttled)
+            );
+        }
+        // Only the one miss that ran was charged to the caller.
+        assert!(lock(&mine.state).0 >= 1.9, "{}", lock(&mine.state).0);
     }
 }

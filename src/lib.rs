@@ -51,7 +51,7 @@ pub mod keyfile;
 pub mod registry;
 pub mod store;
 
-pub use handles::{Decryptor, Encryptor, MissBudget, ReEncryptor};
+pub use handles::{half_the_cores, Decryptor, Encryptor, MissBudget, ReEncryptor};
 /// The no_std engine itself, for callers that supply their own RNG and clock (its
 /// `Encryptor`, `Decryptor` and `ReEncryptor` take `rng` and `now` parameters).
 pub use rewrap_core as engine;

@@ -78,10 +78,10 @@ pub struct RewrapReencryptConfig {
     /// unless this says the operator knows.
     #[serde(default)]
     pub allow_frame_logging: bool,
-    /// Umbral re-encryptions (fragment cache misses) per second over all connections; beyond
-    /// it records go out without a cfrag (the consumer sees `MissingCfrag` and can retry) and
-    /// `rewrap_records_throttled` counts them. 0 = the default, 1000 (about 0.4 CPU-seconds
-    /// per second).
+    /// Misses per second over all connections; beyond it records go out without a cfrag (the
+    /// consumer sees `MissingCfrag` and can retry) and `rewrap_records_throttled` counts them.
+    /// A miss is an Umbral re-encryption (~0.4 ms) or a producer-signature check (one per
+    /// session, under `require`): a new signed session costs two. 0 = the default, 1000.
     #[serde(default)]
     pub max_misses_per_sec: u32,
     /// The same per connection, so one client cannot spend the global budget alone. 0 = the
@@ -92,6 +92,11 @@ pub struct RewrapReencryptConfig {
     /// many connections) does not get a fresh allowance each time. 0 = the default, 250.
     #[serde(default)]
     pub max_misses_per_sec_per_consumer: u32,
+    /// Umbral steps and producer-signature checks running at once; a miss beyond it goes out
+    /// without a cfrag like one beyond a budget, so a storm of misses cannot take every core
+    /// from the cache hits. 0 = the default, half the cores (at least 1).
+    #[serde(default)]
+    pub max_concurrent_misses: usize,
     /// What every topic demands of producer signatures before its records get cfrags:
     /// `require` (the default: signed by a producer the store's `.pgrant` files authorize),
     /// `optional` (unsigned records served, signed ones checked) or `off` (migration only).
@@ -184,7 +189,11 @@ impl TransformConfig for RewrapReencryptConfig {
                 .with_miss_budget(or_default(
                     self.max_misses_per_sec,
                     DEFAULT_MAX_MISSES_PER_SEC,
-                )),
+                ))
+                .with_max_concurrent_misses(match self.max_concurrent_misses {
+                    0 => rewrap::half_the_cores(),
+                    n => n,
+                }),
         );
         if let Some(text) = &self.producer_policy {
             reencryptor.set_policy(None, policy(text)?)?;
