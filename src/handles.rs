@@ -200,6 +200,16 @@ impl MissBudget {
         }
     }
 
+    /// The same own allowance (tokens left, rate) within another parent: what a connection
+    /// keeps when it starts reading as another consumer, so switching names renews nothing.
+    pub fn rebased(&self, parent: Arc<MissBudget>) -> Self {
+        MissBudget {
+            per_sec: self.per_sec,
+            state: Mutex::new(*lock(&self.state)),
+            parent: Some(parent),
+        }
+    }
+
     /// Takes one miss from the budget (and its parent's); false when either is spent, and
     /// then neither is charged.
     pub fn try_take(&self) -> bool {
@@ -456,10 +466,16 @@ impl ReEncryptor {
     /// lock is taken, so fetches are not blocked behind it.
     pub fn add_grant(&self, grant: &Grant) -> Result<()> {
         let verified = {
-            let admins = lock(&self.inner).admins().to_vec();
+            let inner = lock(&self.inner);
+            if inner.supersedes(grant) {
+                // Revoked or replaced: refused before any verification.
+                return Err(Error::Revoked);
+            }
+            let admins = inner.admins().to_vec();
+            drop(inner);
             grant.verify(&admins, now())?
         };
-        lock(&self.inner).add_verified_grant(grant, verified)
+        lock(&self.inner).add_verified_grant_at(grant, verified, now())
     }
 
     /// Verifies and applies a signed revocation (`engine::ReEncryptor::add_revocation`):

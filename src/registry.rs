@@ -141,8 +141,27 @@ impl Ignored {
     }
 }
 
-/// Parses a record; checks that the key names what the value holds.
+/// Parses a record; checks that the key is exactly the canonical key of what the value
+/// holds (one spelling per record, so compaction collapses every copy written under it).
 pub fn parse(key: &[u8], value: Option<&[u8]>) -> Result<Entry, Ignored> {
+    let entry = parse_loose(key, value)?;
+    let canonical = match &entry {
+        Entry::Grant(g) => grant_records(g)
+            .map_err(|_| Ignored::Malformed)?
+            .into_iter()
+            .next()
+            .map(|(k, _)| k),
+        Entry::Revocation(r) => Some(revocation_record(r).0),
+        Entry::Producer(g) => Some(producer_record(g).0),
+        Entry::ProducerWithdrawn(topic, id) => Some(producer_key(topic, id)),
+    };
+    if canonical.as_deref().map(str::as_bytes) != Some(key) {
+        return Err(Ignored::Malformed);
+    }
+    Ok(entry)
+}
+
+fn parse_loose(key: &[u8], value: Option<&[u8]>) -> Result<Entry, Ignored> {
     let key = std::str::from_utf8(key).map_err(|_| Ignored::UnknownKey)?;
     let parts: Vec<&str> = key.split('/').collect();
     let text = |h: &str| -> Result<String, Ignored> {
@@ -204,7 +223,12 @@ pub struct RegistryFollower {
     share: Option<u8>,
     /// (consumer, topic) pairs some installed grant names.
     granted: BTreeMap<(String, String), BTreeSet<String>>,
+    /// Grant records refused as not valid yet, with when (Unix seconds) to try again.
+    waiting: BTreeMap<Vec<u8>, (Vec<u8>, u64)>,
 }
+
+/// Grant records kept for a retry at most (a flood of future grants is not kept beyond it).
+const WAITING_CAPACITY: usize = 4096;
 
 impl RegistryFollower {
     /// Feeds `target`, taking share `share` of threshold grants.
@@ -213,6 +237,7 @@ impl RegistryFollower {
             target,
             share,
             granted: BTreeMap::new(),
+            waiting: BTreeMap::new(),
         }
     }
 
@@ -234,7 +259,24 @@ impl RegistryFollower {
                 {
                     return Err(Ignored::OtherShare);
                 }
-                self.target.add_grant(&grant).map_err(Ignored::from_error)?;
+                if let Err(e) = self.target.add_grant(&grant) {
+                    let valid_from = grant.not_before().max(
+                        grant
+                            .issued_at()
+                            .saturating_sub(rewrap_core::MAX_ISSUE_SKEW_MS)
+                            / 1000,
+                    );
+                    if e == Error::GrantExpired
+                        && valid_from > crate::now()
+                        && self.waiting.len() < WAITING_CAPACITY
+                    {
+                        // Not valid yet (or this clock is behind): tried again then.
+                        let value = value.unwrap_or_default().to_vec();
+                        self.waiting.insert(key.to_vec(), (value, valid_from));
+                    }
+                    return Err(Ignored::from_error(e));
+                }
+                self.waiting.remove(key);
                 self.granted
                     .entry((grant.consumer().to_string(), grant.topic().to_string()))
                     .or_default()
@@ -272,6 +314,26 @@ impl RegistryFollower {
                 Ok(())
             }
         }
+    }
+
+    /// Applies the grant records that were not valid yet and should be now; returns how many
+    /// were installed.
+    pub fn retry_due(&mut self) -> usize {
+        let now = crate::now();
+        let due: Vec<(Vec<u8>, Vec<u8>)> = self
+            .waiting
+            .iter()
+            .filter(|(_, (_, at))| *at <= now)
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect();
+        let mut installed = 0;
+        for (key, value) in due {
+            self.waiting.remove(&key);
+            if self.apply(&key, Some(&value)).is_ok() {
+                installed += 1;
+            }
+        }
+        installed
     }
 
     /// (consumer, topic) pairs an installed, unrevoked grant names (a grant that expired

@@ -151,9 +151,17 @@ impl DirGrantStore {
         Ok(vec![self.put_one(grant)?])
     }
 
-    /// The sub-store of share `index`.
+    /// The sub-store of share `index`. One made now receives every revocation of this
+    /// store first: a share directory created after a revocation must not serve a copy of a
+    /// grant it voids.
     pub fn share_store(&self, index: u8) -> Result<DirGrantStore, StoreError> {
-        DirGrantStore::open(self.root.join(format!("{SHARE_DIR_PREFIX}{index}")))
+        let share = DirGrantStore::open(self.root.join(format!("{SHARE_DIR_PREFIX}{index}")))?;
+        for (_, revocation) in self.list_revocations()? {
+            if let Ok(r) = revocation {
+                share.put_revocation_here(&r)?;
+            }
+        }
+        Ok(share)
     }
 
     /// The share sub-stores that exist, by index.
@@ -185,6 +193,15 @@ impl DirGrantStore {
     /// one of the same scope is there already; then deletes the grant files it covers (they
     /// would be refused anyway). Returns the revocation files written.
     pub fn put_revocation(&self, revocation: &Revocation) -> Result<Vec<PathBuf>, StoreError> {
+        let mut written = Vec::new();
+        for store in self.with_shares()? {
+            written.extend(store.put_revocation_here(revocation)?);
+        }
+        Ok(written)
+    }
+
+    /// `put_revocation` for this directory only.
+    fn put_revocation_here(&self, revocation: &Revocation) -> Result<Option<PathBuf>, StoreError> {
         let key = revocation
             .delegating_key_id()
             .map_or("all".to_string(), |id| id.to_string());
@@ -192,19 +209,18 @@ impl DirGrantStore {
             "{}{key}.{REVOCATION_EXTENSION}",
             Self::prefix(revocation.topic(), revocation.consumer())
         );
-        let mut written = Vec::new();
-        for store in self.with_shares()? {
-            let path = store.root.join(&name);
-            let held = fs::read(&path)
-                .ok()
-                .and_then(|b| Revocation::from_bytes(&b).ok());
-            if held.is_none_or(|h| h.revoked_at() < revocation.revoked_at()) {
-                written.push(store.write(&name, &revocation.to_bytes())?);
-            }
-            for (path, grant) in store.list_here()? {
-                if grant.is_ok_and(|g| revocation.covers(&g)) {
-                    fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
-                }
+        let path = self.root.join(&name);
+        let held = fs::read(&path)
+            .ok()
+            .and_then(|b| Revocation::from_bytes(&b).ok());
+        let written = if held.is_none_or(|h| h.revoked_at() < revocation.revoked_at()) {
+            Some(self.write(&name, &revocation.to_bytes())?)
+        } else {
+            None
+        };
+        for (path, grant) in self.list_here()? {
+            if grant.is_ok_and(|g| revocation.covers(&g)) {
+                fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
             }
         }
         Ok(written)
@@ -610,8 +626,15 @@ impl GrantSync {
     fn sync_revocations(&mut self, report: &mut SyncReport) -> Result<(), StoreError> {
         let mut current = BTreeMap::new();
         for path in self.store.files_with(REVOCATION_EXTENSION)? {
-            if let Ok(bytes) = fs::read(&path) {
-                current.insert(path, bytes);
+            match fs::read(&path) {
+                Ok(bytes) => {
+                    current.insert(path, bytes);
+                }
+                // Vanished between listing and reading: gone (the re-encryptor keeps it).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // A revocation that cannot be read fails the sync (and so, past the grace,
+                // closes), rather than being skipped.
+                Err(e) => return Err(StoreError::io(&path, e)),
             }
         }
         if self.revocations == current {

@@ -202,20 +202,33 @@ pub fn revoke(place: &Place, topic: &str, who: Revoked<'_>) -> Result<()> {
         } => {
             let admin = Signer::new(keyfile::read_secret(admin)?);
             let key = delegating_key.map(keyfile::read_public).transpose()?;
-            let revocation = Revocation::issue(
-                &mut rewrap::rng(),
-                &admin,
-                topic,
-                consumer,
-                key,
-                rewrap::now_millis(),
-            )?;
-            let covered = store
+            let in_scope: Vec<Grant> = store
                 .snapshot()?
                 .grants
                 .into_iter()
-                .filter(|(_, g)| g.as_ref().is_ok_and(|g| revocation.covers(g)))
-                .count();
+                .filter_map(|(_, g)| g.ok())
+                .filter(|g| {
+                    g.topic() == topic
+                        && g.consumer() == consumer
+                        && key.is_none_or(|k| k == g.delegating_key())
+                })
+                .collect();
+            // Stamped no earlier than the newest grant it revokes: a grant issued by a clock
+            // running ahead (up to the 5 minutes re-encryptors tolerate) is covered too.
+            let at = in_scope
+                .iter()
+                .map(Grant::issued_at)
+                .fold(rewrap::now_millis(), u64::max);
+            let revocation =
+                Revocation::issue(&mut rewrap::rng(), &admin, topic, consumer, key, at)?;
+            if let Some(missed) = in_scope.iter().find(|g| !revocation.covers(g)) {
+                return Err(format!(
+                    "the revocation would not cover a grant issued at {} ms",
+                    missed.issued_at()
+                )
+                .into());
+            }
+            let covered = in_scope.len();
             let written = store.put_revocation(&revocation)?;
             let scope = key.map_or("every key".to_string(), |k| format!("key {}", k.key_id()));
             println!(

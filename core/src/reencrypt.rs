@@ -198,7 +198,7 @@ impl ReEncryptor {
     /// is added to it.
     pub fn add_grant(&mut self, grant: &Grant, now: u64) -> Result<()> {
         let verified = grant.verify(&self.admins, now)?;
-        self.add_verified_grant(grant, verified)
+        self.add_verified_grant_at(grant, verified, now)
     }
 
     /// The administrator keys grants must be signed by.
@@ -209,6 +209,18 @@ impl ReEncryptor {
     /// Installs a grant `verify` already accepted against `admins()` (so a threaded caller can
     /// verify outside its lock). `verified` must come from `grant.verify`.
     pub fn add_verified_grant(&mut self, grant: &Grant, verified: VerifiedGrant) -> Result<()> {
+        self.add_verified_grant_at(grant, verified, u64::MAX / 1000)
+    }
+
+    /// Same, installed at `now` (Unix seconds): a revocation judges the grant as issued no
+    /// later than that, so one from an administrator clock running ahead (within the skew
+    /// `verify` tolerates) is still covered by a revocation made after it was installed.
+    pub fn add_verified_grant_at(
+        &mut self,
+        grant: &Grant,
+        verified: VerifiedGrant,
+        now: u64,
+    ) -> Result<()> {
         if verified.grant() != grant {
             return Err(Error::InvalidArgument("verified grant does not match"));
         }
@@ -261,8 +273,8 @@ impl ReEncryptor {
                     }
                 }
             }
-            Some(existing) => *existing = active(grant, verified.kfrags),
-            None => list.push(active(grant, verified.kfrags)),
+            Some(existing) => *existing = active(grant, verified.kfrags, now),
+            None => list.push(active(grant, verified.kfrags, now)),
         }
         // Cached fragments were made with the old share set.
         self.purge(topic, consumer);
@@ -324,6 +336,22 @@ impl ReEncryptor {
             .insert(consumer.to_string());
         self.purge(topic, consumer);
         Ok(true)
+    }
+
+    /// True when `grant` would be refused as `Revoked` whatever its signature: a held
+    /// revocation covers it, or a grant issued later is held for its pair and key. Cheap, so
+    /// callers ask before verifying (a flood of replayed grants costs no verification).
+    pub fn supersedes(&self, grant: &Grant) -> bool {
+        let key = grant.delegating_key().key_id();
+        self.revocations.values().any(|r| r.covers(grant))
+            || self
+                .grants
+                .get(grant.topic())
+                .and_then(|m| m.get(grant.consumer()))
+                .is_some_and(|list| {
+                    list.iter()
+                        .any(|g| g.delegating_id == key && g.issued_at > grant.issued_at())
+                })
     }
 
     /// Signed revocations held (the latest per scope).
@@ -493,10 +521,10 @@ impl ReEncryptor {
     }
 }
 
-fn active(grant: &Grant, kfrags: Vec<umbral_pre::VerifiedKeyFrag>) -> ActiveGrant {
+fn active(grant: &Grant, kfrags: Vec<umbral_pre::VerifiedKeyFrag>, now: u64) -> ActiveGrant {
     ActiveGrant {
         delegating_id: grant.delegating_key().key_id(),
-        issued_at: grant.issued_at(),
+        issued_at: grant.issued_at().min(now.saturating_mul(1000)),
         consumer_id: grant.consumer_key().key_id(),
         threshold: grant.threshold(),
         not_before: grant.not_before(),

@@ -53,13 +53,70 @@ fn pairs(follower: &RegistryFollower) -> Pairs {
 
 struct Follow {
     consumer: BaseConsumer,
+    topic: String,
+    /// Partitions assigned (the topic may grow: checked every `PARTITION_CHECK`).
+    partitions: BTreeSet<i32>,
     follower: RegistryFollower,
     /// Reasons already logged once.
     logged: BTreeSet<&'static str>,
     applied: u64,
 }
 
+/// How often the follower looks for partitions added to the registry topic.
+const PARTITION_CHECK: Duration = Duration::from_secs(5);
+
+fn partitions_of(consumer: &BaseConsumer, topic: &str) -> Result<BTreeSet<i32>> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .with_context(|| format!("registry topic {topic} metadata"))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
+}
+
 impl Follow {
+    /// Assigns partitions added since the last look, from their beginning, keeping the
+    /// others where they are.
+    fn grow(&mut self) {
+        let found = match partitions_of(&self.consumer, &self.topic) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "rewrap grant registry: metadata unavailable");
+                return;
+            }
+        };
+        if found.is_subset(&self.partitions) {
+            return;
+        }
+        let Ok(mut assignment) = self.consumer.position() else {
+            return;
+        };
+        for &p in found.difference(&self.partitions) {
+            if assignment
+                .add_partition_offset(&self.topic, p, Offset::Beginning)
+                .is_err()
+            {
+                return;
+            }
+        }
+        match self.consumer.assign(&assignment) {
+            Ok(()) => {
+                tracing::info!(
+                    topic = %self.topic,
+                    partitions = found.len(),
+                    "rewrap grant registry: new partitions followed"
+                );
+                self.partitions = found;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "rewrap grant registry: cannot assign new partitions")
+            }
+        }
+    }
+
     /// Applies what one poll returns; true when something was applied.
     fn poll(&mut self, wait: Duration) -> bool {
         let Some(result) = self.consumer.poll(wait) else {
@@ -124,15 +181,7 @@ pub fn follow(
     }
     let consumer: BaseConsumer = client.create().context("registry consumer")?;
     let timeout = Duration::from_secs(10);
-    let metadata = consumer
-        .fetch_metadata(Some(&topic), timeout)
-        .with_context(|| format!("registry topic {topic} metadata"))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
+    let partitions = partitions_of(&consumer, &topic)?;
     if partitions.is_empty() {
         bail!("grant registry topic {topic} does not exist (create it: rewrap grant --registry ... --create-registry)");
     }
@@ -146,6 +195,8 @@ pub fn follow(
     consumer.assign(&assignment)?;
     let mut follow = Follow {
         consumer,
+        topic: topic.clone(),
+        partitions: partitions.clone(),
         follower: RegistryFollower::new(target, config.share),
         logged: BTreeSet::new(),
         applied: 0,
@@ -180,16 +231,27 @@ pub fn follow(
     publish(pairs(&follow.follower));
     std::thread::Builder::new()
         .name("rewrap-registry".into())
-        .spawn(move || loop {
-            if follow.poll(Duration::from_millis(500)) {
-                // Drain what is already there before publishing once.
-                while follow.poll(Duration::ZERO) {}
-                publish(pairs(&follow.follower));
-                tracing::info!(
-                    applied = follow.applied,
-                    pairs = follow.follower.granted().count(),
-                    "rewrap grant registry changed"
-                );
+        .spawn(move || {
+            let mut checked = Instant::now();
+            loop {
+                if checked.elapsed() >= PARTITION_CHECK {
+                    follow.grow();
+                    checked = Instant::now();
+                }
+                if follow.follower.retry_due() > 0 {
+                    publish(pairs(&follow.follower));
+                    tracing::info!("rewrap grant registry: a grant became valid");
+                }
+                if follow.poll(Duration::from_millis(500)) {
+                    // Drain what is already there before publishing once.
+                    while follow.poll(Duration::ZERO) {}
+                    publish(pairs(&follow.follower));
+                    tracing::info!(
+                        applied = follow.applied,
+                        pairs = follow.follower.granted().count(),
+                        "rewrap grant registry changed"
+                    );
+                }
             }
         })
         .context("starting the registry follower")?;

@@ -492,8 +492,8 @@ struct Budgets {
 }
 
 impl Budgets {
-    /// A new connection budget for `consumer`, within the consumer's own.
-    fn connection(&self, consumer: &str) -> MissBudget {
+    /// The connection budget `current` (its tokens kept) within `consumer`'s own.
+    fn connection(&self, consumer: &str, current: &MissBudget) -> MissBudget {
         let mut consumers = self.consumers.lock().unwrap_or_else(|e| e.into_inner());
         if consumers.len() >= CONSUMER_BUDGETS && !consumers.contains_key(consumer) {
             // Only consumers some grant names get here, so this is rare: forget idle budgets.
@@ -503,7 +503,7 @@ impl Budgets {
             .entry(consumer.to_string())
             .or_insert_with(|| Arc::new(MissBudget::per_second(self.per_consumer)))
             .clone();
-        MissBudget::per_second_within(self.per_connection, parent)
+        current.rebased(parent)
     }
 }
 
@@ -822,7 +822,8 @@ impl RewrapReencrypt {
                 let any_grant = consumer.as_deref().is_some_and(|c| granted.any(c));
                 if any_grant && self.misses.0 != consumer {
                     let c = consumer.as_deref().unwrap_or_default();
-                    self.misses = (consumer.clone(), self.shared.budgets.connection(c));
+                    let rebased = self.shared.budgets.connection(c, &self.misses.1);
+                    self.misses = (consumer.clone(), rebased);
                 }
                 let mut scratch = self.shared.take_scratch();
                 let mut changed = false;

@@ -1139,3 +1139,186 @@ fn debug_logging_is_refused() {
     assert!(!out.status.success(), "the proxy started at debug level");
     assert!(log.contains("allow_frame_logging"), "{log}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Miss budgets across client ids (issue 14 attacker review)
+
+fn fresh_session_records(enc: &Encryptor, topic: &str, n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            enc.rotate();
+            let sealed = enc.seal(topic, None, b"x").unwrap();
+            record(i as i64, &sealed.value, &[(EDEK_HEADER, &sealed.edek)])
+        })
+        .collect()
+}
+
+fn collect_cfrags(
+    got: Vec<Vec<(String, Vec<u8>)>>,
+    into: &mut std::collections::BTreeSet<Vec<u8>>,
+) {
+    for (k, v) in got.into_iter().flatten() {
+        if k == CFRAG_HEADER {
+            into.insert(v);
+        }
+    }
+}
+
+/// Several client ids that the topology's `consumers:` map sends to one consumer, one
+/// connection each, fetching records of fresh sessions: all their misses come out of that
+/// consumer's one budget (250/s). Asserts re-encryptions <= 250 * (1 + elapsed) + 50.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn client_ids_mapped_to_one_consumer_share_its_budget() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_POLICY", "off")]);
+    let dir = proxy.dir.path().join("proxy");
+    let topology = std::fs::read_to_string(dir.join("topology.yaml")).unwrap();
+    let aliases: Vec<String> = (0..30).map(|i| format!("alias-{i}")).collect();
+    let map: Vec<String> = aliases
+        .iter()
+        .map(|a| format!("\"{a}\": \"consumer-1\""))
+        .collect();
+    let topology = topology.replacen(
+        "RewrapReencrypt:\n",
+        &format!(
+            "RewrapReencrypt:\n            consumers: {{{}}}\n",
+            map.join(", ")
+        ),
+        1,
+    );
+    std::fs::write(dir.join("topology.yaml"), topology).unwrap();
+    script("proxy.sh", &["restart", dir.to_str().unwrap()], &[]);
+    let topic = format!("attack-alias-budget-{}", nonce());
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    proxy.grant(&topic, "consumer-1", &key, &channel);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let n = 3000;
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(
+        &topic,
+        batch(&fresh_session_records(&enc, &topic, n), Compression::None),
+    );
+    let start = Instant::now();
+    let mut cfrags = std::collections::BTreeSet::new();
+    for alias in &aliases {
+        let mut c = Raw::connect(&proxy.bootstrap, alias);
+        let got = fetched_headers(&c.fetch_by_name(&topic, 16 << 20));
+        assert_eq!(got.len(), n);
+        collect_cfrags(got, &mut cfrags);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let bound = 250.0 * (1.0 + elapsed) + 50.0;
+    eprintln!(
+        "{} aliases in {elapsed:.2} s: {} re-encryptions (bound {bound:.0})",
+        aliases.len(),
+        cfrags.len()
+    );
+    assert!(!cfrags.is_empty(), "aliases are served (the map works)");
+    assert!(
+        (cfrags.len() as f64) <= bound,
+        "client ids mapped to one consumer bypassed its budget"
+    );
+    assert!(proxy.alive());
+}
+
+/// One connection that changes its client id on every Fetch, alternating between two granted
+/// consumers (client-id identity, no SASL): each change builds a new per-connection budget
+/// (a full burst of 100). Asserts the connection's misses stay within the per-connection
+/// budget, 100 * (1 + elapsed) + 50 (the per-consumer budgets allow 2 * 250/s).
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn switching_client_id_renews_the_connection_budget() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_POLICY", "off")]);
+    let topic = format!("attack-switch-{}", nonce());
+    let channel = SecretKey::generate();
+    let (k1, k2) = (SecretKey::generate(), SecretKey::generate());
+    proxy.grant(&topic, "consumer-1", &k1, &channel);
+    proxy.grant(&topic, "consumer-2", &k2, &channel);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let n = 3000;
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(
+        &topic,
+        batch(&fresh_session_records(&enc, &topic, n), Compression::None),
+    );
+    let mut c = Raw::connect(&proxy.bootstrap, "consumer-1");
+    let start = Instant::now();
+    let mut cfrags = std::collections::BTreeSet::new();
+    let fetches = 20;
+    for i in 0..fetches {
+        c.client_id = if i % 2 == 0 {
+            "consumer-1"
+        } else {
+            "consumer-2"
+        }
+        .into();
+        let got = fetched_headers(&c.fetch_by_name(&topic, 16 << 20));
+        collect_cfrags(got, &mut cfrags);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let bound = 100.0 * (1.0 + elapsed) + 50.0;
+    eprintln!(
+        "one connection, {fetches} fetches alternating 2 client ids in {elapsed:.2} s: {} \
+         re-encryptions (per-connection bound {bound:.0}; per-consumer allows {:.0})",
+        cfrags.len(),
+        2.0 * 250.0 * (1.0 + elapsed) + 50.0
+    );
+    assert!(proxy.alive());
+    assert!(
+        (cfrags.len() as f64) <= bound,
+        "switching client id renewed the per-connection budget"
+    );
+}
+
+/// Connections with ever new client ids that no grant names, each fetching granted-looking
+/// records: they must not create per-consumer budget entries (CONSUMER_BUDGETS) or other
+/// per-name state; the proxy's memory stays flat and a granted consumer is still served.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn ungranted_client_ids_do_not_grow_per_consumer_state() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_POLICY", "off")]);
+    let topic = format!("attack-names-{}", nonce());
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    proxy.grant(&topic, "consumer-1", &key, &channel);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(
+        &topic,
+        batch(&fresh_session_records(&enc, &topic, 50), Compression::None),
+    );
+    let mut warm = Raw::connect(&proxy.bootstrap, "warmup");
+    let _ = warm.fetch_by_name(&topic, 1 << 20);
+    let rss0 = memory_mib(proxy.pid(), "VmRSS:");
+    let cpu0 = cpu_seconds(proxy.pid());
+    let n = 3000;
+    let start = Instant::now();
+    for i in 0..n {
+        let name = format!("nobody-{i}-{}", "x".repeat(200));
+        let mut c = Raw::connect(&proxy.bootstrap, &name);
+        let got = fetched_headers(&c.fetch_by_name(&topic, 1 << 20));
+        assert_eq!(count_cfrags(&got), 0);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let rss1 = memory_mib(proxy.pid(), "VmRSS:");
+    let cpu = cpu_seconds(proxy.pid()) - cpu0;
+    let mut c = Raw::connect(&proxy.bootstrap, "consumer-1");
+    let got = fetched_headers(&c.fetch_by_name(&topic, 1 << 20));
+    eprintln!(
+        "{n} ungranted client ids in {elapsed:.1} s: proxy RSS {rss0:.1} -> {rss1:.1} MiB, CPU \
+         {cpu:.2} s; consumer-1 then got {} cfrags for {} records",
+        count_cfrags(&got),
+        got.len()
+    );
+    assert_eq!(count_cfrags(&got), got.len());
+    assert!(
+        rss1 - rss0 < 32.0,
+        "ungranted client ids grew the proxy by {:.1} MiB",
+        rss1 - rss0
+    );
+    assert!(proxy.alive());
+}
