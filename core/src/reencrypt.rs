@@ -354,6 +354,26 @@ impl ReEncryptor {
                 })
     }
 
+    /// True when exactly this grant (same signature, every share it carries) is installed:
+    /// installing it again would change nothing, so callers skip verifying it (a flood of
+    /// copies of a held grant costs a look-up each).
+    pub fn holds(&self, grant: &Grant) -> bool {
+        let key = grant.delegating_key().key_id();
+        self.grants
+            .get(grant.topic())
+            .and_then(|m| m.get(grant.consumer()))
+            .is_some_and(|list| {
+                list.iter().any(|g| {
+                    g.delegating_id == key
+                        && g.signature == *grant.signature()
+                        && grant
+                            .share_indices()
+                            .iter()
+                            .all(|i| g.share_indices.contains(i))
+                })
+            })
+    }
+
     /// Signed revocations held (the latest per scope).
     pub fn revocations(&self) -> impl Iterator<Item = &Revocation> {
         self.revocations.values()
