@@ -31,10 +31,19 @@ resolve_jars() {
 }
 java_opts=(-Xms256m -Xmx512m -Dlog4j.configuration="file:$here/log4j.properties" -cp "$lib/*")
 
-# launch_node DIR: starts the broker of DIR/server.properties, pid in DIR/broker.pid.
+# Cluster nodes (three JVMs starting at once on a small machine): C1 only and the serial
+# collector, for less start-up CPU; a node restarted alone (`broker.sh restart DIR/nodeN`)
+# keeps them (DIR/java.opts).
+cluster_java_opts=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC)
+
+# launch_node DIR: starts the broker of DIR/server.properties (with the JVM options of
+# DIR/java.opts, if any), pid in DIR/broker.pid.
 launch_node() {
+  local -a extra=()
+  [ -f "$1/java.opts" ] && read -r -a extra < "$1/java.opts"
   [ -f "$1/broker.log" ] && cat "$1/broker.log" >> "$1/broker.previous.log"
-  nohup java "${java_opts[@]}" kafka.Kafka "$1/server.properties" > "$1/broker.log" 2>&1 &
+  nohup java ${extra[@]+"${extra[@]}"} "${java_opts[@]}" kafka.Kafka "$1/server.properties" \
+    > "$1/broker.log" 2>&1 &
   echo $! > "$1/broker.pid"
 }
 
@@ -115,6 +124,7 @@ while True:
     node="$dir/node$n" port=${ports[$(((n - 1) * 2))]} cport=${ports[$(((n - 1) * 2 + 1))]}
     mkdir -p "$node/data"
     echo "$port $cport" > "$node/ports"
+    echo "${cluster_java_opts[*]}" > "$node/java.opts"
     echo "127.0.0.1:$port" > "$node/bootstrap"
     cat > "$node/server.properties" <<PROPS
 process.roles=broker,controller
@@ -137,22 +147,24 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
     # Format and start each node in the background: the three JVMs start in parallel.
-    ( java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" \
-        -c "$node/server.properties" > "$node/format.log" 2>&1 && launch_node "$node" ) &
+    ( java "${cluster_java_opts[@]}" "${java_opts[@]}" kafka.tools.StorageTool format \
+        -t "$cluster" -c "$node/server.properties" > "$node/format.log" 2>&1 \
+        && launch_node "$node" ) &
   done
   wait
   echo "$bootstrap" > "$dir/bootstrap"
+  node_alive() { [ -f "$1/broker.pid" ] && kill -0 "$(cat "$1/broker.pid")" 2>/dev/null; }
   cluster_up() {
     local n
     for n in 1 2 3; do
       node_up "$dir/node$n" "${ports[$(((n - 1) * 2))]}" || return 1
-      kill -0 "$(cat "$dir/node$n/broker.pid")" 2>/dev/null || return 1
+      node_alive "$dir/node$n" || return 1
     done
   }
   for _ in $(seq 1 $((90 * 5))); do
     if cluster_up; then cat "$dir/bootstrap"; exit 0; fi
     for n in 1 2 3; do
-      if [ ! -f "$dir/node$n/broker.pid" ] || ! kill -0 "$(cat "$dir/node$n/broker.pid")" 2>/dev/null; then
+      if ! node_alive "$dir/node$n"; then
         echo "cluster node $n exited; logs follow" >&2
         tail -30 "$dir/node$n/format.log" "$dir/node$n/broker.log" >&2 2>/dev/null
         "$0" stop-cluster "$dir"; exit 1

@@ -3,6 +3,8 @@
 # Python (confluent-kafka, kafka-python, C and Java producers), Rust end-to-end and hostile-client
 # suites against it and the proxy binary, and stops the broker whatever the outcome (its log is
 # printed on failure). The Rust suites run one test at a time: one of them restarts the broker.
+# Then (single broker stopped first, to keep peak memory down) a three-broker cluster in
+# KAFKA_DIR-cluster for the Rust `cluster` suite (two proxies), stopped whatever the outcome.
 #
 # Usage: tests/kafka/run-tests.sh KAFKA_DIR TARGET_DIR VENV EXECUTABLES_JSON
 # EXECUTABLES_JSON: the output of `cargo test --workspace --no-run --message-format=json`, so the
@@ -27,7 +29,8 @@ else:
     sys.exit("no test executable named " + sys.argv[2])
 EOF
 }
-kafka_exe=$(test_exe kafka) && hostile_exe=$(test_exe hostile) || exit 1
+kafka_exe=$(test_exe kafka) && hostile_exe=$(test_exe hostile) && cluster_exe=$(test_exe cluster) \
+  && registry_attacks_exe=$(test_exe registry_attacks) || exit 1
 
 rm -rf "$kafka_dir"
 tests/kafka/broker.sh start "$kafka_dir" || exit 1
@@ -40,8 +43,27 @@ export REWRAP_JAVA_CLASSPATH=$repo/jvm/target/classes:$repo/jvm/target/test-clas
 
 "$venv/bin/pytest" -q -p no:cacheprovider -m kafka python/tests \
   && (cd proxy && "$kafka_exe" --ignored --test-threads=1) \
-  && (cd proxy && "$hostile_exe" --ignored --test-threads=1)
+  && (cd proxy && "$hostile_exe" --ignored --test-threads=1) \
+  && (cd proxy && "$registry_attacks_exe" --ignored --test-threads=1)
 rc=$?
 tests/kafka/broker.sh stop "$kafka_dir"
-if [ $rc -ne 0 ]; then tail -40 "$kafka_dir/broker.log"; fi
+if [ $rc -ne 0 ]; then tail -40 "$kafka_dir/broker.log"; exit $rc; fi
+
+cluster_dir=$kafka_dir-cluster
+rm -rf "$cluster_dir"
+cluster_start=$(date +%s)
+if cluster=$(tests/kafka/cluster.sh start "$cluster_dir"); then
+  echo "kafka cluster ($cluster) started in $(($(date +%s) - cluster_start)) s"
+  (cd proxy && REWRAP_KAFKA_CLUSTER_BOOTSTRAP=$cluster REWRAP_KAFKA_CLUSTER_DIR=$cluster_dir \
+    "$cluster_exe" --ignored --test-threads=1)
+  rc=$?
+else
+  rc=1
+fi
+tests/kafka/cluster.sh stop "$cluster_dir"
+if [ $rc -ne 0 ]; then
+  for n in 1 2 3; do
+    echo "--- cluster node $n"; tail -20 "$cluster_dir/node$n/broker.log" 2>/dev/null
+  done
+fi
 exit $rc

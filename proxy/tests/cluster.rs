@@ -1,0 +1,586 @@
+//! End-to-end on a three-broker KRaft cluster (replication factor 3, min.insync.replicas=2)
+//! behind two rewrap proxies configured as Shotover `KafkaSinkCluster` nodes of one group (one
+//! rack each), both following one Kafka grant registry.
+//!
+//! Needs the cluster: `make test-kafka` starts it (tests/kafka/cluster.sh) and runs this with
+//! `--ignored`, setting REWRAP_KAFKA_CLUSTER_BOOTSTRAP and REWRAP_KAFKA_CLUSTER_DIR (the latter
+//! to stop one broker mid-test; it is started again at the end).
+
+mod common;
+
+use common::*;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rewrap::engine::{ProducerGrant, SecretKey, Signer, SigningMode};
+use rewrap::Encryptor;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+const PARTITIONS: i32 = 6;
+
+/// Runs a script of tests/kafka/ and returns its standard output.
+fn script(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new("bash")
+        .arg(repo().join("tests/kafka").join(name))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("REWRAP_PROXY_BIN", env!("CARGO_BIN_EXE_rewrap-proxy"))
+        .env("REWRAP_PROXY_RELOAD_MS", "100")
+        .output()
+        .expect("run script");
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Drives an rdkafka admin future (its work happens on librdkafka's own threads).
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park_timeout(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Both proxies and what they were started with; stopped on drop.
+struct Proxies {
+    dirs: Vec<PathBuf>,
+    /// The proxies' bootstrap list, for clients.
+    bootstrap: String,
+}
+
+impl Proxies {
+    /// Proxy `i` of two KafkaSinkCluster nodes (rack0, rack1) that know each other, each
+    /// following the registry `topic` at `cluster`.
+    fn start(root: &Path, cluster: &str, topic: &str, admin_pub: &Path) -> Proxies {
+        let ports: Vec<String> = (0..2)
+            .map(|_| {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+            })
+            .collect();
+        let peers = ports.join(" ");
+        let mut dirs = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            let dir = root.join(format!("proxy{i}"));
+            let node = i.to_string();
+            let got = script(
+                "proxy.sh",
+                &[
+                    "start",
+                    dir.to_str().unwrap(),
+                    cluster,
+                    &format!("kafka://{cluster}"),
+                    admin_pub.to_str().unwrap(),
+                ],
+                &[
+                    ("REWRAP_PROXY_PEERS", &peers),
+                    ("REWRAP_PROXY_NODE", &node),
+                    ("REWRAP_PROXY_REGISTRY_TOPIC", topic),
+                ],
+            );
+            assert_eq!(&got, port, "proxy {i} listens where its peers expect it");
+            dirs.push(dir);
+        }
+        Proxies {
+            dirs,
+            bootstrap: ports.join(","),
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for (i, dir) in self.dirs.iter().enumerate() {
+            let log = std::fs::read_to_string(dir.join("proxy.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            out += &format!("--- proxy {i} (last 40 lines)\n");
+            for line in tail.into_iter().rev() {
+                out += line;
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Proxy `i`'s Prometheus metrics text.
+    fn metrics(&self, i: usize) -> String {
+        let ports = std::fs::read_to_string(self.dirs[i].join("ports")).unwrap();
+        let port = ports.split_whitespace().nth(1).unwrap();
+        let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        use std::io::{Read as _, Write as _};
+        write!(
+            stream,
+            "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    /// The sum of every sample of `metric` (all label sets) on proxy `i`.
+    fn counter(&self, i: usize, metric: &str) -> f64 {
+        self.metrics(i)
+            .lines()
+            .filter(|l| {
+                l.starts_with(metric) && matches!(l.as_bytes().get(metric.len()), Some(b'{' | b' '))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn alive(&self, i: usize) -> bool {
+        let pid = std::fs::read_to_string(self.dirs[i].join("proxy.pid")).unwrap();
+        Path::new("/proc").join(pid.trim()).exists()
+    }
+}
+
+impl Drop for Proxies {
+    fn drop(&mut self) {
+        for dir in &self.dirs {
+            let _ = Command::new("bash")
+                .arg(repo().join("tests/kafka/proxy.sh"))
+                .args(["stop", dir.to_str().unwrap()])
+                .status();
+        }
+    }
+}
+
+/// A cluster node stopped by the test, started again (same ports and data) on drop.
+struct StoppedNode(PathBuf);
+
+impl Drop for StoppedNode {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo().join("tests/kafka/broker.sh"))
+            .args(["start", self.0.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn producer(cluster: &str) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", cluster)
+        .set("linger.ms", "5")
+        .set("enable.idempotence", "true")
+        .create()
+        .unwrap()
+}
+
+fn consumer(proxies: &str, client_id: &str, group: &str, topic: &str) -> BaseConsumer {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", proxies)
+        .set("client.id", client_id)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "10000")
+        .set("reconnect.backoff.max.ms", "1000")
+        .create()
+        .unwrap();
+    c.subscribe(&[topic]).unwrap();
+    c
+}
+
+/// Seals `per_partition` records into every partition of `topic` (a new session first: the
+/// consumers need new cfrags) and waits until all are acknowledged by the in-sync replicas.
+/// Keys are "LABEL-PARTITION-I"; the payload is the key.
+fn batch(p: &BaseProducer, enc: &Encryptor, topic: &str, label: &str, per_partition: usize) {
+    enc.rotate();
+    for partition in 0..PARTITIONS {
+        for i in 0..per_partition {
+            let key = format!("{label}-{partition}-{i}");
+            let sealed = enc
+                .seal(topic, Some(key.as_bytes()), key.as_bytes())
+                .unwrap();
+            let mut headers = rdkafka::message::OwnedHeaders::new();
+            for (name, value) in sealed.headers() {
+                headers = headers.insert(rdkafka::message::Header {
+                    key: name,
+                    value: Some(value),
+                });
+            }
+            let record = BaseRecord::to(topic)
+                .partition(partition)
+                .key(key.as_str())
+                .payload(sealed.value.as_slice())
+                .headers(headers);
+            p.send(record).map_err(|(e, _)| e).expect("send");
+        }
+    }
+    p.flush(Duration::from_secs(60)).expect("flush");
+}
+
+/// The records of `label` in `got`, by what the consumer made of them: opened keys per
+/// partition and refusals (by error) per partition.
+struct Seen {
+    opened: BTreeMap<i32, BTreeSet<String>>,
+    refused: BTreeMap<String, BTreeSet<i32>>,
+    refused_count: usize,
+}
+
+fn seen(got: &[(String, i64, String, Read)], label: &str) -> Seen {
+    let mut s = Seen {
+        opened: BTreeMap::new(),
+        refused: BTreeMap::new(),
+        refused_count: 0,
+    };
+    for (_, _, key, read) in got {
+        let Some(rest) = key.strip_prefix(&format!("{label}-")) else {
+            continue;
+        };
+        let partition: i32 = rest.split('-').next().unwrap().parse().unwrap();
+        match read {
+            Read::Opened(payload) => {
+                assert_eq!(payload, key.as_bytes(), "a record opens to its own payload");
+                s.opened.entry(partition).or_default().insert(key.clone());
+            }
+            Read::Refused(e) => {
+                s.refused
+                    .entry(format!("{e:?}"))
+                    .or_default()
+                    .insert(partition);
+                s.refused_count += 1;
+            }
+        }
+    }
+    s
+}
+
+impl Seen {
+    /// Every one of `per_partition` records of every partition opened, nothing refused.
+    fn all_opened(&self, per_partition: usize) -> bool {
+        self.refused_count == 0
+            && (0..PARTITIONS).all(|p| self.opened.get(&p).map_or(0, |k| k.len()) == per_partition)
+    }
+
+    /// Every record of `per_partition` per partition refused with MissingCfrag, none opened.
+    fn all_missing_cfrag(&self, per_partition: usize) -> bool {
+        self.opened.is_empty()
+            && self.refused.len() == 1
+            && self.refused.get("MissingCfrag").map_or(0, |p| p.len()) == PARTITIONS as usize
+            && self.refused_count == per_partition * PARTITIONS as usize
+    }
+}
+
+/// The node id leading `partition` of `topic`, from the cluster's own metadata.
+fn leader(p: &BaseProducer, topic: &str, partition: i32) -> i32 {
+    let md = p
+        .client()
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    md.topics()[0]
+        .partitions()
+        .iter()
+        .find(|x| x.id() == partition)
+        .unwrap()
+        .leader()
+}
+
+/// Consumers 1 and 2 (each its own group) read through both proxies and open every record of
+/// every partition of a replicated topic; a revocation of consumer 2 written to the registry
+/// reaches both proxies (consumer 2 gets MissingCfrag on every partition for new sessions
+/// while consumer 1 still opens everything); with the broker leading partition 0 stopped,
+/// consumer 1 keeps reading new records of every partition through the proxies.
+#[test]
+#[ignore = "needs a Kafka cluster: make test-kafka"]
+fn two_proxies_on_a_three_broker_cluster() {
+    let started = Instant::now();
+    let cluster = var("REWRAP_KAFKA_CLUSTER_BOOTSTRAP");
+    let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let prefix = format!("cluster-{:08x}", rand_suffix());
+    let registry = format!("{prefix}-registry");
+    let topic = format!("{prefix}-orders");
+
+    // Keys: administrator, channel (delegating) key, consumers, producer signing key.
+    let admin_key = SecretKey::generate();
+    rewrap::keyfile::write_secret(&d.join("admin.sec"), &admin_key).unwrap();
+    let admin = Signer::new(admin_key);
+    rewrap::keyfile::write_public(&d.join("admin.pub"), &admin.verifying_key()).unwrap();
+    let channel = SecretKey::generate();
+    rewrap::keyfile::write_secret(&d.join("channel.sec"), &channel).unwrap();
+    let (k1, k2) = (SecretKey::generate(), SecretKey::generate());
+    rewrap::keyfile::write_public(&d.join("c1.pub"), &k1.public_key()).unwrap();
+    rewrap::keyfile::write_public(&d.join("c2.pub"), &k2.public_key()).unwrap();
+    let registry_cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--registry", &cluster, "--registry-topic", &registry]);
+        cli(d, &all)
+    };
+
+    // The registry (replicated 3 ways) and the data topic.
+    registry_cli(&[
+        "list",
+        "--create-registry",
+        "--replication-factor",
+        "3",
+        "--json",
+    ]);
+    let admin_client: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &cluster)
+        .create()
+        .unwrap();
+    let created = block_on(admin_client.create_topics(
+        [&NewTopic::new(
+            &topic,
+            PARTITIONS,
+            TopicReplication::Fixed(3),
+        )],
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+    ))
+    .unwrap();
+    assert!(created.iter().all(|r| r.is_ok()), "{created:?}");
+    let p = producer(&cluster);
+    for name in [&registry, &topic] {
+        let md = p
+            .client()
+            .fetch_metadata(Some(name), Duration::from_secs(10))
+            .unwrap();
+        for part in md.topics()[0].partitions() {
+            assert_eq!(part.replicas().len(), 3, "{name} is replicated 3 ways");
+        }
+    }
+
+    let proxies = Proxies::start(d, &cluster, &registry, &d.join("admin.pub"));
+
+    // Grants through the CLI; the producer's grant published to the registry.
+    for (who, key) in [("consumer-1", "c1.pub"), ("consumer-2", "c2.pub")] {
+        registry_cli(&[
+            "grant",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "channel.sec",
+            "--topic",
+            &topic,
+            "--consumer",
+            who,
+            "--consumer-key",
+            key,
+        ]);
+    }
+    let signing = SecretKey::generate();
+    let pg = ProducerGrant::issue(
+        &mut rewrap::rng(),
+        &admin,
+        &topic,
+        &signing.public_key(),
+        0,
+        None,
+    )
+    .unwrap();
+    let (key, value) = rewrap::registry::producer_record(&pg);
+    p.send(
+        BaseRecord::<[u8], [u8]>::to(&registry)
+            .key(key.as_bytes())
+            .payload(&value),
+    )
+    .map_err(|(e, _)| e)
+    .unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    enc.set_signer(Some((&signing, SigningMode::Session)));
+    let decryptor = |k: SecretKey| {
+        let dec = rewrap::Decryptor::new(k, &[admin.verifying_key()]).unwrap();
+        dec.add_producer_grant(&pg).unwrap();
+        dec
+    };
+    let (d1, d2) = (decryptor(k1), decryptor(k2));
+    let c1 = consumer(
+        &proxies.bootstrap,
+        "consumer-1",
+        &format!("{prefix}-one"),
+        &topic,
+    );
+    let c2 = consumer(
+        &proxies.bootstrap,
+        "consumer-2",
+        &format!("{prefix}-two"),
+        &topic,
+    );
+
+    // Until both proxies have read the grants from the registry, a probe may be refused; wait
+    // until a probe batch opens everywhere for both consumers (bounded), then the real batch.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for round in 0.. {
+        let label = format!("probe{round}");
+        batch(&p, &enc, &topic, &label, 1);
+        let ok1 = seen(
+            &drain(&c1, &d1, PARTITIONS as usize, Duration::from_secs(20)),
+            &label,
+        );
+        let ok2 = seen(
+            &drain(&c2, &d2, PARTITIONS as usize, Duration::from_secs(20)),
+            &label,
+        );
+        if ok1.all_opened(1) && ok2.all_opened(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "grants never served: {:?} {:?}\n{}",
+            ok1.refused,
+            ok2.refused,
+            proxies.logs()
+        );
+    }
+    let granted = 20;
+    batch(&p, &enc, &topic, "granted", granted);
+    let got1 = seen(
+        &drain(&c1, &d1, granted * 6, Duration::from_secs(60)),
+        "granted",
+    );
+    let got2 = seen(
+        &drain(&c2, &d2, granted * 6, Duration::from_secs(60)),
+        "granted",
+    );
+    assert!(
+        got1.all_opened(granted),
+        "consumer 1: {:?} {:?}\n{}",
+        got1.opened.values().map(|k| k.len()).collect::<Vec<_>>(),
+        got1.refused,
+        proxies.logs()
+    );
+    assert!(
+        got2.all_opened(granted),
+        "consumer 2: {:?} {:?}",
+        got2.opened.values().map(|k| k.len()).collect::<Vec<_>>(),
+        got2.refused
+    );
+    // Both proxies served fetches (partitions are spread over them by rack).
+    for i in 0..2 {
+        let n = proxies.counter(i, "rewrap_reencryptions");
+        eprintln!("proxy {i}: {n} re-encryptions");
+        assert!(
+            n > 0.0,
+            "proxy {i} re-encrypted nothing:\n{}",
+            proxies.metrics(i)
+        );
+    }
+
+    // Revoke consumer 2 in the registry; both proxies follow it. Wait (bounded) until a new
+    // session is refused on every partition, then check a full batch.
+    let applied: Vec<f64> = (0..2)
+        .map(|i| proxies.counter(i, "rewrap_registry_records_applied"))
+        .collect();
+    let without_cfrag: Vec<f64> = (0..2)
+        .map(|i| proxies.counter(i, "rewrap_records_without_cfrag"))
+        .collect();
+    let revoked = registry_cli(&[
+        "revoke",
+        "--admin",
+        "admin.sec",
+        "--topic",
+        &topic,
+        "--consumer",
+        "consumer-2",
+    ]);
+    assert!(revoked.contains("covers 1 grant(s)"), "{revoked}");
+    let revoked_at = Instant::now();
+    let deadline = revoked_at + Duration::from_secs(30);
+    for round in 0.. {
+        let label = format!("rprobe{round}");
+        batch(&p, &enc, &topic, &label, 1);
+        let probe = seen(
+            &drain(&c2, &d2, PARTITIONS as usize, Duration::from_secs(20)),
+            &label,
+        );
+        if probe.all_missing_cfrag(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "revocation not applied by both proxies: opened {:?}\n{}",
+            probe.opened,
+            proxies.logs()
+        );
+    }
+    eprintln!(
+        "revocation seen on every partition after {:?}",
+        revoked_at.elapsed()
+    );
+    for (i, before) in applied.iter().enumerate() {
+        let now = proxies.counter(i, "rewrap_registry_records_applied");
+        assert!(
+            now > *before,
+            "proxy {i} applied no registry record since the grants"
+        );
+    }
+    let after = 20;
+    batch(&p, &enc, &topic, "after", after);
+    let a1 = seen(
+        &drain(&c1, &d1, after * 6, Duration::from_secs(60)),
+        "after",
+    );
+    let a2 = seen(
+        &drain(&c2, &d2, after * 6, Duration::from_secs(60)),
+        "after",
+    );
+    assert!(
+        a1.all_opened(after),
+        "consumer 1 still reads: {:?}",
+        a1.refused
+    );
+    assert!(
+        a2.all_missing_cfrag(after),
+        "consumer 2 revoked on every partition: opened {:?}, refused {:?}",
+        a2.opened.values().map(|k| k.len()).collect::<Vec<_>>(),
+        a2.refused
+    );
+
+    // Each proxy withheld cfrags from consumer 2 for the partitions it serves.
+    for (i, before) in without_cfrag.iter().enumerate() {
+        let now = proxies.counter(i, "rewrap_records_without_cfrag");
+        eprintln!("proxy {i}: records without cfrag {before} -> {now}");
+        assert!(now > *before, "proxy {i} refused consumer 2 nothing");
+    }
+
+    // Stop the broker leading partition 0 (two in-sync replicas remain): consumer 1 keeps
+    // reading new records of every partition through the proxies.
+    let victim = leader(&p, &topic, 0);
+    assert!((1..=3).contains(&victim), "leader {victim}");
+    let node = cluster_dir.join(format!("node{victim}"));
+    script("broker.sh", &["stop", node.to_str().unwrap()], &[]);
+    let _restart = StoppedNode(node);
+    let degraded = 20;
+    batch(&p, &enc, &topic, "degraded", degraded);
+    let new_leader = leader(&p, &topic, 0);
+    assert_ne!(new_leader, victim, "partition 0 moved to a live broker");
+    let g1 = seen(
+        &drain(&c1, &d1, degraded * 6, Duration::from_secs(90)),
+        "degraded",
+    );
+    assert!(
+        g1.all_opened(degraded),
+        "consumer 1 with broker {victim} down: {:?} {:?}\n{}",
+        g1.opened.values().map(|k| k.len()).collect::<Vec<_>>(),
+        g1.refused,
+        proxies.logs()
+    );
+    assert!(proxies.alive(0) && proxies.alive(1));
+    eprintln!("test body took {:?}", started.elapsed());
+}
