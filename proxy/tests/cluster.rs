@@ -26,24 +26,6 @@ use std::time::{Duration, Instant};
 
 const PARTITIONS: i32 = 6;
 
-/// Runs a script of tests/kafka/ and returns its standard output.
-fn script(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new("bash")
-        .arg(repo().join("tests/kafka").join(name))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("REWRAP_PROXY_BIN", env!("CARGO_BIN_EXE_rewrap-proxy"))
-        .env("REWRAP_PROXY_RELOAD_MS", "100")
-        .output()
-        .expect("run script");
-    assert!(
-        out.status.success(),
-        "{name} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// Drives an rdkafka admin future (its work happens on librdkafka's own threads).
 fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
@@ -85,7 +67,7 @@ impl Proxies {
         for (i, port) in ports.iter().enumerate() {
             let dir = root.join(format!("proxy{i}"));
             let node = i.to_string();
-            let got = script(
+            let got = script_with(
                 "proxy.sh",
                 &[
                     "start",
@@ -564,7 +546,7 @@ fn two_proxies_on_a_three_broker_cluster() {
     let victim = leader(&p, &topic, 0);
     assert!((1..=3).contains(&victim), "leader {victim}");
     let node = cluster_dir.join(format!("node{victim}"));
-    script("broker.sh", &["stop", node.to_str().unwrap()], &[]);
+    script_with("broker.sh", &["stop", node.to_str().unwrap()], &[]);
     let _restart = StoppedNode(node);
     let degraded = 20;
     batch(&p, &enc, &topic, "degraded", degraded);

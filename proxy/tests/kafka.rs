@@ -30,23 +30,6 @@ fn script(name: &str, args: &[&str]) -> String {
     script_with(name, args, &[])
 }
 
-fn script_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new("bash")
-        .arg(repo().join("tests/kafka").join(name))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("REWRAP_PROXY_BIN", env!("CARGO_BIN_EXE_rewrap-proxy"))
-        .env("REWRAP_PROXY_RELOAD_MS", "100")
-        .output()
-        .expect("run script");
-    assert!(
-        out.status.success(),
-        "{name} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// A proxy with its own grant store, an administrator and a unique topic prefix.
 struct World {
     broker: String,

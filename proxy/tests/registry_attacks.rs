@@ -17,24 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{cli, repo, var};
-
-fn proxy_sh(args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new("bash")
-        .arg(repo().join("tests/kafka/proxy.sh"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env("REWRAP_PROXY_BIN", env!("CARGO_BIN_EXE_rewrap-proxy"))
-        .env("REWRAP_PROXY_RELOAD_MS", "100")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "proxy.sh {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use common::{cli, repo, script_with, var};
 
 struct World {
     broker: String,
@@ -86,7 +69,8 @@ impl World {
 
     fn start_proxy(&self) {
         let admin_pub = self.dir.path().join("admin.pub");
-        proxy_sh(
+        script_with(
+            "proxy.sh",
             &[
                 "start",
                 self.proxy_dir().to_str().unwrap(),
@@ -284,7 +268,11 @@ fn revocation_in_a_partition_added_later_applies() {
         let took3 = w.wait_grants(0.0, Duration::from_secs(10));
         eprintln!("revocation in partition 3 applied: {took3:?}");
         // A restarted proxy reads every partition.
-        proxy_sh(&["restart", w.proxy_dir().to_str().unwrap()], &[]);
+        script_with(
+            "proxy.sh",
+            &["restart", w.proxy_dir().to_str().unwrap()],
+            &[],
+        );
         let after_restart = w.wait_grants(0.0, Duration::from_secs(30));
         eprintln!("after restart: {after_restart:?}");
         panic!(
@@ -514,7 +502,7 @@ fn restart_behind_alias_key_replays_serves_a_revoked_consumer() {
     let took = w.wait_grants(0.0, Duration::from_secs(300));
     eprintln!("running proxy applied the revocation behind {replays} alias replays: {took:?}");
     // Restart the proxy (same config), not through proxy.sh (it waits only 10 s).
-    proxy_sh(&["stop", w.proxy_dir().to_str().unwrap()], &[]);
+    script_with("proxy.sh", &["stop", w.proxy_dir().to_str().unwrap()], &[]);
     let dir = w.proxy_dir();
     let log = std::fs::File::create(dir.join("proxy.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_rewrap-proxy"))

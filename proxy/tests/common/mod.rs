@@ -166,3 +166,22 @@ pub fn refusals(got: &[(String, i64, String, Read)]) -> BTreeMap<String, usize> 
     }
     out
 }
+
+/// Runs a script of tests/kafka/ (the proxy binary of this build, a 100 ms reload) with
+/// `env`, and returns its standard output.
+pub fn script_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("tests/kafka").join(name))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("REWRAP_PROXY_BIN", env!("CARGO_BIN_EXE_rewrap-proxy"))
+        .env("REWRAP_PROXY_RELOAD_MS", "100")
+        .output()
+        .expect("run script");
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
