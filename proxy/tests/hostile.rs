@@ -949,6 +949,47 @@ fn reconnecting_does_not_renew_the_miss_budget() {
     assert!(proxy.alive());
 }
 
+/// One 35-byte Fetch v4 request from an unauthenticated client claiming 2^31 topics
+/// (found by the `request_inspect` fuzz target): kafka-protocol 0.15.1 sized the topic array
+/// by the claimed count, a 206 GB allocation that aborted the whole proxy process. With the
+/// patched decoder (vendor/kafka-protocol) the claim fails as a short frame; the proxy lives
+/// and an honest consumer keeps reading.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn a_frame_claiming_billions_of_topics_does_not_abort_the_proxy() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_POLICY", "off")]);
+    let topic = format!("bomb-{}", nonce());
+    let channel = SecretKey::generate();
+    let key = SecretKey::generate();
+    proxy.grant(&topic, "consumer-1", &key, &channel);
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(&topic, batch(&sealed_records(&enc, &topic, 10), Compression::None));
+    let bomb = hex_bytes("0000001f0001000400000000ffffffffffff000000000000000100100000007fffffff");
+    for _ in 0..3 {
+        let mut attacker = TcpStream::connect(&proxy.bootstrap).unwrap();
+        attacker.write_all(&bomb).unwrap();
+        attacker
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut sink = [0u8; 64];
+        let _ = attacker.read(&mut sink); // closed or an error answer, either way
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(proxy.alive(), "the proxy process died");
+    let mut c = Raw::connect(&proxy.bootstrap, "consumer-1");
+    let got = fetched_headers(&c.fetch_by_name(&topic, 1 << 20));
+    assert_eq!(count_cfrags(&got), 10, "an honest consumer is still served");
+}
+
+fn hex_bytes(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // (3) Topic ids
 
