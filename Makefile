@@ -5,7 +5,7 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: generated demo demo-kafka bench-kafka test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
+.PHONY: generated demo demo-kafka bench-kafka bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
@@ -84,6 +84,10 @@ test-kafka: test-python examples-c test-jvm
 bench-kafka:
 	benches/kafka/run.sh
 
+# An honest consumer's fetch throughput with and without a storm of 1,000 new sessions/s.
+bench-miss-storm:
+	benches/kafka/miss_storm.sh
+
 bench-python: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q "./python[test]"
 	$(VENV)/bin/python python/bench/bench_binding.py
@@ -125,5 +129,5 @@ vectors:
 
 # Needs a nightly toolchain and cargo-fuzz; not part of `make test`.
 fuzz-smoke:
-	cd fuzz && for t in envelope edek cfrag grant record; do \
+	cd fuzz && for t in envelope edek cfrag grant record fetch_rewrite request_inspect; do \
 		$(CARGO) +nightly fuzz run $$t -- -max_total_time=30 || exit 1; done

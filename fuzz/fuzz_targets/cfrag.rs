@@ -5,6 +5,6 @@ use rewrap_core::cfrag::CfragRef;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = CfragRef::parse(data) {
-        let _ = (c.threshold(), c.consumer());
+        let _ = (c.threshold(), c.consumer_key_id());
     }
 });

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let mut dec = Decryptor::new(me, &[admin], DecryptorConfig::default()).unwrap();
     let mut headers = vec![(rewrap_core::EDEK_HEADER, edek)];
     headers.extend(cfrags.iter().map(|c| (rewrap_core::CFRAG_HEADER, *c)));
-    let _ = dec.open(0, "t", Some(value), &headers);
+    let _ = dec.open(0, "t", None, Some(value), &headers);
     let mut re = ReEncryptor::new(&[admin], ReEncryptorConfig::default()).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(0);
     let _ = re.reencrypt(&mut rng, 0, "t", edek, "c");
