@@ -965,7 +965,10 @@ fn a_frame_claiming_billions_of_topics_does_not_abort_the_proxy() {
     proxy.grant(&topic, "consumer-1", &key, &channel);
     let enc = Encryptor::new(channel.public_key()).unwrap();
     let mut producer = Raw::connect(&broker, "producer");
-    producer.produce(&topic, batch(&sealed_records(&enc, &topic, 10), Compression::None));
+    producer.produce(
+        &topic,
+        batch(&sealed_records(&enc, &topic, 10), Compression::None),
+    );
     let bomb = hex_bytes("0000001f0001000400000000ffffffffffff000000000000000100100000007fffffff");
     for _ in 0..3 {
         let mut attacker = TcpStream::connect(&proxy.bootstrap).unwrap();
