@@ -8,7 +8,13 @@
 
 mod common;
 
+use common::raw::Raw;
 use common::*;
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, ListOffsetsRequest, ListOffsetsResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -162,6 +168,24 @@ impl Drop for StoppedNode {
     }
 }
 
+/// `topic` with PARTITIONS partitions, replicated 3 ways.
+fn create_topic(cluster: &str, topic: &str) {
+    let admin_client: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", cluster)
+        .create()
+        .unwrap();
+    let created = block_on(admin_client.create_topics(
+        [&NewTopic::new(
+            topic,
+            PARTITIONS,
+            TopicReplication::Fixed(3),
+        )],
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+    ))
+    .unwrap();
+    assert!(created.iter().all(|r| r.is_ok()), "{created:?}");
+}
+
 fn producer(cluster: &str) -> BaseProducer {
     ClientConfig::new()
         .set("bootstrap.servers", cluster)
@@ -172,16 +196,30 @@ fn producer(cluster: &str) -> BaseProducer {
 }
 
 fn consumer(proxies: &str, client_id: &str, group: &str, topic: &str) -> BaseConsumer {
-    let c: BaseConsumer = ClientConfig::new()
+    consumer_with(proxies, client_id, group, topic, &[])
+}
+
+/// A consumer of `topic` with more librdkafka properties (`extra`: TLS, SASL).
+fn consumer_with(
+    proxies: &str,
+    client_id: &str,
+    group: &str,
+    topic: &str,
+    extra: &[(&str, &str)],
+) -> BaseConsumer {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", proxies)
         .set("client.id", client_id)
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .set("session.timeout.ms", "10000")
-        .set("reconnect.backoff.max.ms", "1000")
-        .create()
-        .unwrap();
+        .set("reconnect.backoff.max.ms", "1000");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    let c: BaseConsumer = config.create().unwrap();
     c.subscribe(&[topic]).unwrap();
     c
 }
@@ -322,20 +360,7 @@ fn two_proxies_on_a_three_broker_cluster() {
         "3",
         "--json",
     ]);
-    let admin_client: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &cluster)
-        .create()
-        .unwrap();
-    let created = block_on(admin_client.create_topics(
-        [&NewTopic::new(
-            &topic,
-            PARTITIONS,
-            TopicReplication::Fixed(3),
-        )],
-        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-    ))
-    .unwrap();
-    assert!(created.iter().all(|r| r.is_ok()), "{created:?}");
+    create_topic(&cluster, &topic);
     let p = producer(&cluster);
     for name in [&registry, &topic] {
         let md = p
@@ -565,4 +590,351 @@ fn two_proxies_on_a_three_broker_cluster() {
     );
     assert!(proxies.alive(0) && proxies.alive(1));
     eprintln!("test body took {:?}", started.elapsed());
+}
+
+/// librdkafka properties of a SASL_SSL client trusting the test CA of `tls`.
+fn sasl_ssl(tls: &Path, mechanism: &str, user: &str, password: &str) -> Vec<(String, String)> {
+    [
+        ("security.protocol", "SASL_SSL"),
+        ("ssl.ca.location", tls.join("ca.crt").to_str().unwrap()),
+        ("sasl.mechanisms", mechanism),
+        ("sasl.username", user),
+        ("sasl.password", password),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn borrowed(props: &[(String, String)]) -> Vec<(&str, &str)> {
+    props
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// Whether a client with `props` gets the cluster's metadata through `bootstrap` in 5 s.
+fn metadata_served(bootstrap: &str, props: &[(&str, &str)]) -> bool {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("reconnect.backoff.max.ms", "1000");
+    for (k, v) in props {
+        config.set(*k, *v);
+    }
+    let p: BaseProducer = config.create().unwrap();
+    p.client()
+        .fetch_metadata(None, Duration::from_secs(5))
+        .is_ok()
+}
+
+/// Identities over TLS through the cluster sink, against the cluster's SASL_SSL listeners:
+/// clients reach the proxy over TLS only; alice (SCRAM-SHA-512, Shotover's SCRAM over mTLS:
+/// the proxy's connections to the other brokers authenticate with delegation tokens it
+/// creates for alice over its mTLS connection) and carol (PLAIN over TLS) open every record
+/// of every partition; mallory, a SCRAM user who sets client.id "alice", gets no cfrag; a
+/// wrong password and a plaintext client get nothing. The proxy follows the grant registry
+/// over SASL_SSL too.
+#[test]
+#[ignore = "needs a Kafka cluster: make test-kafka"]
+fn identities_over_tls_through_the_cluster_sink() {
+    let cluster = var("REWRAP_KAFKA_CLUSTER_BOOTSTRAP");
+    let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
+    let tls = cluster_dir.join("tls");
+    let read = |name: &str| {
+        std::fs::read_to_string(cluster_dir.join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (sasl_ssl_bootstrap, mtls_bootstrap) = (read("bootstrap-sasl-ssl"), read("bootstrap-mtls"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let prefix = format!("tls-{:08x}", rand_suffix());
+    let registry = format!("{prefix}-registry");
+    let topic = format!("{prefix}-orders");
+
+    let admin_key = SecretKey::generate();
+    rewrap::keyfile::write_secret(&d.join("admin.sec"), &admin_key).unwrap();
+    let admin = Signer::new(admin_key);
+    rewrap::keyfile::write_public(&d.join("admin.pub"), &admin.verifying_key()).unwrap();
+    let channel = SecretKey::generate();
+    rewrap::keyfile::write_secret(&d.join("channel.sec"), &channel).unwrap();
+    let mut keys: BTreeMap<&str, SecretKey> = ["alice", "carol", "mallory"]
+        .into_iter()
+        .map(|who| (who, SecretKey::generate()))
+        .collect();
+    for (who, key) in &keys {
+        rewrap::keyfile::write_public(&d.join(format!("{who}.pub")), &key.public_key()).unwrap();
+    }
+
+    // The registry is written and read over SASL_SSL (SCRAM-SHA-512 user "registry").
+    let registry_props = sasl_ssl(&tls, "SCRAM-SHA-512", "registry", "registry-secret");
+    let registry_cli = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(["--registry".into(), sasl_ssl_bootstrap.clone()]);
+        all.extend(["--registry-topic".into(), registry.clone()]);
+        for (k, v) in &registry_props {
+            all.extend(["--registry-property".into(), format!("{k}={v}")]);
+        }
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        cli(d, &all)
+    };
+    registry_cli(&[
+        "list",
+        "--create-registry",
+        "--replication-factor",
+        "3",
+        "--json",
+    ]);
+    create_topic(&cluster, &topic);
+    for who in ["alice", "carol"] {
+        registry_cli(&[
+            "grant",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "channel.sec",
+            "--topic",
+            &topic,
+            "--consumer",
+            who,
+            "--consumer-key",
+            &format!("{who}.pub"),
+        ]);
+    }
+    let p = producer(&cluster);
+    let signing = SecretKey::generate();
+    let pg = ProducerGrant::issue(
+        &mut rewrap::rng(),
+        &admin,
+        &topic,
+        &signing.public_key(),
+        0,
+        None,
+    )
+    .unwrap();
+    let (key, value) = rewrap::registry::producer_record(&pg);
+    p.send(
+        BaseRecord::<[u8], [u8]>::to(&registry)
+            .key(key.as_bytes())
+            .payload(&value),
+    )
+    .map_err(|(e, _)| e)
+    .unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+
+    let registry_properties = registry_props
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let proxy_dir = d.join("proxy");
+    let proxy = script_with(
+        "proxy.sh",
+        &[
+            "start",
+            proxy_dir.to_str().unwrap(),
+            &sasl_ssl_bootstrap,
+            &format!("kafka://{sasl_ssl_bootstrap}"),
+            d.join("admin.pub").to_str().unwrap(),
+        ],
+        &[
+            ("REWRAP_PROXY_TLS", tls.to_str().unwrap()),
+            ("REWRAP_PROXY_BROKER_TLS", tls.to_str().unwrap()),
+            ("REWRAP_PROXY_MTLS", &mtls_bootstrap),
+            ("REWRAP_PROXY_REGISTRY_TOPIC", &registry),
+            ("REWRAP_PROXY_REGISTRY_PROPERTIES", &registry_properties),
+        ],
+    );
+    let proxies = Proxies {
+        dirs: vec![proxy_dir],
+        bootstrap: proxy.clone(),
+    };
+
+    // Nothing for a plaintext client or a wrong password.
+    assert!(
+        !metadata_served(&proxy, &[]),
+        "a plaintext client was served by the TLS listener"
+    );
+    let wrong = sasl_ssl(&tls, "SCRAM-SHA-512", "alice", "not-alice-secret");
+    assert!(
+        !metadata_served(&proxy, &borrowed(&wrong)),
+        "a wrong SCRAM password was served"
+    );
+    let wrong = sasl_ssl(&tls, "PLAIN", "carol", "not-carol-secret");
+    assert!(
+        !metadata_served(&proxy, &borrowed(&wrong)),
+        "a wrong PLAIN password was served"
+    );
+
+    let enc = Encryptor::new(channel.public_key()).unwrap();
+    enc.set_signer(Some((&signing, SigningMode::Session)));
+    let mut client = |who: &str, mechanism: &str, client_id: &str| {
+        let props = sasl_ssl(&tls, mechanism, who, &format!("{who}-secret"));
+        let c = consumer_with(
+            &proxy,
+            client_id,
+            &format!("{prefix}-{who}"),
+            &topic,
+            &borrowed(&props),
+        );
+        let key = keys.remove(who).unwrap();
+        let dec = rewrap::Decryptor::new(key, &[admin.verifying_key()]).unwrap();
+        dec.add_producer_grant(&pg).unwrap();
+        (c, dec)
+    };
+    let alice = client("alice", "SCRAM-SHA-512", "alice");
+    let carol = client("carol", "PLAIN", "not-carol");
+    let mallory = client("mallory", "SCRAM-SHA-512", "alice");
+
+    // Until the proxy has read the grants from the registry a probe may be refused.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for round in 0.. {
+        let label = format!("probe{round}");
+        batch(&p, &enc, &topic, &label, 1);
+        let a = seen(
+            &drain(&alice.0, &alice.1, 6, Duration::from_secs(20)),
+            &label,
+        );
+        let c = seen(
+            &drain(&carol.0, &carol.1, 6, Duration::from_secs(20)),
+            &label,
+        );
+        if a.all_opened(1) && c.all_opened(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "grants never served over TLS: alice {:?} {:?}, carol {:?} {:?}\n{}",
+            a.opened,
+            a.refused,
+            c.opened,
+            c.refused,
+            proxies.logs()
+        );
+    }
+    let n = 10;
+    batch(&p, &enc, &topic, "secure", n);
+    for (who, (c, dec)) in [("alice", &alice), ("carol", &carol)] {
+        let got = seen(&drain(c, dec, n * 6, Duration::from_secs(60)), "secure");
+        assert!(
+            got.all_opened(n),
+            "{who} over TLS: {:?} {:?}\n{}",
+            got.opened.values().map(|k| k.len()).collect::<Vec<_>>(),
+            got.refused,
+            proxies.logs()
+        );
+    }
+    let stolen = seen(
+        &drain(&mallory.0, &mallory.1, n * 6, Duration::from_secs(60)),
+        "secure",
+    );
+    assert!(
+        stolen.all_missing_cfrag(n),
+        "mallory (SCRAM, client.id alice): opened {:?}, refused {:?}",
+        stolen.opened.values().map(|k| k.len()).collect::<Vec<_>>(),
+        stolen.refused
+    );
+    // The proxy's connections to other brokers used delegation tokens made over mTLS.
+    let tokens = proxies.counter(0, "shotover_kafka_delegation_token_creation_seconds_count");
+    eprintln!("delegation tokens created: {tokens}");
+    assert!(tokens >= 1.0, "no delegation token was created");
+    assert!(proxies.alive(0));
+}
+
+/// Shotover's SCRAM over mTLS, tried as an attacker would:
+/// - it made a delegation token for the user name of every SCRAM client-first message it saw,
+///   before the broker had checked anything (and kept re-creating it), so any client that
+///   connects could fill the cluster's metadata with tokens;
+/// - it read the user name from every SCRAM message, the client-final included, where Kafka
+///   accepts and ignores an `n=` attribute: mallory, proving her own password and adding
+///   `n=alice`, had the proxy's connections to the other brokers log in with a token for
+///   alice.
+///
+/// Tokens are now made only for the user of the client-first message, after the broker
+/// accepted the exchange.
+#[test]
+#[ignore = "needs a Kafka cluster: make test-kafka"]
+fn scram_over_mtls_tokens_only_for_the_authenticated_user() {
+    let cluster = var("REWRAP_KAFKA_CLUSTER_BOOTSTRAP");
+    let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
+    let tls = cluster_dir.join("tls");
+    let read = |name: &str| {
+        std::fs::read_to_string(cluster_dir.join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let topic = format!("tokens-{:08x}", rand_suffix());
+    create_topic(&cluster, &topic);
+    let dir = tempfile::tempdir().unwrap();
+    // A plaintext client listener (the raw client below speaks no TLS); TLS and SCRAM over
+    // mTLS towards the brokers, as in production.
+    let proxy_dir = dir.path().join("proxy");
+    let proxy = script_with(
+        "proxy.sh",
+        &[
+            "passthrough",
+            proxy_dir.to_str().unwrap(),
+            &read("bootstrap-sasl-ssl"),
+        ],
+        &[
+            ("REWRAP_PROXY_BROKER_TLS", tls.to_str().unwrap()),
+            ("REWRAP_PROXY_MTLS", &read("bootstrap-mtls")),
+        ],
+    );
+    let proxies = Proxies {
+        dirs: vec![proxy_dir.clone()],
+        bootstrap: proxy.clone(),
+    };
+    for i in 0..12 {
+        let user = match i % 2 {
+            0 => "alice".to_owned(),
+            _ => format!("ghost-{i}-{:08x}", rand_suffix()),
+        };
+        let mut raw = Raw::connect(&proxy, "scram-probe");
+        raw.sasl_handshake("SCRAM-SHA-256");
+        // The client-first message only; this client never proves anything.
+        let first = raw.sasl_authenticate(format!("n,,n={user},r=c{i:08}").as_bytes());
+        eprintln!("{user}: server-first error code {}", first.error_code);
+    }
+    // Mallory proves her own password and adds n=alice to the client-final message, then asks
+    // for the offsets of every partition: the proxy opens connections to the brokers leading
+    // them, with a delegation token.
+    let mut mallory = Raw::connect(&proxy, "mallory");
+    mallory.scram("mallory", "mallory-secret", ",n=alice");
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.clone())))
+            .with_partitions(
+                (0..PARTITIONS)
+                    .map(|p| {
+                        ListOffsetsPartition::default()
+                            .with_partition_index(p)
+                            .with_timestamp(-1)
+                    })
+                    .collect(),
+            )]);
+    let offsets: ListOffsetsResponse = mallory.call(ApiKey::ListOffsets, 1, &request);
+    let answered: usize = offsets.topics.iter().map(|t| t.partitions.len()).sum();
+    assert_eq!(answered, PARTITIONS as usize, "{offsets:?}");
+    // Token creation is asynchronous (one round trip to the controller over mTLS).
+    std::thread::sleep(Duration::from_secs(3));
+    let log = std::fs::read_to_string(proxy_dir.join("proxy.log")).unwrap();
+    let mut tokens_for: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("Delegation token for \"").nth(1)?.split('"').next())
+        .collect();
+    tokens_for.sort();
+    tokens_for.dedup();
+    eprintln!("delegation tokens created for {tokens_for:?}");
+    assert_eq!(
+        tokens_for,
+        ["mallory"],
+        "tokens for users who did not authenticate\n{}",
+        proxies.logs()
+    );
+    assert!(proxies.alive(0));
 }

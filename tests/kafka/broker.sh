@@ -9,6 +9,15 @@
 #                            in DIR/node1..node3, started in parallel; waits until all three
 #                            answer; prints and writes DIR/bootstrap (host:port,host:port,...)
 #                            One node: `broker.sh stop|restart DIR/nodeN` (same ports, data).
+#                            Each node also has a SASL_SSL listener (SCRAM-SHA-512,
+#                            SCRAM-SHA-256 and PLAIN; users alice, carol, mallory and
+#                            registry, password NAME-secret for both mechanisms) and an SSL
+#                            listener that requires a client certificate (for the proxies'
+#                            SCRAM-over-mTLS delegation tokens, principal
+#                            User:CN=rewrap-proxy); certificates from certs.sh in DIR/tls;
+#                            bootstrap lists in DIR/bootstrap-sasl-ssl and DIR/bootstrap-mtls.
+#                            No authorizer: the test cluster has no ACLs (README "TLS and
+#                            SASL" gives the production settings).
 #   broker.sh stop-cluster DIR -> stops the three nodes
 # REWRAP_KAFKA_SASL_USERS="alice:pw bob:pw" makes the client listener SASL_PLAINTEXT with the
 # PLAIN mechanism and those users (plus "admin:admin-secret" for the broker itself).
@@ -107,21 +116,37 @@ PROPS
   ;;
 start-cluster)
   resolve_jars
-  # Six distinct free ports: client and controller port of each node.
+  # Twelve distinct free ports: client (plaintext), controller, SASL_SSL and mTLS port of
+  # each node.
   ports=()
-  while [ ${#ports[@]} -lt 6 ]; do
+  while [ ${#ports[@]} -lt 12 ]; do
     p=$(free_port)
     case " ${ports[*]-} " in *" $p "*) ;; *) ports+=("$p") ;; esac
   done
-  voters="1@127.0.0.1:${ports[1]},2@127.0.0.1:${ports[3]},3@127.0.0.1:${ports[5]}"
-  bootstrap="127.0.0.1:${ports[0]},127.0.0.1:${ports[2]},127.0.0.1:${ports[4]}"
+  voters="1@127.0.0.1:${ports[1]},2@127.0.0.1:${ports[5]},3@127.0.0.1:${ports[9]}"
+  bootstrap="127.0.0.1:${ports[0]},127.0.0.1:${ports[4]},127.0.0.1:${ports[8]}"
+  echo "127.0.0.1:${ports[2]},127.0.0.1:${ports[6]},127.0.0.1:${ports[10]}" \
+    > "$dir/bootstrap-sasl-ssl"
+  echo "127.0.0.1:${ports[3]},127.0.0.1:${ports[7]},127.0.0.1:${ports[11]}" > "$dir/bootstrap-mtls"
+  tls="$dir/tls"
+  "$here/certs.sh" "$tls"
+  # The delegation-token secret (shared by the nodes) and the test users' credentials.
+  token_secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+  plain_users="" scram_args=()
+  for u in alice carol mallory registry; do
+    plain_users="$plain_users user_$u=\"$u-secret\""
+    for m in SCRAM-SHA-512 SCRAM-SHA-256; do
+      scram_args+=(--add-scram "$m=[name=$u,password=$u-secret]")
+    done
+  done
   # A Kafka Uuid (16 random bytes, unpadded base64url, not starting with '-'), without a JVM.
   cluster=$(python3 -c 'import base64, os
 while True:
     u = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
     if not u.startswith("-"): print(u); break')
   for n in 1 2 3; do
-    node="$dir/node$n" port=${ports[$(((n - 1) * 2))]} cport=${ports[$(((n - 1) * 2 + 1))]}
+    node="$dir/node$n" port=${ports[$(((n - 1) * 4))]} cport=${ports[$(((n - 1) * 4 + 1))]}
+    sport=${ports[$(((n - 1) * 4 + 2))]} mport=${ports[$(((n - 1) * 4 + 3))]}
     mkdir -p "$node/data"
     echo "$port $cport" > "$node/ports"
     echo "${cluster_java_opts[*]}" > "$node/java.opts"
@@ -131,11 +156,21 @@ process.roles=broker,controller
 node.id=$n
 broker.rack=rack$((n - 1))
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SECURE://127.0.0.1:$sport,MTLS://127.0.0.1:$mport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SECURE://127.0.0.1:$sport,MTLS://127.0.0.1:$mport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL,MTLS:SSL
 inter.broker.listener.name=PLAINTEXT
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.crt
+listener.name.mtls.ssl.client.auth=required
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+delegation.token.secret.key=$token_secret
 log.dirs=$node/data
 num.partitions=1
 default.replication.factor=3
@@ -148,7 +183,7 @@ auto.create.topics.enable=true
 PROPS
     # Format and start each node in the background: the three JVMs start in parallel.
     ( java "${cluster_java_opts[@]}" "${java_opts[@]}" kafka.tools.StorageTool format \
-        -t "$cluster" -c "$node/server.properties" > "$node/format.log" 2>&1 \
+        -t "$cluster" -c "$node/server.properties" "${scram_args[@]}" > "$node/format.log" 2>&1 \
         && launch_node "$node" ) &
   done
   wait
@@ -157,7 +192,7 @@ PROPS
   cluster_up() {
     local n
     for n in 1 2 3; do
-      node_up "$dir/node$n" "${ports[$(((n - 1) * 2))]}" || return 1
+      node_up "$dir/node$n" "${ports[$(((n - 1) * 4))]}" || return 1
       node_alive "$dir/node$n" || return 1
     done
   }

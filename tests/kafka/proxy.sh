@@ -19,7 +19,16 @@
 #              REWRAP_PROXY_PEERS="HOST:PORT HOST:PORT ..." with REWRAP_PROXY_NODE=i (0-based):
 #              start node i of a group of KafkaSinkCluster proxies that know each other (node
 #              j: rack "rack<j>", broker_id j), listening on the i-th address; BROKER may then
-#              be a comma-separated bootstrap list (all of it becomes first_contact_points).
+#              be a comma-separated bootstrap list (all of it becomes first_contact_points),
+#              REWRAP_PROXY_TLS=DIR (certs.sh output): the client listener on TLS with
+#              DIR/proxy.{crt,key},
+#              REWRAP_PROXY_BROKER_TLS=DIR: the sink's connections to BROKER on TLS (CA
+#              DIR/ca.crt, host names verified),
+#              REWRAP_PROXY_MTLS=HOST:PORT,... (with REWRAP_PROXY_BROKER_TLS, cluster sink): SASL
+#              SCRAM through Shotover's authorize_scram_over_mtls, delegation tokens created
+#              over mTLS (client certificate DIR/proxy.{crt,key}) at those broker listeners,
+#              REWRAP_PROXY_REGISTRY_PROPERTIES="KEY=VALUE ..." (librdkafka properties of the
+#              registry follower: TLS, SASL).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -65,23 +74,51 @@ write_config() {
                 rack: \"rack$j\"
                 broker_id: $j"
   done
+  local tls="${REWRAP_PROXY_TLS:-}" listener_tls="" sink_tls="" mtls="" m mtls_points=""
+  if [ -n "$tls" ]; then
+    tls="$(cd "$tls" && pwd)"
+    listener_tls="
+      tls:
+        certificate_path: \"$tls/proxy.crt\"
+        private_key_path: \"$tls/proxy.key\""
+  fi
+  tls="${REWRAP_PROXY_BROKER_TLS:-}"
+  if [ -n "$tls" ]; then
+    tls="$(cd "$tls" && pwd)"
+    sink_tls="
+            tls:
+              certificate_authority_path: \"$tls/ca.crt\"
+              verify_hostname: true"
+    if [ -n "${REWRAP_PROXY_MTLS:-}" ]; then
+      for m in ${REWRAP_PROXY_MTLS//,/ }; do mtls_points+="${mtls_points:+, }\"$m\""; done
+      mtls="
+            authorize_scram_over_mtls:
+              mtls_port_contact_points: [$mtls_points]
+              tls:
+                certificate_authority_path: \"$tls/ca.crt\"
+                certificate_path: \"$tls/proxy.crt\"
+                private_key_path: \"$tls/proxy.key\"
+                verify_hostname: true
+              delegation_token_lifetime_seconds: 86400"
+    fi
+  fi
   if [ "${REWRAP_PROXY_SINK:-cluster}" = single ]; then
     # KafkaSinkSingle connects to the proxy's own address with the broker's port.
     sink="        - KafkaSinkSingle:
             destination_port: $bport
-            connect_timeout_ms: 3000"
+            connect_timeout_ms: 3000$sink_tls"
   else
     sink="        - KafkaSinkCluster:
             first_contact_points: [$contacts]
             shotover_nodes:$nodes
             local_shotover_broker_id: $node
-            connect_timeout_ms: 3000"
+            connect_timeout_ms: 3000$sink_tls$mtls"
   fi
   cat > "$dir/topology.yaml" <<YAML
 sources:
   - Kafka:
       name: "rewrap"
-      listen_addr: "127.0.0.1:$port"
+      listen_addr: "127.0.0.1:$port"$listener_tls
       chain:
 $transform$sink
 YAML
@@ -143,6 +180,14 @@ start)
     if [ -n "${REWRAP_PROXY_SHARE:-}" ]; then
       source_yaml+="
               share: $REWRAP_PROXY_SHARE"
+    fi
+    if [ -n "${REWRAP_PROXY_REGISTRY_PROPERTIES:-}" ]; then
+      source_yaml+="
+              properties:"
+      for p in $REWRAP_PROXY_REGISTRY_PROPERTIES; do
+        source_yaml+="
+                \"${p%%=*}\": \"${p#*=}\""
+      done
     fi
     ;;
   *) source_yaml="grant_store: \"$grants\"" ;;

@@ -2,6 +2,8 @@
 //! sealed records, draining a consumer and what it made of each record.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod raw;
+
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};

@@ -1,0 +1,189 @@
+//! A raw Kafka protocol client over plain TCP, for requests no real client sends (hostile
+//! tests): one request at a time, header and body encoded with kafka-protocol.
+
+use bytes::{Bytes, BytesMut};
+use hmac::{Hmac, Mac};
+use kafka_protocol::messages::{
+    ApiKey, RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use sha2::{Digest, Sha256};
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::Duration;
+
+pub struct Raw {
+    pub stream: TcpStream,
+    client_id: String,
+    correlation: i32,
+}
+
+impl Raw {
+    pub fn connect(addr: &str, client_id: &str) -> Raw {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        Raw {
+            stream,
+            client_id: client_id.into(),
+            correlation: 0,
+        }
+    }
+
+    /// Sends one request; returns its correlation id.
+    pub fn send<Req: Encodable>(&mut self, key: ApiKey, version: i16, body: &Req) -> i32 {
+        self.correlation += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
+        let mut buf = BytesMut::new();
+        header
+            .encode(&mut buf, key.request_header_version(version))
+            .unwrap();
+        body.encode(&mut buf, version).unwrap();
+        let mut frame = (buf.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&buf);
+        self.stream.write_all(&frame).unwrap();
+        self.correlation
+    }
+
+    /// The next response's body, or the I/O error (a timeout: no answer in time).
+    pub fn receive<Resp: Decodable>(&mut self, key: ApiKey, version: i16) -> std::io::Result<Resp> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len)?;
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.stream.read_exact(&mut body)?;
+        let mut bytes = Bytes::from(body);
+        ResponseHeader::decode(&mut bytes, key.response_header_version(version)).unwrap();
+        Ok(Resp::decode(&mut bytes, version).unwrap())
+    }
+
+    pub fn call<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        body: &Req,
+    ) -> Resp {
+        self.send(key, version, body);
+        self.receive(key, version).unwrap()
+    }
+
+    pub fn sasl_handshake(&mut self, mechanism: &str) {
+        let r: SaslHandshakeResponse = self.call(
+            ApiKey::SaslHandshake,
+            1,
+            &SaslHandshakeRequest::default()
+                .with_mechanism(StrBytes::from_string(mechanism.into())),
+        );
+        assert_eq!(r.error_code, 0, "handshake {mechanism}");
+    }
+
+    pub fn sasl_authenticate(&mut self, bytes: &[u8]) -> SaslAuthenticateResponse {
+        self.call(
+            ApiKey::SaslAuthenticate,
+            2,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::copy_from_slice(bytes)),
+        )
+    }
+
+    pub fn plain(&mut self, user: &str, password: &str) {
+        self.sasl_handshake("PLAIN");
+        let r = self.sasl_authenticate(format!("\0{user}\0{password}").as_bytes());
+        assert_eq!(r.error_code, 0, "PLAIN {user}: {:?}", r.error_message);
+    }
+
+    /// SCRAM-SHA-256 as `user`, with `extra` attributes put into the client-final message
+    /// before the proof (Kafka accepts and ignores attributes there).
+    pub fn scram(&mut self, user: &str, password: &str, extra: &str) {
+        self.sasl_handshake("SCRAM-SHA-256");
+        let cnonce = super::rand_suffix();
+        let first_bare = format!("n={user},r={cnonce:08x}");
+        let r = self.sasl_authenticate(format!("n,,{first_bare}").as_bytes());
+        assert_eq!(r.error_code, 0, "SCRAM first: {:?}", r.error_message);
+        let server_first = String::from_utf8(r.auth_bytes.to_vec()).unwrap();
+        let attr = |k: &str| {
+            server_first
+                .split(',')
+                .find_map(|f| f.strip_prefix(k))
+                .unwrap()
+                .to_string()
+        };
+        let (snonce, salt, iterations) = (attr("r="), attr("s="), attr("i="));
+        let salt = base64_decode(&salt);
+        let salted = hi(password.as_bytes(), &salt, iterations.parse().unwrap());
+        let client_key = hmac(&salted, b"Client Key");
+        let stored_key = Sha256::digest(client_key);
+        let without_proof = format!("c=biws,r={snonce}");
+        let auth_message = format!("{first_bare},{server_first},{without_proof}");
+        let signature = hmac(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(signature.iter())
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let fin = format!("{without_proof}{extra},p={}", base64_encode(&proof));
+        let r = self.sasl_authenticate(fin.as_bytes());
+        assert_eq!(r.error_code, 0, "SCRAM final: {:?}", r.error_message);
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+/// RFC 5802 Hi(): PBKDF2 with HMAC-SHA-256, one block.
+fn hi(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mut u = hmac(password, &[salt, &1u32.to_be_bytes()].concat());
+    let mut out = u;
+    for _ in 1..iterations {
+        u = hmac(password, &u);
+        out.iter_mut().zip(u.iter()).for_each(|(o, x)| *o ^= x);
+    }
+    out
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let v = B64.iter().position(|&x| x == c).unwrap() as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}

@@ -1,0 +1,2 @@
+pub mod cassandra;
+pub mod kafka;

@@ -1,0 +1,3 @@
+pub mod peers_rewrite;
+pub mod sink_cluster;
+pub mod sink_single;

@@ -1,0 +1,2 @@
+pub mod sink_cluster;
+pub mod sink_single;

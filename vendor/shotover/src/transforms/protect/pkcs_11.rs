@@ -1,0 +1,1 @@
+// TODO -> https://github.com/mheese/rust-pkcs11
