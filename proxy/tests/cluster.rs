@@ -899,6 +899,25 @@ fn scram_over_mtls_tokens_only_for_the_authenticated_user() {
         let first = raw.sasl_authenticate(format!("n,,n={user},r=c{i:08}").as_bytes());
         eprintln!("{user}: server-first error code {}", first.error_code);
     }
+    // Token creation is asynchronous (one round trip to the controller over mTLS).
+    std::thread::sleep(Duration::from_secs(3));
+    let tokens_for = || {
+        let log = std::fs::read_to_string(proxy_dir.join("proxy.log")).unwrap();
+        let mut names: Vec<String> = log
+            .lines()
+            .filter_map(|l| l.split("Delegation token for \"").nth(1)?.split('"').next())
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let unauthenticated = tokens_for();
+    eprintln!("tokens after the unauthenticated clients: {unauthenticated:?}");
+    assert!(
+        unauthenticated.is_empty(),
+        "unauthenticated SCRAM clients made the proxy create tokens for {unauthenticated:?}"
+    );
     // Mallory proves her own password and adds n=alice to the client-final message, then asks
     // for the offsets of every partition: the proxy opens connections to the brokers leading
     // them, with a delegation token.
@@ -920,15 +939,8 @@ fn scram_over_mtls_tokens_only_for_the_authenticated_user() {
     let offsets: ListOffsetsResponse = mallory.call(ApiKey::ListOffsets, 1, &request);
     let answered: usize = offsets.topics.iter().map(|t| t.partitions.len()).sum();
     assert_eq!(answered, PARTITIONS as usize, "{offsets:?}");
-    // Token creation is asynchronous (one round trip to the controller over mTLS).
     std::thread::sleep(Duration::from_secs(3));
-    let log = std::fs::read_to_string(proxy_dir.join("proxy.log")).unwrap();
-    let mut tokens_for: Vec<&str> = log
-        .lines()
-        .filter_map(|l| l.split("Delegation token for \"").nth(1)?.split('"').next())
-        .collect();
-    tokens_for.sort();
-    tokens_for.dedup();
+    let tokens_for = tokens_for();
     eprintln!("delegation tokens created for {tokens_for:?}");
     assert_eq!(
         tokens_for,
