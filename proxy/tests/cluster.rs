@@ -168,6 +168,76 @@ impl Drop for StoppedNode {
     }
 }
 
+/// A new administrator (d/admin.sec, d/admin.pub) and channel key (d/channel.sec).
+fn admin_and_channel(d: &Path) -> (Signer, SecretKey) {
+    let admin_key = SecretKey::generate();
+    rewrap::keyfile::write_secret(&d.join("admin.sec"), &admin_key).unwrap();
+    let admin = Signer::new(admin_key);
+    rewrap::keyfile::write_public(&d.join("admin.pub"), &admin.verifying_key()).unwrap();
+    let channel = SecretKey::generate();
+    rewrap::keyfile::write_secret(&d.join("channel.sec"), &channel).unwrap();
+    (admin, channel)
+}
+
+/// A new producer signing key, its producer grant for `topic` published to `registry`.
+fn publish_producer_grant(
+    p: &BaseProducer,
+    registry: &str,
+    admin: &Signer,
+    topic: &str,
+) -> (SecretKey, ProducerGrant) {
+    let signing = SecretKey::generate();
+    let pg = ProducerGrant::issue(
+        &mut rewrap::rng(),
+        admin,
+        topic,
+        &signing.public_key(),
+        0,
+        None,
+    )
+    .unwrap();
+    let (key, value) = rewrap::registry::producer_record(&pg);
+    p.send(
+        BaseRecord::<[u8], [u8]>::to(registry)
+            .key(key.as_bytes())
+            .payload(&value),
+    )
+    .map_err(|(e, _)| e)
+    .unwrap();
+    p.flush(Duration::from_secs(30)).unwrap();
+    (signing, pg)
+}
+
+/// The CLI (in `d`) against the registry topic `registry` at `bootstrap`, with more
+/// librdkafka properties `props`.
+fn registry_cli(
+    d: &Path,
+    bootstrap: &str,
+    registry: &str,
+    props: &[(String, String)],
+    args: &[&str],
+) -> String {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(["--registry", bootstrap, "--registry-topic", registry].map(String::from));
+    for (k, v) in props {
+        all.extend(["--registry-property".into(), format!("{k}={v}")]);
+    }
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    cli(d, &all)
+}
+
+/// The registry, replicated 3 ways (created by `registry_cli`), and `topic`.
+fn create_registry_and_topic(registry_cli: &dyn Fn(&[&str]) -> String, cluster: &str, topic: &str) {
+    registry_cli(&[
+        "list",
+        "--create-registry",
+        "--replication-factor",
+        "3",
+        "--json",
+    ]);
+    create_topic(cluster, topic);
+}
+
 /// `topic` with PARTITIONS partitions, replicated 3 ways.
 fn create_topic(cluster: &str, topic: &str) {
     let admin_client: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -337,30 +407,13 @@ fn two_proxies_on_a_three_broker_cluster() {
     let topic = format!("{prefix}-orders");
 
     // Keys: administrator, channel (delegating) key, consumers, producer signing key.
-    let admin_key = SecretKey::generate();
-    rewrap::keyfile::write_secret(&d.join("admin.sec"), &admin_key).unwrap();
-    let admin = Signer::new(admin_key);
-    rewrap::keyfile::write_public(&d.join("admin.pub"), &admin.verifying_key()).unwrap();
-    let channel = SecretKey::generate();
-    rewrap::keyfile::write_secret(&d.join("channel.sec"), &channel).unwrap();
+    let (admin, channel) = admin_and_channel(d);
     let (k1, k2) = (SecretKey::generate(), SecretKey::generate());
     rewrap::keyfile::write_public(&d.join("c1.pub"), &k1.public_key()).unwrap();
     rewrap::keyfile::write_public(&d.join("c2.pub"), &k2.public_key()).unwrap();
-    let registry_cli = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--registry", &cluster, "--registry-topic", &registry]);
-        cli(d, &all)
-    };
-
+    let registry_cli = |args: &[&str]| registry_cli(d, &cluster, &registry, &[], args);
     // The registry (replicated 3 ways) and the data topic.
-    registry_cli(&[
-        "list",
-        "--create-registry",
-        "--replication-factor",
-        "3",
-        "--json",
-    ]);
-    create_topic(&cluster, &topic);
+    create_registry_and_topic(&registry_cli, &cluster, &topic);
     let p = producer(&cluster);
     for name in [&registry, &topic] {
         let md = p
@@ -376,39 +429,9 @@ fn two_proxies_on_a_three_broker_cluster() {
 
     // Grants through the CLI; the producer's grant published to the registry.
     for (who, key) in [("consumer-1", "c1.pub"), ("consumer-2", "c2.pub")] {
-        registry_cli(&[
-            "grant",
-            "--admin",
-            "admin.sec",
-            "--delegating",
-            "channel.sec",
-            "--topic",
-            &topic,
-            "--consumer",
-            who,
-            "--consumer-key",
-            key,
-        ]);
+        registry_cli(&grant_args(&topic, who, key));
     }
-    let signing = SecretKey::generate();
-    let pg = ProducerGrant::issue(
-        &mut rewrap::rng(),
-        &admin,
-        &topic,
-        &signing.public_key(),
-        0,
-        None,
-    )
-    .unwrap();
-    let (key, value) = rewrap::registry::producer_record(&pg);
-    p.send(
-        BaseRecord::<[u8], [u8]>::to(&registry)
-            .key(key.as_bytes())
-            .payload(&value),
-    )
-    .map_err(|(e, _)| e)
-    .unwrap();
-    p.flush(Duration::from_secs(30)).unwrap();
+    let (signing, pg) = publish_producer_grant(&p, &registry, &admin, &topic);
     let enc = Encryptor::new(channel.public_key()).unwrap();
     enc.set_signer(Some((&signing, SigningMode::Session)));
     let decryptor = |k: SecretKey| {
@@ -592,6 +615,14 @@ fn two_proxies_on_a_three_broker_cluster() {
     eprintln!("test body took {:?}", started.elapsed());
 }
 
+/// The trimmed content of a file the cluster script wrote (bootstrap lists).
+fn cluster_file(cluster_dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(cluster_dir.join(name))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
 /// librdkafka properties of a SASL_SSL client trusting the test CA of `tls`.
 fn sasl_ssl(tls: &Path, mechanism: &str, user: &str, password: &str) -> Vec<(String, String)> {
     [
@@ -641,12 +672,7 @@ fn identities_over_tls_through_the_cluster_sink() {
     let cluster = var("REWRAP_KAFKA_CLUSTER_BOOTSTRAP");
     let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
     let tls = cluster_dir.join("tls");
-    let read = |name: &str| {
-        std::fs::read_to_string(cluster_dir.join(name))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
+    let read = |name: &str| cluster_file(&cluster_dir, name);
     let (sasl_ssl_bootstrap, mtls_bootstrap) = (read("bootstrap-sasl-ssl"), read("bootstrap-mtls"));
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -654,12 +680,7 @@ fn identities_over_tls_through_the_cluster_sink() {
     let registry = format!("{prefix}-registry");
     let topic = format!("{prefix}-orders");
 
-    let admin_key = SecretKey::generate();
-    rewrap::keyfile::write_secret(&d.join("admin.sec"), &admin_key).unwrap();
-    let admin = Signer::new(admin_key);
-    rewrap::keyfile::write_public(&d.join("admin.pub"), &admin.verifying_key()).unwrap();
-    let channel = SecretKey::generate();
-    rewrap::keyfile::write_secret(&d.join("channel.sec"), &channel).unwrap();
+    let (admin, channel) = admin_and_channel(d);
     let mut keys: BTreeMap<&str, SecretKey> = ["alice", "carol", "mallory"]
         .into_iter()
         .map(|who| (who, SecretKey::generate()))
@@ -670,59 +691,14 @@ fn identities_over_tls_through_the_cluster_sink() {
 
     // The registry is written and read over SASL_SSL (SCRAM-SHA-512 user "registry").
     let registry_props = sasl_ssl(&tls, "SCRAM-SHA-512", "registry", "registry-secret");
-    let registry_cli = |args: &[&str]| {
-        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        all.extend(["--registry".into(), sasl_ssl_bootstrap.clone()]);
-        all.extend(["--registry-topic".into(), registry.clone()]);
-        for (k, v) in &registry_props {
-            all.extend(["--registry-property".into(), format!("{k}={v}")]);
-        }
-        let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        cli(d, &all)
-    };
-    registry_cli(&[
-        "list",
-        "--create-registry",
-        "--replication-factor",
-        "3",
-        "--json",
-    ]);
-    create_topic(&cluster, &topic);
+    let registry_cli =
+        |args: &[&str]| registry_cli(d, &sasl_ssl_bootstrap, &registry, &registry_props, args);
+    create_registry_and_topic(&registry_cli, &cluster, &topic);
     for who in ["alice", "carol"] {
-        registry_cli(&[
-            "grant",
-            "--admin",
-            "admin.sec",
-            "--delegating",
-            "channel.sec",
-            "--topic",
-            &topic,
-            "--consumer",
-            who,
-            "--consumer-key",
-            &format!("{who}.pub"),
-        ]);
+        registry_cli(&grant_args(&topic, who, &format!("{who}.pub")));
     }
     let p = producer(&cluster);
-    let signing = SecretKey::generate();
-    let pg = ProducerGrant::issue(
-        &mut rewrap::rng(),
-        &admin,
-        &topic,
-        &signing.public_key(),
-        0,
-        None,
-    )
-    .unwrap();
-    let (key, value) = rewrap::registry::producer_record(&pg);
-    p.send(
-        BaseRecord::<[u8], [u8]>::to(&registry)
-            .key(key.as_bytes())
-            .payload(&value),
-    )
-    .map_err(|(e, _)| e)
-    .unwrap();
-    p.flush(Duration::from_secs(30)).unwrap();
+    let (signing, pg) = publish_producer_grant(&p, &registry, &admin, &topic);
 
     let registry_properties = registry_props
         .iter()
@@ -860,12 +836,7 @@ fn scram_over_mtls_tokens_only_for_the_authenticated_user() {
     let cluster = var("REWRAP_KAFKA_CLUSTER_BOOTSTRAP");
     let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
     let tls = cluster_dir.join("tls");
-    let read = |name: &str| {
-        std::fs::read_to_string(cluster_dir.join(name))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
+    let read = |name: &str| cluster_file(&cluster_dir, name);
     let topic = format!("tokens-{:08x}", rand_suffix());
     create_topic(&cluster, &topic);
     let dir = tempfile::tempdir().unwrap();

@@ -1110,19 +1110,7 @@ fn grant_registry_in_kafka() {
     let (k1, k2) = (SecretKey::generate(), SecretKey::generate());
     rewrap::keyfile::write_public(&d.join("c1.pub"), &k1.public_key()).unwrap();
     // Consumer 1 granted with the CLI; consumer 2's grant written here, to replay it later.
-    w.registry_cli(&[
-        "grant",
-        "--admin",
-        "admin.sec",
-        "--delegating",
-        "channel.sec",
-        "--topic",
-        &topic,
-        "--consumer",
-        "consumer-1",
-        "--consumer-key",
-        "c1.pub",
-    ]);
+    w.registry_cli(&grant_args(&topic, "consumer-1", "c1.pub"));
     let terms = GrantTerms::one_of_one(&topic, "consumer-2", k2.public_key(), 0);
     let g2 = Grant::issue(&mut rewrap::rng(), &w.admin, &channel, &terms).unwrap();
     let g2_records: Vec<(String, Option<Vec<u8>>)> = rewrap::registry::grant_records(&g2)

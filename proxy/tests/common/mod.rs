@@ -43,6 +43,24 @@ pub fn cli(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `rewrap grant` arguments for the CLI run in a directory holding admin.sec and channel.sec:
+/// `who` granted `topic` for the public key file `key`.
+pub fn grant_args<'a>(topic: &'a str, who: &'a str, key: &'a str) -> [&'a str; 11] {
+    [
+        "grant",
+        "--admin",
+        "admin.sec",
+        "--delegating",
+        "channel.sec",
+        "--topic",
+        topic,
+        "--consumer",
+        who,
+        "--consumer-key",
+        key,
+    ]
+}
+
 pub fn rand_suffix() -> u32 {
     let mut b = [0u8; 4];
     rand_core::RngCore::fill_bytes(&mut rewrap::rng(), &mut b);
