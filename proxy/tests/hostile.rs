@@ -7,17 +7,13 @@
 //! identity a connection gets cfrags for, the proxy's CPU (from /proc/<pid>/stat) and memory
 //! (VmHWM), and that an honest consumer keeps reading.
 
+mod common;
+
 use bytes::{Buf, Bytes, BytesMut};
-use hmac::{Hmac, Mac};
+use common::raw::Raw;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    ApiKey, FetchRequest, FetchResponse, MetadataRequest, MetadataResponse, ProduceRequest,
-    ProduceResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
-    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
-};
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
@@ -26,7 +22,6 @@ use rewrap::engine::{
     CFRAG_HEADER, CHANNEL_SIG_HEADER, EDEK_HEADER, SIG_HEADER,
 };
 use rewrap::{Decryptor, DirGrantStore, Encryptor, Grant};
-use sha2::{Digest, Sha256};
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -186,6 +181,11 @@ impl Proxy {
     fn alive(&self) -> bool {
         Path::new("/proc").join(self.pid().to_string()).exists()
     }
+
+    /// What the proxy has logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("proxy/proxy.log")).unwrap_or_default()
+    }
 }
 
 impl Drop for Proxy {
@@ -234,229 +234,6 @@ fn broker_pid() -> u32 {
     let dir = PathBuf::from(var("REWRAP_KAFKA_DIR"));
     let pid = std::fs::read_to_string(dir.join("broker.pid")).unwrap();
     pid.trim().parse().unwrap()
-}
-
-// ---------------------------------------------------------------------------------------------
-// A raw Kafka connection: exactly the bytes a hostile client chooses.
-
-struct Raw {
-    stream: TcpStream,
-    client_id: String,
-    correlation: i32,
-}
-
-impl Raw {
-    fn connect(addr: &str, client_id: &str) -> Raw {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        Raw {
-            stream,
-            client_id: client_id.into(),
-            correlation: 0,
-        }
-    }
-
-    fn send<Req: Encodable>(&mut self, key: ApiKey, version: i16, body: &Req) -> i32 {
-        self.correlation += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(key as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())));
-        let mut buf = BytesMut::new();
-        header
-            .encode(&mut buf, key.request_header_version(version))
-            .unwrap();
-        body.encode(&mut buf, version).unwrap();
-        let mut frame = (buf.len() as u32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&buf);
-        self.stream.write_all(&frame).unwrap();
-        self.correlation
-    }
-
-    /// The next response's body, or the I/O error (a timeout: no answer in time).
-    fn receive<Resp: Decodable>(&mut self, key: ApiKey, version: i16) -> std::io::Result<Resp> {
-        let mut len = [0u8; 4];
-        self.stream.read_exact(&mut len)?;
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.stream.read_exact(&mut body)?;
-        let mut bytes = Bytes::from(body);
-        ResponseHeader::decode(&mut bytes, key.response_header_version(version)).unwrap();
-        Ok(Resp::decode(&mut bytes, version).unwrap())
-    }
-
-    fn call<Req: Encodable, Resp: Decodable>(
-        &mut self,
-        key: ApiKey,
-        version: i16,
-        body: &Req,
-    ) -> Resp {
-        self.send(key, version, body);
-        self.receive(key, version).unwrap()
-    }
-
-    fn sasl_handshake(&mut self, mechanism: &str) {
-        let r: SaslHandshakeResponse = self.call(
-            ApiKey::SaslHandshake,
-            1,
-            &SaslHandshakeRequest::default()
-                .with_mechanism(StrBytes::from_string(mechanism.into())),
-        );
-        assert_eq!(r.error_code, 0, "handshake {mechanism}");
-    }
-
-    fn sasl_authenticate(&mut self, bytes: &[u8]) -> SaslAuthenticateResponse {
-        self.call(
-            ApiKey::SaslAuthenticate,
-            2,
-            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::copy_from_slice(bytes)),
-        )
-    }
-
-    fn plain(&mut self, user: &str, password: &str) {
-        self.sasl_handshake("PLAIN");
-        let r = self.sasl_authenticate(format!("\0{user}\0{password}").as_bytes());
-        assert_eq!(r.error_code, 0, "PLAIN {user}: {:?}", r.error_message);
-    }
-
-    /// SCRAM-SHA-256 as `user`, with `extra` attributes put into the client-final message
-    /// before the proof (Kafka accepts and ignores attributes there).
-    fn scram(&mut self, user: &str, password: &str, extra: &str) {
-        self.sasl_handshake("SCRAM-SHA-256");
-        let cnonce = nonce();
-        let first_bare = format!("n={user},r={cnonce}");
-        let r = self.sasl_authenticate(format!("n,,{first_bare}").as_bytes());
-        assert_eq!(r.error_code, 0, "SCRAM first: {:?}", r.error_message);
-        let server_first = String::from_utf8(r.auth_bytes.to_vec()).unwrap();
-        let attr = |k: &str| {
-            server_first
-                .split(',')
-                .find_map(|f| f.strip_prefix(k))
-                .unwrap()
-                .to_string()
-        };
-        let (snonce, salt, iterations) = (attr("r="), attr("s="), attr("i="));
-        let salt = base64_decode(&salt);
-        let salted = hi(password.as_bytes(), &salt, iterations.parse().unwrap());
-        let client_key = hmac(&salted, b"Client Key");
-        let stored_key = Sha256::digest(client_key);
-        let without_proof = format!("c=biws,r={snonce}");
-        let auth_message = format!("{first_bare},{server_first},{without_proof}");
-        let signature = hmac(&stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key
-            .iter()
-            .zip(signature.iter())
-            .map(|(a, b)| a ^ b)
-            .collect();
-        let fin = format!("{without_proof}{extra},p={}", base64_encode(&proof));
-        let r = self.sasl_authenticate(fin.as_bytes());
-        assert_eq!(r.error_code, 0, "SCRAM final: {:?}", r.error_message);
-    }
-
-    fn fetch_by_name(&mut self, topic: &str, max_bytes: i32) -> FetchResponse {
-        let request = FetchRequest::default()
-            .with_max_wait_ms(500)
-            .with_min_bytes(1)
-            .with_max_bytes(max_bytes)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic(TopicName(StrBytes::from_string(topic.into())))
-                .with_partitions(vec![FetchPartition::default()
-                    .with_partition(0)
-                    .with_fetch_offset(0)
-                    .with_partition_max_bytes(max_bytes)])]);
-        self.call(ApiKey::Fetch, 12, &request)
-    }
-
-    fn produce(&mut self, topic: &str, batch: Bytes) {
-        let request = ProduceRequest::default()
-            .with_acks(1)
-            .with_timeout_ms(10_000)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(topic.into())))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(0)
-                    .with_records(Some(batch))])]);
-        // A Metadata request creates the topic (the broker auto-creates on metadata only).
-        let metadata = MetadataRequest::default()
-            .with_allow_auto_topic_creation(true)
-            .with_topics(Some(vec![MetadataRequestTopic::default()
-                .with_name(Some(TopicName(StrBytes::from_string(topic.into()))))]));
-        let mut code = 0;
-        for _ in 0..20 {
-            let _: MetadataResponse = self.call(ApiKey::Metadata, 9, &metadata);
-            let r: ProduceResponse = self.call(ApiKey::Produce, 9, &request);
-            let p = &r.responses[0].partition_responses[0];
-            code = p.error_code;
-            if code == 0 {
-                return;
-            }
-            eprintln!(
-                "produce: error {code} {:?} {:?}",
-                p.error_message, p.record_errors
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        panic!("produce to {topic} kept failing: error {code}");
-    }
-}
-
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut m = <HmacSha256 as Mac>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().into()
-}
-
-/// RFC 5802 Hi(): PBKDF2 with HMAC-SHA-256, one block.
-fn hi(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
-    let mut u = hmac(password, &[salt, &1u32.to_be_bytes()].concat());
-    let mut out = u;
-    for _ in 1..iterations {
-        u = hmac(password, &u);
-        out.iter_mut().zip(u.iter()).for_each(|(o, x)| *o ^= x);
-    }
-    out
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    let mut bits = 0u32;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in text.bytes().filter(|&c| c != b'=') {
-        let v = B64.iter().position(|&x| x == c).unwrap() as u32;
-        bits = (bits << 6) | v;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
 }
 
 fn record(offset: i64, value: &[u8], headers: &[(&str, &[u8])]) -> Record {
@@ -984,6 +761,174 @@ fn a_frame_claiming_billions_of_topics_does_not_abort_the_proxy() {
     let mut c = Raw::connect(&proxy.bootstrap, "consumer-1");
     let got = fetched_headers(&c.fetch_by_name(&topic, 1 << 20));
     assert_eq!(count_cfrags(&got), 10, "an honest consumer is still served");
+}
+
+/// Whether the peer closed `stream` (end of stream or a reset) within its read timeout.
+fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut sink = [0u8; 64];
+    loop {
+        match stream.read(&mut sink) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
+
+/// An unauthenticated client declares a 2 GiB frame and streams 300 MiB of it: Shotover's
+/// decoder buffered every byte until the frame was whole, with no bound, so each such
+/// connection cost the proxy its size in memory. The patched decoder refuses the frame at its
+/// 4 length bytes (`max_request_bytes`, Kafka's `socket.request.max.bytes`, 100 MiB): the
+/// connection closes, the proxy's peak memory stays flat and an honest consumer is served.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn a_frame_declaring_gigabytes_is_refused_before_it_is_buffered() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_POLICY", "off")]);
+    let topic = format!("huge-{}", nonce());
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(
+        &topic,
+        batch(&[record(0, b"hello", &[])], Compression::None),
+    );
+    let mut warm = Raw::connect(&proxy.bootstrap, "warmup");
+    let _ = warm.fetch_by_name(&topic, 1 << 20);
+    let before = memory_mib(proxy.pid(), "VmHWM:");
+
+    let mut attacker = TcpStream::connect(&proxy.bootstrap).unwrap();
+    attacker
+        .set_write_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    attacker.write_all(&(2u32 << 30).to_be_bytes()).unwrap();
+    let chunk = vec![0x41u8; 1 << 20];
+    let mut streamed = 0;
+    while streamed < 300 && attacker.write_all(&chunk).is_ok() {
+        streamed += 1;
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let peak = memory_mib(proxy.pid(), "VmHWM:");
+    attacker
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let closed = closed_by_peer(&mut attacker);
+    drop(attacker);
+
+    let mut honest = Raw::connect(&proxy.bootstrap, "honest");
+    let got = fetched_headers(&honest.fetch_by_name(&topic, 1 << 20));
+    eprintln!(
+        "2 GiB declared, {streamed} MiB accepted, closed by the proxy: {closed}; proxy peak \
+         {before:.0} -> {peak:.0} MiB"
+    );
+    assert!(
+        peak - before < 64.0,
+        "the proxy buffered the frame: peak grew by {:.0} MiB",
+        peak - before
+    );
+    assert!(closed, "the proxy kept the connection open");
+    assert!(
+        proxy.log().contains("declaring 2147483648 bytes"),
+        "no log line names the refused size"
+    );
+    assert_eq!(got.len(), 1, "an honest consumer is still served");
+    assert!(proxy.alive());
+}
+
+/// Request frames too short for a request header (1 byte, empty) and a request with an unknown
+/// api key: Shotover's decoder sliced and unwrapped them, panicking the connection's task. The
+/// patched decoder refuses them as decode errors: the connection closes, nothing panics, and
+/// the proxy serves on.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn malformed_request_headers_close_the_connection_without_a_panic() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let proxy = Proxy::start(&broker, &[("REWRAP_PROXY_POLICY", "off")]);
+    let topic = format!("malformed-{}", nonce());
+    let mut producer = Raw::connect(&broker, "producer");
+    producer.produce(
+        &topic,
+        batch(&[record(0, b"hello", &[])], Compression::None),
+    );
+    let frames = [
+        "0000000141",                   // a 1-byte frame (5 bytes on the wire)
+        "00000000",                     // an empty frame
+        "0000000a270f000000000001ffff", // api key 9999 v0, correlation 1, null client id
+    ];
+    for frame in frames {
+        let mut attacker = TcpStream::connect(&proxy.bootstrap).unwrap();
+        attacker.write_all(&hex_bytes(frame)).unwrap();
+        attacker
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(
+            closed_by_peer(&mut attacker),
+            "{frame}: connection left open"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let log = proxy.log();
+    assert!(!log.contains("panicked"), "the proxy panicked:\n{log}");
+    assert!(log.contains("unknown api key 9999"), "{log}");
+    assert!(log.contains("shorter than a request header"), "{log}");
+    let mut honest = Raw::connect(&proxy.bootstrap, "honest");
+    let got = fetched_headers(&honest.fetch_by_name(&topic, 1 << 20));
+    assert_eq!(got.len(), 1, "an honest consumer is still served");
+    assert!(proxy.alive());
+}
+
+/// On a listener that requires SASL (`require_sasl`), a client that has not authenticated may
+/// declare no more than `max_unauthenticated_request_bytes` (512 KiB, Kafka's
+/// `sasl.server.max.receive.size`): a 700 KiB frame is refused at its length. Once the broker
+/// accepted the client's PLAIN exchange, the same size goes through (a 700 KiB produce).
+#[test]
+#[ignore = "needs Kafka's jars: make test-kafka"]
+fn frames_before_sasl_authentication_have_the_smaller_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker_dir = dir.path().join("broker");
+    let broker = script(
+        "broker.sh",
+        &["start", broker_dir.to_str().unwrap()],
+        &[("REWRAP_KAFKA_SASL_USERS", "alice:alice-pw")],
+    );
+    let _stop = OwnBroker(broker_dir);
+    let proxy = Proxy::start(
+        &broker,
+        &[
+            ("REWRAP_PROXY_SINK", "single"),
+            ("REWRAP_PROXY_REQUIRE_SASL", "1"),
+            ("REWRAP_PROXY_POLICY", "off"),
+        ],
+    );
+    let size: u32 = 700 << 10;
+
+    let mut attacker = TcpStream::connect(&proxy.bootstrap).unwrap();
+    attacker.write_all(&size.to_be_bytes()).unwrap();
+    let _ = attacker.write_all(&vec![0u8; 64 << 10]);
+    attacker
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(
+        closed_by_peer(&mut attacker),
+        "an unauthenticated {size}-byte frame was accepted"
+    );
+    assert!(
+        proxy
+            .log()
+            .contains("max_unauthenticated_request_bytes is 524288"),
+        "{}",
+        proxy.log()
+    );
+
+    let topic = format!("sasl-bound-{}", nonce());
+    let mut alice = Raw::connect(&proxy.bootstrap, "alice");
+    alice.plain("alice", "alice-pw");
+    let value = vec![7u8; size as usize];
+    alice.produce(&topic, batch(&[record(0, &value, &[])], Compression::None));
+    assert!(proxy.alive());
 }
 
 fn hex_bytes(text: &str) -> Vec<u8> {

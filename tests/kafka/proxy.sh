@@ -14,6 +14,8 @@
 #              REWRAP_PROXY_POLICIES="TOPIC=POLICY ..." (per-topic overrides),
 #              REWRAP_PROXY_SEED=FILE (channel signing seed: 64 hex characters, mode 0600),
 #              REWRAP_PROXY_MISSES_PER_CONSUMER=N (re-encryption misses per second per consumer),
+#              REWRAP_PROXY_REQUIRE_SASL=1 (the listener requires SASL: frames before the client
+#              authenticated are bounded by max_unauthenticated_request_bytes, default 512 KiB),
 #              REWRAP_PROXY_REGISTRY_TOPIC, REWRAP_PROXY_SHARE (with GRANTS = kafka://BOOTSTRAP:
 #              follow the Kafka grant registry instead of a directory store),
 #              REWRAP_PROXY_PEERS="HOST:PORT HOST:PORT ..." with REWRAP_PROXY_NODE=i (0-based):
@@ -65,7 +67,11 @@ write_config() {
     node=0
   fi
   echo "$port $mport" > "$dir/ports"
-  local sink contacts="" nodes="" j
+  local sink contacts="" nodes="" j limits=""
+  if [ -n "${REWRAP_PROXY_REQUIRE_SASL:-}" ]; then
+    limits="      require_sasl: true
+"
+  fi
   for b in ${broker//,/ }; do contacts+="${contacts:+, }\"$b\""; done
   for j in "${!peer_list[@]}"; do
     nodes+="
@@ -119,7 +125,7 @@ sources:
   - Kafka:
       name: "rewrap"
       listen_addr: "127.0.0.1:$port"$listener_tls
-      chain:
+$limits      chain:
 $transform$sink
 YAML
   cat > "$dir/config.yaml" <<YAML

@@ -1,11 +1,16 @@
 //! A raw Kafka protocol client over plain TCP, for requests no real client sends (hostile
-//! tests): one request at a time, header and body encoded with kafka-protocol.
+//! tests): one request at a time, header and body encoded with kafka-protocol; SASL PLAIN and
+//! SCRAM-SHA-256 by hand (with attributes a real client would not send).
 
 use bytes::{Bytes, BytesMut};
 use hmac::{Hmac, Mac};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
-    SaslHandshakeRequest, SaslHandshakeResponse,
+    ApiKey, FetchRequest, FetchResponse, MetadataRequest, MetadataResponse, ProduceRequest,
+    ProduceResponse, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use sha2::{Digest, Sha256};
@@ -15,7 +20,7 @@ use std::time::Duration;
 
 pub struct Raw {
     pub stream: TcpStream,
-    client_id: String,
+    pub client_id: String,
     correlation: i32,
 }
 
@@ -88,6 +93,52 @@ impl Raw {
             2,
             &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::copy_from_slice(bytes)),
         )
+    }
+
+    pub fn fetch_by_name(&mut self, topic: &str, max_bytes: i32) -> FetchResponse {
+        let request = FetchRequest::default()
+            .with_max_wait_ms(500)
+            .with_min_bytes(1)
+            .with_max_bytes(max_bytes)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(topic.into())))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(max_bytes)])]);
+        self.call(ApiKey::Fetch, 12, &request)
+    }
+
+    pub fn produce(&mut self, topic: &str, batch: Bytes) {
+        let request = ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(10_000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.into())))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch))])]);
+        // A Metadata request creates the topic (the broker auto-creates on metadata only).
+        let metadata = MetadataRequest::default()
+            .with_allow_auto_topic_creation(true)
+            .with_topics(Some(vec![MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_string(topic.into()))))]));
+        let mut code = 0;
+        for _ in 0..20 {
+            let _: MetadataResponse = self.call(ApiKey::Metadata, 9, &metadata);
+            let r: ProduceResponse = self.call(ApiKey::Produce, 9, &request);
+            let p = &r.responses[0].partition_responses[0];
+            code = p.error_code;
+            if code == 0 {
+                return;
+            }
+            eprintln!(
+                "produce: error {code} {:?} {:?}",
+                p.error_message, p.record_errors
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        panic!("produce to {topic} kept failing: error {code}");
     }
 
     pub fn plain(&mut self, user: &str, password: &str) {

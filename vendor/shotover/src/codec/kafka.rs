@@ -8,7 +8,9 @@ use bytes::BytesMut;
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 use metrics::Histogram;
-use std::sync::mpsc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -22,6 +24,65 @@ pub struct RequestHeader {
 pub struct KafkaCodecBuilder {
     direction: Direction,
     message_latency: Histogram,
+    // rewrap patch: bounds on the frames a client may declare (sources only)
+    limits: Option<RequestLimits>,
+}
+
+// rewrap patch: bounds on a request frame's declared length, checked as soon as its 4 length
+// bytes are read and before anything is buffered for it (Kafka's `socket.request.max.bytes`
+// and, while a SASL listener's client has not authenticated, `sasl.server.max.receive.size`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RequestLimits {
+    /// Every request frame, in bytes after the length prefix.
+    pub max_request_bytes: u32,
+    /// Frames before the client's SASL exchange succeeded; `None` when the listener does
+    /// not require SASL (there is no authentication to wait for).
+    pub max_unauthenticated_request_bytes: Option<u32>,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_request_bytes: 104_857_600,
+            max_unauthenticated_request_bytes: None,
+        }
+    }
+}
+
+impl KafkaCodecBuilder {
+    // rewrap patch: the request bounds of a source's connections
+    pub fn with_request_limits(mut self, limits: RequestLimits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+}
+
+// rewrap patch: a source connection's authentication as its two codec halves see it. The
+// decoder records, for each SASL token the client sends, whether it is the mechanism's last
+// (PLAIN: the only one; SCRAM: the client-final); the encoder takes one record per SASL answer
+// it sends back (Kafka answers in order) and marks the connection authenticated when the answer
+// to a last token carries no error. Mechanisms the codec cannot follow never complete here.
+#[derive(Default)]
+struct SaslProgress {
+    authenticated: AtomicBool,
+    last_token: Mutex<VecDeque<bool>>,
+}
+
+impl SaslProgress {
+    fn authenticated(&self) -> bool {
+        self.authenticated.load(Ordering::Acquire)
+    }
+
+    fn token_sent(&self, last: bool) {
+        self.last_token.lock().unwrap().push_back(last);
+    }
+
+    fn answered(&self, accepted: bool) {
+        let last = self.last_token.lock().unwrap().pop_front();
+        if accepted && last == Some(true) {
+            self.authenticated.store(true, Ordering::Release);
+        }
+    }
 }
 
 // Depending on if the codec is used in a sink or a source requires different processing logic:
@@ -37,6 +98,11 @@ impl CodecBuilder for KafkaCodecBuilder {
         Self {
             direction,
             message_latency,
+            // rewrap patch: sources are bounded unless told otherwise
+            limits: match direction {
+                Direction::Source => Some(RequestLimits::default()),
+                Direction::Sink => None,
+            },
         }
     }
 
@@ -48,10 +114,17 @@ impl CodecBuilder for KafkaCodecBuilder {
                 (Some(tx), Some(rx))
             }
         };
-        (
-            KafkaDecoder::new(rx, self.direction),
-            KafkaEncoder::new(tx, self.direction, self.message_latency.clone()),
-        )
+        // rewrap patch: one SASL progress shared by the halves when a pre-auth bound applies
+        let sasl = self
+            .limits
+            .and_then(|l| l.max_unauthenticated_request_bytes)
+            .map(|_| Arc::new(SaslProgress::default()));
+        let mut decoder = KafkaDecoder::new(rx, self.direction);
+        decoder.limits = self.limits;
+        decoder.sasl = sasl.clone();
+        let mut encoder = KafkaEncoder::new(tx, self.direction, self.message_latency.clone());
+        encoder.sasl = sasl;
+        (decoder, encoder)
     }
 
     fn protocol(&self) -> MessageType {
@@ -92,6 +165,11 @@ pub struct KafkaDecoder {
     request_header_rx: Option<mpsc::Receiver<RequestInfo>>,
     direction: Direction,
     expect_raw_sasl: Option<SaslMessageState>,
+    // rewrap patch: request bounds, and SASL progress when a pre-auth bound applies
+    limits: Option<RequestLimits>,
+    sasl: Option<Arc<SaslProgress>>,
+    /// SaslAuthenticate requests left until the handshake's mechanism completes.
+    sasl_tokens_left: Option<u8>,
 }
 
 impl KafkaDecoder {
@@ -103,6 +181,58 @@ impl KafkaDecoder {
             request_header_rx,
             direction,
             expect_raw_sasl: None,
+            limits: None,
+            sasl: None,
+            sasl_tokens_left: None,
+        }
+    }
+
+    // rewrap patch: refuse a frame by its declared length alone, before buffering any of it
+    fn check_declared_length(&self, src: &BytesMut) -> Result<(), CodecReadError> {
+        let (Some(limits), Some(prefix)) = (self.limits, src.get(0..4)) else {
+            return Ok(());
+        };
+        let declared = u32::from_be_bytes(prefix.try_into().unwrap());
+        let (bound, name) = match (limits.max_unauthenticated_request_bytes, &self.sasl) {
+            (Some(bound), Some(sasl)) if !sasl.authenticated() => {
+                (bound, "max_unauthenticated_request_bytes")
+            }
+            _ => (limits.max_request_bytes, "max_request_bytes"),
+        };
+        if declared > bound {
+            return Err(CodecReadError::Parser(anyhow!(
+                "refused a request frame declaring {declared} bytes: {name} is {bound}"
+            )));
+        }
+        Ok(())
+    }
+
+    // rewrap patch: note a SASL token from the client (only while not yet authenticated)
+    fn sasl_token(&mut self, message: &mut Message, header: RequestHeader, raw: bool) {
+        let Some(sasl) = self.sasl.as_ref().filter(|s| !s.authenticated()) else {
+            return;
+        };
+        if raw {
+            let last = matches!(
+                self.expect_raw_sasl,
+                Some(SaslMessageState::Plain | SaslMessageState::ScramFinal)
+            );
+            sasl.token_sent(last);
+        } else if header.api_key == ApiKey::SaslHandshake {
+            self.sasl_tokens_left = match message.frame() {
+                Some(Frame::Kafka(KafkaFrame::Request {
+                    body: RequestKind::SaslHandshake(handshake),
+                    ..
+                })) => match SaslMessageState::from_name(&handshake.mechanism) {
+                    Ok(SaslMessageState::Plain) => Some(1),
+                    Ok(_) => Some(2),
+                    Err(_) => None,
+                },
+                _ => None,
+            };
+        } else if header.api_key == ApiKey::SaslAuthenticate {
+            self.sasl_tokens_left = self.sasl_tokens_left.and_then(|n| n.checked_sub(1));
+            sasl.token_sent(self.sasl_tokens_left == Some(0));
         }
     }
 }
@@ -122,6 +252,7 @@ impl Decoder for KafkaDecoder {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
         let received_at = Instant::now();
+        self.check_declared_length(src)?; // rewrap patch
         if let Some(size) = get_length_of_full_message(src) {
             let bytes = src.split_to(size);
             tracing::debug!(
@@ -157,12 +288,20 @@ impl Decoder for KafkaDecoder {
                     message_id: None,
                 }
             } else {
+                // rewrap patch: a short frame or an unknown api key is an error, not a panic
+                if bytes.len() < 8 {
+                    return Err(CodecReadError::Parser(anyhow!(
+                        "request frame of {} bytes is shorter than a request header",
+                        bytes.len() - 4
+                    )));
+                }
+                let api_key = i16::from_be_bytes(bytes[4..6].try_into().unwrap());
+                let api_key = ApiKey::try_from(api_key).map_err(|_| {
+                    CodecReadError::Parser(anyhow!("request with unknown api key {api_key}"))
+                })?;
                 Meta {
                     request_header: RequestHeader {
-                        api_key: ApiKey::try_from(i16::from_be_bytes(
-                            bytes[4..6].try_into().unwrap(),
-                        ))
-                        .unwrap(),
+                        api_key,
                         version: i16::from_be_bytes(bytes[6..8].try_into().unwrap()),
                     },
                     // This code path is only used for requests, so message_id can be None.
@@ -190,6 +329,12 @@ impl Decoder for KafkaDecoder {
                     Some(received_at),
                 )
             };
+
+            // rewrap patch: follow the client's SASL exchange for the pre-auth bound
+            if meta.message_id.is_none() {
+                let raw = self.expect_raw_sasl.is_some();
+                self.sasl_token(&mut message, meta.request_header, raw);
+            }
 
             // advanced to the next state of expect_raw_sasl
             self.expect_raw_sasl = match self.expect_raw_sasl {
@@ -240,6 +385,8 @@ pub struct KafkaEncoder {
     // Some when Sink (because it sends requests)
     request_header_tx: Option<mpsc::Sender<RequestInfo>>,
     direction: Direction,
+    // rewrap patch: SASL progress shared with the decoder when a pre-auth bound applies
+    sasl: Option<Arc<SaslProgress>>,
 }
 
 impl KafkaEncoder {
@@ -252,6 +399,29 @@ impl KafkaEncoder {
             message_latency,
             request_header_tx,
             direction,
+            sasl: None,
+        }
+    }
+
+    // rewrap patch: whether a response is a SASL answer, and if so whether it accepts the
+    // token (a raw SASL answer always does: on failure Kafka closes the connection instead).
+    // Only responses whose codec state names SaslAuthenticate are parsed, so nothing else is.
+    fn sasl_answer(message: &mut Message) -> Option<bool> {
+        let CodecState::Kafka(state) = message.codec_state else {
+            return None;
+        };
+        if state.request_header?.api_key != ApiKey::SaslAuthenticate {
+            return None;
+        }
+        if state.raw_sasl {
+            return Some(true);
+        }
+        match message.frame() {
+            Some(Frame::Kafka(KafkaFrame::Response {
+                body: ResponseKind::SaslAuthenticate(body),
+                ..
+            })) => Some(body.error_code == 0),
+            _ => Some(false),
         }
     }
 }
@@ -273,6 +443,13 @@ impl Encoder<Messages> for KafkaEncoder {
                 false
             };
             let mut expect_raw_sasl = None;
+            // rewrap patch: the answer that completes the client's SASL exchange lifts the
+            // pre-auth bound
+            if let Some(sasl) = self.sasl.as_ref().filter(|s| !s.authenticated()) {
+                if let Some(accepted) = Self::sasl_answer(&mut m) {
+                    sasl.answered(accepted);
+                }
+            }
             let result = match m.into_encodable() {
                 Encodable::Bytes(bytes) => {
                     dst.extend_from_slice(&bytes);

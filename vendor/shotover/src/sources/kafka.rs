@@ -1,3 +1,4 @@
+use crate::codec::kafka::RequestLimits;
 use crate::codec::{CodecBuilder, Direction, kafka::KafkaCodecBuilder};
 use crate::config::chain::TransformChainConfig;
 use crate::hot_reload::protocol::GradualShutdownRequest;
@@ -23,6 +24,39 @@ pub struct KafkaConfig {
     pub tls: Option<TlsAcceptorConfig>,
     pub timeout: Option<u64>,
     pub chain: TransformChainConfig,
+    // rewrap patch: request frame bounds (Kafka's socket.request.max.bytes, default 100 MiB,
+    // and sasl.server.max.receive.size, default 512 KiB, applied only when the listener
+    // requires SASL: until the client's SASL exchange succeeds)
+    #[serde(default)]
+    pub max_request_bytes: Option<u32>,
+    #[serde(default)]
+    pub max_unauthenticated_request_bytes: Option<u32>,
+    #[serde(default)]
+    pub require_sasl: bool,
+}
+
+impl KafkaConfig {
+    // rewrap patch: the bounds this listener's connections apply to request frames
+    fn request_limits(&self) -> Result<RequestLimits, Vec<String>> {
+        let max = self
+            .max_request_bytes
+            .unwrap_or(RequestLimits::default().max_request_bytes);
+        let unauthenticated = match (self.require_sasl, self.max_unauthenticated_request_bytes) {
+            (true, bound) => Some(bound.unwrap_or(524_288).min(max)),
+            (false, None) => None,
+            (false, Some(_)) => {
+                return Err(vec![format!(
+                    "Kafka source {}: max_unauthenticated_request_bytes needs require_sasl: true \
+                     (a listener without SASL has no authentication to wait for)",
+                    self.name
+                )]);
+            }
+        };
+        Ok(RequestLimits {
+            max_request_bytes: max,
+            max_unauthenticated_request_bytes: unauthenticated,
+        })
+    }
 }
 
 impl KafkaConfig {
@@ -42,7 +76,8 @@ impl KafkaConfig {
             self.name.clone(),
             self.listen_addr.clone(),
             self.hard_connection_limit.unwrap_or(false),
-            KafkaCodecBuilder::new(Direction::Source, self.name.clone()),
+            KafkaCodecBuilder::new(Direction::Source, self.name.clone())
+                .with_request_limits(self.request_limits()?), // rewrap patch
             Arc::new(Semaphore::new(self.connection_limit.unwrap_or(512))),
             self.tls.as_ref().map(TlsAcceptor::new).transpose()?,
             self.timeout.map(Duration::from_secs),
