@@ -12,7 +12,8 @@ use common::raw::Raw;
 use common::*;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, ListOffsetsRequest, ListOffsetsResponse, TopicName,
+    ApiKey, BrokerId, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse,
+    TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -615,6 +616,59 @@ fn two_proxies_on_a_three_broker_cluster() {
     eprintln!("test body took {:?}", started.elapsed());
 }
 
+/// ListOffsets (latest) for every partition of `topic` through `raw`: the proxy needs a
+/// connection to each broker leading one. The answer, or the I/O error (no answer in time,
+/// or the connection closed).
+fn list_offsets(raw: &mut Raw, topic: &str) -> std::io::Result<ListOffsetsResponse> {
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+            .with_partitions(
+                (0..PARTITIONS)
+                    .map(|p| {
+                        ListOffsetsPartition::default()
+                            .with_partition_index(p)
+                            .with_timestamp(-1)
+                    })
+                    .collect(),
+            )]);
+    raw.send(ApiKey::ListOffsets, 1, &request);
+    raw.receive(ApiKey::ListOffsets, 1)
+}
+
+/// A passthrough proxy (Shotover's cluster sink, no rewrap transform) in front of the
+/// cluster's SASL_SSL listeners with SCRAM over mTLS; its client listener on TLS with
+/// `client_tls`. Stopped when the returned Proxies is dropped.
+fn scram_over_mtls_proxy(cluster_dir: &Path, dir: &Path, client_tls: bool) -> Proxies {
+    let tls = cluster_dir.join("tls");
+    let proxy_dir = dir.join("proxy");
+    let mut env = vec![
+        ("REWRAP_PROXY_BROKER_TLS", tls.to_str().unwrap().to_owned()),
+        (
+            "REWRAP_PROXY_MTLS",
+            cluster_file(cluster_dir, "bootstrap-mtls"),
+        ),
+    ];
+    if client_tls {
+        env.push(("REWRAP_PROXY_TLS", tls.to_str().unwrap().to_owned()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let proxy = script_with(
+        "proxy.sh",
+        &[
+            "passthrough",
+            proxy_dir.to_str().unwrap(),
+            &cluster_file(cluster_dir, "bootstrap-sasl-ssl"),
+        ],
+        &env,
+    );
+    Proxies {
+        dirs: vec![proxy_dir],
+        bootstrap: proxy,
+    }
+}
+
 /// The trimmed content of a file the cluster script wrote (bootstrap lists).
 fn cluster_file(cluster_dir: &Path, name: &str) -> String {
     std::fs::read_to_string(cluster_dir.join(name))
@@ -835,30 +889,13 @@ fn identities_over_tls_through_the_cluster_sink() {
 fn scram_over_mtls_tokens_only_for_the_authenticated_user() {
     let cluster = var("REWRAP_KAFKA_CLUSTER_BOOTSTRAP");
     let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
-    let tls = cluster_dir.join("tls");
-    let read = |name: &str| cluster_file(&cluster_dir, name);
     let topic = format!("tokens-{:08x}", rand_suffix());
     create_topic(&cluster, &topic);
     let dir = tempfile::tempdir().unwrap();
     // A plaintext client listener (the raw client below speaks no TLS); TLS and SCRAM over
     // mTLS towards the brokers, as in production.
-    let proxy_dir = dir.path().join("proxy");
-    let proxy = script_with(
-        "proxy.sh",
-        &[
-            "passthrough",
-            proxy_dir.to_str().unwrap(),
-            &read("bootstrap-sasl-ssl"),
-        ],
-        &[
-            ("REWRAP_PROXY_BROKER_TLS", tls.to_str().unwrap()),
-            ("REWRAP_PROXY_MTLS", &read("bootstrap-mtls")),
-        ],
-    );
-    let proxies = Proxies {
-        dirs: vec![proxy_dir.clone()],
-        bootstrap: proxy.clone(),
-    };
+    let proxies = scram_over_mtls_proxy(&cluster_dir, dir.path(), false);
+    let (proxy, proxy_dir) = (proxies.bootstrap.clone(), proxies.dirs[0].clone());
     for i in 0..12 {
         let user = match i % 2 {
             0 => "alice".to_owned(),
@@ -894,20 +931,7 @@ fn scram_over_mtls_tokens_only_for_the_authenticated_user() {
     // them, with a delegation token.
     let mut mallory = Raw::connect(&proxy, "mallory");
     mallory.scram("mallory", "mallory-secret", ",n=alice");
-    let request = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_topics(vec![ListOffsetsTopic::default()
-            .with_name(TopicName(StrBytes::from_string(topic.clone())))
-            .with_partitions(
-                (0..PARTITIONS)
-                    .map(|p| {
-                        ListOffsetsPartition::default()
-                            .with_partition_index(p)
-                            .with_timestamp(-1)
-                    })
-                    .collect(),
-            )]);
-    let offsets: ListOffsetsResponse = mallory.call(ApiKey::ListOffsets, 1, &request);
+    let offsets = list_offsets(&mut mallory, &topic).unwrap();
     let answered: usize = offsets.topics.iter().map(|t| t.partitions.len()).sum();
     assert_eq!(answered, PARTITIONS as usize, "{offsets:?}");
     std::thread::sleep(Duration::from_secs(3));
@@ -918,6 +942,172 @@ fn scram_over_mtls_tokens_only_for_the_authenticated_user() {
         ["mallory"],
         "tokens for users who did not authenticate\n{}",
         proxies.logs()
+    );
+    assert!(proxies.alive(0));
+}
+
+/// Found by the attacker review. A SCRAM exchange the proxy could not read a user name from
+/// — RFC 5802's reserved attribute before the name (`n,,m=x,n=mallory,…`, which Kafka
+/// accepts), or a version 0 handshake whose tokens travel as raw frames — made the proxy ask
+/// Kafka, once the broker accepted it, for a delegation token with an empty owner (Kafka makes
+/// it the requester's: the proxy's own principal), then wait 120 s for it under owner "",
+/// its one token task serving no one meanwhile (alice's connections to the other brokers
+/// hung). Now the reserved attribute is skipped (mallory is mallory), a connection whose
+/// user name stays unread is closed, and nothing waits.
+#[test]
+#[ignore = "needs a Kafka cluster: make test-kafka"]
+fn scram_without_a_readable_user_name_is_closed_and_stalls_no_one() {
+    let cluster = var("REWRAP_KAFKA_CLUSTER_BOOTSTRAP");
+    let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
+    let topic = format!("reserved-{:08x}", rand_suffix());
+    create_topic(&cluster, &topic);
+    let dir = tempfile::tempdir().unwrap();
+    let proxies = scram_over_mtls_proxy(&cluster_dir, dir.path(), false);
+    let proxy = proxies.bootstrap.clone();
+
+    let mut reserved = Raw::connect(&proxy, "mallory");
+    reserved.scram_with("mallory", "mallory-secret", "m=x,", "");
+    let answer = list_offsets(&mut reserved, &topic);
+    eprintln!("mallory (m=x): {:?}", answer.as_ref().map(|_| ()));
+    assert!(
+        answer.is_ok(),
+        "mallory with a reserved attribute is mallory"
+    );
+
+    let mut raw_v0 = Raw::connect(&proxy, "mallory-v0");
+    raw_v0.scram_raw_v0("mallory", "mallory-secret");
+    raw_v0
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let answer = list_offsets(&mut raw_v0, &topic);
+    eprintln!("mallory (v0 raw SASL): {:?}", answer.as_ref().map(|_| ()));
+    assert!(
+        answer.is_err(),
+        "a SCRAM exchange without a readable user name was served"
+    );
+
+    let mut alice = Raw::connect(&proxy, "alice");
+    alice
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    alice.scram("alice", "alice-secret", "");
+    let started = Instant::now();
+    let answered = list_offsets(&mut alice, &topic);
+    eprintln!(
+        "alice: {:?} after {:?}",
+        answered.as_ref().map(|_| ()),
+        started.elapsed()
+    );
+    assert!(
+        answered.is_ok_and(
+            |r| r.topics.iter().map(|t| t.partitions.len()).sum::<usize>() == PARTITIONS as usize
+        ),
+        "alice was not served within 20 s\n{}",
+        proxies.logs()
+    );
+    let log = std::fs::read_to_string(proxies.dirs[0].join("proxy.log")).unwrap();
+    assert!(
+        !log.contains("Delegation token for \"\"") && !log.contains("creation for \"\""),
+        "the proxy asked for a delegation token without an owner\n{}",
+        proxies.logs()
+    );
+    assert!(
+        log.contains("Delegation token for \"mallory\""),
+        "mallory's exchange with the reserved attribute got her own token\n{}",
+        proxies.logs()
+    );
+}
+
+/// Found by the attacker review. A client that never authenticates sends one ListOffsets for a
+/// topic the proxy has not seen: Shotover asked its control connection for metadata, the
+/// SASL_SSL broker closed that unauthenticated connection, and the retry loop "against a new
+/// broker" ended only when every node was marked down — never: 10,004 TCP+TLS reconnections
+/// in 75 s from one 30-byte request, still going after the client left. Now one attempt per
+/// known broker, then the client's connection is closed.
+#[test]
+#[ignore = "needs a Kafka cluster: make test-kafka"]
+fn an_unauthenticated_request_does_not_make_the_proxy_reconnect_forever() {
+    let cluster = var("REWRAP_KAFKA_CLUSTER_BOOTSTRAP");
+    let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
+    let topic = format!("loop-{:08x}", rand_suffix());
+    create_topic(&cluster, &topic);
+    let dir = tempfile::tempdir().unwrap();
+    let proxies = scram_over_mtls_proxy(&cluster_dir, dir.path(), false);
+    let proxy = proxies.bootstrap.clone();
+    let retries = || {
+        std::fs::read_to_string(proxies.dirs[0].join("proxy.log"))
+            .unwrap()
+            .matches("Failed to recreate control connection against a new broker")
+            .count()
+    };
+    // An honest client first: the proxy learns the cluster's nodes.
+    let mut alice = Raw::connect(&proxy, "alice");
+    alice.scram("alice", "alice-secret", "");
+    let metadata: MetadataResponse = alice.call(
+        ApiKey::Metadata,
+        9,
+        &MetadataRequest::default().with_topics(None),
+    );
+    assert_eq!(
+        metadata.brokers.len(),
+        1,
+        "the proxy presents itself as the cluster"
+    );
+    assert!(list_offsets(&mut alice, &topic).is_ok());
+    drop(alice);
+
+    let mut anonymous = Raw::connect(&proxy, "anonymous");
+    anonymous
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    // A topic that exists but that the proxy has not seen yet: it asks the brokers about it.
+    let unseen = format!("{topic}-unseen");
+    create_topic(&cluster, &unseen);
+    let answer = list_offsets(&mut anonymous, &unseen);
+    eprintln!("unauthenticated ListOffsets: {:?}", answer.map(|_| ()));
+    drop(anonymous);
+    std::thread::sleep(Duration::from_secs(3));
+    let after_3s = retries();
+    std::thread::sleep(Duration::from_secs(3));
+    let after_6s = retries();
+    eprintln!("broker reconnections: {after_3s} after 3 s, {after_6s} after 6 s");
+    assert!(
+        after_6s <= 3 && after_6s == after_3s,
+        "the proxy kept reconnecting for a client that never authenticated: {after_3s} after \
+         3 s, {after_6s} after 6 s"
+    );
+    assert!(proxies.alive(0));
+}
+
+/// Found by the attacker review. Shotover takes a connection's `connection_limit` permit
+/// (default 512) before the TLS handshake, which had no deadline: 515 sockets that never sent
+/// a byte locked every client out of the TLS listener for as long as they stayed open. Now a
+/// handshake must finish within 10 s.
+#[test]
+#[ignore = "needs a Kafka cluster: make test-kafka"]
+fn idle_sockets_do_not_lock_clients_out_of_the_tls_listener() {
+    let cluster_dir = PathBuf::from(var("REWRAP_KAFKA_CLUSTER_DIR"));
+    let tls = cluster_dir.join("tls");
+    let dir = tempfile::tempdir().unwrap();
+    let proxies = scram_over_mtls_proxy(&cluster_dir, dir.path(), true);
+    let alice = sasl_ssl(&tls, "SCRAM-SHA-512", "alice", "alice-secret");
+    assert!(
+        metadata_served(&proxies.bootstrap, &borrowed(&alice)),
+        "served before the attack"
+    );
+    let idle: Vec<std::net::TcpStream> = (0..520)
+        .filter_map(|_| std::net::TcpStream::connect(&proxies.bootstrap).ok())
+        .collect();
+    eprintln!("{} idle sockets open", idle.len());
+    std::thread::sleep(Duration::from_secs(12));
+    let served = metadata_served(&proxies.bootstrap, &borrowed(&alice));
+    drop(idle);
+    assert!(
+        served,
+        "520 idle sockets locked a client out of the TLS listener"
     );
     assert!(proxies.alive(0));
 }

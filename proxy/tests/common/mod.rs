@@ -189,12 +189,19 @@ pub fn refusals(got: &[(String, i64, String, Read)]) -> BTreeMap<String, usize> 
 
 /// Runs a script of tests/kafka/ (the proxy binary of this build, a 100 ms reload) with
 /// `env`, and returns its standard output.
+/// The proxy binary the scripts start: this build's, or REWRAP_TEST_PROXY_BIN (to run an attack
+/// test against another build and watch it fail).
+pub fn proxy_bin() -> String {
+    std::env::var("REWRAP_TEST_PROXY_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rewrap-proxy").to_owned())
+}
+
 pub fn script_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = std::process::Command::new("bash")
         .arg(repo().join("tests/kafka").join(name))
         .args(args)
         .envs(env.iter().copied())
-        .env("REWRAP_PROXY_BIN", env!("CARGO_BIN_EXE_rewrap-proxy"))
+        .env("REWRAP_PROXY_BIN", proxy_bin())
         .env("REWRAP_PROXY_RELOAD_MS", "100")
         .output()
         .expect("run script");

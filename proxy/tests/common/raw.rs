@@ -150,12 +150,54 @@ impl Raw {
     /// SCRAM-SHA-256 as `user`, with `extra` attributes put into the client-final message
     /// before the proof (Kafka accepts and ignores attributes there).
     pub fn scram(&mut self, user: &str, password: &str, extra: &str) {
+        self.scram_with(user, password, "", extra)
+    }
+
+    /// `scram`, with `reserved` (e.g. "m=x,", RFC 5802's reserved attribute) before `n=` in the
+    /// client-first message; Kafka leaves it out of the AuthMessage the proof covers.
+    pub fn scram_with(&mut self, user: &str, password: &str, reserved: &str, extra: &str) {
         self.sasl_handshake("SCRAM-SHA-256");
+        self.scram_exchange(user, password, reserved, extra, |raw, token| {
+            let r = raw.sasl_authenticate(token);
+            assert_eq!(r.error_code, 0, "SCRAM: {:?}", r.error_message);
+            r.auth_bytes.to_vec()
+        })
+    }
+
+    /// SCRAM-SHA-256 after a version 0 SaslHandshake: the tokens travel as raw length-prefixed
+    /// frames, not in SaslAuthenticate requests (what pre-1.0 clients do).
+    pub fn scram_raw_v0(&mut self, user: &str, password: &str) {
+        let r: SaslHandshakeResponse = self.call(
+            ApiKey::SaslHandshake,
+            0,
+            &SaslHandshakeRequest::default()
+                .with_mechanism(StrBytes::from_static_str("SCRAM-SHA-256")),
+        );
+        assert_eq!(r.error_code, 0, "handshake v0");
+        self.scram_exchange(user, password, "", "", |raw, token| {
+            let mut frame = (token.len() as u32).to_be_bytes().to_vec();
+            frame.extend_from_slice(token);
+            raw.stream.write_all(&frame).unwrap();
+            let mut len = [0u8; 4];
+            raw.stream.read_exact(&mut len).unwrap();
+            let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
+            raw.stream.read_exact(&mut answer).unwrap();
+            answer
+        })
+    }
+
+    fn scram_exchange(
+        &mut self,
+        user: &str,
+        password: &str,
+        reserved: &str,
+        extra: &str,
+        exchange: impl Fn(&mut Raw, &[u8]) -> Vec<u8>,
+    ) {
         let cnonce = super::rand_suffix();
         let first_bare = format!("n={user},r={cnonce:08x}");
-        let r = self.sasl_authenticate(format!("n,,{first_bare}").as_bytes());
-        assert_eq!(r.error_code, 0, "SCRAM first: {:?}", r.error_message);
-        let server_first = String::from_utf8(r.auth_bytes.to_vec()).unwrap();
+        let answer = exchange(self, format!("n,,{reserved}{first_bare}").as_bytes());
+        let server_first = String::from_utf8(answer).unwrap();
         let attr = |k: &str| {
             server_first
                 .split(',')
@@ -177,8 +219,7 @@ impl Raw {
             .map(|(a, b)| a ^ b)
             .collect();
         let fin = format!("{without_proof}{extra},p={}", base64_encode(&proof));
-        let r = self.sasl_authenticate(fin.as_bytes());
-        assert_eq!(r.error_code, 0, "SCRAM final: {:?}", r.error_message);
+        exchange(self, fin.as_bytes());
     }
 }
 

@@ -22,6 +22,9 @@ use tokio_rustls::client::TlsStream as TlsStreamClient;
 use tokio_rustls::server::TlsStream as TlsStreamServer;
 use tokio_rustls::{TlsAcceptor as RustlsAcceptor, TlsConnector as RustlsConnector};
 
+/// rewrap patch: how long a client may take to finish its TLS handshake.
+const TLS_ACCEPT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct TlsAcceptorConfig {
@@ -120,13 +123,16 @@ impl TlsAcceptor {
         &self,
         tcp_stream: TcpStream,
     ) -> Result<TlsStreamServer<TcpStream>, AcceptError> {
-        self.acceptor
-            .accept(tcp_stream)
-            .await
-            .map_err(|err| match err.kind() {
+        // rewrap patch: a handshake must finish within TLS_ACCEPT_DEADLINE. The connection's
+        // permit (`connection_limit`) is taken before it, so ~512 sockets that never finished a
+        // handshake locked every client out for as long as they stayed open.
+        match tokio::time::timeout(TLS_ACCEPT_DEADLINE, self.acceptor.accept(tcp_stream)).await {
+            Err(_elapsed) => Err(AcceptError::Disconnected),
+            Ok(result) => result.map_err(|err| match err.kind() {
                 ErrorKind::UnexpectedEof => AcceptError::Disconnected,
                 _ => AcceptError::Failure(anyhow!(err).context("Failed to accept TLS connection")),
-            })
+            }),
+        }
     }
 }
 

@@ -456,6 +456,11 @@ impl KafkaSinkCluster {
                     // connection failed, could be a bad node, retry on all known nodes
                     Err(err) => {
                         tracing::warn!("Failed to recreate original control connection {err:?}");
+                        // rewrap patch: one attempt per known node at most. The loop ended only
+                        // when every node was marked down, which a broker closing an
+                        // unauthenticated connection never does: one unauthenticated request
+                        // made the proxy reconnect to the brokers ~100 times a second, forever.
+                        let mut attempts_left = self.nodes.len().max(1);
                         loop {
                             // remove the old control connection to force control_send_receive_inner to create a new one.
                             self.connections
@@ -466,6 +471,10 @@ impl KafkaSinkCluster {
                                 Ok(response) => return Ok(response),
                                 // this node also doesnt work, mark as bad and try a new one.
                                 Err(err) => {
+                                    attempts_left -= 1;
+                                    if attempts_left == 0 {
+                                        return Err(err.context("Failed to recreate control connection on any known broker"));
+                                    }
                                     if self.nodes.iter().all(|x| !x.is_up()) {
                                         return Err(err.context("Failed to recreate control connection, no more brokers to retry on. Last broker gave error"));
                                     } else {
@@ -662,10 +671,14 @@ impl KafkaSinkCluster {
                             // However that would be a violation of the SCRAM protocol as the client is supposed to check
                             // the server's signature contained in the server's final message in order to authenticate the server.
                             // So I dont think this problem is worth solving.
+                            // rewrap patch: and an accepted exchange whose user name was not
+                            // read (reserved attribute, raw v0 SASL, token login) is closed: a
+                            // token for "" would be owned by the proxy's own principal.
                             if !matches!(
                                 scram_over_mtls.original_scram_state,
                                 OriginalScramState::AuthSuccess
-                            ) {
+                            ) || !scram_over_mtls.has_username()
+                            {
                                 return Err(anyhow!(
                                     "Client attempted to send requests before a successful auth was completed or after an unsuccessful auth"
                                 ));
@@ -4050,6 +4063,9 @@ struct FindCoordinator {
 /// rewrap patch: the user name of a SCRAM client-first message (RFC 5802 §7:
 /// `gs2-header client-first-message-bare`, the bare message starting `n=saslname,`), or None
 /// for anything else.
+/// for anything else. The reserved `m=` attribute may come first (Kafka accepts it), and a
+/// delegation-token login (`tokenauth=true` extension) names no user: its "name" is a token id,
+/// and a token made for it would be owned by a principal that does not exist.
 fn get_username_from_scram_client_first(auth_request: &[u8]) -> Option<String> {
     let mut fields = std::str::from_utf8(auth_request).ok()?.splitn(3, ',');
     let cbind_flag = fields.next()?;
@@ -4057,9 +4073,12 @@ fn get_username_from_scram_client_first(auth_request: &[u8]) -> Option<String> {
         return None;
     }
     let _authzid = fields.next()?;
-    let bare = fields.next()?;
-    let name = bare.split(',').next()?.strip_prefix("n=")?;
-    if name.is_empty() {
+    let mut attributes = fields.next()?.split(',').peekable();
+    if attributes.peek()?.starts_with("m=") {
+        attributes.next();
+    }
+    let name = attributes.next()?.strip_prefix("n=")?;
+    if name.is_empty() || attributes.any(|a| a.eq_ignore_ascii_case("tokenauth=true")) {
         return None;
     }
     Some(name.replace("=2C", ",").replace("=3D", "="))

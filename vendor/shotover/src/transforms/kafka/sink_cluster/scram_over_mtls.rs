@@ -268,6 +268,11 @@ pub struct AuthorizeScramOverMtls {
 }
 
 impl AuthorizeScramOverMtls {
+    /// rewrap patch: whether the client-first message named a user.
+    pub fn has_username(&self) -> bool {
+        !self.username.is_empty()
+    }
+
     /// rewrap patch: true until the exchange's client-first message was seen.
     pub fn awaits_client_first(&self) -> bool {
         self.username.is_empty()
@@ -291,6 +296,13 @@ impl AuthorizeScramOverMtls {
             // This should be enforced by logic that occurs before calling this method.
             // This is a final check to enforce security, if this panic occurs it indicates a bug elsewhere in shotover.
             panic!("Cannot hand out tokens to a connection that has not authenticated yet.")
+        }
+        // rewrap patch: never ask for a token without an owner name (Kafka would make it the
+        // proxy's own principal's).
+        if self.username.is_empty() {
+            return Err(anyhow::anyhow!(
+                "no user name was read from this connection's SCRAM exchange"
+            ));
         }
 
         self.token_task
