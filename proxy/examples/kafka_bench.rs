@@ -32,7 +32,12 @@ struct Args {
     records: usize,
     rounds: usize,
     compression: String,
+    /// Payload bytes per record.
+    size: usize,
 }
+
+/// The payload size, for the check that every opened record has it.
+static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
 fn args() -> Args {
     let mut map = std::collections::HashMap::new();
@@ -58,6 +63,7 @@ fn args() -> Args {
         records: get("records").parse().unwrap(),
         rounds: get("rounds").parse().unwrap(),
         compression: get("compression"),
+        size: map.get("size").map_or(1024, |s| s.parse().unwrap()),
     }
 }
 
@@ -83,12 +89,12 @@ fn send(p: &BaseProducer, mut record: BaseRecord<'_, [u8], [u8]>) {
     }
 }
 
-fn payloads(n: usize) -> Vec<Vec<u8>> {
-    // Incompressible 1 KiB payloads, so codec results show the header overhead, not the data.
+fn payloads(n: usize, size: usize) -> Vec<Vec<u8>> {
+    // Incompressible payloads, so codec results show the header overhead, not the data.
     let mut rng = rewrap::rng();
     (0..n)
         .map(|_| {
-            let mut v = vec![0u8; 1024];
+            let mut v = vec![0u8; size];
             rand_core::RngCore::fill_bytes(&mut rng, &mut v);
             v
         })
@@ -189,17 +195,21 @@ fn consume(bootstrap: &str, client_id: &str, topic: &str, n: usize, open: &Open<
 fn plaintext_len(r: rewrap::engine::Result<Opened>) -> u64 {
     match r {
         Ok(Opened::Decrypted(d)) => {
-            assert_eq!(d.payload.len(), 1024);
+            assert_eq!(Some(&d.payload.len()), SIZE.get());
             d.payload.len() as u64
         }
         other => panic!("record did not open: {other:?}"),
     }
 }
 
+fn proxy_pid(dir: &Path) -> String {
+    let pid = std::fs::read_to_string(dir.join("proxy.pid")).unwrap();
+    pid.trim().to_string()
+}
+
 /// CPU seconds (user + system) a process has used, from /proc.
 fn cpu_secs(dir: &Path) -> f64 {
-    let pid = std::fs::read_to_string(dir.join("proxy.pid")).unwrap();
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", proxy_pid(dir))).unwrap();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .unwrap()
@@ -208,6 +218,16 @@ fn cpu_secs(dir: &Path) -> f64 {
         .collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0 // USER_HZ
+}
+
+/// Bytes a process has written with write/send calls (its sockets included), from /proc.
+fn written(dir: &Path) -> f64 {
+    let io = std::fs::read_to_string(format!("/proc/{}/io", proxy_pid(dir))).unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar: "))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn metric(dir: &Path, name: &str) -> f64 {
@@ -233,6 +253,11 @@ fn bytes_on_disk(data: &Path, topic: &str) -> u64 {
         .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
         .map(|e| e.metadata().unwrap().len())
         .sum()
+}
+
+/// Proxy CPU per MB/s of payload fetched, in mCPU: CPU seconds per MB × 1000.
+fn mcpu_per_mb_s(cpu: &[f64], n: usize, size: usize) -> f64 {
+    median(cpu.to_vec()) / (n * size) as f64 * 1e6 * 1e3
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -271,7 +296,8 @@ fn main() {
     in_process.add_grant(&grant).unwrap();
     std::thread::sleep(Duration::from_millis(800)); // the proxy reloads its store
 
-    let data = payloads(a.records);
+    SIZE.set(a.size).unwrap();
+    let data = payloads(a.records, a.size);
     let enc = Encryptor::new(channel.public_key()).unwrap();
     enc.set_signer(Some((&signing, SigningMode::Session)));
     let produce_plain = produce(&a, &plain_topic, &data, None);
@@ -285,6 +311,7 @@ fn main() {
     let n = a.records;
     let (mut ra, mut rb, mut rc, mut rc0, mut rd) = (vec![], vec![], vec![], vec![], vec![]);
     let (mut cpu_c0, mut cpu_d) = (vec![], vec![]);
+    let (mut out_c0, mut out_d) = (vec![], vec![]);
     for _ in 0..a.rounds {
         ra.push(consume(
             &a.broker,
@@ -308,6 +335,7 @@ fn main() {
             &Open::Proxy(&dec),
         ));
         let before = cpu_secs(&a.proxy_dir);
+        let wrote = written(&a.proxy_dir);
         rc0.push(consume(
             &a.proxy,
             consumer,
@@ -316,7 +344,9 @@ fn main() {
             &Open::Nothing,
         ));
         cpu_c0.push(cpu_secs(&a.proxy_dir) - before);
+        out_c0.push(written(&a.proxy_dir) - wrote);
         let before = cpu_secs(&a.passthrough_dir);
+        let wrote = written(&a.passthrough_dir);
         rd.push(consume(
             &a.passthrough,
             consumer,
@@ -325,16 +355,17 @@ fn main() {
             &Open::Nothing,
         ));
         cpu_d.push(cpu_secs(&a.passthrough_dir) - before);
+        out_d.push(written(&a.passthrough_dir) - wrote);
     }
     let (a_, b, c, c0, d) = (median(ra), median(rb), median(rc), median(rc0), median(rd));
     let hits = metric(&a.proxy_dir, "rewrap_cache_hits");
     let misses = metric(&a.proxy_dir, "rewrap_cache_misses");
     let annotated = metric(&a.proxy_dir, "rewrap_records_annotated");
-    let us = |cpu: Vec<f64>| median(cpu) / n as f64 * 1e6;
+    let us = |cpu: &[f64]| median(cpu.to_vec()) / n as f64 * 1e6;
     let comp = &a.compression;
     println!(
-        "### compression {comp}: {n} records of 1 KiB, median of {} rounds",
-        a.rounds
+        "### compression {comp}: {n} records of {} B, median of {} rounds",
+        a.size, a.rounds
     );
     println!();
     println!("| | records/s | ratio |");
@@ -368,8 +399,19 @@ fn main() {
     );
     println!(
         "Proxy CPU per record: with transform {:.2} µs, Shotover alone {:.2} µs.",
-        us(cpu_c0),
-        us(cpu_d)
+        us(&cpu_c0),
+        us(&cpu_d)
+    );
+    let per = |bytes: Vec<f64>| median(bytes) / n as f64;
+    let (wire_c0, wire_d) = (per(out_c0), per(out_d));
+    println!(
+        "Bytes the proxy writes per record fetched (to the consumer and the broker): with transform {wire_c0:.0}, Shotover alone {wire_d:.0} ({:.2}×).",
+        wire_c0 / wire_d
+    );
+    println!(
+        "Proxy CPU per MB/s fetched (sizing): {:.1} mCPU with transform, {:.1} mCPU Shotover alone.",
+        mcpu_per_mb_s(&cpu_c0, n, a.size),
+        mcpu_per_mb_s(&cpu_d, n, a.size)
     );
     println!(
         "Re-encryption cache: {hits:.0} hits, {misses:.0} misses ({:.4} hit rate) for {annotated:.0} records annotated; \

@@ -200,9 +200,16 @@ fn rewrite_into(
         };
         let batch = &rest[..total];
         let result = if rest[MAGIC_AT] == 2 {
-            rewrite_batch(batch, output, decompress, scratch, stats, annotate)
+            let mut sink = Sink {
+                out: &mut out,
+                before: &input[..at],
+                room: input.len(),
+            };
+            rewrite_batch(
+                batch, output, decompress, scratch, stats, annotate, &mut sink,
+            )
         } else {
-            Ok(None) // legacy message sets carry no headers
+            Ok(false) // legacy message sets carry no headers
         };
         let rewritten = match result {
             Ok(r) => r,
@@ -212,6 +219,7 @@ fn rewrite_into(
                 if PROXY_HEADERS.iter().any(|name| {
                     contains(batch, name.as_bytes()) || contains(&scratch.plain, name.as_bytes())
                 }) {
+                    // (A batch that failed after it started writing left nothing in `out`.)
                     stats.batches_refused += 1;
                     let mut cut = out.unwrap_or_default();
                     if cut.is_empty() {
@@ -219,23 +227,36 @@ fn rewrite_into(
                     }
                     return Some(cut);
                 }
-                None
+                false
             }
         };
-        match (rewritten, out.as_mut()) {
-            (Some(new), Some(out)) => out.extend_from_slice(&new),
-            (Some(new), None) => {
-                let mut buf = Vec::with_capacity(input.len() + new.len());
-                buf.extend_from_slice(&input[..at]);
-                buf.extend_from_slice(&new);
-                out = Some(buf);
-            }
-            (None, Some(out)) => out.extend_from_slice(batch),
-            (None, None) => {}
+        if let (false, Some(out)) = (rewritten, out.as_mut()) {
+            out.extend_from_slice(batch);
         }
         at += total;
     }
     out
+}
+
+/// Where a rewritten batch goes: straight onto the end of the partition's new records, which
+/// start (on the first batch that changes) as a copy of the bytes before it.
+struct Sink<'o, 'i> {
+    out: &'o mut Option<Vec<u8>>,
+    /// The partition's bytes before this batch.
+    before: &'i [u8],
+    /// The partition's size: the new records are reserved at least this much room (cfrags
+    /// make them larger), so they are not copied while they grow batch by batch.
+    room: usize,
+}
+
+impl Sink<'_, '_> {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        self.out.get_or_insert_with(|| {
+            let mut buf = Vec::with_capacity(self.room + self.room / 2);
+            buf.extend_from_slice(self.before);
+            buf
+        })
+    }
 }
 
 /// Size of the complete batch at the start of `rest`, or `None` if it is cut short.
@@ -287,6 +308,8 @@ pub fn shrink(scratch: &mut Scratch, keep: usize) {
     }
 }
 
+/// Rewrites one batch into `sink` when it needs a change; whether it did. A batch that fails
+/// leaves `sink` as it found it.
 fn rewrite_batch(
     batch: &[u8],
     output: Output,
@@ -294,7 +317,8 @@ fn rewrite_batch(
     scratch: &mut Scratch,
     stats: &mut RewriteStats,
     annotate: &mut Annotate<'_>,
-) -> Result<Option<Vec<u8>>, BatchProblem> {
+    sink: &mut Sink<'_, '_>,
+) -> Result<bool, BatchProblem> {
     // What an earlier batch (or another connection's, the buffers are pooled) decompressed is
     // not this batch's: a refusal must not find a cfrag name there.
     scratch.plain.clear();
@@ -303,7 +327,7 @@ fn rewrite_batch(
     }
     let attributes = be_i16(batch, ATTRIBUTES_AT);
     if attributes & CONTROL_BIT != 0 {
-        return Ok(None);
+        return Ok(false);
     }
     let stored_crc = u32::from_be_bytes(batch[CRC_AT..ATTRIBUTES_AT].try_into().unwrap());
     if crc32c::crc32c(&batch[ATTRIBUTES_AT..]) != stored_crc {
@@ -316,35 +340,45 @@ fn rewrite_batch(
         // Every rewrap header name starts with the prefix: a batch without it goes on
         // without being parsed.
         (Codec::None, _) if !contains(&batch[RECORDS_AT..], HEADER_PREFIX.as_bytes()) => {
-            return Ok(None)
+            return Ok(false)
         }
         (Codec::None, _) => usize::MAX,
         (_, Decompress::Never) => {
             stats.batches_not_decompressed += 1;
-            return Ok(None);
+            return Ok(false);
         }
         (_, Decompress::UpTo(limit)) => limit,
     };
     let records_in = &batch[RECORDS_AT..];
-    let framing = match compression::decompress(codec, records_in, &mut scratch.plain, limit) {
-        Err(e) if e.over_limit => {
-            stats.batches_not_decompressed += 1;
-            scratch.plain.clear();
-            return Ok(None);
+    // Uncompressed records are read where they are; compressed ones from `scratch.plain`.
+    let framing = if codec == Codec::None {
+        compression::Framing::Standard
+    } else {
+        match compression::decompress(codec, records_in, &mut scratch.plain, limit) {
+            Err(e) if e.over_limit => {
+                stats.batches_not_decompressed += 1;
+                scratch.plain.clear();
+                return Ok(false);
+            }
+            r => r?,
         }
-        r => r?,
     };
-    parse_records(scratch, count)?;
-
-    // Ask about every EDEK first: a batch nobody adds to (an ungranted consumer) and that
-    // holds no stray cfrag goes on as it is, without being re-encoded.
     let Scratch {
         plain,
-        records,
+        records: encoded,
         parsed,
         headers,
         answers,
     } = scratch;
+    let plain: &[u8] = if codec == Codec::None {
+        records_in
+    } else {
+        plain
+    };
+    parse_records(plain, parsed, headers, count)?;
+
+    // Ask about every EDEK first: a batch nobody adds to (an ungranted consumer) and that
+    // holds no stray cfrag goes on as it is, without being re-encoded.
     answers.clear();
     let mut change = false;
     for r in parsed.iter() {
@@ -366,10 +400,26 @@ fn rewrite_batch(
         answers.push(answer);
     }
     if !change {
-        return Ok(None);
+        return Ok(false);
     }
 
-    records.clear();
+    // Records go straight into the output when it is uncompressed, else into `records` and
+    // from there through the codec.
+    let out = sink.buffer();
+    let batch_start = out.len();
+    let compressed = output == Output::SameCodec && codec != Codec::None;
+    out.extend_from_slice(&batch[..RECORDS_AT]); // length, CRC (patched below) and attributes
+    if output == Output::Uncompressed {
+        let attributes = (attributes & !0x07).to_be_bytes();
+        out[batch_start + ATTRIBUTES_AT..batch_start + ATTRIBUTES_AT + 2]
+            .copy_from_slice(&attributes);
+    }
+    let records: &mut Vec<u8> = if compressed {
+        encoded.clear();
+        encoded
+    } else {
+        out
+    };
     for (r, answer) in parsed.iter().zip(answers.iter()) {
         stats.stray_cfrags_removed += r.stray;
         stats.stray_chsigs_removed += r.stray_chsig;
@@ -406,34 +456,50 @@ fn rewrite_batch(
         debug_assert_eq!(records.len() - start, len);
     }
 
-    let mut new = Vec::with_capacity(RECORDS_AT + records.len() + 64);
-    new.extend_from_slice(&batch[..LENGTH_END]); // base offset, length (patched below)
-    new.extend_from_slice(&batch[LENGTH_END..ATTRIBUTES_AT]); // epoch, magic, crc (patched)
-    new.extend_from_slice(&batch[ATTRIBUTES_AT..RECORDS_AT]); // attributes .. record count
-    match output {
-        Output::SameCodec => compression::compress(codec, framing, records, &mut new)?,
-        Output::Uncompressed => {
-            let attributes = (attributes & !0x07).to_be_bytes();
-            new[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes);
-            new.extend_from_slice(records);
+    let out = sink.buffer();
+    match finish_batch(
+        out,
+        batch_start,
+        compressed.then_some((codec, framing, &**encoded)),
+    ) {
+        Ok(()) => {
+            stats.batches_rewritten += 1;
+            Ok(true)
+        }
+        Err(problem) => {
+            out.truncate(batch_start);
+            Err(problem)
         }
     }
+}
+
+/// Completes the batch written into `out` from `start`: compresses `records` after its
+/// header when given, then sets its length and CRC-32C.
+fn finish_batch(
+    out: &mut Vec<u8>,
+    start: usize,
+    records: Option<(Codec, compression::Framing, &[u8])>,
+) -> Result<(), BatchProblem> {
+    if let Some((codec, framing, records)) = records {
+        compression::compress(codec, framing, records, out)?;
+    }
+    let new = &mut out[start..];
     let length = i32::try_from(new.len() - LENGTH_END)
         .map_err(|_| BatchProblem::Framing("rewritten batch exceeds 2 GiB"))?;
     new[BASE_OFFSET_LEN..LENGTH_END].copy_from_slice(&length.to_be_bytes());
     let crc = crc32c::crc32c(&new[ATTRIBUTES_AT..]);
     new[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
-    stats.batches_rewritten += 1;
-    Ok(Some(new))
+    Ok(())
 }
 
-fn parse_records(scratch: &mut Scratch, count: usize) -> Result<(), BatchProblem> {
-    let Scratch {
-        plain,
-        parsed,
-        headers,
-        ..
-    } = scratch;
+/// Parses the `count` records of `plain` (a batch's records, uncompressed) into `parsed`, and
+/// the ranges of the headers kept into `headers`.
+fn parse_records(
+    plain: &[u8],
+    parsed: &mut Vec<ParsedRecord>,
+    headers: &mut Vec<(usize, usize)>,
+    count: usize,
+) -> Result<(), BatchProblem> {
     parsed.clear();
     headers.clear();
     // A record takes at least 7 bytes; a count beyond that is a lie we need not allocate for.
