@@ -34,6 +34,9 @@ struct Args {
     compression: String,
     /// Payload bytes per record.
     size: usize,
+    /// `--fill TOPIC`: only produce the sealed records into TOPIC, granted to the bench's
+    /// consumer name (for Kafka's own perf-test tools, benches/kafka/perf_test.sh).
+    fill: Option<String>,
 }
 
 /// The payload size, for the check that every opened record has it.
@@ -46,10 +49,11 @@ fn args() -> Args {
         let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
         map.insert(k.trim_start_matches("--").to_string(), v);
     }
-    let get = |k: &str| {
-        map.get(k)
-            .cloned()
-            .unwrap_or_else(|| panic!("missing --{k}"))
+    let fill = map.get("fill").cloned();
+    let get = |k: &str| match map.get(k) {
+        Some(v) => v.clone(),
+        None if fill.is_some() => String::new(),
+        None => panic!("missing --{k}"),
     };
     Args {
         broker: get("broker"),
@@ -61,9 +65,10 @@ fn args() -> Args {
         store: get("store").into(),
         admin: get("admin").into(),
         records: get("records").parse().unwrap(),
-        rounds: get("rounds").parse().unwrap(),
         compression: get("compression"),
         size: map.get("size").map_or(1024, |s| s.parse().unwrap()),
+        rounds: map.get("rounds").map_or(1, |s| s.parse().unwrap()),
+        fill,
     }
 }
 
@@ -272,7 +277,10 @@ fn main() {
     let channel = SecretKey::generate();
     let tag = format!("{:x}", rewrap::now());
     let plain_topic = format!("bench-plain-{}-{tag}", a.compression);
-    let sealed_topic = format!("bench-sealed-{}-{tag}", a.compression);
+    let sealed_topic = a
+        .fill
+        .clone()
+        .unwrap_or_else(|| format!("bench-sealed-{}-{tag}", a.compression));
     let consumer = "bench-consumer";
     let consumer_key = SecretKey::generate();
     let consumer_pub = consumer_key.public_key();
@@ -300,6 +308,11 @@ fn main() {
     let data = payloads(a.records, a.size);
     let enc = Encryptor::new(channel.public_key()).unwrap();
     enc.set_signer(Some((&signing, SigningMode::Session)));
+    if a.fill.is_some() {
+        let rate = produce(&a, &sealed_topic, &data, Some(&enc));
+        println!("{sealed_topic}: {} sealed records ({rate:.0}/s)", a.records);
+        return;
+    }
     let produce_plain = produce(&a, &plain_topic, &data, None);
     let produce_sealed = produce(&a, &sealed_topic, &data, Some(&enc));
     std::thread::sleep(Duration::from_secs(2)); // segments flushed to the page cache
