@@ -5,7 +5,7 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: generated demo demo-kafka bench-kafka bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
+.PHONY: generated demo demo-kafka bench-kafka bench-perf-test bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
@@ -80,9 +80,14 @@ test-kafka: test-python examples-c test-jvm
 	$(WORKSPACE_TEST) --no-run --message-format=json-render-diagnostics > $(TARGET_DIR)/test-executables.json
 	tests/kafka/run-tests.sh $(KAFKA_DIR) $(TARGET_DIR) $(VENV) $(TARGET_DIR)/test-executables.json
 
-# Kafka end to end: plaintext vs sealed vs through the proxy vs Shotover alone (docs/BENCHMARKS.md).
+# Kafka end to end: plaintext vs sealed vs through the proxy vs Shotover alone (docs/BENCHMARKS.md),
+# for 100 B, 1 KiB and 10 KiB records and every topic codec.
 bench-kafka:
-	benches/kafka/run.sh
+	REWRAP_BENCH_SIZES="100 1024 10240" benches/kafka/run.sh
+
+# Kafka's own perf-test tools direct, through rewrap and through Shotover; the sizing rule.
+bench-perf-test:
+	benches/kafka/perf_test.sh
 
 # An honest consumer's fetch throughput with and without a storm of 1,000 new sessions/s.
 bench-miss-storm:
@@ -109,11 +114,12 @@ examples-c:
 	$(MAKE) -C examples/c TARGET_DIR=$(TARGET_DIR)
 
 bench-build:
-	$(CARGO) bench -p rewrap -p rewrap-ffi --no-run
+	$(CARGO) bench -p rewrap -p rewrap-ffi -p rewrap-proxy --no-run
 
 bench:
 	$(CARGO) bench --bench engine
 	$(CARGO) bench -p rewrap-ffi --bench abi
+	$(CARGO) bench -p rewrap-proxy --bench rewrite
 
 # Rewrites the binding sources generated from the engine's tables (the C header, the Java
 # exception and constant classes, the Python stubs' block, FORMAT.md's code table) after a new

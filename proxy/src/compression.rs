@@ -336,17 +336,19 @@ fn lz4_frames_decompress(input: &[u8], out: &mut Vec<u8>, max: usize) -> Result<
                 out.extend_from_slice(data);
                 continue;
             }
-            // Room for a whole block, or one byte past the limit (so that a block crossing it
-            // is told apart below).
-            let room = block_max.min(max + 1 - start);
+            // Room for what the block can hold (LZ4 expands at most 255-fold: a frame of
+            // many tiny blocks must not clear a 4 MiB block's room for each), or one byte past
+            // the limit, so that a block crossing it is told apart below.
+            let full = block_max.min(len.saturating_mul(255).saturating_add(64));
+            let room = full.min(max + 1 - start);
             match lz4_block_into(out, start, room, data, linked) {
                 Ok(n) if start + n <= max => out.truncate(start + n),
                 Ok(_) => return Err(too_big(Codec::Lz4, max)),
-                Err(d) if room == block_max => return Err(err(Codec::Lz4, d)),
+                Err(d) if room == full => return Err(err(Codec::Lz4, d)),
                 // Cut short by the limit: too big if the block decodes in its full room,
                 // malformed otherwise (what an unlimited read would have said).
                 Err(d) => {
-                    return Err(match lz4_block_into(out, start, block_max, data, linked) {
+                    return Err(match lz4_block_into(out, start, full, data, linked) {
                         Ok(_) => too_big(Codec::Lz4, max),
                         Err(_) => err(Codec::Lz4, d),
                     })
@@ -522,6 +524,23 @@ mod tests {
         let mut packed = Vec::new();
         compress(Codec::Lz4, Framing::Standard, &noise, &mut packed).unwrap();
         assert_eq!(packed.len(), 7 + 3 * 4 + noise.len() + 4);
+    }
+
+    #[test]
+    fn lz4_tiny_blocks_in_a_large_block_frame_get_a_small_room() {
+        // BD 0x70 (4 MiB blocks), 10,000 blocks of one literal byte each.
+        let mut frame = vec![0x04, 0x22, 0x4D, 0x18, 0x60, 0x70, 0x00];
+        for i in 0..10_000u32 {
+            frame.extend_from_slice(&2u32.to_le_bytes());
+            frame.extend_from_slice(&[0x10, i as u8]); // token: 1 literal, no match
+        }
+        frame.extend_from_slice(&0u32.to_le_bytes());
+        let mut out = Vec::new();
+        decompress(Codec::Lz4, &frame, &mut out, MAX_DECOMPRESSED).unwrap();
+        assert_eq!(out.len(), 10_000);
+        assert_eq!(out[257], 1);
+        // Each block was given room for what two bytes can decode to, not 4 MiB.
+        assert!(out.capacity() < 64 << 10, "capacity {}", out.capacity());
     }
 
     #[test]
