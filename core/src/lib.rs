@@ -49,8 +49,8 @@ pub use decryptor::{
 pub use dek::{Dek, DEK_LEN};
 pub use edek::{EdekRef, EDEK_HEADER};
 pub use encryptor::{
-    Encryptor, RotationPolicy, SealedRecord, DEFAULT_ROTATION_MAX_AGE_SECS,
-    DEFAULT_ROTATION_MAX_MESSAGES, MAX_MESSAGES_PER_DEK,
+    Encryptor, NewSession, Reservation, RotationPolicy, SealedRecord, SessionRequest,
+    DEFAULT_ROTATION_MAX_AGE_SECS, DEFAULT_ROTATION_MAX_MESSAGES, MAX_MESSAGES_PER_DEK,
 };
 pub use envelope::EnvelopeRef;
 pub use error::{Error, ErrorKind, ErrorKindInfo, Object, Origin, Result, ERROR_KINDS};
