@@ -42,9 +42,9 @@ pub mod signing;
 pub use cache::CacheStats;
 pub use cfrag::{CfragRef, CFRAG_HEADER};
 pub use decryptor::{
-    ConsumerKeys, Decrypted, Decryptor, DecryptorConfig, DecryptorStats, Header, Opened, OpenedDek,
-    OpenedKind, PendingDek, Prepared, RecordHeaders, DEFAULT_DECRYPTOR_CACHE_CAPACITY,
-    HEADER_PREFIX, MAX_EXTRA_CFRAG_VERIFICATIONS,
+    CachedRecord, ConsumerKeys, Decrypted, Decryptor, DecryptorConfig, DecryptorStats, Header,
+    Opened, OpenedDek, OpenedKind, PendingDek, Prepared, RecordHeaders,
+    DEFAULT_DECRYPTOR_CACHE_CAPACITY, HEADER_PREFIX, MAX_EXTRA_CFRAG_VERIFICATIONS,
 };
 pub use dek::{Dek, DEK_LEN};
 pub use edek::{EdekRef, EDEK_HEADER};
