@@ -56,17 +56,18 @@ impl Encryptor {
     /// Seals `payload` for `topic` under the record `key` (`None`: a null Kafka key).
     pub fn seal(&self, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> Result<SealedRecord> {
         let reservation = loop {
+            let now = now();
             let request = {
                 let mut enc = lock(&self.0);
-                match enc.try_reserve(now(), topic)? {
+                match enc.try_reserve(now, topic)? {
                     Some(reservation) => break reservation,
                     None => enc.session_request(topic),
                 }
             };
             // A new session: its Umbral step runs unlocked. Threads racing here each open one
             // and the first installed wins (the others' DEKs are dropped unused).
-            let new = request.open(&mut rng(), now())?;
-            lock(&self.0).install(new, now());
+            let new = request.open(&mut rng(), now)?;
+            lock(&self.0).install(new, now);
         };
         Ok(reservation.seal(&mut rng(), key, payload))
     }
@@ -148,7 +149,10 @@ impl Decryptor {
         // The Umbral step of a cache miss runs outside the lock: other threads' records keep
         // opening meanwhile.
         loop {
-            let prepared = lock(&self.0).prepare(now(), topic, key, value, headers)?;
+            // Parsing and the clock need no lock: it covers the look-up only.
+            let parts = engine::RecordParts::parse(topic, key, value, headers)?;
+            let now = now();
+            let prepared = lock(&self.0).prepare_parts(now, parts)?;
             let pending = match prepared {
                 engine::Prepared::Done(opened) => return Ok(opened),
                 engine::Prepared::Cached(record) => return record.open(),
@@ -159,7 +163,8 @@ impl Decryptor {
                 // A leader that finished just before this thread joined has filled the cache:
                 // look once more before opening the session again (`mine` lands on return).
                 Role::Lead(mine) => {
-                    let again = lock(&self.0).prepare(now(), topic, key, value, headers)?;
+                    let parts = engine::RecordParts::parse(topic, key, value, headers)?;
+                    let again = lock(&self.0).prepare_parts(now, parts)?;
                     match again {
                         engine::Prepared::Done(opened) => return Ok(opened),
                         engine::Prepared::Cached(record) => return record.open(),
@@ -176,7 +181,7 @@ impl Decryptor {
             };
             let result = pending.open_dek().and_then(|dek| {
                 let record = pending.open_record(&dek);
-                lock(&self.0).complete(pending, dek, record, now())
+                lock(&self.0).complete(pending, dek, record, crate::now())
             });
             landing.land(());
             return result;

@@ -334,6 +334,57 @@ pub enum Prepared<'a> {
     Cached(CachedRecord<'a>),
 }
 
+/// A record's rewrap parts, parsed and framing-checked without the decryptor (a shared one
+/// parses before taking its lock): `RecordParts::parse`, then `Decryptor::prepare_parts`.
+pub struct RecordParts<'a>(Parts<'a>);
+
+enum Parts<'a> {
+    Tombstone,
+    /// No EDEK header: plaintext, or a rewrap record whose EDEK was stripped.
+    Unsealed {
+        value: &'a [u8],
+        selected: RecordHeaders<'a>,
+    },
+    Sealed {
+        value: &'a [u8],
+        record_key: Option<&'a [u8]>,
+        envelope: EnvelopeRef<'a>,
+        edek: EdekRef<'a>,
+        selected: RecordHeaders<'a>,
+    },
+}
+
+impl<'a> RecordParts<'a> {
+    /// Selects the rewrap headers and parses the envelope and EDEK of a record read from
+    /// `topic` (arguments as for `Decryptor::open`); an EDEK for another topic is `WrongTopic`.
+    pub fn parse(
+        topic: &str,
+        key: Option<&'a [u8]>,
+        value: Option<&'a [u8]>,
+        headers: &[Header<'a>],
+    ) -> Result<Self> {
+        let Some(value) = value else {
+            return Ok(RecordParts(Parts::Tombstone));
+        };
+        let selected = RecordHeaders::select(headers)?;
+        let Some(edek) = selected.edek else {
+            return Ok(RecordParts(Parts::Unsealed { value, selected }));
+        };
+        let envelope = EnvelopeRef::parse(value)?;
+        let edek = EdekRef::parse(edek)?;
+        if edek.topic() != *topic {
+            return Err(Error::WrongTopic);
+        }
+        Ok(RecordParts(Parts::Sealed {
+            value,
+            record_key: key,
+            envelope,
+            edek,
+            selected,
+        }))
+    }
+}
+
 /// A record of a cached session, checked against it (EDEK, policy, session signature) and
 /// holding the session's key, ready for its payload to be opened.
 pub struct CachedRecord<'a> {
@@ -489,6 +540,7 @@ impl Decryptor {
 
     /// Checks the record and, if its session's DEK is cached, returns it ready to open;
     /// otherwise says what the Umbral step needs. Tombstones and plaintext are answered here.
+    /// `RecordParts::parse`, then `prepare_parts`.
     pub fn prepare<'a>(
         &mut self,
         now: u64,
@@ -497,18 +549,27 @@ impl Decryptor {
         value: Option<&'a [u8]>,
         headers: &[Header<'a>],
     ) -> Result<Prepared<'a>> {
-        let Some(value) = value else {
-            return Ok(Prepared::Done(Opened::Tombstone));
+        self.prepare_parts(now, RecordParts::parse(topic, key, value, headers)?)
+    }
+
+    /// `prepare` for a record already parsed: a cache look-up and the checks against the
+    /// cached session, or the trust check of a session not cached.
+    pub fn prepare_parts<'a>(&mut self, now: u64, parts: RecordParts<'a>) -> Result<Prepared<'a>> {
+        let (value, key, envelope, edek, selected) = match parts.0 {
+            Parts::Tombstone => return Ok(Prepared::Done(Opened::Tombstone)),
+            Parts::Unsealed { value, selected } => {
+                return self.unencrypted(value, &selected).map(Prepared::Done)
+            }
+            Parts::Sealed {
+                value,
+                record_key,
+                envelope,
+                edek,
+                selected,
+            } => (value, record_key, envelope, edek, selected),
         };
-        let selected = RecordHeaders::select(headers)?;
-        let Some(edek) = selected.edek else {
-            return self.unencrypted(value, &selected).map(Prepared::Done);
-        };
-        let envelope = EnvelopeRef::parse(value)?;
-        let edek = EdekRef::parse(edek)?;
-        if edek.topic() != *topic {
-            return Err(Error::WrongTopic);
-        }
+        // The EDEK names the record's topic: `parse` checked it against the caller's.
+        let topic = edek.topic().as_str();
         let session = envelope.session_id();
         let sigs = selected.signatures;
         if let Some(hit) = self.cache.get(&session, now) {
@@ -532,7 +593,7 @@ impl Decryptor {
                 envelope,
                 value,
                 record_key: key,
-                topic: edek.topic().as_str(),
+                topic,
                 signatures: sigs,
                 same_sig,
                 check,

@@ -43,7 +43,7 @@ pub use cache::CacheStats;
 pub use cfrag::{CfragRef, CFRAG_HEADER};
 pub use decryptor::{
     CachedRecord, ConsumerKeys, Decrypted, Decryptor, DecryptorConfig, DecryptorStats, Header,
-    Opened, OpenedDek, OpenedKind, PendingDek, Prepared, RecordHeaders,
+    Opened, OpenedDek, OpenedKind, PendingDek, Prepared, RecordHeaders, RecordParts,
     DEFAULT_DECRYPTOR_CACHE_CAPACITY, HEADER_PREFIX, MAX_EXTRA_CFRAG_VERIFICATIONS,
 };
 pub use dek::{Dek, DEK_LEN};
