@@ -2,11 +2,13 @@
 //! `rewrap::Encryptor::seal` and `rewrap::Decryptor::open` (1 KiB, one session, DEK cached)
 //! from 1, 2, 4 (and `available_parallelism`) threads sharing one handle. Every thread does
 //! `PER_THREAD` records per iteration, started together by a barrier; spawning is not timed.
-//! Ideal scaling is linear up to the number of free cores, flat beyond.
+//! Ideal scaling is linear up to the number of free cores, flat beyond; `ring_seal_1KiB`
+//! (raw AES-256-GCM, nothing shared) is the control for how many cores the run really got.
 //!
 //! `cargo bench --bench threads -- --warm-up-time 1 --measurement-time 3`; results in
 //! docs/BENCHMARKS.md.
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rewrap::engine::{GrantTerms, ProducerGrant, SealedRecord, SigningMode};
 use rewrap::{Decryptor, Encryptor, Grant, ReEncryptor, RotationPolicy, SecretKey, Signer};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
 const TOPIC: &str = "bench";
 const PAYLOAD_LEN: usize = 1024;
@@ -135,6 +138,24 @@ impl Fixture {
 fn threads(c: &mut Criterion) {
     let f = Fixture::new();
     let payload = vec![0x5au8; PAYLOAD_LEN];
+
+    // The control: what each thread does at least when sealing, with nothing shared but a
+    // read-only key (a per-thread nonce counter).
+    thread_local!(static COUNTER: Cell<u64> = const { Cell::new(0) });
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).unwrap());
+    scaling(c, "ring_seal_1KiB", 2000, &|| {
+        let mut nonce = [0u8; 12];
+        nonce[4..].copy_from_slice(&COUNTER.replace(COUNTER.get() + 1).to_be_bytes());
+        let mut out = Vec::with_capacity(PAYLOAD_LEN + 16);
+        out.extend_from_slice(black_box(&payload));
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&[0u8; 64]),
+            &mut out,
+        )
+        .unwrap();
+        black_box(out);
+    });
 
     let enc = f.encryptor(SigningMode::Session);
     enc.seal(TOPIC, None, &payload).unwrap();
