@@ -1,6 +1,8 @@
 //! Thread-safe handles over the core engine, with the OS RNG and the system clock filled in.
-//! Each wraps one core object in a mutex: the engine never panics on input, so a poisoned
-//! lock can only follow a bug elsewhere in the process and is recovered rather than spread.
+//! Each wraps one core object in a mutex held for book-keeping only: AES-GCM, signatures and
+//! Umbral steps run after it is released, so threads sharing a handle seal and open in
+//! parallel. The engine never panics on input, so a poisoned lock can only follow a bug
+//! elsewhere in the process and is recovered rather than spread.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +22,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Producer handle: seals payloads; safe to share between threads.
+/// Producer handle: seals payloads; safe to share between threads. The lock covers only the
+/// reservation of a record's nonce in its session (which keeps nonces unique and rotation by
+/// count exact); the AES-GCM pass, a record signature and a new session's Umbral step run
+/// outside it.
 pub struct Encryptor(Mutex<engine::Encryptor>);
 
 impl Encryptor {
@@ -50,7 +55,21 @@ impl Encryptor {
 
     /// Seals `payload` for `topic` under the record `key` (`None`: a null Kafka key).
     pub fn seal(&self, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> Result<SealedRecord> {
-        lock(&self.0).seal(&mut rng(), now(), topic, key, payload)
+        let reservation = loop {
+            let now = now();
+            let request = {
+                let mut enc = lock(&self.0);
+                match enc.try_reserve(now, topic)? {
+                    Some(reservation) => break reservation,
+                    None => enc.session_request(topic),
+                }
+            };
+            // A new session: its Umbral step runs unlocked. Threads racing here each open one
+            // and the first installed wins (the others' DEKs are dropped unused).
+            let new = request.open(&mut rng(), now)?;
+            lock(&self.0).install(new, now);
+        };
+        Ok(reservation.seal(&mut rng(), key, payload))
     }
 
     /// Starts fresh sessions (new DEKs) on the next seal of every topic.
@@ -70,8 +89,9 @@ impl Encryptor {
 }
 
 /// Consumer handle: opens records; safe to share between threads. A cache hit takes the lock
-/// for the look-up and the AES pass; a miss opens the DEK (the Umbral step) outside the lock,
-/// once per session however many threads need it at the same moment.
+/// for the look-up only (the AES-GCM pass and a record signature's check run after it); a
+/// miss opens the DEK (the Umbral step) and the record outside the lock, once per session
+/// however many threads need it at the same moment.
 pub struct Decryptor(Mutex<engine::Decryptor>, Flights<SessionId, ()>);
 
 impl Decryptor {
@@ -129,8 +149,13 @@ impl Decryptor {
         // The Umbral step of a cache miss runs outside the lock: other threads' records keep
         // opening meanwhile.
         loop {
-            let pending = match lock(&self.0).prepare(now(), topic, key, value, headers)? {
+            // Parsing and the clock need no lock: it covers the look-up only.
+            let parts = engine::RecordParts::parse(topic, key, value, headers)?;
+            let now = now();
+            let prepared = lock(&self.0).prepare_parts(now, parts)?;
+            let pending = match prepared {
                 engine::Prepared::Done(opened) => return Ok(opened),
+                engine::Prepared::Cached(record) => return record.open(),
                 engine::Prepared::NeedsDek(pending) => pending,
             };
             let session = pending.session_id();
@@ -138,11 +163,13 @@ impl Decryptor {
                 // A leader that finished just before this thread joined has filled the cache:
                 // look once more before opening the session again (`mine` lands on return).
                 Role::Lead(mine) => {
-                    let again = lock(&self.0).prepare(now(), topic, key, value, headers)?;
-                    if let engine::Prepared::Done(opened) = again {
-                        return Ok(opened);
+                    let parts = engine::RecordParts::parse(topic, key, value, headers)?;
+                    let again = lock(&self.0).prepare_parts(now, parts)?;
+                    match again {
+                        engine::Prepared::Done(opened) => return Ok(opened),
+                        engine::Prepared::Cached(record) => return record.open(),
+                        engine::Prepared::NeedsDek(_) => mine,
                     }
-                    mine
                 }
                 // Another thread is opening this session: wait, then look again (a hit, or
                 // this thread leads if that open failed).
@@ -152,9 +179,10 @@ impl Decryptor {
                 }
                 Role::Refused => continue, // not reached: every caller is admitted
             };
-            let result = pending
-                .open_dek()
-                .and_then(|dek| lock(&self.0).finish(pending, dek, now()));
+            let result = pending.open_dek().and_then(|dek| {
+                let record = pending.open_record(&dek);
+                lock(&self.0).complete(pending, dek, record, crate::now())
+            });
             landing.land(());
             return result;
         }
@@ -762,5 +790,162 @@ mod tests {
         }
         // Only the one miss that ran was charged to the caller.
         assert!(lock(&mine.state).0 >= 1.9, "{}", lock(&mine.state).0);
+    }
+
+    /// A producer sealing in `mode`, a consumer trusting it, and the cfrag headers for a
+    /// record's EDEK.
+    struct Channel {
+        enc: Encryptor,
+        dec: Decryptor,
+        re: ReEncryptor,
+    }
+
+    impl Channel {
+        fn new(policy: RotationPolicy, mode: SigningMode) -> Self {
+            let admin = Signer::new(SecretKey::generate());
+            let channel = SecretKey::generate();
+            let consumer = SecretKey::generate();
+            let producer = SecretKey::generate();
+            let t0 = now() - 60;
+            let re = ReEncryptor::new(&[admin.verifying_key()]).unwrap();
+            let terms =
+                rewrap_core::GrantTerms::one_of_one("orders", "alice", consumer.public_key(), t0);
+            re.add_grant(&Grant::issue(&mut rng(), &admin, &channel, &terms).unwrap())
+                .unwrap();
+            let dec = Decryptor::new(consumer, &[admin.verifying_key()]).unwrap();
+            dec.add_producer_grant(
+                &ProducerGrant::issue(
+                    &mut rng(),
+                    &admin,
+                    "orders",
+                    &producer.public_key(),
+                    t0,
+                    None,
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            let enc = Encryptor::with_policy(channel.public_key(), policy).unwrap();
+            enc.set_signer(Some((&producer, mode)));
+            Channel { enc, dec, re }
+        }
+
+        /// Seals `per_thread` records from each of `threads` threads at once.
+        fn seal_from_threads(&self, threads: usize, per_thread: usize) -> Vec<SealedRecord> {
+            let start = std::sync::Barrier::new(threads);
+            std::thread::scope(|s| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let start = &start;
+                        s.spawn(move || {
+                            start.wait();
+                            (0..per_thread)
+                                .map(|i| {
+                                    let payload = format!("{t}/{i}");
+                                    self.enc.seal("orders", None, payload.as_bytes()).unwrap()
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| w.join().unwrap())
+                    .collect()
+            })
+        }
+
+        fn open(&self, record: &SealedRecord) -> Result<Opened> {
+            let cfrags = self.re.reencrypt("orders", &record.edek, "alice")?;
+            let mut headers = record.headers();
+            headers.extend(cfrags.iter().map(|c| (rewrap_core::CFRAG_HEADER, &c[..])));
+            self.dec.open("orders", None, Some(&record.value), &headers)
+        }
+    }
+
+    fn counter(record: &SealedRecord) -> u64 {
+        engine::EnvelopeRef::parse(&record.value).unwrap().counter()
+    }
+
+    #[test]
+    fn threads_sealing_one_session_reserve_distinct_nonces_and_every_record_opens() {
+        let channel = Channel::new(RotationPolicy::default(), SigningMode::Session);
+        let (threads, per_thread) = (4, 500);
+        let records = channel.seal_from_threads(threads, per_thread);
+        assert_eq!(records.len(), threads * per_thread);
+        assert!(records.iter().all(|r| r.edek == records[0].edek));
+        let nonces: std::collections::HashSet<_> =
+            records.iter().map(|r| r.value[20..32].to_vec()).collect();
+        assert_eq!(nonces.len(), records.len(), "a nonce was used twice");
+        let mut counters: Vec<u64> = records.iter().map(counter).collect();
+        counters.sort_unstable();
+        assert!(counters.iter().copied().eq(0..records.len() as u64));
+
+        // Opened from as many threads, each record once: all open, to their own payload, and
+        // the session's DEK is opened once.
+        std::thread::scope(|s| {
+            for chunk in records.chunks(per_thread) {
+                let channel = &channel;
+                s.spawn(move || {
+                    for record in chunk {
+                        let Opened::Decrypted(d) = channel.open(record).unwrap() else {
+                            panic!("not decrypted");
+                        };
+                        assert_eq!(d.counter, counter(record));
+                        assert!(std::str::from_utf8(&d.payload).unwrap().contains('/'));
+                    }
+                });
+            }
+        });
+        assert_eq!(channel.dec.stats().dek_opens, 1);
+        assert_eq!(channel.enc.rotations(), 0);
+    }
+
+    #[test]
+    fn rotation_by_count_stays_exact_when_threads_share_an_encryptor() {
+        let max = 7;
+        let channel = Channel::new(
+            RotationPolicy {
+                max_messages: max,
+                max_age_secs: 3600,
+            },
+            SigningMode::Session,
+        );
+        let records = channel.seal_from_threads(4, 50);
+        let mut sessions: HashMap<Vec<u8>, Vec<u64>> = HashMap::new();
+        for r in &records {
+            sessions
+                .entry(r.edek.to_vec())
+                .or_default()
+                .push(counter(r));
+        }
+        // Every session but the open one sealed exactly `max` records, counters 0..max.
+        let mut partial = 0;
+        for counters in sessions.values_mut() {
+            counters.sort_unstable();
+            assert!(counters.iter().copied().eq(0..counters.len() as u64));
+            assert!(counters.len() as u64 <= max);
+            if counters.len() as u64 != max {
+                partial += 1;
+            }
+        }
+        assert_eq!(partial, usize::from(records.len() as u64 % max != 0));
+        assert_eq!(channel.enc.rotations(), sessions.len() as u64 - 1);
+        for r in records.iter().step_by(13) {
+            assert!(channel.open(r).is_ok());
+        }
+    }
+
+    #[test]
+    fn records_signed_from_threads_verify_and_a_forged_one_does_not() {
+        let channel = Channel::new(RotationPolicy::default(), SigningMode::Record);
+        let mut records = channel.seal_from_threads(2, 10);
+        for r in &records {
+            assert!(r.rsig.is_some());
+            assert!(channel.open(r).is_ok());
+        }
+        // Another record's signature on this value (a cache hit by now) is refused.
+        records[0].rsig = records[1].rsig.clone();
+        assert!(channel.open(&records[0]).is_err());
     }
 }

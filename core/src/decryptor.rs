@@ -317,7 +317,8 @@ pub struct Decryptor {
     keys: Arc<ConsumerKeys>,
     trust: Trust,
     allow_plaintext: bool,
-    cache: Cache<SessionId, CachedDek>,
+    /// Shared with records being opened, so the AES-GCM pass runs after the look-up returns.
+    cache: Cache<SessionId, Arc<CachedDek>>,
     dek_opens: u64,
     skipped_cfrags: u64,
 }
@@ -328,6 +329,97 @@ pub enum Prepared<'a> {
     Done(Opened),
     /// The session's DEK must be opened first (`PendingDek::open_dek`, then `finish`).
     NeedsDek(PendingDek<'a>),
+    /// The session's DEK is cached and the record checked against it: `CachedRecord::open`
+    /// opens it without access to the decryptor (outside its lock, when shared).
+    Cached(CachedRecord<'a>),
+}
+
+/// A record's rewrap parts, parsed and framing-checked without the decryptor (a shared one
+/// parses before taking its lock): `RecordParts::parse`, then `Decryptor::prepare_parts`.
+pub struct RecordParts<'a>(Parts<'a>);
+
+enum Parts<'a> {
+    Tombstone,
+    /// No EDEK header: plaintext, or a rewrap record whose EDEK was stripped.
+    Unsealed {
+        value: &'a [u8],
+        selected: RecordHeaders<'a>,
+    },
+    Sealed {
+        value: &'a [u8],
+        record_key: Option<&'a [u8]>,
+        envelope: EnvelopeRef<'a>,
+        edek: EdekRef<'a>,
+        selected: RecordHeaders<'a>,
+    },
+}
+
+impl<'a> RecordParts<'a> {
+    /// Selects the rewrap headers and parses the envelope and EDEK of a record read from
+    /// `topic` (arguments as for `Decryptor::open`); an EDEK for another topic is `WrongTopic`.
+    pub fn parse(
+        topic: &str,
+        key: Option<&'a [u8]>,
+        value: Option<&'a [u8]>,
+        headers: &[Header<'a>],
+    ) -> Result<Self> {
+        let Some(value) = value else {
+            return Ok(RecordParts(Parts::Tombstone));
+        };
+        let selected = RecordHeaders::select(headers)?;
+        let Some(edek) = selected.edek else {
+            return Ok(RecordParts(Parts::Unsealed { value, selected }));
+        };
+        let envelope = EnvelopeRef::parse(value)?;
+        let edek = EdekRef::parse(edek)?;
+        if edek.topic() != *topic {
+            return Err(Error::WrongTopic);
+        }
+        Ok(RecordParts(Parts::Sealed {
+            value,
+            record_key: key,
+            envelope,
+            edek,
+            selected,
+        }))
+    }
+}
+
+/// A record of a cached session, checked against it (EDEK, policy, session signature) and
+/// holding the session's key, ready for its payload to be opened.
+pub struct CachedRecord<'a> {
+    envelope: EnvelopeRef<'a>,
+    value: &'a [u8],
+    record_key: Option<&'a [u8]>,
+    topic: &'a str,
+    signatures: SignatureHeaders<'a>,
+    /// The record carries the session signature its DEK was cached with.
+    same_sig: bool,
+    check: SessionCheck,
+    session: Arc<CachedDek>,
+}
+
+impl CachedRecord<'_> {
+    /// Verifies the record signature (record signing mode) and opens the payload: the
+    /// per-record work of a cache hit.
+    pub fn open(self) -> Result<Opened> {
+        let sealed = Sealed {
+            topic: self.topic,
+            record_key: self.record_key,
+            envelope: &self.envelope,
+            value: self.value,
+            edek_digest: &self.session.edek_digest,
+            signatures: &self.signatures,
+            sig_digest: if self.same_sig {
+                self.session.sig_digest
+            } else {
+                self.signatures.session.map_or([0; 32], header_digest)
+            },
+        };
+        sealed
+            .open(&self.session.key, &self.check)
+            .map(Opened::Decrypted)
+    }
 }
 
 /// A record whose session DEK is not cached: what the Umbral open needs, borrowed from the
@@ -438,6 +530,7 @@ impl Decryptor {
     ) -> Result<Opened> {
         match self.prepare(now, topic, key, value, headers)? {
             Prepared::Done(opened) => Ok(opened),
+            Prepared::Cached(record) => record.open(),
             Prepared::NeedsDek(pending) => {
                 let dek = pending.open_dek()?;
                 self.finish(pending, dek, now)
@@ -445,8 +538,9 @@ impl Decryptor {
         }
     }
 
-    /// Checks the record and opens it if its session's DEK is cached; otherwise says what the
-    /// Umbral step needs.
+    /// Checks the record and, if its session's DEK is cached, returns it ready to open;
+    /// otherwise says what the Umbral step needs. Tombstones and plaintext are answered here.
+    /// `RecordParts::parse`, then `prepare_parts`.
     pub fn prepare<'a>(
         &mut self,
         now: u64,
@@ -455,18 +549,27 @@ impl Decryptor {
         value: Option<&'a [u8]>,
         headers: &[Header<'a>],
     ) -> Result<Prepared<'a>> {
-        let Some(value) = value else {
-            return Ok(Prepared::Done(Opened::Tombstone));
+        self.prepare_parts(now, RecordParts::parse(topic, key, value, headers)?)
+    }
+
+    /// `prepare` for a record already parsed: a cache look-up and the checks against the
+    /// cached session, or the trust check of a session not cached.
+    pub fn prepare_parts<'a>(&mut self, now: u64, parts: RecordParts<'a>) -> Result<Prepared<'a>> {
+        let (value, key, envelope, edek, selected) = match parts.0 {
+            Parts::Tombstone => return Ok(Prepared::Done(Opened::Tombstone)),
+            Parts::Unsealed { value, selected } => {
+                return self.unencrypted(value, &selected).map(Prepared::Done)
+            }
+            Parts::Sealed {
+                value,
+                record_key,
+                envelope,
+                edek,
+                selected,
+            } => (value, record_key, envelope, edek, selected),
         };
-        let selected = RecordHeaders::select(headers)?;
-        let Some(edek) = selected.edek else {
-            return self.unencrypted(value, &selected).map(Prepared::Done);
-        };
-        let envelope = EnvelopeRef::parse(value)?;
-        let edek = EdekRef::parse(edek)?;
-        if edek.topic() != *topic {
-            return Err(Error::WrongTopic);
-        }
+        // The EDEK names the record's topic: `parse` checked it against the caller's.
+        let topic = edek.topic().as_str();
         let session = envelope.session_id();
         let sigs = selected.signatures;
         if let Some(hit) = self.cache.get(&session, now) {
@@ -486,22 +589,16 @@ impl Decryptor {
                 self.trust
                     .check(now, topic, &envelope, &hit.edek_digest, &sigs)?
             };
-            let sealed = Sealed {
-                topic,
-                record_key: key,
-                envelope: &envelope,
+            return Ok(Prepared::Cached(CachedRecord {
+                envelope,
                 value,
-                edek_digest: &hit.edek_digest,
-                signatures: &sigs,
-                sig_digest: if same_sig {
-                    hit.sig_digest
-                } else {
-                    sigs.session.map_or([0; 32], header_digest)
-                },
-            };
-            return sealed
-                .open(&hit.key, &check)
-                .map(|d| Prepared::Done(Opened::Decrypted(d)));
+                record_key: key,
+                topic,
+                signatures: sigs,
+                same_sig,
+                check,
+                session: hit.clone(),
+            }));
         }
         let edek_digest = edek.digest();
         if SessionId::of_edek_digest(&edek_digest) != session {
@@ -528,29 +625,35 @@ impl Decryptor {
         }))
     }
 
-    /// Opens the record with a DEK `pending.open_dek()` produced and caches the DEK.
+    /// Opens the record with a DEK `pending.open_dek()` produced and caches the DEK:
+    /// `PendingDek::open_record`, then `complete`.
     pub fn finish(&mut self, pending: PendingDek<'_>, dek: OpenedDek, now: u64) -> Result<Opened> {
+        let record = pending.open_record(&dek);
+        self.complete(pending, dek, record, now)
+    }
+
+    /// Counts the Umbral open that made `dek`, caches `dek` if the record opened with it
+    /// (`record`, from `pending.open_record(&dek)`), and returns the record.
+    pub fn complete(
+        &mut self,
+        pending: PendingDek<'_>,
+        dek: OpenedDek,
+        record: Result<Decrypted>,
+        now: u64,
+    ) -> Result<Opened> {
         self.dek_opens += 1;
         self.skipped_cfrags += dek.skipped_cfrags;
-        let sealed = Sealed {
-            topic: pending.edek.topic().as_str(),
-            record_key: pending.record_key,
-            envelope: &pending.envelope,
-            value: pending.value,
-            edek_digest: &pending.edek_digest,
-            signatures: &pending.signatures,
-            sig_digest: pending.signatures.session.map_or([0; 32], header_digest),
-        };
-        let opened = sealed.open(&dek.key, &pending.check)?;
+        let opened = record?;
         let entry = CachedDek {
             key: dek.key,
             edek: pending.edek.as_bytes().into(),
             edek_digest: pending.edek_digest,
             sig: pending.signatures.session.map(Into::into),
-            sig_digest: sealed.sig_digest,
+            sig_digest: pending.sig_digest(),
             check: pending.check,
         };
-        self.cache.insert(pending.envelope.session_id(), entry, now);
+        self.cache
+            .insert(pending.envelope.session_id(), Arc::new(entry), now);
         Ok(Opened::Decrypted(opened))
     }
 
@@ -584,6 +687,25 @@ impl PendingDek<'_> {
     /// The session whose DEK this opens.
     pub fn session_id(&self) -> SessionId {
         self.envelope.session_id()
+    }
+
+    fn sig_digest(&self) -> [u8; 32] {
+        self.signatures.session.map_or([0; 32], header_digest)
+    }
+
+    /// Opens the record with the session's DEK (record signature, then payload), needing no
+    /// access to the decryptor; `Decryptor::complete` then caches the DEK if this succeeded.
+    pub fn open_record(&self, dek: &OpenedDek) -> Result<Decrypted> {
+        Sealed {
+            topic: self.edek.topic().as_str(),
+            record_key: self.record_key,
+            envelope: &self.envelope,
+            value: self.value,
+            edek_digest: &self.edek_digest,
+            signatures: &self.signatures,
+            sig_digest: self.sig_digest(),
+        }
+        .open(&dek.key, &self.check)
     }
 
     /// Verifies this consumer's fragments and opens the session's DEK: the Umbral step (about

@@ -105,7 +105,9 @@ impl SealedRecord {
     }
 }
 
-struct Session {
+/// What every record of a session shares: immutable once opened, so records are sealed
+/// without access to the encryptor (and, when it is shared, without its lock).
+struct SessionKeys {
     topic: String,
     key: PayloadKey,
     edek: Arc<[u8]>,
@@ -113,6 +115,13 @@ struct Session {
     sig: Option<Arc<[u8]>>,
     sig_digest: [u8; 32],
     nonce_prefix: [u8; 4],
+    /// The producer's key when it signs every record (`SigningMode::Record`).
+    record_signer: Option<Arc<Signer>>,
+}
+
+struct Session {
+    keys: Arc<SessionKeys>,
+    /// Nonce counters reserved so far: the next record's counter.
     sealed: u64,
     started: u64,
 }
@@ -121,7 +130,7 @@ impl Session {
     fn open(
         rng: &mut (impl CryptoRng + RngCore),
         delegating: &PublicKey,
-        signer: Option<&(Signer, SigningMode)>,
+        signer: Option<&(Arc<Signer>, SigningMode)>,
         topic: Topic<'_>,
         now: u64,
     ) -> Result<Self> {
@@ -133,18 +142,114 @@ impl Session {
         });
         let mut nonce_prefix = [0u8; 4];
         rng.fill_bytes(&mut nonce_prefix);
+        let record_signer = match signer {
+            Some((signer, SigningMode::Record)) => Some(signer.clone()),
+            _ => None,
+        };
         Ok(Session {
-            topic: topic.as_str().to_string(),
-            key: PayloadKey::new(&dek),
-            edek_digest,
-            sig_digest: sig.as_deref().map_or([0; 32], header_digest),
-            sig,
-            edek,
-            nonce_prefix,
+            keys: Arc::new(SessionKeys {
+                topic: topic.as_str().to_string(),
+                key: PayloadKey::new(&dek),
+                edek_digest,
+                sig_digest: sig.as_deref().map_or([0; 32], header_digest),
+                sig,
+                edek,
+                nonce_prefix,
+                record_signer,
+            }),
             sealed: 0,
             started: now,
         })
     }
+
+    fn expired(&self, policy: &RotationPolicy, now: u64) -> bool {
+        self.sealed >= policy.max_messages
+            || now.saturating_sub(self.started) >= policy.max_age_secs
+    }
+}
+
+/// One record's share of a session: the session's keys and a nonce counter reserved for this
+/// record alone. `Encryptor::reserve` makes it (the only step needing `&mut`, so the only one
+/// under a lock when the encryptor is shared); `seal` then runs AES-GCM, and ECDSA in record
+/// signing mode, with no access to the encryptor. Neither `Clone` nor `Copy`: `seal` consumes
+/// it, so a reserved nonce seals exactly one record.
+pub struct Reservation {
+    session: Arc<SessionKeys>,
+    counter: u64,
+}
+
+impl Reservation {
+    /// The record's counter in its session (the last 8 bytes of its nonce).
+    pub fn counter(&self) -> u64 {
+        self.counter
+    }
+
+    /// Seals `payload` under the record `key` (`None`: a null Kafka key; the key is bound, not
+    /// sealed) with the reserved nonce.
+    pub fn seal(
+        self,
+        rng: &mut (impl CryptoRng + RngCore),
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) -> SealedRecord {
+        let session = &*self.session;
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[..4].copy_from_slice(&session.nonce_prefix);
+        nonce[4..].copy_from_slice(&self.counter.to_be_bytes());
+        let binding = Binding {
+            key_digest: record_key_digest(key),
+            sig_digest: session.sig_digest,
+        };
+        let value = envelope::seal(
+            &session.key,
+            &session.edek_digest,
+            &binding,
+            &nonce,
+            payload,
+        );
+        let rsig = session.record_signer.as_ref().map(|signer| {
+            RecordSigned {
+                topic: &session.topic,
+                key_digest: &binding.key_digest,
+                value: &value,
+                edek_digest: &session.edek_digest,
+            }
+            .sign(rng, signer)
+        });
+        SealedRecord {
+            value,
+            edek: session.edek.clone(),
+            sig: session.sig.clone(),
+            rsig,
+        }
+    }
+}
+
+/// What opening a new session needs (the Umbral encapsulation and, when signing, the session
+/// signature), taken from the encryptor so a shared one can open it without its lock.
+pub struct SessionRequest {
+    delegating: PublicKey,
+    signer: Option<(Arc<Signer>, SigningMode)>,
+    topic: String,
+    epoch: u64,
+}
+
+impl SessionRequest {
+    /// Opens the session (about 0.3 ms of Umbral work, plus a signature when signing); give
+    /// it to `Encryptor::install`.
+    pub fn open(&self, rng: &mut (impl CryptoRng + RngCore), now: u64) -> Result<NewSession> {
+        let topic = Topic::new(&self.topic)?;
+        Ok(NewSession {
+            session: Session::open(rng, &self.delegating, self.signer.as_ref(), topic, now)?,
+            epoch: self.epoch,
+        })
+    }
+}
+
+/// A session opened from a `SessionRequest`, not yet used for any record.
+pub struct NewSession {
+    session: Session,
+    epoch: u64,
 }
 
 /// Seals payloads for one delegating public key (a producer's own, or a channel's).
@@ -160,10 +265,13 @@ impl Session {
 /// ```
 pub struct Encryptor {
     delegating: PublicKey,
-    signer: Option<(Signer, SigningMode)>,
+    signer: Option<(Arc<Signer>, SigningMode)>,
     policy: RotationPolicy,
     sessions: Vec<Session>,
     rotations: u64,
+    /// Bumped whenever open sessions end (`rotate`, `set_signer`): a session requested
+    /// before is stale and not installed.
+    epoch: u64,
 }
 
 impl Encryptor {
@@ -176,16 +284,15 @@ impl Encryptor {
             policy,
             sessions: Vec::new(),
             rotations: 0,
+            epoch: 0,
         })
     }
 
-    /// Seals `payload` for `topic` at time `now` (Unix seconds), opening or rotating the
-    /// topic's session first when its policy says so.
     /// Signs every session from now on with `signer` in `mode` (`None`: unsigned sessions,
     /// which readers accept only under policy `optional` or `off`). Open sessions end, so no
     /// session mixes signed and unsigned records.
     pub fn set_signer(&mut self, signer: Option<(Signer, SigningMode)>) {
-        self.signer = signer;
+        self.signer = signer.map(|(signer, mode)| (Arc::new(signer), mode));
         self.rotate();
     }
 
@@ -197,7 +304,8 @@ impl Encryptor {
     }
 
     /// Seals one payload for `topic` under the record `key` (`None`: a null Kafka key; the key
-    /// is bound, not sealed), opening or rotating the topic's session as needed.
+    /// is bound, not sealed) at time `now` (Unix seconds), opening or rotating the topic's
+    /// session as needed: `reserve`, then `Reservation::seal`.
     pub fn seal(
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
@@ -206,72 +314,74 @@ impl Encryptor {
         key: Option<&[u8]>,
         payload: &[u8],
     ) -> Result<SealedRecord> {
-        let index = self.session_for(rng, now, topic)?;
-        let session = &mut self.sessions[index];
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce[..4].copy_from_slice(&session.nonce_prefix);
-        nonce[4..].copy_from_slice(&session.sealed.to_be_bytes());
-        session.sealed += 1;
-        let binding = Binding {
-            key_digest: record_key_digest(key),
-            sig_digest: session.sig_digest,
-        };
-        let value = envelope::seal(
-            &session.key,
-            &session.edek_digest,
-            &binding,
-            &nonce,
-            payload,
-        );
-        let rsig = match &self.signer {
-            Some((signer, SigningMode::Record)) => Some(
-                RecordSigned {
-                    topic,
-                    key_digest: &binding.key_digest,
-                    value: &value,
-                    edek_digest: &session.edek_digest,
-                }
-                .sign(rng, signer),
-            ),
-            _ => None,
-        };
-        Ok(SealedRecord {
-            value,
-            edek: session.edek.clone(),
-            sig: session.sig.clone(),
-            rsig,
-        })
+        Ok(self.reserve(rng, now, topic)?.seal(rng, key, payload))
     }
 
-    fn session_for(
+    /// Reserves the next nonce of `topic`'s session for one record, opening or rotating the
+    /// session first when its policy says so (the Umbral step, inline).
+    pub fn reserve(
         &mut self,
         rng: &mut (impl CryptoRng + RngCore),
         now: u64,
         topic: &str,
-    ) -> Result<usize> {
-        match self.sessions.iter().position(|s| s.topic == topic) {
-            Some(i) => {
-                let s = &self.sessions[i];
-                if s.sealed >= self.policy.max_messages
-                    || now.saturating_sub(s.started) >= self.policy.max_age_secs
-                {
-                    let topic = Topic::new(topic)?;
-                    self.sessions[i] =
-                        Session::open(rng, &self.delegating, self.signer.as_ref(), topic, now)?;
-                    self.rotations += 1;
-                }
-                Ok(i)
+    ) -> Result<Reservation> {
+        loop {
+            if let Some(reservation) = self.try_reserve(now, topic)? {
+                return Ok(reservation);
             }
+            let new = self.session_request(topic).open(rng, now)?;
+            self.install(new, now);
+        }
+    }
+
+    /// Reserves the next nonce of `topic`'s session for one record, without Umbral work:
+    /// `None` when the topic needs a new session first (`session_request`, `open`, `install`,
+    /// then ask again). Counting reservations is what keeps rotation by count exact and every
+    /// nonce of a session distinct, however the records are then sealed.
+    pub fn try_reserve(&mut self, now: u64, topic: &str) -> Result<Option<Reservation>> {
+        let Some(session) = self.sessions.iter_mut().find(|s| s.keys.topic == topic) else {
+            Topic::new(topic)?;
+            return Ok(None);
+        };
+        if session.expired(&self.policy, now) {
+            return Ok(None);
+        }
+        let counter = session.sealed;
+        session.sealed += 1;
+        Ok(Some(Reservation {
+            session: session.keys.clone(),
+            counter,
+        }))
+    }
+
+    /// What opening a new session for `topic` needs.
+    pub fn session_request(&self, topic: &str) -> SessionRequest {
+        SessionRequest {
+            delegating: self.delegating,
+            signer: self.signer.clone(),
+            topic: topic.to_string(),
+            epoch: self.epoch,
+        }
+    }
+
+    /// Makes `new` its topic's session, unless it is stale: open sessions ended since it was
+    /// requested, or the topic already has a current session (another thread's, when shared).
+    /// A stale session is dropped unused. True when installed.
+    pub fn install(&mut self, new: NewSession, now: u64) -> bool {
+        if new.epoch != self.epoch {
+            return false;
+        }
+        let topic = &new.session.keys.topic;
+        match self.sessions.iter().position(|s| s.keys.topic == *topic) {
+            Some(i) if self.sessions[i].expired(&self.policy, now) => {
+                self.sessions[i] = new.session;
+                self.rotations += 1;
+                true
+            }
+            Some(_) => false,
             None => {
-                let topic = Topic::new(topic)?;
-                self.sessions.push(Session::open(
-                    rng,
-                    &self.delegating,
-                    self.signer.as_ref(),
-                    topic,
-                    now,
-                )?);
-                Ok(self.sessions.len() - 1)
+                self.sessions.push(new.session);
+                true
             }
         }
     }
@@ -280,22 +390,23 @@ impl Encryptor {
     pub fn rotate(&mut self) {
         self.rotations += self.sessions.len() as u64;
         self.sessions.clear();
+        self.epoch += 1;
     }
 
     /// The current EDEK header value for `topic`, if a session is open.
     pub fn edek(&self, topic: &str) -> Option<&Arc<[u8]>> {
         self.sessions
             .iter()
-            .find(|s| s.topic == topic)
-            .map(|s| &s.edek)
+            .find(|s| s.keys.topic == topic)
+            .map(|s| &s.keys.edek)
     }
 
     /// The current session id for `topic` (what sealed values carry), if a session is open.
     pub fn session_id(&self, topic: &str) -> Option<SessionId> {
         self.sessions
             .iter()
-            .find(|s| s.topic == topic)
-            .map(|s| SessionId::of_edek_digest(&s.edek_digest))
+            .find(|s| s.keys.topic == topic)
+            .map(|s| SessionId::of_edek_digest(&s.keys.edek_digest))
     }
 
     /// How many sessions were replaced by rotation so far.
@@ -373,6 +484,60 @@ mod tests {
             let v = enc.seal(&mut rng, 0, "t", None, b"").unwrap().value;
             assert!(seen.insert(v[20..32].to_vec()));
         }
+    }
+
+    #[test]
+    fn reservations_sealed_out_of_order_keep_distinct_nonces_and_open() {
+        let (mut rng, mut enc) = encryptor(RotationPolicy::default());
+        let first = enc.reserve(&mut rng, 0, "t").unwrap();
+        let second = enc.reserve(&mut rng, 0, "t").unwrap();
+        assert_eq!((first.counter(), second.counter()), (0, 1));
+        let b = second.seal(&mut rng, None, b"b").value;
+        let a = first.seal(&mut rng, None, b"a").value;
+        let c = enc.seal(&mut rng, 0, "t", None, b"c").unwrap().value;
+        let nonces: alloc::collections::BTreeSet<_> =
+            [&a, &b, &c].iter().map(|v| v[20..32].to_vec()).collect();
+        assert_eq!(nonces.len(), 3);
+        assert_eq!(crate::EnvelopeRef::parse(&c).unwrap().counter(), 2);
+    }
+
+    #[test]
+    fn rotation_counts_reservations_not_seals() {
+        let (mut rng, mut enc) = encryptor(RotationPolicy {
+            max_messages: 2,
+            max_age_secs: 100,
+        });
+        let held: Vec<_> = (0..2)
+            .map(|_| enc.reserve(&mut rng, 0, "t").unwrap())
+            .collect();
+        assert!(enc.try_reserve(0, "t").unwrap().is_none());
+        let third = enc.reserve(&mut rng, 0, "t").unwrap();
+        assert_eq!(third.counter(), 0);
+        assert_eq!(enc.rotations(), 1);
+        let edeks: Vec<_> = held
+            .into_iter()
+            .chain([third])
+            .map(|r| r.seal(&mut rng, None, b"x").edek)
+            .collect();
+        assert!(Arc::ptr_eq(&edeks[0], &edeks[1]));
+        assert!(!Arc::ptr_eq(&edeks[1], &edeks[2]));
+    }
+
+    #[test]
+    fn a_session_requested_before_it_was_needed_or_before_a_rotation_is_not_installed() {
+        let (mut rng, mut enc) = encryptor(RotationPolicy::default());
+        let early = enc.session_request("t").open(&mut rng, 0).unwrap();
+        let late = enc.session_request("t").open(&mut rng, 0).unwrap();
+        assert!(enc.install(early, 0));
+        // Another caller's session is current: the second one is dropped unused.
+        assert!(!enc.install(late, 0));
+        let current = enc.edek("t").cloned().unwrap();
+        let stale = enc.session_request("t").open(&mut rng, 0).unwrap();
+        enc.rotate();
+        assert!(!enc.install(stale, 0));
+        let sealed = enc.seal(&mut rng, 0, "t", None, b"x").unwrap();
+        assert_ne!(sealed.edek, current);
+        assert_eq!(enc.rotations(), 1);
     }
 
     #[test]

@@ -42,15 +42,15 @@ pub mod signing;
 pub use cache::CacheStats;
 pub use cfrag::{CfragRef, CFRAG_HEADER};
 pub use decryptor::{
-    ConsumerKeys, Decrypted, Decryptor, DecryptorConfig, DecryptorStats, Header, Opened, OpenedDek,
-    OpenedKind, PendingDek, Prepared, RecordHeaders, DEFAULT_DECRYPTOR_CACHE_CAPACITY,
-    HEADER_PREFIX, MAX_EXTRA_CFRAG_VERIFICATIONS,
+    CachedRecord, ConsumerKeys, Decrypted, Decryptor, DecryptorConfig, DecryptorStats, Header,
+    Opened, OpenedDek, OpenedKind, PendingDek, Prepared, RecordHeaders, RecordParts,
+    DEFAULT_DECRYPTOR_CACHE_CAPACITY, HEADER_PREFIX, MAX_EXTRA_CFRAG_VERIFICATIONS,
 };
 pub use dek::{Dek, DEK_LEN};
 pub use edek::{EdekRef, EDEK_HEADER};
 pub use encryptor::{
-    Encryptor, RotationPolicy, SealedRecord, DEFAULT_ROTATION_MAX_AGE_SECS,
-    DEFAULT_ROTATION_MAX_MESSAGES, MAX_MESSAGES_PER_DEK,
+    Encryptor, NewSession, Reservation, RotationPolicy, SealedRecord, SessionRequest,
+    DEFAULT_ROTATION_MAX_AGE_SECS, DEFAULT_ROTATION_MAX_MESSAGES, MAX_MESSAGES_PER_DEK,
 };
 pub use envelope::EnvelopeRef;
 pub use error::{Error, ErrorKind, ErrorKindInfo, Object, Origin, Result, ERROR_KINDS};
