@@ -1,5 +1,6 @@
 //! Producer side: one session (DEK + EDEK) per topic, rotated by message count and age, and
-//! `seal` that costs one AES-256-GCM pass over the payload plus a fixed few dozen bytes.
+//! `seal` that costs one AES-256-GCM pass over the payload plus a fixed few dozen bytes (and,
+//! when the producer opts in, one compression pass before it).
 
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -7,6 +8,7 @@ use alloc::vec::Vec;
 
 use rand_core::{CryptoRng, RngCore};
 
+use crate::compression::{Compression, Compressor};
 use crate::dek::{Dek, PayloadKey, NONCE_LEN};
 use crate::edek::{self, EDEK_HEADER};
 use crate::envelope::{self, Binding};
@@ -162,6 +164,7 @@ pub struct Encryptor {
     delegating: PublicKey,
     signer: Option<(Signer, SigningMode)>,
     policy: RotationPolicy,
+    compressor: Compressor,
     sessions: Vec<Session>,
     rotations: u64,
 }
@@ -174,19 +177,34 @@ impl Encryptor {
             delegating,
             signer: None,
             policy,
+            compressor: Compressor::new(Compression::None)?,
             sessions: Vec::new(),
             rotations: 0,
         })
     }
 
-    /// Seals `payload` for `topic` at time `now` (Unix seconds), opening or rotating the
-    /// topic's session first when its policy says so.
     /// Signs every session from now on with `signer` in `mode` (`None`: unsigned sessions,
     /// which readers accept only under policy `optional` or `off`). Open sessions end, so no
     /// session mixes signed and unsigned records.
     pub fn set_signer(&mut self, signer: Option<(Signer, SigningMode)>) {
         self.signer = signer;
         self.rotate();
+    }
+
+    /// Compresses payloads before sealing them from the next record on (`Compression::None`,
+    /// the default, seals them as given). A payload is sealed compressed only when that makes
+    /// it smaller; sessions are unaffected. Compressing leaks how compressible a payload is
+    /// through its length: keep it off for records mixing attacker-chosen data with secrets
+    /// (docs/FORMAT.md §2). `InvalidArgument` for a zstd level outside 1..=22, or zstd in a
+    /// build without `std`.
+    pub fn set_compression(&mut self, compression: Compression) -> Result<()> {
+        self.compressor = Compressor::new(compression)?;
+        Ok(())
+    }
+
+    /// How payloads are compressed before sealing.
+    pub fn compression(&self) -> Compression {
+        self.compressor.setting()
     }
 
     /// The producer's verifying key and signing mode, if it signs.
@@ -221,6 +239,7 @@ impl Encryptor {
             &session.edek_digest,
             &binding,
             &nonce,
+            &mut self.compressor,
             payload,
         );
         let rsig = match &self.signer {

@@ -863,6 +863,7 @@ impl Decryptor {
             cache_ttl_secs,
             allow_plaintext,
             policy: parse_policy(policy)?,
+            ..DecryptorConfig::default()
         };
         let own = rewrap::SecretKey::from_bytes(secret.0.to_bytes().as_slice()).py_err()?;
         let dec = rewrap::Decryptor::with_config(own, &key_list(admins), config).py_err()?;
