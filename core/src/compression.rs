@@ -52,6 +52,34 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The setting called `codec` ("none", "lz4" or "zstd"), with the zstd `level` (0: zstd's
+    /// default, 3; ignored by the other codecs): how the bindings and the CLI name it.
+    pub fn from_name(codec: &str, level: i32) -> Result<Self> {
+        let setting = match codec {
+            "none" => Compression::None,
+            "lz4" => Compression::Lz4,
+            "zstd" => Compression::Zstd {
+                level: if level == 0 {
+                    DEFAULT_ZSTD_LEVEL
+                } else {
+                    level
+                },
+            },
+            _ => return Err(Error::InvalidArgument("codec must be none, lz4 or zstd")),
+        };
+        setting.check()?;
+        Ok(setting)
+    }
+
+    /// The codec's name, as `from_name` reads it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd { .. } => "zstd",
+        }
+    }
+
     /// Refuses what this build cannot do: a zstd level outside 1..=22, or zstd without `std`.
     pub(crate) fn check(&self) -> Result<()> {
         match self {
@@ -375,6 +403,24 @@ mod tests {
                 DecompressFailure::TooLarge { .. }
             ))
         ));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for setting in settings().into_iter().chain([Compression::None]) {
+            let level = match setting {
+                Compression::Zstd { level } => level,
+                _ => 0,
+            };
+            assert_eq!(Compression::from_name(setting.name(), level), Ok(setting));
+        }
+        assert!(Compression::from_name("gzip", 0).is_err());
+        if cfg!(feature = "std") {
+            assert_eq!(
+                Compression::from_name("zstd", 0),
+                Ok(Compression::Zstd { level: 3 })
+            );
+        }
     }
 
     #[test]
