@@ -152,9 +152,10 @@ impl Compressor {
             self.zstd = zstd::bulk::Compressor::new(level).ok();
         }
         let ctx = self.zstd.as_mut()?;
-        // Room for one byte less than the payload: a form that is not smaller fails early
-        // (zstd stops with "destination too small") and the payload is sealed as it is.
-        let mut out = Zeroizing::new(Vec::with_capacity(payload.len() - 1));
+        // Room for zstd's worst case: with less, zstd falls back to its streaming path, several
+        // times slower on small records. `compress` keeps the result only if it is smaller.
+        let bound = zstd::zstd_safe::compress_bound(payload.len());
+        let mut out = Zeroizing::new(Vec::with_capacity(bound));
         ctx.compress_to_buffer(payload, &mut *out).ok()?;
         Some(out)
     }
