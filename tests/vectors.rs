@@ -1063,7 +1063,7 @@ fn compression_rejects(rng: &mut Rng) -> Vec<Value> {
     let mut re = ReEncryptor::new(&[admin.public], ReEncryptorConfig::default()).unwrap();
     re.add_grant(&grant, T0).unwrap();
     let cfrags = re.reencrypt(rng, T0, topic, &record.edek, "alice").unwrap();
-    let headers = record_headers(&record, &cfrags.to_vec());
+    let headers = record_headers(&record, &cfrags);
 
     // A tiny lz4 stream (16 literal bytes) behind a size prefix.
     let stream = [&[0xf0, 0x01][..], &[b'z'; 16][..]].concat();

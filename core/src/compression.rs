@@ -99,11 +99,8 @@ impl Compression {
 
 /// Whether this build can open envelopes with algorithm `alg`.
 pub(crate) fn known_algorithm(alg: u8) -> bool {
-    match alg {
-        ALG_AES_256_GCM | ALG_LZ4_AES_256_GCM => true,
-        ALG_ZSTD_AES_256_GCM => cfg!(feature = "std"),
-        _ => false,
-    }
+    matches!(alg, ALG_AES_256_GCM | ALG_LZ4_AES_256_GCM)
+        || (alg == ALG_ZSTD_AES_256_GCM && cfg!(feature = "std"))
 }
 
 /// A producer's compressor: the setting and, for zstd, a context reused across records
