@@ -195,7 +195,7 @@ impl Encryptor {
     /// the default, seals them as given). A payload is sealed compressed only when that makes
     /// it smaller; sessions are unaffected. Compressing leaks how compressible a payload is
     /// through its length: keep it off for records mixing attacker-chosen data with secrets
-    /// (docs/FORMAT.md §2). `InvalidArgument` for a zstd level outside 1..=22, or zstd in a
+    /// (docs/FORMAT.md §2.1). `InvalidArgument` for a zstd level outside 1..=22, or zstd in a
     /// build without `std`.
     pub fn set_compression(&mut self, compression: Compression) -> Result<()> {
         self.compressor = Compressor::new(compression)?;

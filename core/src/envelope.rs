@@ -310,6 +310,23 @@ mod tests {
         }
     }
 
+    /// A build without zstd (no `std`) does not know algorithm 3: refused when parsed, before
+    /// any decryption, like any unknown id.
+    #[test]
+    fn zstd_envelopes_parse_only_where_zstd_is_built() {
+        let mut value = [0u8; OVERHEAD];
+        value[..4].copy_from_slice(b"RW\x02\x03");
+        let parsed = EnvelopeRef::parse(&value);
+        if cfg!(feature = "std") {
+            assert_eq!(parsed.unwrap().algorithm(), ALG_ZSTD_AES_256_GCM);
+        } else {
+            assert_eq!(
+                parsed.unwrap_err(),
+                Error::UnsupportedVersion(Object::Envelope, ALG_ZSTD_AES_256_GCM)
+            );
+        }
+    }
+
     #[test]
     fn framing_errors_are_named() {
         assert_eq!(EnvelopeRef::parse(b"").unwrap_err(), Error::ForeignRecord);
