@@ -91,6 +91,15 @@ impl<'a> EnvelopeRef<'a> {
         self.header[3]
     }
 
+    /// The algorithm, for people: "AES-256-GCM", "lz4, AES-256-GCM" or "zstd, AES-256-GCM".
+    pub fn algorithm_name(&self) -> &'static str {
+        match self.algorithm() {
+            ALG_LZ4_AES_256_GCM => "lz4, AES-256-GCM",
+            ALG_ZSTD_AES_256_GCM => "zstd, AES-256-GCM",
+            _ => "AES-256-GCM",
+        }
+    }
+
     /// The record's counter in its session (0 for the first record).
     pub fn counter(&self) -> u64 {
         u64::from_be_bytes(self.header[HEADER_LEN - 8..].try_into().expect("8 bytes"))
@@ -275,6 +284,7 @@ mod tests {
         assert!(value.len() < OVERHEAD + LOG.len());
         let parsed = EnvelopeRef::parse(&value).unwrap();
         assert_eq!(parsed.algorithm(), ALG_LZ4_AES_256_GCM);
+        assert_eq!(parsed.algorithm_name(), "lz4, AES-256-GCM");
         assert_eq!(parsed.open(&k, &[9; 32], &B, MAX).unwrap(), LOG);
         // Bounded below the payload's size: refused, after authentication.
         assert!(matches!(
