@@ -149,8 +149,9 @@ impl Compressor {
             self.zstd = zstd::bulk::Compressor::new(level).ok();
         }
         let ctx = self.zstd.as_mut()?;
-        // Room for zstd's worst case: with less, zstd falls back to its streaming path, several
-        // times slower on small records. `compress` keeps the result only if it is smaller.
+        // Room for zstd's worst case, so it writes straight into `out`: with less it compresses
+        // into its own buffer and copies out (and would fail only then, saving nothing).
+        // `compress` keeps the result only if it is smaller than the payload.
         let bound = zstd::zstd_safe::compress_bound(payload.len());
         let mut out = Zeroizing::new(Vec::with_capacity(bound));
         ctx.compress_to_buffer(payload, &mut *out).ok()?;
