@@ -5,6 +5,8 @@
 //! signed by an authorized producer, read under policy `require`. The `signing` groups put
 //! unsigned, session-signed and record-signed sealing and opening side by side, and
 //! `notary` the re-encryptor's per-session signature check (verify, then channel-sign).
+//! `compression` seals and opens ~1 KiB JSON events with no codec, lz4 and zstd beside raw
+//! `ring` on the same events, and prints each codec's size ratio.
 //!
 //! `cargo bench --bench engine`; results and ratios are in docs/BENCHMARKS.md.
 
@@ -12,11 +14,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rewrap::engine::{
-    Decryptor, DecryptorConfig, Encryptor, Grant, GrantTerms, Policy, ProducerGrant, ReEncryptor,
-    ReEncryptorConfig, RotationPolicy, SealedRecord, SecretKey, Signer, SigningMode,
+    Compression, Decryptor, DecryptorConfig, Encryptor, Grant, GrantTerms, Policy, ProducerGrant,
+    ReEncryptor, ReEncryptorConfig, RotationPolicy, SealedRecord, SecretKey, Signer, SigningMode,
 };
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
@@ -48,7 +50,10 @@ impl Fixture {
         let consumer = SecretKey::random(&mut rng);
         let mut reencryptor =
             ReEncryptor::new(&[admin.verifying_key()], ReEncryptorConfig::default()).unwrap();
-        let terms = GrantTerms::one_of_one(TOPIC, "c", consumer.public_key(), T0);
+        let mut terms = GrantTerms::one_of_one(TOPIC, "c", consumer.public_key(), T0);
+        // Issued on this bench's clock: by default a grant is issued now, which a re-encryptor
+        // checking at T0 would see as issued in the future (GrantExpired).
+        terms.issued_at = Some(T0 * 1000);
         let grant = Grant::issue(&mut rng, &admin, &channel, &terms).unwrap();
         reencryptor.add_grant(&grant, T0).unwrap();
         let producer = SecretKey::random(&mut rng);
@@ -246,7 +251,7 @@ fn umbral_steps(c: &mut Criterion) {
         },
     )
     .unwrap();
-    let terms = GrantTerms::one_of_one(
+    let mut terms = GrantTerms::one_of_one(
         TOPIC,
         "c",
         SecretKey::from_bytes(&f.consumer_bytes)
@@ -254,6 +259,7 @@ fn umbral_steps(c: &mut Criterion) {
             .public_key(),
         T0,
     );
+    terms.issued_at = Some(T0 * 1000);
     tiny.add_grant(
         &Grant::issue(&mut rng, &f.admin, &f.channel, &terms).unwrap(),
         T0,
@@ -431,6 +437,145 @@ fn notary(c: &mut Criterion) {
     group.finish();
 }
 
+/// `n` different JSON events of about 1 KiB, like an application's event log: field names
+/// repeat, ids, timestamps, users and amounts vary.
+fn json_events(n: usize) -> Vec<Vec<u8>> {
+    let mut rng = ChaCha20Rng::seed_from_u64(2026);
+    let actions = ["view", "add_to_cart", "checkout", "refund", "login"];
+    let countries = ["DE", "FR", "US", "JP", "BR", "IN"];
+    (0..n)
+        .map(|i| {
+            let r = |rng: &mut ChaCha20Rng, m: u32| rng.next_u32() % m;
+            let mut items = String::new();
+            for k in 0..(6 + r(&mut rng, 4)) {
+                if k > 0 {
+                    items.push(',');
+                }
+                items += &format!(
+                    "{{\"sku\":\"SKU-{:06}\",\"qty\":{},\"unit_price_cents\":{},\"category\":\"{}\"}}",
+                    r(&mut rng, 1_000_000),
+                    1 + r(&mut rng, 5),
+                    99 + r(&mut rng, 20_000),
+                    ["books", "garden", "toys", "electronics"][r(&mut rng, 4) as usize]
+                );
+            }
+            format!(
+                "{{\"event_id\":\"{:016x}{:016x}\",\"ts\":\"2026-11-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"seq\":{},\"user\":{{\"id\":\"u-{:08}\",\"country\":\"{}\",\"session\":\"{:016x}\"}},\"action\":\"{}\",\"items\":[{}],\"client\":{{\"app\":\"shop-web\",\"version\":\"4.{}.{}\",\"ip\":\"10.{}.{}.{}\",\"user_agent\":\"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\"}},\"trace_id\":\"{:032x}\"}}",
+                rng.next_u64(),
+                rng.next_u64(),
+                1 + r(&mut rng, 28),
+                r(&mut rng, 24),
+                r(&mut rng, 60),
+                r(&mut rng, 60),
+                r(&mut rng, 1000),
+                i,
+                r(&mut rng, 100_000_000),
+                countries[r(&mut rng, 6) as usize],
+                rng.next_u64(),
+                actions[r(&mut rng, 5) as usize],
+                items,
+                r(&mut rng, 20),
+                r(&mut rng, 10),
+                r(&mut rng, 256),
+                r(&mut rng, 256),
+                r(&mut rng, 256),
+                (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()),
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+fn compression(c: &mut Criterion) {
+    let mut f = Fixture::new();
+    let events = json_events(256);
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    let mean = bytes / events.len();
+    let settings = [
+        ("rewrap_none", Compression::None),
+        ("rewrap_lz4", Compression::Lz4),
+        ("rewrap_zstd3", Compression::Zstd { level: 3 }),
+    ];
+
+    let mut group = c.benchmark_group("compression/seal-json");
+    group.throughput(Throughput::Bytes(mean as u64));
+    let key = ring_key();
+    let mut counter = 0u64;
+    let mut i = 0;
+    group.bench_function("ring_aes256gcm", |b| {
+        b.iter(|| {
+            i = (i + 1) % events.len();
+            ring_seal(&key, &mut counter, black_box(&events[i]))
+        })
+    });
+    let mut sealed = Vec::new();
+    for (name, setting) in settings {
+        let mut enc = f.encryptor();
+        enc.set_compression(setting).unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let records: Vec<SealedRecord> = events
+            .iter()
+            .map(|e| enc.seal(&mut rng, T0, TOPIC, None, e).unwrap())
+            .collect();
+        let out: usize = records.iter().map(|r| r.value.len()).sum();
+        eprintln!(
+            "compression/{name}: {mean} B JSON events -> {} B sealed on average, {:.3} of the payload",
+            out / records.len(),
+            out as f64 / bytes as f64
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % events.len();
+                enc.seal(&mut rng, T0, TOPIC, None, black_box(&events[i]))
+                    .unwrap()
+            })
+        });
+        sealed.push((name, records));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("compression/open-json");
+    group.throughput(Throughput::Bytes(mean as u64));
+    let ring_sealed: Vec<Vec<u8>> = events.iter().map(|e| ring_seal(&key, &mut 0, e)).collect();
+    group.bench_function("ring_aes256gcm", |b| {
+        b.iter(|| {
+            i = (i + 1) % events.len();
+            let mut buf = black_box(&ring_sealed[i]).clone();
+            let n = key
+                .open_in_place(
+                    Nonce::assume_unique_for_key([0u8; 12]),
+                    Aad::from(&[0u8; 64]),
+                    &mut buf,
+                )
+                .unwrap()
+                .len();
+            buf.truncate(n);
+            buf
+        })
+    });
+    for (name, records) in &sealed {
+        let cfrags = f.headers(&records[0]);
+        let headers: Vec<_> = records.iter().map(|r| header_list(r, &cfrags)).collect();
+        let mut dec = f.decryptor(16);
+        dec.open(T0, TOPIC, None, Some(&records[0].value), &headers[0])
+            .unwrap();
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                i = (i + 1) % records.len();
+                dec.open(
+                    T0,
+                    TOPIC,
+                    None,
+                    Some(black_box(&records[i].value)),
+                    &headers[i],
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -438,5 +583,5 @@ fn config() -> Criterion {
         .sample_size(30)
 }
 
-criterion_group! { name = benches; config = config(); targets = seal_and_open, umbral_steps, signing, notary }
+criterion_group! { name = benches; config = config(); targets = seal_and_open, umbral_steps, signing, notary, compression }
 criterion_main!(benches);

@@ -99,6 +99,8 @@ typedef enum rewrap_result {
   REWRAP_EDEK_MISMATCH = 106,
   /* Authenticated decryption failed: the record was altered. */
   REWRAP_AUTHENTICATION_FAILED = 107,
+  /* A compressed payload is corrupt or would decompress past the reader's bound. */
+  REWRAP_DECOMPRESSION_FAILED = 108,
   /* No capsule fragment for this consumer (not granted or not re-encrypted). */
   REWRAP_MISSING_CFRAG = 200,
   /* Capsule fragments are for another consumer. */
@@ -215,6 +217,25 @@ typedef enum rewrap_policy {
    */
   REWRAP_POLICY_OFF = 2,
 } rewrap_policy;
+
+/**
+ * How an encryptor compresses payloads before sealing them (docs/FORMAT.md §2.1). Passed to
+ * `rewrap_encryptor_set_compression` as a `uint32_t`.
+ */
+typedef enum rewrap_compression {
+  /**
+   * Seal payloads as given (the default).
+   */
+  REWRAP_COMPRESSION_NONE = 0,
+  /**
+   * lz4 block compression: fast, modest ratio.
+   */
+  REWRAP_COMPRESSION_LZ4 = 1,
+  /**
+   * zstd at the level passed beside it: better ratio, slower.
+   */
+  REWRAP_COMPRESSION_ZSTD = 2,
+} rewrap_compression;
 
 /**
  * Opens records for one consumer.
@@ -474,6 +495,15 @@ rewrap_result rewrap_encryptor_new(const struct rewrap_public_key *delegating, u
  * records once they hold a producer grant for its public key.
  */
 rewrap_result rewrap_encryptor_set_signer(const struct rewrap_encryptor *encryptor, const struct rewrap_secret_key *signer, uint32_t mode);
+
+/**
+ * Compresses payloads before sealing them from the next record on: `codec` is a
+ * rewrap_compression; `level` is the zstd level (1..=22, or 0 for zstd's default, 3) and is
+ * ignored for the other codecs. A payload is sealed compressed only when that makes it
+ * smaller; readers need no setting. Record lengths then reveal how compressible payloads
+ * are: keep compression off for records mixing attacker-chosen data with secrets.
+ */
+rewrap_result rewrap_encryptor_set_compression(const struct rewrap_encryptor *encryptor, uint32_t codec, int32_t level);
 
 /**
  * Seals `payload` for `topic` under the Kafka record key `key` (`key_len` bytes; `key` NULL

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use rewrap_core as engine;
 use rewrap_core::{
-    Attestation, CfragHeaders, DecryptorConfig, DecryptorStats, Error, Grant, Header, KeyId,
-    Opened, Policy, ProducerGrant, PublicKey, ReEncryptorConfig, ReEncryptorStats, Result,
+    Attestation, CfragHeaders, Compression, DecryptorConfig, DecryptorStats, Error, Grant, Header,
+    KeyId, Opened, Policy, ProducerGrant, PublicKey, ReEncryptorConfig, ReEncryptorStats, Result,
     Revocation, RotationPolicy, SealedRecord, SecretKey, SessionId, Signer, SigningMode, Verdict,
 };
 
@@ -46,6 +46,19 @@ impl Encryptor {
     /// readers accept only under policy `optional` or `off`).
     pub fn set_signer(&self, signer: Option<(&SecretKey, SigningMode)>) {
         lock(&self.0).set_signer(signer.map(|(key, mode)| (Signer::from_secret(key), mode)))
+    }
+
+    /// Compresses payloads before sealing them from the next record on (`Compression::None`,
+    /// the default, seals them as given); a payload is sealed compressed only when that makes
+    /// it smaller. Record lengths then reveal how compressible payloads are: keep it off for
+    /// records mixing attacker-chosen data with secrets (README, "Compression").
+    pub fn set_compression(&self, compression: Compression) -> Result<()> {
+        lock(&self.0).set_compression(compression)
+    }
+
+    /// How payloads are compressed before sealing.
+    pub fn compression(&self) -> Compression {
+        lock(&self.0).compression()
     }
 
     /// The producer's verifying key and mode, when it signs.

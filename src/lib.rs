@@ -56,13 +56,15 @@ pub use handles::{half_the_cores, Decryptor, Encryptor, MissBudget, ReEncryptor}
 /// `Encryptor`, `Decryptor` and `ReEncryptor` take `rng` and `now` parameters).
 pub use rewrap_core as engine;
 pub use rewrap_core::{
-    constants, CacheStats, CfragHeaders, CfragRef, ConsumerId, Decrypted, DecryptorConfig,
-    DecryptorStats, EdekRef, EnvelopeRef, Error, ErrorKind, ErrorKindInfo, GrantTerms, Header,
-    KeyId, Object, Opened, OpenedKind, Origin, Policy, ProducerGrant, PublicKey, ReEncryptorConfig,
-    ReEncryptorStats, RecordHeaders, Result, Revocation, RotationPolicy, SealedRecord, SecretKey,
-    SessionId, Signer, SigningMode, Topic, Vouch, CFRAG_HEADER, CHANNEL_SIG_HEADER,
-    DEFAULT_DECRYPTOR_CACHE_CAPACITY, DEFAULT_REENCRYPTOR_CACHE_CAPACITY, EDEK_HEADER, ERROR_KINDS,
-    HEADER_PREFIX, KEY_ID_LEN, PUBLIC_KEY_LEN, RECORD_SIG_HEADER, SECRET_KEY_LEN, SIG_HEADER,
+    constants, CacheStats, CfragHeaders, CfragRef, Compression, ConsumerId, DecompressFailure,
+    Decrypted, DecryptorConfig, DecryptorStats, EdekRef, EnvelopeRef, Error, ErrorKind,
+    ErrorKindInfo, GrantTerms, Header, KeyId, Object, Opened, OpenedKind, Origin, Policy,
+    ProducerGrant, PublicKey, ReEncryptorConfig, ReEncryptorStats, RecordHeaders, Result,
+    Revocation, RotationPolicy, SealedRecord, SecretKey, SessionId, Signer, SigningMode, Topic,
+    Vouch, CFRAG_HEADER, CHANNEL_SIG_HEADER, DEFAULT_DECRYPTOR_CACHE_CAPACITY,
+    DEFAULT_MAX_DECOMPRESSED_LEN, DEFAULT_REENCRYPTOR_CACHE_CAPACITY, DEFAULT_ZSTD_LEVEL,
+    EDEK_HEADER, ERROR_KINDS, HEADER_PREFIX, KEY_ID_LEN, PUBLIC_KEY_LEN, RECORD_SIG_HEADER,
+    SECRET_KEY_LEN, SIG_HEADER,
 };
 pub use store::{
     DirGrantStore, GrantStore, GrantSync, LoadReport, Snapshot, StoreError, StoredGrant,

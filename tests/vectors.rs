@@ -23,8 +23,8 @@ use std::collections::BTreeSet;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rewrap_core::{
-    edek::EdekRef, Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms, Object,
-    ProducerGrant, PublicKey, ReEncryptor, ReEncryptorConfig, RotationPolicy, SealedRecord,
+    edek::EdekRef, Compression, Decryptor, DecryptorConfig, Encryptor, Error, Grant, GrantTerms,
+    Object, ProducerGrant, PublicKey, ReEncryptor, ReEncryptorConfig, RotationPolicy, SealedRecord,
     SecretKey, SessionSignature, Signer, SigningMode, Topic, CFRAG_HEADER, EDEK_HEADER,
     RECORD_SIG_HEADER, SIG_HEADER,
 };
@@ -77,6 +77,8 @@ struct Spec {
     mixed: bool,
     /// What the producer signs.
     signing: SigningMode,
+    /// How the producer compresses payloads before sealing (§2.1).
+    compression: Compression,
     steps: Vec<Step>,
 }
 
@@ -95,6 +97,7 @@ impl Spec {
             allow_plaintext: false,
             mixed: false,
             signing: SigningMode::Session,
+            compression: Compression::None,
             steps: vec![Step::Seal(plaintext)],
         }
     }
@@ -333,6 +336,7 @@ fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
     let producer = SecretKey::random(rng);
     let mut enc = Encryptor::new(delegating.public_key(), policy).unwrap();
     enc.set_signer(Some((Signer::from_secret(&producer), spec.signing)));
+    enc.set_compression(spec.compression).unwrap();
     let Step::Seal(first_plaintext) = spec.steps[0] else {
         panic!("{}: a case starts with a sealed record", spec.name)
     };
@@ -486,6 +490,12 @@ fn accept_case(rng: &mut Rng, spec: &Spec) -> Value {
     });
     if let Some(seed) = seed {
         case["master_seed"] = json!(hex::encode(seed));
+    }
+    // Only compressed cases name it, so the older cases stay byte for byte as they were.
+    match spec.compression {
+        Compression::None => {}
+        Compression::Lz4 => case["compression"] = json!("lz4"),
+        Compression::Zstd { level } => case["compression"] = json!(format!("zstd-{level}")),
     }
     case
 }
@@ -716,9 +726,9 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
     open("value-bad-version", "R6", "envelope version 3",
          Error::UnsupportedVersion(Object::Envelope, 3), topic, Some(&bad_version), ok.clone(), false, a);
     let mut bad_alg = v1.to_vec();
-    bad_alg[3] = 2;
-    open("value-bad-algorithm", "R6", "algorithm id 2",
-         Error::UnsupportedVersion(Object::Envelope, 2), topic, Some(&bad_alg), ok.clone(), false, a);
+    bad_alg[3] = 4;
+    open("value-bad-algorithm", "R6", "algorithm id 4",
+         Error::UnsupportedVersion(Object::Envelope, 4), topic, Some(&bad_alg), ok.clone(), false, a);
     open("value-bad-version-short", "R6", "unknown version in a value too short to hold a tag: version wins",
          Error::UnsupportedVersion(Object::Envelope, 3), topic, Some(&bad_version[..20]), ok.clone(), false, a);
     open("value-short", "R7", "47 bytes: one short of an empty payload's envelope",
@@ -985,10 +995,134 @@ fn reject_vectors(rng: &mut Rng) -> Vec<Value> {
     out
 }
 
+/// JSON event lines: what a producer would compress (§2.1).
+const EVENTS: &[u8] =
+    b"{\"id\":\"evt-0001\",\"ts\":\"2026-11-26T02:47:00Z\",\"user\":\"u-17\",\"action\":\"view\"}
+{\"id\":\"evt-0002\",\"ts\":\"2026-11-26T02:47:01Z\",\"user\":\"u-17\",\"action\":\"add_to_cart\"}
+{\"id\":\"evt-0003\",\"ts\":\"2026-11-26T02:47:03Z\",\"user\":\"u-17\",\"action\":\"checkout\"}
+";
+
+/// Cases of compressed records (§2.1), drawn from their own RNG so that adding them left every
+/// older vector unchanged.
+fn compressed_specs() -> Vec<Spec> {
+    let mut lz4 = Spec::simple("lz4-compressed", "events", "consumer-1", EVENTS);
+    lz4.compression = Compression::Lz4;
+    lz4.steps = vec![
+        Step::Seal(EVENTS),
+        Step::Seal(b"too short to shrink: sealed as algorithm 1"),
+        Step::Seal(EVENTS),
+    ];
+    vec![lz4]
+}
+
+/// Re-seals `record` (sealed under `key`, a session of `delegating`) with another algorithm byte
+/// and body: what only a holder of the session's DEK can make.
+fn reseal(
+    record: &SealedRecord,
+    delegating: &SecretKey,
+    key: Option<&[u8]>,
+    alg: u8,
+    body: &[u8],
+) -> Vec<u8> {
+    use rewrap_core::signing::{header_digest, record_key_digest};
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    let edek = EdekRef::parse(&record.edek).unwrap();
+    let dek = edek.open_with_delegating_key(delegating).unwrap();
+    let mut value = record.value[..32].to_vec();
+    value[3] = alg;
+    let mut aad = value.clone();
+    aad.extend_from_slice(&edek.digest());
+    aad.extend_from_slice(&record_key_digest(key));
+    aad.extend_from_slice(&header_digest(record.sig.as_deref().unwrap()));
+    let sealer = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, dek.as_bytes()).unwrap());
+    let nonce = Nonce::try_assume_unique_for_key(&value[20..32]).unwrap();
+    let mut sealed = body.to_vec();
+    sealer
+        .seal_in_place_append_tag(nonce, Aad::from(&aad), &mut sealed)
+        .unwrap();
+    value.extend_from_slice(&sealed);
+    value
+}
+
+/// Reject vectors of R21: compressed bodies under a valid tag that must not decompress.
+fn compression_rejects(rng: &mut Rng) -> Vec<Value> {
+    let topic = "events";
+    const K1: &[u8] = b"k1";
+    let admin = Admin::random(rng);
+    let delegating = SecretKey::random(rng);
+    let alice = SecretKey::random(rng);
+    let producer = SecretKey::random(rng);
+    let mut enc = Encryptor::new(delegating.public_key(), RotationPolicy::default()).unwrap();
+    enc.set_signer(Some((Signer::from_secret(&producer), SigningMode::Session)));
+    enc.set_compression(Compression::Lz4).unwrap();
+    let record = enc.seal(rng, T0, topic, Some(K1), EVENTS).unwrap();
+    let producer_grant =
+        ProducerGrant::issue(rng, &admin.signer, topic, &producer.public_key(), T0, None).unwrap();
+    let terms = terms(topic, "alice", alice.public_key(), 1, 1, T0, None);
+    let grant = Grant::issue(rng, &admin.signer, &delegating, &terms).unwrap();
+    let mut re = ReEncryptor::new(&[admin.public], ReEncryptorConfig::default()).unwrap();
+    re.add_grant(&grant, T0).unwrap();
+    let cfrags = re.reencrypt(rng, T0, topic, &record.edek, "alice").unwrap();
+    let headers = record_headers(&record, &cfrags);
+
+    // A tiny lz4 stream (16 literal bytes) behind a size prefix.
+    let stream = [&[0xf0, 0x01][..], &[b'z'; 16][..]].concat();
+    let body = |declared: u32| [&declared.to_le_bytes()[..], &stream[..]].concat();
+    let bound = rewrap_core::DEFAULT_MAX_DECOMPRESSED_LEN as u64;
+    let cases = [
+        (
+            "lz4-declares-past-the-bound",
+            "lz4 body declaring 8 MiB + 1 under a valid tag: refused before decompressing",
+            body(bound as u32 + 1),
+            rewrap_core::DecompressFailure::TooLarge {
+                declared: bound + 1,
+                limit: bound,
+            },
+        ),
+        (
+            "lz4-shorter-than-declared",
+            "lz4 body declaring 17 bytes that decodes to 16, under a valid tag",
+            body(17),
+            rewrap_core::DecompressFailure::Corrupt,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, what, body, failure)| {
+            let value = reseal(&record, &delegating, Some(K1), 2, &body);
+            let mut v = reject(
+                name,
+                "R21",
+                what,
+                &Error::DecompressionFailed(failure),
+                "open",
+            );
+            v["consumer_secret_key"] = json!(alice.to_hex().as_str());
+            v["admin_public_key"] = json!(admin.public.to_hex());
+            v["allow_plaintext"] = json!(false);
+            v["now"] = json!(T0);
+            v["topic"] = json!(topic);
+            v["value"] = json!(hex::encode(value));
+            v["headers"] = json!(headers);
+            v["key"] = json!(hex::encode(K1));
+            v["policy"] = json!("require");
+            v["producer_grants"] = json!([hex::encode(producer_grant.to_bytes())]);
+            v
+        })
+        .collect()
+}
+
 fn generate() -> Value {
     let mut rng = ChaCha20Rng::seed_from_u64(SEED);
-    let cases: Vec<Value> = specs().iter().map(|s| accept_case(&mut rng, s)).collect();
-    let rejects = reject_vectors(&mut rng);
+    let mut cases: Vec<Value> = specs().iter().map(|s| accept_case(&mut rng, s)).collect();
+    let mut rejects = reject_vectors(&mut rng);
+    let mut later = ChaCha20Rng::seed_from_u64(SEED + 1);
+    cases.extend(
+        compressed_specs()
+            .iter()
+            .map(|s| accept_case(&mut later, s)),
+    );
+    rejects.extend(compression_rejects(&mut later));
     let mut names = BTreeSet::new();
     for v in cases.iter().chain(&rejects) {
         assert!(

@@ -412,10 +412,16 @@ pub fn inspect(
         let bytes = hex::decode(v.trim())?;
         match EnvelopeRef::parse(&bytes) {
             Ok(s) => println!(
-                "value: rewrap envelope v{}, AES-256-GCM, session {}, {} payload bytes",
+                "value: rewrap envelope v{}, {}, session {}, {} {} bytes",
                 s.version(),
+                s.algorithm_name(),
                 s.session_id(),
-                bytes.len() - rewrap::engine::envelope::OVERHEAD
+                bytes.len() - rewrap::engine::envelope::OVERHEAD,
+                if s.algorithm() == rewrap::engine::envelope::ALG_AES_256_GCM {
+                    "payload"
+                } else {
+                    "compressed payload"
+                }
             ),
             Err(e) => println!("value: {e}"),
         }

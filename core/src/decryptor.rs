@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::cache::{Cache, CacheStats};
 use crate::cfrag::{CfragRef, CFRAG_HEADER};
+use crate::compression::DEFAULT_MAX_DECOMPRESSED_LEN;
 use crate::dek::PayloadKey;
 use crate::edek::{EdekRef, EDEK_HEADER};
 use crate::envelope::{Binding, EnvelopeRef, ENVELOPE_VERSION_1};
@@ -96,6 +97,9 @@ pub struct DecryptorConfig {
     /// What every topic demands of producer signatures unless `Decryptor::set_policy` says
     /// otherwise (default `Require`).
     pub policy: Policy,
+    /// Largest payload a compressed record may expand to (default 8 MiB); a record declaring
+    /// more is `DecompressionFailed`, refused before anything is allocated for it.
+    pub max_decompressed_len: usize,
 }
 
 impl Default for DecryptorConfig {
@@ -105,6 +109,7 @@ impl Default for DecryptorConfig {
             cache_ttl_secs: None,
             allow_plaintext: false,
             policy: Policy::default(),
+            max_decompressed_len: DEFAULT_MAX_DECOMPRESSED_LEN,
         }
     }
 }
@@ -121,7 +126,7 @@ impl DecryptorConfig {
             },
             cache_ttl_secs: (cache_ttl_secs != 0).then_some(cache_ttl_secs),
             allow_plaintext,
-            policy: Policy::default(),
+            ..Self::default()
         }
     }
 }
@@ -268,6 +273,8 @@ struct Sealed<'r, 'a> {
     signatures: &'r SignatureHeaders<'a>,
     /// SHA-256 of `signatures.session` (zeros when unsigned), computed once per session.
     sig_digest: [u8; 32],
+    /// The reader's bound on a decompressed payload.
+    max_decompressed: usize,
 }
 
 impl Sealed<'_, '_> {
@@ -287,7 +294,9 @@ impl Sealed<'_, '_> {
             }
             .verify(&producer, rsig)?;
         }
-        let payload = self.envelope.open(key, self.edek_digest, &binding)?;
+        let payload = self
+            .envelope
+            .open(key, self.edek_digest, &binding, self.max_decompressed)?;
         Ok(Decrypted {
             payload,
             session: self.envelope.session_id(),
@@ -317,6 +326,7 @@ pub struct Decryptor {
     keys: Arc<ConsumerKeys>,
     trust: Trust,
     allow_plaintext: bool,
+    max_decompressed: usize,
     /// Shared with records being opened, so the AES-GCM pass runs after the look-up returns.
     cache: Cache<SessionId, Arc<CachedDek>>,
     dek_opens: u64,
@@ -397,6 +407,7 @@ pub struct CachedRecord<'a> {
     same_sig: bool,
     check: SessionCheck,
     session: Arc<CachedDek>,
+    max_decompressed: usize,
 }
 
 impl CachedRecord<'_> {
@@ -415,6 +426,7 @@ impl CachedRecord<'_> {
             } else {
                 self.signatures.session.map_or([0; 32], header_digest)
             },
+            max_decompressed: self.max_decompressed,
         };
         sealed
             .open(&self.session.key, &self.check)
@@ -434,6 +446,7 @@ pub struct PendingDek<'a> {
     signatures: SignatureHeaders<'a>,
     check: SessionCheck,
     keys: Arc<ConsumerKeys>,
+    max_decompressed: usize,
 }
 
 /// A session DEK opened by `PendingDek::open_dek`, ready for `Decryptor::finish`.
@@ -469,6 +482,7 @@ impl Decryptor {
                 channel_keys: BTreeMap::new(),
             },
             allow_plaintext: config.allow_plaintext,
+            max_decompressed: config.max_decompressed_len,
             cache: Cache::new(config.cache_capacity, config.cache_ttl_secs)?,
             dek_opens: 0,
             skipped_cfrags: 0,
@@ -598,6 +612,7 @@ impl Decryptor {
                 same_sig,
                 check,
                 session: hit.clone(),
+                max_decompressed: self.max_decompressed,
             }));
         }
         let edek_digest = edek.digest();
@@ -622,6 +637,7 @@ impl Decryptor {
             signatures: sigs,
             check,
             keys: self.keys.clone(),
+            max_decompressed: self.max_decompressed,
         }))
     }
 
@@ -704,6 +720,7 @@ impl PendingDek<'_> {
             edek_digest: &self.edek_digest,
             signatures: &self.signatures,
             sig_digest: self.sig_digest(),
+            max_decompressed: self.max_decompressed,
         }
         .open(&dek.key, &self.check)
     }

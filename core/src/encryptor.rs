@@ -1,5 +1,6 @@
 //! Producer side: one session (DEK + EDEK) per topic, rotated by message count and age, and
-//! `seal` that costs one AES-256-GCM pass over the payload plus a fixed few dozen bytes.
+//! `seal` that costs one AES-256-GCM pass over the payload plus a fixed few dozen bytes (and,
+//! when the producer opts in, one compression pass before it).
 
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -7,6 +8,7 @@ use alloc::vec::Vec;
 
 use rand_core::{CryptoRng, RngCore};
 
+use crate::compression::{Compression, Compressor};
 use crate::dek::{Dek, PayloadKey, NONCE_LEN};
 use crate::edek::{self, EDEK_HEADER};
 use crate::envelope::{self, Binding};
@@ -176,6 +178,7 @@ impl Session {
 pub struct Reservation {
     session: Arc<SessionKeys>,
     counter: u64,
+    compressor: Compressor,
 }
 
 impl Reservation {
@@ -205,6 +208,7 @@ impl Reservation {
             &session.edek_digest,
             &binding,
             &nonce,
+            &self.compressor,
             payload,
         );
         let rsig = session.record_signer.as_ref().map(|signer| {
@@ -267,6 +271,7 @@ pub struct Encryptor {
     delegating: PublicKey,
     signer: Option<(Arc<Signer>, SigningMode)>,
     policy: RotationPolicy,
+    compressor: Compressor,
     sessions: Vec<Session>,
     rotations: u64,
     /// Bumped whenever open sessions end (`rotate`, `set_signer`): a session requested
@@ -282,6 +287,7 @@ impl Encryptor {
             delegating,
             signer: None,
             policy,
+            compressor: Compressor::new(Compression::None)?,
             sessions: Vec::new(),
             rotations: 0,
             epoch: 0,
@@ -294,6 +300,22 @@ impl Encryptor {
     pub fn set_signer(&mut self, signer: Option<(Signer, SigningMode)>) {
         self.signer = signer.map(|(signer, mode)| (Arc::new(signer), mode));
         self.rotate();
+    }
+
+    /// Compresses payloads before sealing them from the next record on (`Compression::None`,
+    /// the default, seals them as given). A payload is sealed compressed only when that makes
+    /// it smaller; sessions are unaffected. Compressing leaks how compressible a payload is
+    /// through its length: keep it off for records mixing attacker-chosen data with secrets
+    /// (docs/FORMAT.md §2.1). `InvalidArgument` for a zstd level outside 1..=22, or zstd in a
+    /// build without `std`.
+    pub fn set_compression(&mut self, compression: Compression) -> Result<()> {
+        self.compressor = Compressor::new(compression)?;
+        Ok(())
+    }
+
+    /// How payloads are compressed before sealing.
+    pub fn compression(&self) -> Compression {
+        self.compressor.setting()
     }
 
     /// The producer's verifying key and signing mode, if it signs.
@@ -351,6 +373,7 @@ impl Encryptor {
         Ok(Some(Reservation {
             session: session.keys.clone(),
             counter,
+            compressor: self.compressor,
         }))
     }
 

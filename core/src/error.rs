@@ -41,6 +41,20 @@ impl fmt::Display for Object {
     }
 }
 
+/// Why a compressed payload did not decompress (`Error::DecompressionFailed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecompressFailure {
+    /// The stream declares more bytes than the reader's bound; nothing was allocated for it.
+    TooLarge {
+        /// Bytes the stream declares.
+        declared: u64,
+        /// The reader's bound.
+        limit: u64,
+    },
+    /// The stream is truncated, malformed, or does not expand to the size it declares.
+    Corrupt,
+}
+
 /// Who raises an error kind: the engine, or a binding's own boundary (NULL pointers, caught
 /// panics, closed handles). Both share one numbering so no binding invents a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +127,7 @@ error_kinds! {
     WrongTopic = 105, Engine, "The record was sealed for another topic.";
     EdekMismatch = 106, Engine, "The value and its EDEK header belong to different sessions.";
     AuthenticationFailed = 107, Engine, "Authenticated decryption failed: the record was altered.";
+    DecompressionFailed = 108, Engine, "A compressed payload is corrupt or would decompress past the reader's bound.";
     MissingCfrag = 200, Engine, "No capsule fragment for this consumer (not granted or not re-encrypted).";
     WrongConsumer = 201, Engine, "Capsule fragments are for another consumer.";
     InsufficientCfrags = 202, Engine, "Fewer capsule fragments than the grant's threshold.";
@@ -179,6 +194,10 @@ pub enum Error {
     EdekMismatch,
     /// Authenticated decryption failed: the value or its binding data was altered.
     AuthenticationFailed,
+    /// An authenticated, compressed payload did not decompress: its declared size is past the
+    /// reader's bound (`DecryptorConfig::max_decompressed_len`), or the stream is corrupt
+    /// (which only the holder of the session's DEK can have made).
+    DecompressionFailed(DecompressFailure),
     /// The record carries no capsule fragment for this consumer (not granted, or not
     /// re-encrypted by a re-encryptor).
     MissingCfrag,
@@ -230,6 +249,7 @@ impl Error {
             Error::WrongTopic => ErrorKind::WrongTopic,
             Error::EdekMismatch => ErrorKind::EdekMismatch,
             Error::AuthenticationFailed => ErrorKind::AuthenticationFailed,
+            Error::DecompressionFailed(_) => ErrorKind::DecompressionFailed,
             Error::MissingCfrag => ErrorKind::MissingCfrag,
             Error::WrongConsumer => ErrorKind::WrongConsumer,
             Error::InsufficientCfrags { .. } => ErrorKind::InsufficientCfrags,
@@ -269,6 +289,13 @@ impl fmt::Display for Error {
                 f.write_str("record value and EDEK belong to different sessions")
             }
             Error::AuthenticationFailed => f.write_str("authentication of the sealed value failed"),
+            Error::DecompressionFailed(DecompressFailure::TooLarge { declared, limit }) => write!(
+                f,
+                "compressed payload declares {declared} bytes, over the bound of {limit}"
+            ),
+            Error::DecompressionFailed(DecompressFailure::Corrupt) => {
+                f.write_str("compressed payload is corrupt")
+            }
             Error::MissingCfrag => f.write_str("no capsule fragment for this consumer"),
             Error::WrongConsumer => f.write_str("capsule fragments are for another consumer"),
             Error::InsufficientCfrags { have, need } => {
@@ -302,7 +329,7 @@ mod tests {
     use alloc::collections::BTreeSet;
 
     /// One sample of every engine variant; `kind()`'s match makes the compiler list them.
-    fn every_engine_error() -> [Error; 23] {
+    fn every_engine_error() -> [Error; 24] {
         [
             Error::Truncated(Object::Edek),
             Error::UnsupportedVersion(Object::Edek, 9),
@@ -312,6 +339,7 @@ mod tests {
             Error::WrongTopic,
             Error::EdekMismatch,
             Error::AuthenticationFailed,
+            Error::DecompressionFailed(DecompressFailure::Corrupt),
             Error::MissingCfrag,
             Error::WrongConsumer,
             Error::InsufficientCfrags { have: 1, need: 2 },

@@ -24,6 +24,7 @@ extern crate std;
 mod cache;
 pub mod cfrag;
 mod codec;
+mod compression;
 pub mod constants;
 mod decryptor;
 mod dek;
@@ -41,6 +42,7 @@ pub mod signing;
 
 pub use cache::CacheStats;
 pub use cfrag::{CfragRef, CFRAG_HEADER};
+pub use compression::{Compression, DEFAULT_MAX_DECOMPRESSED_LEN, DEFAULT_ZSTD_LEVEL};
 pub use decryptor::{
     CachedRecord, ConsumerKeys, Decrypted, Decryptor, DecryptorConfig, DecryptorStats, Header,
     Opened, OpenedDek, OpenedKind, PendingDek, Prepared, RecordHeaders, RecordParts,
@@ -53,7 +55,9 @@ pub use encryptor::{
     DEFAULT_ROTATION_MAX_AGE_SECS, DEFAULT_ROTATION_MAX_MESSAGES, MAX_MESSAGES_PER_DEK,
 };
 pub use envelope::EnvelopeRef;
-pub use error::{Error, ErrorKind, ErrorKindInfo, Object, Origin, Result, ERROR_KINDS};
+pub use error::{
+    DecompressFailure, Error, ErrorKind, ErrorKindInfo, Object, Origin, Result, ERROR_KINDS,
+};
 pub use grant::{Grant, GrantTerms, VerifiedGrant, MAX_ISSUE_SKEW_MS};
 pub use ids::{ConsumerId, SessionId, Topic, MAX_CONSUMER_ID_LEN, MAX_TOPIC_LEN, SESSION_ID_LEN};
 pub use keys::{KeyId, PublicKey, SecretKey, Signer, KEY_ID_LEN, PUBLIC_KEY_LEN, SECRET_KEY_LEN};

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use rewrap::{Encryptor, RotationPolicy};
+use rewrap::{Compression, Encryptor, Error, RotationPolicy, DEFAULT_ZSTD_LEVEL};
 
 use crate::buf::{free_handle, handle, set_out, slice, string};
 use crate::error::rewrap_result;
@@ -53,6 +53,52 @@ pub unsafe extern "C" fn rewrap_encryptor_set_signer(
             let mode = try_arg!(signing_mode(mode));
             enc.set_signer(Some((&handle(signer).0, mode)));
         }
+        rewrap_result::REWRAP_OK
+    }
+}
+
+/// How an encryptor compresses payloads before sealing them (docs/FORMAT.md §2.1). Passed to
+/// `rewrap_encryptor_set_compression` as a `uint32_t`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum rewrap_compression {
+    /// Seal payloads as given (the default).
+    REWRAP_COMPRESSION_NONE = 0,
+    /// lz4 block compression: fast, modest ratio.
+    REWRAP_COMPRESSION_LZ4 = 1,
+    /// zstd at the level passed beside it: better ratio, slower.
+    REWRAP_COMPRESSION_ZSTD = 2,
+}
+
+/// Compresses payloads before sealing them from the next record on: `codec` is a
+/// rewrap_compression; `level` is the zstd level (1..=22, or 0 for zstd's default, 3) and is
+/// ignored for the other codecs. A payload is sealed compressed only when that makes it
+/// smaller; readers need no setting. Record lengths then reveal how compressible payloads
+/// are: keep compression off for records mixing attacker-chosen data with secrets.
+#[no_mangle]
+pub unsafe extern "C" fn rewrap_encryptor_set_compression(
+    encryptor: *const rewrap_encryptor,
+    codec: u32,
+    level: i32,
+) -> rewrap_result {
+    ffi_boundary! {
+        non_null!(encryptor);
+        const NONE: u32 = rewrap_compression::REWRAP_COMPRESSION_NONE as u32;
+        const LZ4: u32 = rewrap_compression::REWRAP_COMPRESSION_LZ4 as u32;
+        const ZSTD: u32 = rewrap_compression::REWRAP_COMPRESSION_ZSTD as u32;
+        let compression = match codec {
+            NONE => Compression::None,
+            LZ4 => Compression::Lz4,
+            ZSTD => Compression::Zstd {
+                level: if level == 0 { DEFAULT_ZSTD_LEVEL } else { level },
+            },
+            _ => {
+                return crate::error::engine(Error::InvalidArgument(
+                    "codec must be REWRAP_COMPRESSION_NONE, _LZ4 or _ZSTD",
+                ))
+            }
+        };
+        engine_try!(handle(encryptor).0.set_compression(compression));
         rewrap_result::REWRAP_OK
     }
 }

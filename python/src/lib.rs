@@ -702,6 +702,23 @@ impl Encryptor {
         Ok(())
     }
 
+    /// Compresses payloads before sealing them from the next record on: `codec` "none" (the
+    /// default), "lz4" or "zstd" (`level` 1..=22, default 3). A payload is sealed compressed
+    /// only when that makes it smaller; readers need no setting. Record lengths then reveal
+    /// how compressible payloads are: keep it off for records mixing attacker-chosen data with
+    /// secrets.
+    #[pyo3(signature = (codec, level=None))]
+    fn set_compression(&self, codec: &str, level: Option<i32>) -> PyResult<()> {
+        let setting = rewrap::Compression::from_name(codec, level.unwrap_or(0)).py_err()?;
+        get(&self.0)?.set_compression(setting).py_err()
+    }
+
+    /// The compression codec: "none", "lz4" or "zstd".
+    #[getter]
+    fn compression(&self) -> PyResult<&'static str> {
+        Ok(get(&self.0)?.compression().name())
+    }
+
     /// `(verifying key, mode)` of the producer signer, or None when sessions are unsigned.
     #[getter]
     fn signer(&self) -> PyResult<Option<(PublicKey, &'static str)>> {
@@ -863,6 +880,7 @@ impl Decryptor {
             cache_ttl_secs,
             allow_plaintext,
             policy: parse_policy(policy)?,
+            ..DecryptorConfig::default()
         };
         let own = rewrap::SecretKey::from_bytes(secret.0.to_bytes().as_slice()).py_err()?;
         let dec = rewrap::Decryptor::with_config(own, &key_list(admins), config).py_err()?;

@@ -268,13 +268,89 @@ def select_headers(headers):
     return edek, cfrags, sigs
 
 
+# §2.1: 1 = AES-256-GCM, 2 = lz4 then AES-256-GCM, 3 = zstd then AES-256-GCM (read only when
+# the `zstandard` package is installed; no vector uses it).
+try:
+    import zstandard
+except ImportError:
+    zstandard = None
+ALGORITHMS = (1, 2, 3) if zstandard else (1, 2)
+MAX_DECOMPRESSED = 8 << 20
+
+
+def lz4_block_decode(src, size):
+    """One LZ4 block (the block format: sequences of literals and matches) that must decode to
+    exactly `size` bytes; anything else is DecompressionFailed."""
+    corrupt = FormatError("DecompressionFailed")
+    out = bytearray()
+    i = 0
+
+    def length(n):
+        nonlocal i
+        if n == 15:
+            while True:
+                if i >= len(src):
+                    raise corrupt
+                b = src[i]
+                i += 1
+                n += b
+                if b != 255:
+                    break
+        return n
+
+    while True:
+        if i >= len(src):
+            raise corrupt
+        token = src[i]
+        i += 1
+        lit = length(token >> 4)
+        if i + lit > len(src) or len(out) + lit > size:
+            raise corrupt
+        out += src[i : i + lit]
+        i += lit
+        if i == len(src):  # the last sequence holds only literals
+            break
+        if i + 2 > len(src):
+            raise corrupt
+        offset = src[i] | (src[i + 1] << 8)
+        i += 2
+        match = length(token & 15) + 4
+        if offset == 0 or offset > len(out) or len(out) + match > size:
+            raise corrupt
+        for _ in range(match):
+            out.append(out[-offset])
+    if len(out) != size:
+        raise corrupt
+    return bytes(out)
+
+
+def decompress_body(alg, body):
+    """§2.1 (R21): the payload of an opened body."""
+    if alg == 1:
+        return body
+    if alg == 2:
+        if len(body) < 4:
+            raise FormatError("DecompressionFailed")
+        size = int.from_bytes(body[:4], "little")
+        if size > MAX_DECOMPRESSED:
+            raise FormatError("DecompressionFailed")
+        return lz4_block_decode(body[4:], size)
+    params = zstandard.get_frame_parameters(body)
+    if params.content_size > MAX_DECOMPRESSED or params.content_size == zstandard.CONTENTSIZE_UNKNOWN:
+        raise FormatError("DecompressionFailed")
+    try:
+        return zstandard.ZstdDecompressor().decompress(body, max_output_size=params.content_size)
+    except zstandard.ZstdError:
+        raise FormatError("DecompressionFailed") from None
+
+
 def envelope_error(value):
     """R4-R7; None when the value is a well-framed envelope."""
     if len(value) < 2 or value[:2] != b"RW":
         return FormatError("ForeignRecord")
     if len(value) < 4:
         return FormatError("Truncated", "Envelope")
-    if value[2] not in (1, 2) or value[3] != 1:
+    if value[2] not in (1, 2) or value[3] not in ALGORITHMS:
         return FormatError("UnsupportedVersion", "Envelope")
     if len(value) < 48:
         return FormatError("Truncated", "Envelope")
@@ -546,9 +622,10 @@ def aes_open(dek, value, edek_digest, key, session_sig):
     if value[2] == 2:
         aad += key_digest(key) + (bytes(32) if session_sig is None else hashlib.sha256(session_sig).digest())
     try:
-        return AESGCM(dek).decrypt(value[20:32], value[32:], aad)
+        body = AESGCM(dek).decrypt(value[20:32], value[32:], aad)
     except InvalidTag:
         raise FormatError("AuthenticationFailed") from None
+    return decompress_body(value[3], body)
 
 
 # ---- grants (§5, order §8 G1-G5) -----------------------------------------------------------

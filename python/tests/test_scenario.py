@@ -87,3 +87,25 @@ def test_python_reencryptor_cache_and_history(world):
         assert (opened.value, opened.counter) == (f"old {i}".encode(), i)
     s = world.reencryptor.stats()
     assert s["reencryptions"] == 1 and s["cache"]["hits"] == 9
+
+
+@pytest.mark.parametrize("codec,alg", [("lz4", 2), ("zstd", 3)])
+def test_compressed_records_open_with_no_reader_setting(world, codec, alg):
+    channel = rewrap.SecretKey.generate()
+    key, dec = world.consumer()
+    world.grant(channel, CHANNEL, "1", key.public_key())
+    enc = world.producer(channel.public_key(), [CHANNEL])
+    assert enc.compression == "none"
+    with pytest.raises(rewrap.InvalidArgumentError):
+        enc.set_compression("gzip")
+    enc.set_compression(codec, 5 if codec == "zstd" else None)
+    assert enc.compression == codec
+    events = b"".join(b'{"id":%d,"user":"alice","action":"view"}\n' % i for i in range(40))
+    sealed = enc.seal(CHANNEL, None, events)
+    assert sealed.value[3] == alg and len(sealed.value) < len(events)
+    assert dec.open(CHANNEL, None, sealed.value, world.headers_for(CHANNEL, sealed, "1")).value == events
+    # What compression does not shrink is sealed as it is (algorithm 1).
+    noise = rewrap.SecretKey.generate().to_bytes()
+    plain = enc.seal(CHANNEL, None, noise)
+    assert plain.value[3] == 1
+    assert dec.open(CHANNEL, None, plain.value, world.headers_for(CHANNEL, plain, "1")).value == noise

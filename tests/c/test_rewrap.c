@@ -472,6 +472,38 @@ static void test_signed_record_opens_with_its_producer(void) {
     world_free(&w);
 }
 
+/* Compression before sealing: the algorithm byte says which codec shrank the payload; the
+ * consumer needs no setting. */
+static void test_compressed_records_open_without_a_reader_setting(void) {
+    world w = world_new();
+    const rewrap_encryptor *enc = signed_encryptor(w.chan_pub, w.producer);
+    EXPECT(rewrap_encryptor_set_compression(NULL, REWRAP_COMPRESSION_LZ4, 0),
+           REWRAP_NULL_PARAMETER);
+    EXPECT(rewrap_encryptor_set_compression(enc, 9, 0), REWRAP_INVALID_ARGUMENT);
+    EXPECT(rewrap_encryptor_set_compression(enc, REWRAP_COMPRESSION_ZSTD, 23),
+           REWRAP_INVALID_ARGUMENT);
+    const char *json = "{\"id\":1,\"user\":\"alice\",\"action\":\"view\"}\n"
+                       "{\"id\":2,\"user\":\"alice\",\"action\":\"view\"}\n"
+                       "{\"id\":3,\"user\":\"alice\",\"action\":\"view\"}\n"
+                       "{\"id\":4,\"user\":\"alice\",\"action\":\"view\"}\n";
+    const uint32_t codecs[] = {REWRAP_COMPRESSION_LZ4, REWRAP_COMPRESSION_ZSTD,
+                               REWRAP_COMPRESSION_NONE};
+    const uint8_t algs[] = {2, 3, 1};
+    for (size_t i = 0; i < 3; i++) {
+        OK(rewrap_encryptor_set_compression(enc, codecs[i], 0));
+        fetched f = fetch(&w, enc, "t", json);
+        CHECK(f.value[3] == algs[i]);
+        CHECK((f.value_len < strlen(json) + REWRAP_ENVELOPE_OVERHEAD) == (algs[i] != 1));
+        rewrap_buf pt = {NULL, 0};
+        OK(open_fetched(w.dec, "t", &f, &pt));
+        CHECK(pt.len == strlen(json) && memcmp(pt.data, json, pt.len) == 0);
+        rewrap_buf_free(&pt);
+        fetched_free(&f);
+    }
+    rewrap_encryptor_free(enc);
+    world_free(&w);
+}
+
 static void test_forged_unsigned_record_is_unsigned(void) {
     world w = world_new();
     /* The attacker encrypts a DEK of their own to the public delegating key, unsigned. */
@@ -783,6 +815,7 @@ static void test_producer_grants(void) {
 
 static void test_producer_authenticity(void) {
     test_signed_record_opens_with_its_producer();
+    test_compressed_records_open_without_a_reader_setting();
     test_forged_unsigned_record_is_unsigned();
     test_forged_record_signed_by_stranger_is_unauthorized();
     test_value_moved_to_another_key_fails_authentication();

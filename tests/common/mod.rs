@@ -29,8 +29,14 @@ impl Consumer {
     /// Replaces the decryptor by one with the same key and producer grants and an empty DEK
     /// cache.
     pub fn forget_deks(&mut self) {
+        self.reconfigure(DecryptorConfig::default());
+    }
+
+    /// Replaces the decryptor by one with `config`, the same key and producer grants, and an
+    /// empty DEK cache.
+    pub fn reconfigure(&mut self, config: DecryptorConfig) {
         let secret = SecretKey::from_bytes(&self.secret).unwrap();
-        self.decryptor = Decryptor::new(secret, &[self.admin], DecryptorConfig::default()).unwrap();
+        self.decryptor = Decryptor::new(secret, &[self.admin], config).unwrap();
         for g in &self.producer_grants {
             self.decryptor.add_producer_grant(g, T0).unwrap();
         }

@@ -3,9 +3,9 @@
 //! (edek, and the signatures when signing) the record carries and in what order.
 
 use jni::objects::{JByteArray, JClass, JString};
-use jni::sys::{jbyteArray, jlong, jobjectArray};
+use jni::sys::{jbyteArray, jint, jlong, jobjectArray};
 use jni::JNIEnv;
-use rewrap::{Encryptor, PublicKey, RotationPolicy, SecretKey, SigningMode};
+use rewrap::{Compression, Encryptor, PublicKey, RotationPolicy, SecretKey, SigningMode};
 
 use crate::arrays::{
     bytes, new_byte_arrays, new_bytes, optional_bytes, string, topic, with_critical,
@@ -56,6 +56,23 @@ pub extern "system" fn Java_io_rewrap_Native_encryptorSeal<'l>(
             out.push(value);
         }
         new_byte_arrays(env, &out)
+    })
+}
+
+/// Compresses payloads before sealing with `codec` ("none", "lz4" or "zstd"; `level` is the
+/// zstd level, 0 for its default).
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_encryptorSetCompression<'l>(
+    mut env: JNIEnv<'l>,
+    _: JClass<'l>,
+    h: jlong,
+    codec: JString<'l>,
+    level: jint,
+) {
+    guard(&mut env, |env| {
+        let setting = Compression::from_name(&string(env, &codec, "codec")?, level)?;
+        borrow::<Encryptor>(h)?.set_compression(setting)?;
+        Ok(())
     })
 }
 

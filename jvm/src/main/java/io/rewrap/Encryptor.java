@@ -82,6 +82,20 @@ public final class Encryptor extends NativeHandle {
         }));
     }
 
+    /**
+     * Compresses payloads before sealing them from the next record on: {@code codec} is
+     * {@code none} (the default), {@code lz4} or {@code zstd} at {@code level} (1..22; 0 for
+     * zstd's default, 3; ignored otherwise). A payload is sealed compressed only when that
+     * makes it smaller; readers need no setting. Record lengths then reveal how compressible
+     * payloads are: keep it off for records mixing attacker-chosen data with secrets.
+     */
+    public void setCompression(String codec, int level) {
+        with(h -> {
+            Native.encryptorSetCompression(h, codec, level);
+            return null;
+        });
+    }
+
     /** The signer's public key, or null when sessions are unsigned. */
     public PublicKey signerKey() {
         byte[] out = with(Native::encryptorSigner);

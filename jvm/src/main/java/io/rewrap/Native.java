@@ -64,6 +64,8 @@ final class Native {
     static native byte[][] encryptorSeal(long handle, byte[] topicUtf8, byte[] key, byte[] payload);
     /** {@code secret} 0 turns signing off; {@code mode} is the engine's name ("session", "record"). */
     static native void encryptorSetSigner(long handle, long secret, String mode);
+
+    static native void encryptorSetCompression(long handle, String codec, int level);
     /** Mode number followed by the signer's public key, or null. */
     static native byte[] encryptorSigner(long handle);
     static native void encryptorRotate(long handle);

@@ -109,6 +109,13 @@ public class RewrapException extends RuntimeException {
         public AuthenticationFailed(String m) { super(CODE, m); }
     }
 
+    /** A compressed payload is corrupt or would decompress past the reader's bound. (code 108) */
+    public static final class DecompressionFailed extends RewrapException {
+        private static final long serialVersionUID = 1L;
+        public static final int CODE = 108;
+        public DecompressionFailed(String m) { super(CODE, m); }
+    }
+
     /** No capsule fragment for this consumer (not granted or not re-encrypted). (code 200) */
     public static final class MissingCfrag extends RewrapException {
         private static final long serialVersionUID = 1L;

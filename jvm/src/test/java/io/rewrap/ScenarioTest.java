@@ -92,4 +92,24 @@ class ScenarioTest {
             signers.forEach(SecretKey::close);
         }
     }
+
+    /** Compression is a producer setting; the consumer opens compressed records as any other. */
+    @ParameterizedTest
+    @ValueSource(strings = {"lz4", "zstd"})
+    void compressedRecordsOpenWithNoReaderSetting(String codec) {
+        try (World w = new World(); SecretKey channel = SecretKey.generate(); SecretKey me = SecretKey.generate();
+                Encryptor enc = w.producer(channel.publicKey()); Decryptor dec = w.consumer(me, TOPIC)) {
+            w.grant(channel, TOPIC, "1", me.publicKey());
+            assertThrows(RewrapException.InvalidArgument.class, () -> enc.setCompression("gzip", 0));
+            enc.setCompression(codec, 0);
+            StringBuilder events = new StringBuilder();
+            for (int i = 0; i < 40; i++) {
+                events.append("{\"id\":").append(i).append(",\"user\":\"alice\",\"action\":\"view\"}\n");
+            }
+            byte[] payload = events.toString().getBytes(StandardCharsets.UTF_8);
+            Encryptor.Sealed s = enc.seal(TOPIC, null, payload);
+            assertEquals(codec.equals("lz4") ? 2 : 3, s.value()[3]);
+            assertArrayEquals(payload, dec.open(TOPIC, null, s.value(), s.headers(), w.fetch(TOPIC, s.edek(), "1")).value());
+        }
+    }
 }

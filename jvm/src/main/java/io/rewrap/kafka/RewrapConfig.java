@@ -83,6 +83,14 @@ public final class RewrapConfig {
     public static final String SIGNING_KEY_FILE = "rewrap.signing.key.file";
     /** Producer: {@code session} (default) or {@code record}: what the producer signs. */
     public static final String SIGNING_MODE = "rewrap.signing.mode";
+    /**
+     * Producer: compress payloads before sealing: {@code none} (default), {@code lz4},
+     * {@code zstd} (level {@value #COMPRESSION_LEVEL}). Leave it off for records mixing
+     * attacker-controlled data with secrets: compressed lengths leak their content.
+     */
+    public static final String COMPRESSION = "rewrap.compression";
+    /** Producer: the zstd level (1..22; unset = zstd's default, 3). */
+    public static final String COMPRESSION_LEVEL = "rewrap.compression.level";
     /** Consumer: signature policy of every topic: {@code require} (default), {@code optional}, {@code off}. */
     public static final String POLICY = "rewrap.policy";
     /** Consumer: per-topic policies overriding {@value #POLICY}, e.g. {@code legacy=off,audit=require}. */
@@ -198,6 +206,25 @@ public final class RewrapConfig {
         try (SecretKey key = SecretKey.fromFile(Path.of(file))) {
             encryptor.setSigner(key, mode == null ? SigningMode.SESSION : SigningMode.parse(mode));
         }
+    }
+
+    /** Applies {@value #COMPRESSION} and {@value #COMPRESSION_LEVEL} to {@code encryptor}. */
+    static void applyCompression(Map<String, ?> configs, Encryptor encryptor) {
+        String codec = get(configs, COMPRESSION);
+        String level = get(configs, COMPRESSION_LEVEL);
+        if (codec == null) {
+            if (level != null) {
+                throw new RewrapException.InvalidArgument(COMPRESSION_LEVEL + " without " + COMPRESSION);
+            }
+            return;
+        }
+        int n;
+        try {
+            n = level == null ? 0 : Integer.parseInt(level.strip());
+        } catch (NumberFormatException e) {
+            throw new RewrapException.InvalidArgument(COMPRESSION_LEVEL + ": not a number: " + level);
+        }
+        encryptor.setCompression(codec.strip(), n);
     }
 
     /** Applies the policies, producer grants and channel keys to {@code decryptor}. */

@@ -52,6 +52,7 @@ public class RewrapSerializer implements Serializer<byte[]> {
                     RewrapConfig.rotationMaxMessages(configs), RewrapConfig.rotationMaxAgeSecs(configs));
             try {
                 RewrapConfig.applySigner(configs, e);
+                RewrapConfig.applyCompression(configs, e);
             } catch (RuntimeException failure) {
                 e.close();
                 throw failure;
