@@ -85,6 +85,26 @@ impl Encryptor {
         Ok(reservation.seal(&mut rng(), key, payload))
     }
 
+    /// Seals like [`Encryptor::seal`] when that is quick: an open session and no per-record
+    /// signature. `None` when the seal would need a new session's Umbral step or an ECDSA
+    /// signature (then call `seal`, e.g. with a binding's interpreter lock released).
+    pub fn seal_quick(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Result<Option<SealedRecord>> {
+        let now = now();
+        let reservation = {
+            let mut enc = lock(&self.0);
+            if matches!(enc.signer(), Some((_, SigningMode::Record))) {
+                return Ok(None);
+            }
+            enc.try_reserve(now, topic)?
+        };
+        Ok(reservation.map(|r| r.seal(&mut rng(), key, payload)))
+    }
+
     /// Starts fresh sessions (new DEKs) on the next seal of every topic.
     pub fn rotate(&self) {
         lock(&self.0).rotate()
@@ -198,6 +218,25 @@ impl Decryptor {
             });
             landing.land(());
             return result;
+        }
+    }
+
+    /// Opens like [`Decryptor::open`] when that is quick: the record's session DEK is cached.
+    /// `None` when opening would need the Umbral step (then call `open`, e.g. with a binding's
+    /// interpreter lock released).
+    pub fn open_quick(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header<'_>],
+    ) -> Result<Option<Opened>> {
+        let parts = engine::RecordParts::parse(topic, key, value, headers)?;
+        let prepared = lock(&self.0).prepare_parts(now(), parts)?;
+        match prepared {
+            engine::Prepared::Done(opened) => Ok(Some(opened)),
+            engine::Prepared::Cached(record) => record.open().map(Some),
+            engine::Prepared::NeedsDek(_) => Ok(None),
         }
     }
 
@@ -912,6 +951,74 @@ mod tests {
         });
         assert_eq!(channel.dec.stats().dek_opens, 1);
         assert_eq!(channel.enc.rotations(), 0);
+    }
+
+    #[test]
+    fn quick_paths_decline_exactly_the_umbral_and_ecdsa_work() {
+        let channel = Channel::new(RotationPolicy::default(), SigningMode::Session);
+        // No session yet: sealing needs the Umbral step.
+        assert!(channel
+            .enc
+            .seal_quick("orders", None, b"a")
+            .unwrap()
+            .is_none());
+        let first = channel.enc.seal("orders", None, b"a").unwrap();
+        let second = channel
+            .enc
+            .seal_quick("orders", None, b"b")
+            .unwrap()
+            .expect("an open session seals quickly");
+        assert_eq!((counter(&first), counter(&second)), (0, 1));
+        let headers = |r: &SealedRecord| {
+            let cfrags = channel.re.reencrypt("orders", &r.edek, "alice").unwrap();
+            let mut h: Vec<(&str, Vec<u8>)> = r
+                .headers()
+                .into_iter()
+                .map(|(n, v)| (n, v.to_vec()))
+                .collect();
+            h.extend(
+                cfrags
+                    .iter()
+                    .map(|c| (rewrap_core::CFRAG_HEADER, c.to_vec())),
+            );
+            h
+        };
+        let (h1, h2) = (headers(&first), headers(&second));
+        let b1: Vec<(&str, &[u8])> = h1.iter().map(|(n, v)| (*n, &v[..])).collect();
+        let b2: Vec<(&str, &[u8])> = h2.iter().map(|(n, v)| (*n, &v[..])).collect();
+        // DEK not cached: declined, and nothing was opened.
+        let dec = &channel.dec;
+        assert!(dec
+            .open_quick("orders", None, Some(&second.value), &b2)
+            .unwrap()
+            .is_none());
+        assert_eq!(dec.stats().dek_opens, 0);
+        let Opened::Decrypted(d) = dec.open("orders", None, Some(&first.value), &b1).unwrap()
+        else {
+            panic!("not decrypted");
+        };
+        assert_eq!(d.payload, b"a");
+        // Cached now: opened quickly, with the same checks (a damaged value is refused).
+        let Some(Opened::Decrypted(d)) = dec
+            .open_quick("orders", None, Some(&second.value), &b2)
+            .unwrap()
+        else {
+            panic!("a cached session opens quickly");
+        };
+        assert_eq!(d.payload, b"b");
+        let mut bad = second.value.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(dec.open_quick("orders", None, Some(&bad), &b2).is_err());
+        assert_eq!(dec.stats().dek_opens, 1);
+
+        // Record signing: every seal makes an ECDSA signature, so none is quick.
+        let signed = Channel::new(RotationPolicy::default(), SigningMode::Record);
+        signed.enc.seal("orders", None, b"a").unwrap();
+        assert!(signed
+            .enc
+            .seal_quick("orders", None, b"b")
+            .unwrap()
+            .is_none());
     }
 
     #[test]

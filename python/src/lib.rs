@@ -673,13 +673,17 @@ impl Encryptor {
         payload: &[u8],
     ) -> PyResult<SealedRecord> {
         let enc = get(&self.0)?;
-        let record = if payload.len() < 4096 {
-            // Below a page of data, releasing the GIL costs more than sealing.
-            enc.seal(topic, key, payload)
+        // Below a page of data on an open session, releasing the GIL costs more than sealing;
+        // a new session's Umbral step and a record signature run with it released.
+        let quick = if payload.len() < 4096 {
+            enc.seal_quick(topic, key, payload).py_err()?
         } else {
-            py.detach(|| enc.seal(topic, key, payload))
-        }
-        .py_err()?;
+            None
+        };
+        let record = match quick {
+            Some(record) => record,
+            None => py.detach(|| enc.seal(topic, key, payload)).py_err()?,
+        };
         let bytes = |b: &[u8]| PyBytes::new(py, b).unbind();
         Ok(SealedRecord {
             value: bytes(&record.value),
@@ -919,14 +923,18 @@ impl Decryptor {
             .iter()
             .map(|(n, v)| (n.as_ref(), v.as_ref().map_or(&[][..], |b| b.as_bytes())))
             .collect();
+        // Below a page of data with the session's DEK cached, releasing the GIL costs more than
+        // opening; the Umbral step of a miss runs with it released.
         let small = value.is_none_or(|v| v.len() < 4096);
-        let opened = if small {
-            // Below a page of data, releasing the GIL costs more than opening.
-            dec.open(topic, key, value, &list)
+        let quick = if small {
+            dec.open_quick(topic, key, value, &list).py_err()?
         } else {
-            py.detach(|| dec.open(topic, key, value, &list))
-        }
-        .py_err()?;
+            None
+        };
+        let opened = match quick {
+            Some(opened) => opened,
+            None => py.detach(|| dec.open(topic, key, value, &list)).py_err()?,
+        };
         let kind = opened.kind();
         let session = match &opened {
             rewrap::Opened::Decrypted(d) => Some(Session {
