@@ -293,6 +293,9 @@ fn lz4_frames_decompress(input: &[u8], out: &mut Vec<u8>, max: usize) -> Result<
         if magic != LZ4_MAGIC {
             return Err(err(Codec::Lz4, "not an LZ4 frame"));
         }
+        // A frame's linked blocks reach back only into this frame: its first block has no
+        // dictionary (lz4_flex and the reference decoder start each frame afresh).
+        let frame_start = out.len();
         let descriptor = input.take(2)?;
         let (flg, bd) = (descriptor[0], descriptor[1]);
         if flg >> 6 != 1 {
@@ -341,17 +344,19 @@ fn lz4_frames_decompress(input: &[u8], out: &mut Vec<u8>, max: usize) -> Result<
             // the limit, so that a block crossing it is told apart below.
             let full = block_max.min(len.saturating_mul(255).saturating_add(64));
             let room = full.min(max + 1 - start);
-            match lz4_block_into(out, start, room, data, linked) {
+            match lz4_block_into(out, frame_start, start, room, data, linked) {
                 Ok(n) if start + n <= max => out.truncate(start + n),
                 Ok(_) => return Err(too_big(Codec::Lz4, max)),
                 Err(d) if room == full => return Err(err(Codec::Lz4, d)),
                 // Cut short by the limit: too big if the block decodes in its full room,
                 // malformed otherwise (what an unlimited read would have said).
                 Err(d) => {
-                    return Err(match lz4_block_into(out, start, full, data, linked) {
-                        Ok(_) => too_big(Codec::Lz4, max),
-                        Err(_) => err(Codec::Lz4, d),
-                    })
+                    return Err(
+                        match lz4_block_into(out, frame_start, start, full, data, linked) {
+                            Ok(_) => too_big(Codec::Lz4, max),
+                            Err(_) => err(Codec::Lz4, d),
+                        },
+                    )
                 }
             }
         }
@@ -363,9 +368,10 @@ fn lz4_frames_decompress(input: &[u8], out: &mut Vec<u8>, max: usize) -> Result<
 }
 
 /// Decodes one LZ4 block into `out` at `start`, with `room` bytes for it; in a frame of linked
-/// blocks the 64 KiB decoded before it are its dictionary.
+/// blocks the 64 KiB decoded before it (since `frame_start`) are its dictionary.
 fn lz4_block_into(
     out: &mut Vec<u8>,
+    frame_start: usize,
     start: usize,
     room: usize,
     data: &[u8],
@@ -374,7 +380,7 @@ fn lz4_block_into(
     out.resize(start + room, 0);
     let (before, dst) = out.split_at_mut(start);
     if linked {
-        let window = &before[before.len().saturating_sub(64 << 10)..];
+        let window = &before[frame_start.max(before.len().saturating_sub(64 << 10))..];
         lz4_flex::block::decompress_into_with_dict(data, dst, window)
     } else {
         lz4_flex::block::decompress_into(data, dst)
@@ -569,5 +575,348 @@ mod tests {
         assert_eq!(Codec::from_attributes(0x13), Some(Codec::Lz4));
         assert_eq!(Codec::from_attributes(5), None);
         assert_eq!(Codec::from_attributes(7), None);
+    }
+}
+
+/// Adversarial checks of the hand-written LZ4 frame reader and the reused zstd context,
+/// against lz4_flex's own frame decoder as the reference.
+#[cfg(test)]
+mod attack_tests {
+    use super::*;
+    use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
+    use proptest::prelude::*;
+
+    fn flex_encode(input: &[u8], info: FrameInfo) -> Vec<u8> {
+        let mut encoder = FrameEncoder::with_frame_info(info, Vec::new());
+        encoder.write_all(input).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn flex_decode(frames: &[u8]) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        FrameDecoder::new(frames).read_to_end(&mut out).map(|_| out)
+    }
+
+    /// Whether lz4_flex refused only for a check this reader skips on purpose (checksums,
+    /// a content size, reserved bits), not because the data does not decode.
+    fn skipped_check(e: &std::io::Error) -> bool {
+        use lz4_flex::frame::Error;
+        matches!(
+            e.get_ref().and_then(|e| e.downcast_ref::<Error>()),
+            Some(
+                Error::HeaderChecksumError
+                    | Error::BlockChecksumError
+                    | Error::ContentChecksumError
+                    | Error::ContentLengthError { .. }
+                    | Error::ReservedBitsSet
+            )
+        )
+    }
+
+    fn info(
+        mode: u8,
+        size: u8,
+        block_sums: bool,
+        content_sum: bool,
+        sized: Option<u64>,
+    ) -> FrameInfo {
+        FrameInfo::new()
+            .block_mode(if mode == 0 {
+                BlockMode::Linked
+            } else {
+                BlockMode::Independent
+            })
+            .block_size(match size {
+                0 => BlockSize::Max64KB,
+                1 => BlockSize::Max256KB,
+                2 => BlockSize::Max1MB,
+                _ => BlockSize::Max4MB,
+            })
+            .block_checksums(block_sums)
+            .content_checksum(content_sum)
+            .content_size(sized)
+    }
+
+    /// Data that compresses (runs, repeats from far back) mixed with data that does not.
+    fn data() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(
+            prop_oneof![
+                (any::<u8>(), 1usize..70_000).prop_map(|(b, n)| vec![b; n]),
+                prop::collection::vec(any::<u8>(), 0..3000),
+                (0u8..4, 1usize..40).prop_map(|(k, n)| b"rewrap.cfrag rewrap.edek "
+                    .repeat(n)
+                    .into_iter()
+                    .map(|b| b.wrapping_add(k))
+                    .collect()),
+            ],
+            0..6,
+        )
+        .prop_map(|parts| {
+            let mut v: Vec<u8> = parts.concat();
+            // Repeat an early part far back, so linked blocks use their dictionary.
+            if v.len() > 10 {
+                let head = v[..v.len().min(5000)].to_vec();
+                v.extend_from_slice(&head);
+            }
+            v
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Valid frames (every block mode, size and checksum flag; concatenated, with skippable
+        /// frames between) decode to what lz4_flex decodes, under any limit.
+        #[test]
+        fn lz4_agrees_with_lz4_flex_on_valid_frames(
+            parts in prop::collection::vec(
+                (data(), 0u8..2, 0u8..4, any::<bool>(), any::<bool>(), any::<bool>()),
+                1..4,
+            ),
+            skippable in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 0..3),
+            max_frac in 0.0f64..1.2,
+        ) {
+            let mut frames = Vec::new();
+            let mut with_skips = Vec::new();
+            let mut expect = Vec::new();
+            for (i, (input, mode, size, bs, cs, sized)) in parts.iter().enumerate() {
+                let frame = flex_encode(
+                    input,
+                    info(*mode, *size, *bs, *cs, sized.then_some(input.len() as u64)),
+                );
+                // lz4_flex checked frame by frame: its reader stops at an empty frame, dropping
+                // the frames after it (this reader does not).
+                prop_assert_eq!(&flex_decode(&frame).unwrap(), input);
+                frames.extend_from_slice(&frame);
+                if let Some(skip) = skippable.get(i) {
+                    with_skips.extend_from_slice(&(0x184D_2A50u32 + i as u32).to_le_bytes());
+                    with_skips.extend_from_slice(&(skip.len() as u32).to_le_bytes());
+                    with_skips.extend_from_slice(skip);
+                }
+                with_skips.extend_from_slice(&frame);
+                expect.extend_from_slice(input);
+            }
+            let mut out = Vec::new();
+            decompress(Codec::Lz4, &with_skips, &mut out, MAX_DECOMPRESSED).unwrap();
+            prop_assert!(out == expect, "decoded {} bytes, expected {}", out.len(), expect.len());
+
+            // Under a limit: all of it, or a refusal that says "too big" exactly when it is.
+            let max = (expect.len() as f64 * max_frac) as usize;
+            match decompress(Codec::Lz4, &with_skips, &mut out, max) {
+                Ok(_) => {
+                    prop_assert!(expect.len() <= max);
+                    prop_assert!(out == expect);
+                }
+                Err(e) => {
+                    prop_assert!(e.over_limit, "{e}");
+                    prop_assert!(expect.len() > max, "refused {} bytes under max {max}", expect.len());
+                }
+            }
+            // (A refusal may leave up to a block's room past the limit in `out`.)
+            prop_assert!(out.len() <= max.max(expect.len()) + (4 << 20) + 1);
+        }
+
+        /// Damaged frames: never a panic, never more than the limit, and never a decode that
+        /// lz4_flex refuses as undecodable, or that it decodes differently.
+        #[test]
+        fn lz4_damaged_frames_are_refused_where_lz4_flex_refuses(
+            input in data(),
+            mode in 0u8..2,
+            size in 0u8..4,
+            damage in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+            cut in any::<prop::sample::Index>(),
+            do_cut in any::<bool>(),
+        ) {
+            let mut frame = flex_encode(&input, info(mode, size, false, false, None));
+            for (at, b) in &damage {
+                // Leave the magic, so the reader gets into the frame.
+                if frame.len() > 4 {
+                    let i = 4 + at.index(frame.len() - 4);
+                    frame[i] = *b;
+                }
+            }
+            if do_cut {
+                frame.truncate(cut.index(frame.len() + 1));
+            }
+            let mut out = Vec::new();
+            let ours = decompress(Codec::Lz4, &frame, &mut out, 1 << 22);
+            prop_assert!(out.len() <= 1 << 22);
+            let theirs = flex_decode(&frame);
+            match (ours, theirs) {
+                (Ok(_), Ok(t)) => prop_assert!(out == t, "both decode, differently"),
+                (Ok(_), Err(e)) => prop_assert!(
+                    skipped_check(&e),
+                    "decoded {} bytes lz4_flex refuses: {e}",
+                    out.len()
+                ),
+                (Err(_), _) => {}
+            }
+        }
+    }
+
+    /// The first block of a frame of linked blocks has no dictionary: its matches cannot reach
+    /// into the frame before it (lz4_flex, and the LZ4 frame format, start each frame afresh).
+    #[test]
+    fn lz4_linked_blocks_do_not_reach_into_the_previous_frame() {
+        let first = flex_encode(b"secret-ish bytes", info(1, 0, false, false, None));
+        let linked = info(0, 0, false, false, None);
+        let header = &flex_encode(b"", linked)[..7];
+        let mut second = header.to_vec();
+        // One block: a match of 8 bytes from 16 bytes back (before this frame), then 'z'.
+        let block = [0x04, 16, 0, 0x10, b'z'];
+        second.extend_from_slice(&(block.len() as u32).to_le_bytes());
+        second.extend_from_slice(&block);
+        second.extend_from_slice(&0u32.to_le_bytes());
+        let mut both = first.clone();
+        both.extend_from_slice(&second);
+
+        // lz4_flex's reader keeps its buffer across frames and lets this match read the stale
+        // bytes of the frame before (it decodes "secret-iz"); the frame format has no such
+        // reference, and the reference implementation refuses it.
+        eprintln!(
+            "lz4_flex: {:?}",
+            flex_decode(&both).map(|v| String::from_utf8_lossy(&v).into_owned())
+        );
+        assert!(
+            flex_decode(&second).is_err(),
+            "lz4_flex refuses the second frame on its own"
+        );
+        let mut out = Vec::new();
+        let ours = decompress(Codec::Lz4, &both, &mut out, MAX_DECOMPRESSED);
+        assert!(
+            ours.is_err(),
+            "decoded {:?} from a frame whose first block reaches into the frame before it",
+            String::from_utf8_lossy(&out)
+        );
+    }
+
+    /// Bytes the reader zeroes for a frame's compressed blocks (each is given room before it is
+    /// decoded): the frame's work beside what it decodes to.
+    fn zeroed(frame: &[u8], max: usize) -> usize {
+        // Replays lz4_frames_decompress's room computation over the blocks of one frame.
+        let bd = frame[5];
+        let block_max: usize = match (bd >> 4) & 7 {
+            4 => 64 << 10,
+            5 => 256 << 10,
+            6 => 1 << 20,
+            _ => 4 << 20,
+        };
+        let (mut at, mut start, mut total) = (7, 0usize, 0usize);
+        let mut out = Vec::new();
+        decompress(Codec::Lz4, frame, &mut out, max).unwrap();
+        loop {
+            let size = u32::from_le_bytes(frame[at..at + 4].try_into().unwrap());
+            at += 4;
+            if size == 0 {
+                break;
+            }
+            let len = (size & !LZ4_RAW_BLOCK) as usize;
+            if size & LZ4_RAW_BLOCK == 0 {
+                let full = block_max.min(len * 255 + 64);
+                total += full.min(max + 1 - start);
+                let mut one = Vec::new();
+                start += lz4_flex::block::decompress_into(&frame[at..at + len], {
+                    one.resize(full, 0);
+                    &mut one
+                })
+                .unwrap();
+            } else {
+                start += len;
+            }
+            at += len;
+        }
+        assert_eq!(start, out.len());
+        total
+    }
+
+    /// A stored 1 MiB batch of 16 KiB literal blocks in a 4 MiB-block frame decodes to 1 MiB but
+    /// has the reader zero 4 MiB per block: 256 MiB for 1 MiB of input.
+    #[test]
+    fn lz4_zeroing_per_input_byte_is_reported() {
+        let mut frame = vec![0x04, 0x22, 0x4D, 0x18, 0x60, 0x70, 0x00];
+        let literals = 16 * 1024 - 100;
+        let mut block = vec![0xF0];
+        let mut rest = literals - 15;
+        while rest >= 255 {
+            block.push(255);
+            rest -= 255;
+        }
+        block.push(rest as u8);
+        block.extend((0..literals).map(|i| (i * 7) as u8));
+        let blocks = (1 << 20) / (block.len() + 4);
+        for _ in 0..blocks {
+            frame.extend_from_slice(&(block.len() as u32).to_le_bytes());
+            frame.extend_from_slice(&block);
+        }
+        frame.extend_from_slice(&0u32.to_le_bytes());
+        let z = zeroed(&frame, 32 << 20);
+        eprintln!(
+            "lz4: {} input bytes, {} decoded, {} zeroed ({}x input)",
+            frame.len(),
+            blocks * literals,
+            z,
+            z / frame.len()
+        );
+        let start = std::time::Instant::now();
+        let mut out = Vec::new();
+        decompress(Codec::Lz4, &frame, &mut out, 32 << 20).unwrap();
+        eprintln!("lz4: decoded in {:?}", start.elapsed());
+    }
+
+    fn zstd_frame(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        compress(Codec::Zstd, Framing::Standard, input, &mut out).unwrap();
+        out
+    }
+
+    /// A zstd frame cut short, or stopped at the limit, leaves the thread's reused context
+    /// mid-frame: the next batch decoded on the thread must not continue from it.
+    #[test]
+    fn zstd_a_broken_or_over_limit_frame_does_not_poison_the_next_batch() {
+        let big: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| (i % 977).to_le_bytes())
+            .collect();
+        let packed_big = zstd_frame(&big);
+        let good_input = b"the next batch, another client's".repeat(100);
+        let good = zstd_frame(&good_input);
+        let mut out = Vec::new();
+        for damage in 0..4 {
+            match damage {
+                // Cut mid-frame.
+                0 => assert!(decompress(
+                    Codec::Zstd,
+                    &packed_big[..packed_big.len() / 2],
+                    &mut out,
+                    1 << 30
+                )
+                .is_err()),
+                // Stopped by the limit mid-frame.
+                1 => assert!(
+                    decompress(Codec::Zstd, &packed_big, &mut out, 1000)
+                        .unwrap_err()
+                        .over_limit
+                ),
+                // A valid frame followed by the start of another.
+                2 => {
+                    let mut two = good.clone();
+                    two.extend_from_slice(&packed_big[..20]);
+                    assert!(decompress(Codec::Zstd, &two, &mut out, 1 << 30).is_err());
+                }
+                // Garbage after the magic number.
+                _ => {
+                    let mut bad = packed_big.clone();
+                    for b in &mut bad[6..60] {
+                        *b ^= 0x5a;
+                    }
+                    let _ = decompress(Codec::Zstd, &bad, &mut out, 1 << 30);
+                }
+            }
+            decompress(Codec::Zstd, &good, &mut out, 1 << 30)
+                .unwrap_or_else(|e| panic!("after damage {damage}: {e}"));
+            assert_eq!(out, good_input, "after damage {damage}");
+            // And a frame of the same content the broken one began with.
+            decompress(Codec::Zstd, &packed_big, &mut out, 1 << 30).unwrap();
+            assert!(out == big, "after damage {damage}");
+        }
     }
 }

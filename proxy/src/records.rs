@@ -1315,6 +1315,55 @@ mod tests {
         }
     }
 
+    /// Decompression bombs are refused at the per-batch limit, but each one is decompressed up
+    /// to it: a partition of many small bombs (an attacker who can write to the topic stores
+    /// them; any granted consumer's fetch reads them) must not cost the proxy the limit once per
+    /// batch. Measured against the time one bomb takes, so the bound is the partition's, not
+    /// the batch count's.
+    #[test]
+    #[ignore = "finding (attack branch): fails on the current code, each bomb costs the limit"]
+    fn many_small_bombs_in_one_partition_cost_about_one_limit() {
+        const LIMIT: usize = 32 << 20; // the transform's per-batch limit (a quarter budget / 2)
+        let mut bomb_record = record(0, &[(EDEK_HEADER, Some(b"edek-1"))]);
+        bomb_record.value = Some(Bytes::from(vec![0u8; LIMIT + 1024]));
+        let bomb = encode(&[bomb_record], Compression::Zstd);
+        let n = 48;
+        let partition = bomb.repeat(n);
+        eprintln!(
+            "bomb: {} bytes stored; partition of {n}: {} bytes",
+            bomb.len(),
+            partition.len()
+        );
+        let mut scratch = Scratch::default();
+        let mut time = |input: &[u8]| {
+            let start = std::time::Instant::now();
+            let r = rewrite(
+                input,
+                Output::SameCodec,
+                Decompress::UpTo(LIMIT),
+                &mut scratch,
+                &mut |_, _| Annotation::Cfrags(cfrags(), None),
+            );
+            (start.elapsed(), r.stats)
+        };
+        time(&bomb); // the buffers grown once, as a pooled scratch is
+        let (one, _) = time(&bomb);
+        let (all, stats) = time(&partition);
+        eprintln!(
+            "one bomb {one:?}; {n} bombs {all:?} ({:.1}x), {} not decompressed; \
+             {} MiB decompressed for {} KiB stored",
+            all.as_secs_f64() / one.as_secs_f64(),
+            stats.batches_not_decompressed,
+            n * LIMIT >> 20,
+            partition.len() >> 10
+        );
+        assert!(
+            all < one * 8,
+            "{n} bombs took {:.1}x one bomb's time",
+            all.as_secs_f64() / one.as_secs_f64()
+        );
+    }
+
     fn run_any(input: &[u8]) -> (Option<Vec<u8>>, RewriteStats, Vec<BatchProblem>) {
         rewrite_fresh(input, Output::SameCodec, &mut |_, _| {
             Annotation::Cfrags(cfrags(), None)
