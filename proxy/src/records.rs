@@ -86,6 +86,11 @@ pub struct RewriteStats {
     /// Compressed batches passed on without being decompressed (`Decompress::Never`, or over
     /// the size allowed).
     pub batches_not_decompressed: u64,
+    /// Bytes decompressed (for a batch over the limit, the limit).
+    pub bytes_decompressed: u64,
+    /// Batches left for the consumer's next fetch: the partition's decompression allowance
+    /// was spent by the batches before them, so the records end there (see [`rewrite`]).
+    pub batches_deferred: u64,
 }
 
 /// Why a batch was left as it was.
@@ -158,6 +163,13 @@ pub struct Rewritten {
 /// Rewrites the records of one partition of a Fetch response. `annotate` is asked once per
 /// record carrying an EDEK, with the EDEK and the record's `rewrap.sig` value (if any).
 ///
+/// `Decompress::UpTo(limit)` bounds the whole partition, not each batch: once the batches
+/// before it have spent the allowance, a batch that does not fit in what is left is deferred
+/// (the records end before it, and the consumer fetches it again next, with a fresh
+/// allowance), so a partition of many small compression bombs costs one limit of work per
+/// fetch, not one per bomb. Only the first batch of a fetch may go on undecompressed (without
+/// cfrags) for being over the limit.
+///
 /// A batch that cannot be parsed but holds the bytes of the cfrag or channel signature header
 /// name (stored, or smuggled under a NUL-suffixed name) cannot be cleaned, so it is refused: the records end
 /// before it (the consumer fetches again from its offset and, if it is first, the caller
@@ -188,6 +200,13 @@ fn rewrite_into(
     } = done;
     let mut out: Option<Vec<u8>> = None;
     let mut at = 0;
+    let cut = |out: Option<Vec<u8>>, at: usize| {
+        let mut cut = out.unwrap_or_default();
+        if cut.is_empty() {
+            cut.extend_from_slice(&input[..at]);
+        }
+        Some(cut)
+    };
     while at < input.len() {
         let rest = &input[at..];
         let Some(total) = batch_size(rest) else {
@@ -205,9 +224,16 @@ fn rewrite_into(
                 before: &input[..at],
                 room: input.len(),
             };
-            rewrite_batch(
-                batch, output, decompress, scratch, stats, annotate, &mut sink,
-            )
+            let (allowed, over_before) = (decompress.left(stats), stats.batches_not_decompressed);
+            let result = rewrite_batch(batch, output, allowed, scratch, stats, annotate, &mut sink);
+            let over = stats.batches_not_decompressed > over_before;
+            if at > 0 && over && matches!(decompress, Decompress::UpTo(_)) {
+                // Over what the batches before it left: the next fetch starts with it.
+                stats.batches_not_decompressed -= 1;
+                stats.batches_deferred += 1;
+                return cut(out, at);
+            }
+            result
         } else {
             Ok(false) // legacy message sets carry no headers
         };
@@ -221,11 +247,7 @@ fn rewrite_into(
                 }) {
                     // (A batch that failed after it started writing left nothing in `out`.)
                     stats.batches_refused += 1;
-                    let mut cut = out.unwrap_or_default();
-                    if cut.is_empty() {
-                        cut.extend_from_slice(&input[..at]);
-                    }
-                    return Some(cut);
+                    return cut(out, at);
                 }
                 false
             }
@@ -256,6 +278,18 @@ impl Sink<'_, '_> {
             buf.extend_from_slice(self.before);
             buf
         })
+    }
+}
+
+impl Decompress {
+    /// What is left of the partition's allowance after what `stats` counts.
+    fn left(self, stats: &RewriteStats) -> Decompress {
+        match self {
+            Decompress::UpTo(limit) => Decompress::UpTo(
+                limit.saturating_sub(usize::try_from(stats.bytes_decompressed).unwrap_or(limit)),
+            ),
+            Decompress::Never => Decompress::Never,
+        }
     }
 }
 
@@ -354,7 +388,12 @@ fn rewrite_batch(
     let framing = if codec == Codec::None {
         compression::Framing::Standard
     } else {
-        match compression::decompress(codec, records_in, &mut scratch.plain, limit) {
+        let result = compression::decompress(codec, records_in, &mut scratch.plain, limit);
+        stats.bytes_decompressed += match &result {
+            Err(e) if e.over_limit => limit.saturating_add(1),
+            _ => scratch.plain.len(),
+        } as u64;
+        match result {
             Err(e) if e.over_limit => {
                 stats.batches_not_decompressed += 1;
                 scratch.plain.clear();
@@ -1321,46 +1360,56 @@ mod tests {
     /// batch. Measured against the time one bomb takes, so the bound is the partition's, not
     /// the batch count's.
     #[test]
-    #[ignore = "finding (attack branch): fails on the current code, each bomb costs the limit"]
-    fn many_small_bombs_in_one_partition_cost_about_one_limit() {
-        const LIMIT: usize = 32 << 20; // the transform's per-batch limit (a quarter budget / 2)
+    fn many_small_bombs_in_one_partition_cost_one_limit_per_fetch() {
+        // Found by the attacker review: the limit bounded each batch, not the partition, so
+        // 48 stored bombs of 1,145 bytes each cost 48 limits (1,536 MiB) per fetch.
+        const LIMIT: usize = 4 << 20;
         let mut bomb_record = record(0, &[(EDEK_HEADER, Some(b"edek-1"))]);
         bomb_record.value = Some(Bytes::from(vec![0u8; LIMIT + 1024]));
         let bomb = encode(&[bomb_record], Compression::Zstd);
-        let n = 48;
-        let partition = bomb.repeat(n);
-        eprintln!(
-            "bomb: {} bytes stored; partition of {n}: {} bytes",
-            bomb.len(),
-            partition.len()
+        let honest = encode(
+            &[record(0, &[(EDEK_HEADER, Some(b"edek-1"))])],
+            Compression::Zstd,
         );
-        let mut scratch = Scratch::default();
-        let mut time = |input: &[u8]| {
-            let start = std::time::Instant::now();
-            let r = rewrite(
+        let fetch = |input: &[u8]| {
+            rewrite(
                 input,
                 Output::SameCodec,
                 Decompress::UpTo(LIMIT),
-                &mut scratch,
+                &mut Scratch::default(),
                 &mut |_, _| Annotation::Cfrags(cfrags(), None),
-            );
-            (start.elapsed(), r.stats)
+            )
         };
-        time(&bomb); // the buffers grown once, as a pooled scratch is
-        let (one, _) = time(&bomb);
-        let (all, stats) = time(&partition);
-        eprintln!(
-            "one bomb {one:?}; {n} bombs {all:?} ({:.1}x), {} not decompressed; \
-             {} MiB decompressed for {} KiB stored",
-            all.as_secs_f64() / one.as_secs_f64(),
-            stats.batches_not_decompressed,
-            n * LIMIT >> 20,
-            partition.len() >> 10
+        // A bomb first in the fetch goes on as stored (as before); the ones after it wait for
+        // the next fetch: the records end after the first, and one limit was spent.
+        let partition = bomb.repeat(48);
+        let r = fetch(&partition);
+        assert_eq!(r.bytes.as_deref(), Some(&bomb[..]));
+        assert_eq!(r.stats.batches_not_decompressed, 1);
+        assert_eq!(r.stats.batches_deferred, 1);
+        // One limit (and a byte, for the deferred bomb found over what was left).
+        assert!(r.stats.bytes_decompressed <= LIMIT as u64 + 2);
+        // Honest batches before a bomb are served with their cfrags and the bomb deferred;
+        // the next fetch, starting at the bomb, passes it on (it spends the allowance, so the
+        // batch after it waits again), and the one after serves that batch.
+        let mut mixed = honest.clone();
+        mixed.extend_from_slice(&bomb);
+        mixed.extend_from_slice(&honest);
+        let r = fetch(&mixed);
+        assert_eq!(r.stats.records_annotated, 1);
+        assert_eq!(r.stats.batches_deferred, 1);
+        let first = r.bytes.unwrap();
+        assert!(first.len() > honest.len() && !first.ends_with(&bomb));
+        let r = fetch(&mixed[honest.len()..]);
+        assert_eq!(
+            (r.stats.records_annotated, r.stats.batches_deferred),
+            (0, 1)
         );
-        assert!(
-            all < one * 8,
-            "{n} bombs took {:.1}x one bomb's time",
-            all.as_secs_f64() / one.as_secs_f64()
+        assert_eq!(r.bytes.as_deref(), Some(&bomb[..]));
+        let r = fetch(&mixed[honest.len() + bomb.len()..]);
+        assert_eq!(
+            (r.stats.records_annotated, r.stats.batches_deferred),
+            (1, 0)
         );
     }
 

@@ -423,6 +423,7 @@ struct Metrics {
     unresolved_topics: Counter,
     batches_refused: Counter,
     batches_not_decompressed: Counter,
+    batches_deferred: Counter,
     fetches_refused: Counter,
     throttled: Counter,
     channel_signed: Counter,
@@ -571,6 +572,7 @@ impl Shared {
                 unresolved_topics: counter!("rewrap_unresolved_topic_ids"),
                 batches_refused: counter!("rewrap_batches_refused"),
                 batches_not_decompressed: counter!("rewrap_batches_not_decompressed"),
+                batches_deferred: counter!("rewrap_batches_deferred"),
                 fetches_refused: counter!("rewrap_fetches_refused"),
                 throttled: counter!("rewrap_records_throttled"),
                 channel_signed: counter!("rewrap_records_channel_signed"),
@@ -943,6 +945,7 @@ fn rewrite_partitions(
         m.batches_refused.increment(stats.batches_refused);
         m.batches_not_decompressed
             .increment(stats.batches_not_decompressed);
+        m.batches_deferred.increment(stats.batches_deferred);
         if let Some(new) = rewritten {
             if stats.batches_refused > 0 && new.is_empty() {
                 // The first batch holds a cfrag name the proxy cannot remove: refused.
