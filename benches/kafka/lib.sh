@@ -20,6 +20,17 @@ mkdir -m 700 "$work/grants"
 proxy=$(tests/kafka/proxy.sh start "$work/proxy" "$broker" "$work/grants" "$work/admin.pub")
 passthrough=$(tests/kafka/proxy.sh passthrough "$work/passthrough" "$broker")
 
+# REWRAP_BENCH_PIN=1: the proxies get CPU 1 to themselves and the broker and the clients share
+# CPU 0 (every thread, with taskset), to show what the proxy does on its own core. $pin
+# prefixes the client commands.
+pin=()
+if [ "${REWRAP_BENCH_PIN:-}" = 1 ]; then
+  command -v taskset >/dev/null || { echo "REWRAP_BENCH_PIN needs taskset (util-linux)" >&2; exit 1; }
+  taskset -apc 0 "$(cat "$work/broker/broker.pid")" >/dev/null
+  for p in proxy passthrough; do taskset -apc 1 "$(cat "$work/$p/proxy.pid")" >/dev/null; done
+  pin=(taskset -c 0)
+fi
+
 # check_proxy_log: fails if the proxy logged a panic or an error.
 check_proxy_log() {
   if grep -q "panicked\| ERROR " "$work/proxy/proxy.log"; then

@@ -21,7 +21,7 @@ work="$(mktemp -d /tmp/rewrap-perftest.XXXXXX)"
 . "$root/benches/kafka/lib.sh"
 command -v bc >/dev/null || { echo "perf_test.sh needs bc (apt-get install bc)" >&2; exit 1; }
 lib="${REWRAP_KAFKA_LIB:-$HOME/.cache/rewrap/kafka-lib}"
-tool() { java -Xmx1g -Dlog4j2.level=warn -cp "$lib/*" "org.apache.kafka.tools.$@"; }
+tool() { ${pin[@]+"${pin[@]}"} java -Xmx1g -Dlog4j2.level=warn -cp "$lib/*" "org.apache.kafka.tools.$@"; }
 cpu() { awk '{print ($14 + $15) / 100}' "/proc/$(cat "$1/proxy.pid")/stat"; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 printf 'client.id=bench-consumer\ngroup.id=perf-%s\n' "$$" > "$work/consumer.properties"
@@ -32,7 +32,7 @@ echo "## Kafka perf-test tools, $records records of $size B ($(nproc) cores, $(d
 for compression in ${REWRAP_BENCH_CODECS:-none lz4 zstd}; do
   tag="$compression-$(date +%s)"
   sealed="perf-sealed-$tag"
-  "$target/release/examples/kafka_bench" --fill "$sealed" --broker "$broker" --store "$work/grants" \
+  ${pin[@]+"${pin[@]}"} "$target/release/examples/kafka_bench" --fill "$sealed" --broker "$broker" --store "$work/grants" \
     --admin "$work/admin.sec" --records "$records" --size "$size" --compression "$compression" >&2
   sleep 1 # the proxy reloads its grant store
   declare -A prod=() cons=() cpu_s=()
