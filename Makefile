@@ -144,6 +144,8 @@ fuzz-smoke:
 # installs them as a user would (test-install, and the Java steps of tests/kafka/run-tests.sh).
 DIST ?= $(abspath dist)
 PREFIX ?= /usr/local
+# The one version (Cargo.toml [workspace.package]; tests/version.rs checks the others agree).
+VERSION := $(shell sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
 
 dist: dist-python dist-jvm dist-c dist-bin
 
@@ -160,8 +162,22 @@ dist-c:
 # The C package into PREFIX (from dist/c).
 install:
 
-# The proxy and the CLI as release binaries, with a sample topology and config, into dist/bin.
+# The proxy and the CLI (with its Kafka commands) as release binaries, with the sample topology
+# and config (proxy/config, the README's), into dist/bin and one tarball. Both link the
+# system's OpenSSL 3 (librdkafka's TLS and SASL).
+BIN_PACKAGE = rewrap-$(VERSION)-linux-$(shell uname -m)
 dist-bin:
+	$(CARGO) build --profile dist -p rewrap-proxy -p rewrap-cli --features rewrap-cli/kafka
+	rm -rf $(DIST)/bin $(DIST)/$(BIN_PACKAGE)
+	mkdir -p $(DIST)/bin $(DIST)/$(BIN_PACKAGE)/bin $(DIST)/$(BIN_PACKAGE)/etc/rewrap-proxy
+	cp $(TARGET_DIR)/dist/rewrap-proxy $(TARGET_DIR)/dist/rewrap $(DIST)/bin/
+	cp $(DIST)/bin/* $(DIST)/$(BIN_PACKAGE)/bin/
+	cp proxy/config/topology.yaml proxy/config/config.yaml $(DIST)/$(BIN_PACKAGE)/etc/rewrap-proxy/
+	cp LICENSE CHANGELOG.md $(DIST)/$(BIN_PACKAGE)/
+	tar -C $(DIST) -czf $(DIST)/$(BIN_PACKAGE).tar.gz $(BIN_PACKAGE)
+	$(DIST)/bin/rewrap --version | grep -qx "rewrap $(VERSION)"
+	$(DIST)/bin/rewrap-proxy --version | grep -q "^rewrap-proxy $(VERSION) "
+	ls -l $(DIST)/bin $(DIST)/$(BIN_PACKAGE).tar.gz
 
 # Fresh-machine install tests without a broker: a new venv with no Rust on PATH installs the
 # wheel; a C program built with pkg-config against an installed prefix.

@@ -1197,6 +1197,35 @@ impl Transform for RewrapReencrypt {
 mod tests {
     use super::*;
 
+    /// The sample files `make dist` ships beside the binary (and the README shows) are what the
+    /// proxy reads: every key is known (the transform's config denies unknown fields).
+    #[test]
+    fn the_shipped_sample_topology_and_config_parse() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+        let readme = include_str!("../../README.md");
+        let topology =
+            shotover::config::topology::Topology::from_file(&format!("{dir}/topology.yaml"))
+                .expect("config/topology.yaml parses");
+        let yaml = topology.serialize().unwrap();
+        assert!(
+            yaml.contains(NAME) && yaml.contains("KafkaSinkCluster"),
+            "{yaml}"
+        );
+        assert!(
+            yaml.contains("producer_policy: require") && yaml.contains("trusted_admins"),
+            "{yaml}"
+        );
+        shotover::config::Config::from_file(format!("{dir}/config.yaml"))
+            .expect("config.yaml parses");
+        for file in ["topology.yaml", "config.yaml"] {
+            let text = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+            assert!(
+                readme.contains(&text),
+                "README.md no longer shows config/{file} as shipped"
+            );
+        }
+    }
+
     #[test]
     fn policies_are_named() {
         assert!(policy("optional").is_ok() && policy("sometimes").is_err());
