@@ -153,7 +153,7 @@ dist-python:
 # The jar (stripped native library per platform), its sources and javadoc jars, in a Maven
 # repository layout under dist/maven.
 dist-jvm:
-	cd jvm && $(MVN) -DskipTests deploy -DaltDeploymentRepository=dist::file:$(DIST)/maven
+	cd jvm && $(MVN) -DskipTests clean deploy -DaltDeploymentRepository=dist::file:$(DIST)/maven
 
 # The C package into dist/c: lib/librewrap_ffi.so and .a, include/rewrap.h, lib/pkgconfig/rewrap.pc.
 dist-c:

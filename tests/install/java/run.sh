@@ -51,6 +51,9 @@ clients_cp="$jar:$lib/kafka-clients-4.1.0.jar:$lib/slf4j-api-1.7.36.jar"
 javac -d "$work/classes" -cp "$clients_cp" "$here/InstallCheck.java"
 java -cp "$work/classes:$clients_cp" InstallCheck roundtrip "$broker" "$proxy" "$api_topic" "$keys" 20 \
   2> "$work/install.err" || { cat "$work/install.err" >&2; fail "InstallCheck roundtrip"; }
+api_segments=("$data/$api_topic"-0/*.log)
+grep -aq 'k19' "${api_segments[@]}" || fail "the keys (left readable) are not in ${api_segments[*]}: wrong place?"
+if grep -aq 'install check' "${api_segments[@]}"; then fail "plaintext in the log segment of $api_topic"; fi
 java -Dos.arch=riscv64 -cp "$work/classes:$clients_cp" InstallCheck native \
   2> "$work/native.err" || { cat "$work/native.err" >&2; fail "InstallCheck native"; }
 
