@@ -196,4 +196,20 @@ class ConsoleToolsTest {
                     RewrapMessageReader.INNER_READER, "java.lang.Object")));
         }
     }
+
+    @Test
+    void lineHeadersSurviveSealingAndPrintHeadersShowsOnlyThem(@TempDir Path dir) throws Exception {
+        try (World w = new World(); SecretKey channel = SecretKey.generate(); SecretKey me = SecretKey.generate()) {
+            w.grant(channel, TOPIC, "alice", me.publicKey());
+            Map<String, String> rp = readerProps(w, dir, channel);
+            rp.put("parse.headers", "true");
+            List<ProducerRecord<byte[], byte[]>> records = read(rp, "trace:42,app:web\tpayload\n");
+            assertEquals("42", utf8(records.get(0).headers().lastHeader("trace").value()));
+            Map<String, String> fp = formatterProps(w, dir, me);
+            fp.put("print.headers", "true");
+            fp.put("print.partition", "true");
+            fp.put("print.topic", "true");
+            assertEquals("console\tPartition:0\ttrace:42,app:web\tpayload\n", format(w, fp, records, "alice")[0]);
+        }
+    }
 }
