@@ -101,7 +101,7 @@ bench-python: $(VENV)/bin/python
 # JUnit 5 suite (surefire prints its summary).
 MVN ?= mvn -B -ntp
 test-jvm:
-	cd jvm && $(MVN) package
+	cd jvm && $(MVN) deploy -DaltDeploymentRepository=dist::file:$(DIST)/maven
 	cd jvm && $(MVN) -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/classpath.txt
 
 bench-jvm:
@@ -155,6 +155,7 @@ dist-python:
 # The jar (stripped native library per platform), its sources and javadoc jars, in a Maven
 # repository layout under dist/maven.
 dist-jvm:
+	cd jvm && $(MVN) -DskipTests clean deploy -DaltDeploymentRepository=dist::file:$(DIST)/maven
 
 # The C package into dist/c: lib/librewrap_ffi.so and .a, include/rewrap.h, lib/pkgconfig/rewrap.pc.
 dist-c:

@@ -46,6 +46,16 @@ export REWRAP_JAVA_CLASSPATH=$repo/jvm/target/classes:$repo/jvm/target/test-clas
   && (cd proxy && "$hostile_exe" --ignored --test-threads=1) \
   && (cd proxy && "$registry_attacks_exe" --ignored --test-threads=1)
 rc=$?
+# The Java package as a user installs it (the jar make test-jvm deployed to DIST/maven, with
+# REWRAP_DIST naming DIST when it is not the repository's dist/): a plain javac/java program on
+# the jar and kafka-clients, and Kafka's console producer and consumer with rewrap's reader and
+# formatter (tests/install/java/run.sh).
+if [ $rc -eq 0 ]; then
+  jvm_version=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' jvm/pom.xml | head -1)
+  REWRAP_CLI_BIN=$target_dir/debug/rewrap tests/install/java/run.sh \
+    "${REWRAP_DIST:-$repo/dist}/maven/io/rewrap/rewrap/$jvm_version/rewrap-$jvm_version.jar" "$target_dir/java-install"
+  rc=$?
+fi
 tests/kafka/broker.sh stop "$kafka_dir"
 if [ $rc -ne 0 ]; then tail -40 "$kafka_dir/broker.log"; exit $rc; fi
 

@@ -5,14 +5,22 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 
 /**
  * The JNI entry points of the Rust engine, and the loader that takes the native library out of
- * the jar. Package-private: use the typed classes. Override the library with the system
- * property {@code rewrap.native.path}.
+ * the jar. Package-private: use the typed classes. The jar holds one library per platform at
+ * {@code native/<os>-<arch>/<library>} ({@link #resourcePath}); the system property
+ * {@code rewrap.native.path} names a library file to load instead.
  */
 final class Native {
     private Native() {}
+
+    /** Every platform the loader knows, {@code os-arch} as {@link #platform} names them. */
+    static final List<String> PLATFORMS = List.of("linux-x86_64", "linux-aarch64", "macos-x86_64",
+            "macos-aarch64", "windows-x86_64", "windows-aarch64");
 
     static {
         load();
@@ -24,18 +32,77 @@ final class Native {
             System.load(override);
             return;
         }
-        String resource = "/native/linux-x86_64/librewrap_jni.so";
+        String platform = platform(System.getProperty("os.name", ""), System.getProperty("os.arch", ""));
+        String resource = resourcePath(platform);
         try (InputStream in = Native.class.getResourceAsStream(resource)) {
             if (in == null) {
-                throw new UnsatisfiedLinkError("rewrap native library not in the jar: " + resource);
+                throw new UnsatisfiedLinkError("rewrap has no native library for this platform, " + platform
+                        + " (os.name=" + System.getProperty("os.name") + ", os.arch=" + System.getProperty("os.arch")
+                        + "); this jar holds: " + String.join(", ", platformsInJar())
+                        + ". Build one with `cargo build --profile dist -p rewrap-jni` and set -Drewrap.native.path=FILE");
             }
-            Path file = Files.createTempFile("librewrap_jni", ".so");
+            String name = resource.substring(resource.lastIndexOf('/') + 1);
+            int dot = name.lastIndexOf('.');
+            Path file = Files.createTempFile(name.substring(0, dot), name.substring(dot));
             file.toFile().deleteOnExit();
             Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
             System.load(file.toAbsolutePath().toString());
         } catch (IOException e) {
-            throw new UnsatisfiedLinkError("cannot extract rewrap native library: " + e);
+            throw new UnsatisfiedLinkError("cannot extract rewrap native library " + resource + ": " + e);
         }
+    }
+
+    /**
+     * {@code os-arch} from the JVM's {@code os.name} and {@code os.arch}: os one of
+     * {@code linux}, {@code macos}, {@code windows} (others lower-cased, spaces removed), arch
+     * {@code x86_64} or {@code aarch64} (others as given, lower-cased).
+     */
+    static String platform(String osName, String osArch) {
+        String n = osName.toLowerCase(Locale.ROOT);
+        String os;
+        if (n.startsWith("linux")) {
+            os = "linux";
+        } else if (n.startsWith("mac") || n.startsWith("darwin")) {
+            os = "macos";
+        } else if (n.startsWith("windows")) {
+            os = "windows";
+        } else {
+            os = n.replaceAll("[^a-z0-9]", "");
+        }
+        String a = osArch.toLowerCase(Locale.ROOT);
+        String arch = switch (a) {
+            case "amd64", "x86_64", "x86-64", "x64" -> "x86_64";
+            case "aarch64", "arm64" -> "aarch64";
+            default -> a.replaceAll("[^a-z0-9_]", "");
+        };
+        return os + "-" + arch;
+    }
+
+    /** Where the jar keeps the library of {@code platform}, named as cargo names a cdylib there. */
+    static String resourcePath(String platform) {
+        String file;
+        if (platform.startsWith("windows-")) {
+            file = "rewrap_jni.dll";
+        } else if (platform.startsWith("macos-")) {
+            file = "librewrap_jni.dylib";
+        } else {
+            file = "librewrap_jni.so";
+        }
+        return "/native/" + platform + "/" + file;
+    }
+
+    /** The known platforms whose library this jar holds. */
+    static List<String> platformsInJar() {
+        List<String> found = new ArrayList<>();
+        for (String p : PLATFORMS) {
+            if (Native.class.getResource(resourcePath(p)) != null) {
+                found.add(p);
+            }
+        }
+        if (found.isEmpty()) {
+            found.add("none");
+        }
+        return found;
     }
 
     static native long secretKeyGenerate();
