@@ -18,3 +18,14 @@ mod grant;
 mod keys;
 mod producer_grant;
 mod reencryptor;
+
+/// The engine's version (the workspace version the wheel, the C library and the jar share).
+#[no_mangle]
+pub extern "system" fn Java_io_rewrap_Native_version<'l>(
+    mut env: jni::JNIEnv<'l>,
+    _: jni::objects::JClass<'l>,
+) -> jni::sys::jstring {
+    error::guard(&mut env, |env| {
+        Ok(env.new_string(env!("CARGO_PKG_VERSION"))?.into_raw())
+    })
+}

@@ -105,6 +105,8 @@ final class Native {
         return found;
     }
 
+    static native String version();
+
     static native long secretKeyGenerate();
     static native long secretKeyFromBytes(byte[] data);
     static native long secretKeyFromHex(String hex);
