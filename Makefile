@@ -57,8 +57,9 @@ test-c:
 	$(TARGET_DIR)/c/test_rewrap tests/vectors/records.kv
 	$(VALGRIND) $(TARGET_DIR)/c/test_rewrap tests/vectors/records.kv
 
-# The Python wheel, built by maturin through pip (as a user would install it) into a venv,
-# then its pytest suite (scenario, vectors, errors, threads, serializers, umbral-pre interop).
+# The wheel dist-python built (the one release build of the binding), installed from
+# dist/python into a venv as a user would install it, then its pytest suite (scenario, vectors,
+# errors, threads, serializers, umbral-pre interop); test-kafka reuses the venv.
 PYTHON ?= python3
 VENV = $(TARGET_DIR)/venv
 
@@ -66,9 +67,9 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 
-test-python: $(VENV)/bin/python
-	$(VENV)/bin/pip install -q --force-reinstall --no-deps ./python
-	$(VENV)/bin/pip install -q "./python[test]"
+test-python: dist-python $(VENV)/bin/python
+	$(VENV)/bin/pip install -q --force-reinstall --no-deps --no-index --find-links $(DIST)/python rewrap
+	$(VENV)/bin/pip install -q --find-links $(DIST)/python "rewrap[test]"
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m 'not kafka' python/tests
 
 # Real Apache Kafka (tests/kafka/broker.sh): started here, stopped whatever the outcome, its
