@@ -182,6 +182,9 @@ dist-bin:
 # wheel; a C program built with pkg-config against an installed prefix.
 test-install: test-install-python test-install-c
 
-test-install-python:
+# tests/install/python.sh: a new venv with no Rust on PATH, the wheel file from dist/python,
+# the seed scenario against the installed package; Cargo's version, a stripped extension.
+test-install-python: dist-python
+	PYTHON=$(PYTHON) tests/install/python.sh $(DIST)/python $(TARGET_DIR)/install-venv
 
 test-install-c:
