@@ -148,22 +148,30 @@ PREFIX ?= /usr/local
 
 dist: dist-python dist-jvm dist-c dist-bin
 
-# The Python wheel (abi3: one wheel for CPython 3.9 and later) into dist/python. zig links it
-# against glibc 2.17 (manylinux2014), so it installs on any x86_64 Linux since 2014, whatever
-# glibc builds it; auditwheel must agree the wheel is manylinux or the target fails. maturin,
-# zig and auditwheel come from PyPI into a tools venv, pinned so every machine builds the same
-# (the venv leads PATH, where maturin looks for zig).
+# The Python wheels (abi3: one wheel per platform for CPython 3.9 and later) into dist/python,
+# for x86_64 and aarch64 Linux. zig links them against glibc 2.17 (manylinux2014), so they
+# install on any Linux since 2014 whatever glibc builds them, and cross-links aarch64 (a rustup
+# target, added when missing; that wheel is checked here, not run). auditwheel must find each
+# wheel manylinux_2_17 for its architecture or the target fails. maturin, zig and auditwheel
+# come from PyPI into a tools venv, pinned so every machine builds the same (the venv leads
+# PATH, where maturin looks for zig).
 DIST_VENV = $(TARGET_DIR)/dist-venv
 DIST_TOOLS = maturin==1.16.0 ziglang==0.17.1 auditwheel==6.8.2
+PYTHON_WHEEL_TARGETS ?= x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
 dist-python:
 	test -x $(DIST_VENV)/bin/python || $(PYTHON) -m venv $(DIST_VENV)
 	$(DIST_VENV)/bin/pip install -q $(DIST_TOOLS)
 	rm -rf $(DIST)/python
-	PATH=$(DIST_VENV)/bin:$$PATH maturin build -m python/Cargo.toml --profile dist \
-		--zig --compatibility manylinux2014 --out $(DIST)/python
-	$(DIST_VENV)/bin/auditwheel show $(DIST)/python/rewrap-*.whl | tee $(TARGET_DIR)/auditwheel.txt
-	tr -s '\n ' '  ' < $(TARGET_DIR)/auditwheel.txt | grep -q 'consistent with the following platform tag: "manylinux_2_17_' \
-		|| { echo "dist-python: auditwheel does not find the wheel manylinux_2_17 (see above)" >&2; exit 1; }
+	set -e; for target in $(PYTHON_WHEEL_TARGETS); do \
+		test -d "$$(rustc --print sysroot)/lib/rustlib/$$target" || rustup target add $$target; \
+		PATH=$(DIST_VENV)/bin:$$PATH maturin build -m python/Cargo.toml --profile dist \
+			--zig --compatibility manylinux2014 --target $$target --out $(DIST)/python; \
+		arch=$${target%%-*}; \
+		$(DIST_VENV)/bin/auditwheel show $(DIST)/python/rewrap-*_$$arch.whl | tee $(TARGET_DIR)/auditwheel-$$arch.txt; \
+		tr -s '\n ' '  ' < $(TARGET_DIR)/auditwheel-$$arch.txt \
+			| grep -q "consistent with the following platform tag: \"manylinux_2_17_$$arch\"" \
+			|| { echo "dist-python: auditwheel does not find the $$arch wheel manylinux_2_17 (above)" >&2; exit 1; }; \
+	done
 
 # The jar (stripped native library per platform), its sources and javadoc jars, in a Maven
 # repository layout under dist/maven.

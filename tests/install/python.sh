@@ -21,13 +21,13 @@ wheel=$(realpath "${wheels[0]}")
 # The interpreter is looked up on the caller's PATH (pyenv shims and all); from here on PATH is
 # the venv and the system directories only, as on a machine where Rust was never installed.
 python=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')
+rm -rf "$venv"
 export PATH="$venv/bin:/usr/bin:/bin"
 unset CARGO_HOME RUSTUP_HOME CARGO_TARGET_DIR PYTHONPATH VIRTUAL_ENV
 for tool in cargo rustc rustup maturin; do
   if found=$(command -v "$tool"); then fail "$tool is on PATH ($found): not a machine without Rust"; fi
 done
 
-rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/pip" install -q --only-binary :all: "$wheel"
 "$venv/bin/pip" install -q --only-binary :all: pytest
