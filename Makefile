@@ -57,8 +57,9 @@ test-c:
 	$(TARGET_DIR)/c/test_rewrap tests/vectors/records.kv
 	$(VALGRIND) $(TARGET_DIR)/c/test_rewrap tests/vectors/records.kv
 
-# The Python wheel, built by maturin through pip (as a user would install it) into a venv,
-# then its pytest suite (scenario, vectors, errors, threads, serializers, umbral-pre interop).
+# The wheel dist-python built (the one release build of the binding), installed from
+# dist/python into a venv as a user would install it, then its pytest suite (scenario, vectors,
+# errors, threads, serializers, umbral-pre interop); test-kafka reuses the venv.
 PYTHON ?= python3
 VENV = $(TARGET_DIR)/venv
 
@@ -66,9 +67,9 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 
-test-python: $(VENV)/bin/python
-	$(VENV)/bin/pip install -q --force-reinstall --no-deps ./python
-	$(VENV)/bin/pip install -q "./python[test]"
+test-python: dist-python $(VENV)/bin/python
+	$(VENV)/bin/pip install -q --force-reinstall --no-deps --no-index --find-links $(DIST)/python rewrap
+	$(VENV)/bin/pip install -q --find-links $(DIST)/python "rewrap[test]"
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m 'not kafka' python/tests
 
 # Real Apache Kafka (tests/kafka/broker.sh): started here, stopped whatever the outcome, its
@@ -149,8 +150,30 @@ VERSION := $(shell sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\
 
 dist: dist-python dist-jvm dist-c dist-bin
 
-# The Python wheel (abi3, manylinux) into dist/python.
+# The Python wheels (abi3: one wheel per platform for CPython 3.9 and later) into dist/python,
+# for x86_64 and aarch64 Linux. zig links them against glibc 2.17 (manylinux2014), so they
+# install on any Linux since 2014 whatever glibc builds them, and cross-links aarch64 (a rustup
+# target, added when missing; that wheel is checked here, not run). auditwheel must find each
+# wheel manylinux_2_17 for its architecture or the target fails. maturin, zig and auditwheel
+# come from PyPI into a tools venv, pinned so every machine builds the same (the venv leads
+# PATH, where maturin looks for zig).
+DIST_VENV = $(TARGET_DIR)/dist-venv
+DIST_TOOLS = maturin==1.16.0 ziglang==0.17.1 auditwheel==6.8.2
+PYTHON_WHEEL_TARGETS ?= x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
 dist-python:
+	test -x $(DIST_VENV)/bin/python || $(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/pip install -q $(DIST_TOOLS)
+	rm -rf $(DIST)/python
+	set -e; for target in $(PYTHON_WHEEL_TARGETS); do \
+		test -d "$$(rustc --print sysroot)/lib/rustlib/$$target" || rustup target add $$target; \
+		PATH=$(DIST_VENV)/bin:$$PATH maturin build -m python/Cargo.toml --profile dist \
+			--zig --compatibility manylinux2014 --target $$target --out $(DIST)/python; \
+		arch=$${target%%-*}; \
+		$(DIST_VENV)/bin/auditwheel show $(DIST)/python/rewrap-*_$$arch.whl | tee $(TARGET_DIR)/auditwheel-$$arch.txt; \
+		tr -s '\n ' '  ' < $(TARGET_DIR)/auditwheel-$$arch.txt \
+			| grep -q "consistent with the following platform tag: \"manylinux_2_17_$$arch\"" \
+			|| { echo "dist-python: auditwheel does not find the $$arch wheel manylinux_2_17 (above)" >&2; exit 1; }; \
+	done
 
 # The jar (stripped native library per platform), its sources and javadoc jars, in a Maven
 # repository layout under dist/maven.
@@ -184,6 +207,9 @@ dist-bin:
 # wheel; a C program built with pkg-config against an installed prefix.
 test-install: test-install-python test-install-c
 
-test-install-python:
+# tests/install/python.sh: a new venv with no Rust on PATH, the wheel file from dist/python,
+# the seed scenario against the installed package; Cargo's version, a stripped extension.
+test-install-python: dist-python
+	PYTHON=$(PYTHON) tests/install/python.sh $(DIST)/python $(TARGET_DIR)/install-venv
 
 test-install-c:
