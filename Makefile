@@ -5,7 +5,7 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: dist dist-python dist-jvm dist-c dist-bin install test-install test-install-python test-install-c generated demo demo-kafka bench-kafka bench-perf-test bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
+.PHONY: venv-wheel dist dist-python dist-jvm dist-c dist-bin install test-install test-install-python test-install-c generated demo demo-kafka bench-kafka bench-perf-test bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
@@ -67,9 +67,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 
-test-python: dist-python $(VENV)/bin/python
+# The dist wheel and its test extras in the venv (test-python, bench-python).
+venv-wheel: dist-python $(VENV)/bin/python
 	$(VENV)/bin/pip install -q --force-reinstall --no-deps --no-index --find-links $(DIST)/python rewrap
 	$(VENV)/bin/pip install -q --find-links $(DIST)/python "rewrap[test]"
+
+test-python: venv-wheel
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m 'not kafka' python/tests
 
 # Real Apache Kafka (tests/kafka/broker.sh): started here, stopped whatever the outcome, its
@@ -94,8 +97,7 @@ bench-perf-test:
 bench-miss-storm:
 	benches/kafka/miss_storm.sh
 
-bench-python: $(VENV)/bin/python
-	$(VENV)/bin/pip install -q "./python[test]"
+bench-python: venv-wheel
 	$(VENV)/bin/python python/bench/bench_binding.py
 
 # The JVM library: Maven builds the JNI crate with cargo, packs it into the jar and runs the
@@ -159,7 +161,10 @@ dist: dist-python dist-jvm dist-c dist-bin
 # PATH, where maturin looks for zig).
 DIST_VENV = $(TARGET_DIR)/dist-venv
 DIST_TOOLS = maturin==1.16.0 ziglang==0.17.1 auditwheel==6.8.2
-PYTHON_WHEEL_TARGETS ?= x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
+# make test builds (and runs) the wheel of this machine only; `make dist` also cross-builds the
+# aarch64 one (zig; checked by auditwheel, not run here).
+PYTHON_WHEEL_TARGETS ?= $(shell uname -m)-unknown-linux-gnu
+dist: PYTHON_WHEEL_TARGETS = x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
 dist-python:
 	test -x $(DIST_VENV)/bin/python || $(PYTHON) -m venv $(DIST_VENV)
 	$(DIST_VENV)/bin/pip install -q $(DIST_TOOLS)
