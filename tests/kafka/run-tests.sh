@@ -46,6 +46,25 @@ export REWRAP_JAVA_CLASSPATH=$repo/jvm/target/classes:$repo/jvm/target/test-clas
   && (cd proxy && "$hostile_exe" --ignored --test-threads=1) \
   && (cd proxy && "$registry_attacks_exe" --ignored --test-threads=1)
 rc=$?
+# The CLI's console clients (rewrap produce / consume, cli/tests/produce_consume.rs) through the
+# proxy binary; its test executable belongs to rewrap-cli, so it has a lookup of its own.
+if [ $rc -eq 0 ]; then
+  cli_exe=$(python3 - "$executables" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    t = m.get("target", {})
+    if m.get("reason") == "compiler-artifact" and m.get("executable") \
+            and "rewrap-cli" in m["package_id"] and t.get("name") == "produce_consume" \
+            and "test" in t.get("kind", []):
+        print(m["executable"])
+        break
+else:
+    sys.exit("no rewrap-cli test executable named produce_consume")
+EOF
+  ) && (cd cli && "$cli_exe" --ignored --test-threads=1)
+  rc=$?
+fi
 tests/kafka/broker.sh stop "$kafka_dir"
 if [ $rc -ne 0 ]; then tail -40 "$kafka_dir/broker.log"; exit $rc; fi
 
