@@ -11,7 +11,9 @@ build=$1 out=$2
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 # The workspace version (one source: Cargo.toml), and the SONAME ffi/build.rs gave the library.
-version=$(cd "$repo" && "${CARGO:-cargo}" pkgid -p rewrap-ffi | sed 's/.*[#@]//')
+# CARGO may carry arguments ("cargo +stable"): split on purpose.
+# shellcheck disable=SC2086
+version=$(cd "$repo" && ${CARGO:-cargo} pkgid -p rewrap-ffi | sed 's/.*[#@]//')
 soname=$(readelf -d "$build/librewrap_ffi.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 case $soname in
   librewrap_ffi.so.*) ;;
