@@ -101,8 +101,8 @@ fn grep_dir(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     hits
 }
 
-/// Lines produced with `rewrap produce` (signed, channel key) come out of `rewrap consume`
-/// through the proxy exactly, in order, for the granted consumer; an ungranted consumer and a
+/// Lines produced with `rewrap produce` (signed, channel key; then keyed, each record signed)
+/// come out of `rewrap consume` through the proxy exactly, in order, for the granted consumer; an ungranted consumer and a
 /// granted one reading the broker directly get one named error per record and no plaintext;
 /// the broker's log segments never hold the plaintext.
 #[test]
@@ -236,6 +236,69 @@ fn produced_lines_come_out_opened_for_granted_consumer_only() {
     // alice's secret key under bob's client id: the proxy finds no grant for bob.
     let borrowed = consume("bob", "alice.sec", &proxy.bootstrap);
     assert_refused(&borrowed, lines.len(), "MissingCfrag", &canary);
+
+    // Keyed records (split at the first separator; the key is bound to the value) with a
+    // signature on every record, after the first batch.
+    let keyed = format!("key-1={canary} one\nkey-2=v=2\nno separator here\n");
+    let produced = rewrap(
+        d,
+        &[
+            "produce",
+            "--broker",
+            &broker,
+            "--topic",
+            &topic,
+            "--delegating-key",
+            "channel.pub",
+            "--signer",
+            "producer.sec",
+            "--sign-records",
+            "--key-separator",
+            "=",
+        ],
+        keyed.as_bytes(),
+    );
+    assert!(
+        produced.status.success(),
+        "keyed produce failed: {}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    let all = (lines.len() + 3).to_string();
+    let alice = rewrap(
+        d,
+        &[
+            "consume",
+            "--proxy",
+            &proxy.bootstrap,
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--secret",
+            "alice.sec",
+            "--admin-pub",
+            "admin.pub",
+            "--store",
+            "grants",
+            "--from-beginning",
+            "--max",
+            &all,
+            "--timeout",
+            "30",
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&alice.stderr);
+    assert!(
+        alice.status.success(),
+        "alice's second consume failed: {stderr}"
+    );
+    let expected = format!("{input}{canary} one\nv=2\nno separator here\n");
+    assert_eq!(
+        String::from_utf8(alice.stdout).unwrap(),
+        expected,
+        "{stderr}"
+    );
 
     // The scan covers the topic's own segment, which holds the sealed records.
     let segment = std::fs::read_dir(data.join(format!("{topic}-0")))
