@@ -8,12 +8,14 @@
 #     (-l:librewrap_ffi.a: with both installed, -lrewrap_ffi picks the .so): no librewrap_ffi
 #     NEEDED at all.
 # Each binary seals, re-encrypts and opens a record and checks rewrap_version() against
-# `pkg-config --modversion rewrap`. The shipped .so must be stripped, the .a without debuginfo.
+# `pkg-config --modversion rewrap` (the shared one under valgrind memcheck too, when installed).
+# The shipped .so must be stripped, the .a without debuginfo.
 #
 # Usage: tests/install/c/run.sh PREFIX WORK_DIR
 set -euo pipefail
 prefix=$(cd "$1" && pwd) work=$2
-src=$(cd "$(dirname "$0")" && pwd)/roundtrip.c
+repo=$(cd "$(dirname "$0")/../../.." && pwd)
+src=$repo/tests/install/c/roundtrip.c
 fail() { echo "test-install-c: $*" >&2; exit 1; }
 
 rm -rf "$work" && mkdir -p "$work"
@@ -57,6 +59,13 @@ resolved=$(LD_LIBRARY_PATH=$prefix/lib ldd roundtrip-shared | awk -v n="$soname"
 [ "$resolved" = "$prefix/lib/$soname" ] || fail "the loader resolves $soname to '$resolved'"
 echo "dynamic: NEEDED $needed, resolved to $resolved"
 LD_LIBRARY_PATH=$prefix/lib ./roundtrip-shared "$version"
+# The shipped library (fat LTO, stripped) under memcheck too, as test-c runs the debug build.
+if command -v valgrind > /dev/null; then
+  LD_LIBRARY_PATH=$prefix/lib valgrind --quiet --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible \
+    --suppressions="$repo/tests/c/valgrind.supp" ./roundtrip-shared "$version" > /dev/null
+  echo "dynamic: clean under valgrind memcheck"
+fi
 
 # shellcheck disable=SC2086
 "$CC" $CFLAGS roundtrip.c $cflags ${static_libs/-lrewrap_ffi/-l:librewrap_ffi.a} -o roundtrip-static
