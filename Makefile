@@ -187,9 +187,18 @@ dist-jvm:
 
 # The C package into dist/c: lib/librewrap_ffi.so and .a, include/rewrap.h, lib/pkgconfig/rewrap.pc.
 dist-c:
+	$(CARGO) build --profile dist -p rewrap-ffi
+	CARGO="$(CARGO)" ffi/package.sh $(TARGET_DIR)/dist $(DIST)/c
 
-# The C package into PREFIX (from dist/c).
+# The C package into PREFIX (from dist/c), under DESTDIR if set; the .pc gets PREFIX. Builds
+# nothing (so `sudo make install` runs no cargo): `make dist-c` first.
 install:
+	@test -f $(DIST)/c/lib/pkgconfig/rewrap.pc || { echo "no C package in $(DIST)/c: run make dist-c first" >&2; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/rewrap
+	cp -P --remove-destination $(DIST)/c/lib/librewrap_ffi.* $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(DIST)/c/include/rewrap.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(DIST)/c/share/doc/rewrap/LICENSE $(DESTDIR)$(PREFIX)/share/doc/rewrap/
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(DIST)/c/lib/pkgconfig/rewrap.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/rewrap.pc
 
 # The proxy and the CLI (with its Kafka commands) as release binaries, with the sample topology
 # and config (proxy/config, the README's), into dist/bin and one tarball. Both link the
@@ -217,4 +226,7 @@ test-install: test-install-python test-install-c
 test-install-python: dist-python
 	PYTHON=$(PYTHON) tests/install/python.sh $(DIST)/python $(TARGET_DIR)/install-venv
 
-test-install-c:
+test-install-c: dist-c
+	rm -rf $(TARGET_DIR)/install-prefix
+	$(MAKE) install PREFIX=$(TARGET_DIR)/install-prefix DESTDIR=
+	tests/install/c/run.sh $(TARGET_DIR)/install-prefix $(TARGET_DIR)/install-c

@@ -1,7 +1,8 @@
 //! `rewrap`: the administrator's tool (keys, consumer and producer grants, revocation, record
-//! inspection) and the in-process demo of the whole flow.
+//! inspection), console producer and consumer, and the in-process demo of the whole flow.
 
 mod admin;
+mod console;
 mod demo;
 #[cfg(feature = "kafka")]
 mod demo_kafka;
@@ -118,6 +119,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Seal each line of stdin into a record on a topic (needs `--features kafka`).
+    Produce(console::ProduceArgs),
+    /// Read a topic through the rewrap proxy and print each record opened, one per line;
+    /// records that cannot be opened are named on stderr and make the exit status 1 (needs
+    /// `--features kafka`).
+    Consume(console::ConsumeArgs),
     /// Describe a record's value and rewrap headers (hex), without any key.
     Inspect {
         /// Record value, hex.
@@ -232,6 +239,8 @@ fn main() -> ExitCode {
             admin_pub,
             json,
         } => admin::list(&place, admin_pub.as_deref(), json),
+        Command::Produce(args) => console::produce(&args),
+        Command::Consume(args) => console::consume(&args),
         Command::Inspect {
             value,
             edek,
@@ -245,5 +254,17 @@ fn main() -> ExitCode {
             eprintln!("rewrap: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks a command's arguments (unique names, valid `requires`) only when that
+    /// subcommand is parsed; this checks every one.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

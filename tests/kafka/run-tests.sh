@@ -14,23 +14,26 @@ kafka_dir=$1 target_dir=$2 venv=$3 executables=$4
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 
+# test_exe PACKAGE NAME: the test executable NAME of PACKAGE in EXECUTABLES_JSON.
 test_exe() {
-  python3 - "$executables" "$1" <<'EOF'
+  python3 - "$executables" "$1" "$2" <<'EOF'
 import json, sys
 for line in open(sys.argv[1]):
     m = json.loads(line)
     t = m.get("target", {})
     if m.get("reason") == "compiler-artifact" and m.get("executable") \
-            and "rewrap-proxy" in m["package_id"] and t.get("name") == sys.argv[2] \
+            and sys.argv[2] in m["package_id"] and t.get("name") == sys.argv[3] \
             and "test" in t.get("kind", []):
         print(m["executable"])
         break
 else:
-    sys.exit("no test executable named " + sys.argv[2])
+    sys.exit("no " + sys.argv[2] + " test executable named " + sys.argv[3])
 EOF
 }
-kafka_exe=$(test_exe kafka) && hostile_exe=$(test_exe hostile) && cluster_exe=$(test_exe cluster) \
-  && registry_attacks_exe=$(test_exe registry_attacks) || exit 1
+kafka_exe=$(test_exe rewrap-proxy kafka) && hostile_exe=$(test_exe rewrap-proxy hostile) \
+  && cluster_exe=$(test_exe rewrap-proxy cluster) \
+  && registry_attacks_exe=$(test_exe rewrap-proxy registry_attacks) \
+  && cli_exe=$(test_exe rewrap-cli produce_consume) || exit 1
 
 rm -rf "$kafka_dir"
 tests/kafka/broker.sh start "$kafka_dir" || exit 1
@@ -46,6 +49,12 @@ export REWRAP_JAVA_CLASSPATH=$repo/jvm/target/classes:$repo/jvm/target/test-clas
   && (cd proxy && "$hostile_exe" --ignored --test-threads=1) \
   && (cd proxy && "$registry_attacks_exe" --ignored --test-threads=1)
 rc=$?
+# The CLI's console clients (rewrap produce / consume, cli/tests/produce_consume.rs) through the
+# proxy binary.
+if [ $rc -eq 0 ]; then
+  (cd cli && "$cli_exe" --ignored --test-threads=1)
+  rc=$?
+fi
 # The Java package as a user installs it (the jar make test-jvm deployed to DIST/maven, with
 # REWRAP_DIST naming DIST when it is not the repository's dist/): a plain javac/java program on
 # the jar and kafka-clients, and Kafka's console producer and consumer with rewrap's reader and

@@ -1,0 +1,329 @@
+//! `rewrap produce` and `rewrap consume` against a real broker and the real proxy binary, every
+//! step through the built `rewrap` binary (keys, grants, producing, consuming).
+//!
+//! Needs a broker: `make test-kafka` runs this with `--ignored` from tests/kafka/run-tests.sh,
+//! which sets REWRAP_KAFKA_BOOTSTRAP, REWRAP_KAFKA_DIR and REWRAP_PROXY_BIN (the proxy is
+//! started here with tests/kafka/proxy.sh, on its own grant store).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run this through `make test-kafka`, which starts a broker")
+    })
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn rewrap(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rewrap"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = rewrap(dir, args, b"");
+    assert!(
+        out.status.success(),
+        "rewrap {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The proxy (tests/kafka/proxy.sh) for one store, stopped on drop.
+struct Proxy {
+    dir: PathBuf,
+    bootstrap: String,
+}
+
+impl Proxy {
+    fn start(dir: &Path, broker: &str, store: &Path, admin_pub: &Path) -> Proxy {
+        let dir = dir.join("proxy");
+        let out = Command::new("bash")
+            .arg(repo().join("tests/kafka/proxy.sh"))
+            .args(["start", dir.to_str().unwrap(), broker])
+            .args([store, admin_pub])
+            .env("REWRAP_PROXY_BIN", var("REWRAP_PROXY_BIN"))
+            .env("REWRAP_PROXY_RELOAD_MS", "100")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "proxy.sh start failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bootstrap = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Proxy { dir, bootstrap }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo().join("tests/kafka/proxy.sh"))
+            .args(["stop", self.dir.to_str().unwrap()])
+            .status();
+    }
+}
+
+/// Log segments (`*.log`: where a broker keeps record batches) under `dir` that contain
+/// `needle`. Index files are left out: sparse and preallocated, they are slow to read and
+/// hold no record bytes.
+fn grep_dir(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "log")
+                && std::fs::read(&path)
+                    .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
+
+/// Lines produced with `rewrap produce` (signed, channel key; then keyed, each record signed)
+/// come out of `rewrap consume` through the proxy exactly, in order, for the granted consumer; an ungranted consumer and a
+/// granted one reading the broker directly get one named error per record and no plaintext;
+/// the broker's log segments never hold the plaintext.
+#[test]
+#[ignore = "needs a Kafka broker and the proxy binary: make test-kafka"]
+fn produced_lines_come_out_opened_for_granted_consumer_only() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let data = PathBuf::from(var("REWRAP_KAFKA_DIR")).join("data");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let nonce = rewrap::now_millis();
+    let topic = format!("cli-console-{nonce:x}");
+    let canary = format!("CLI-CANARY-{nonce:x}");
+
+    for name in ["admin", "channel", "alice", "bob"] {
+        ok(d, &["keygen", name]);
+    }
+    ok(d, &["keygen", "--signer", "producer"]);
+    let store = d.join("grants");
+    let proxy = Proxy::start(d, &broker, &store, &d.join("admin.pub"));
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "channel.sec",
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--consumer-key",
+            "alice.pub",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--producer",
+            "producer.pub",
+            "--topic",
+            &topic,
+        ],
+    );
+    // The proxy re-reads its store every 100 ms here.
+    std::thread::sleep(Duration::from_millis(1000));
+
+    // An empty line, spaces, UTF-8, 2 KiB: every byte but the newline survives.
+    let mut lines: Vec<String> = (0..40)
+        .map(|i| format!("line {i} {canary} {}", "é".repeat(i)))
+        .collect();
+    lines.extend([
+        String::new(),
+        "  leading and trailing spaces  ".to_string(),
+        format!("{canary}{}", "x".repeat(2048)),
+        "k=v=w".to_string(),
+    ]);
+    let input = lines.join("\n") + "\n";
+    let produced = rewrap(
+        d,
+        &[
+            "produce",
+            "--broker",
+            &broker,
+            "--topic",
+            &topic,
+            "--delegating-key",
+            "channel.pub",
+            "--signer",
+            "producer.sec",
+        ],
+        input.as_bytes(),
+    );
+    assert!(
+        produced.status.success(),
+        "produce failed: {}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    let n = lines.len().to_string();
+    let consume = |consumer: &str, secret: &str, bootstrap: &str| {
+        rewrap(
+            d,
+            &[
+                "consume",
+                "--proxy",
+                bootstrap,
+                "--topic",
+                &topic,
+                "--consumer",
+                consumer,
+                "--secret",
+                secret,
+                "--admin-pub",
+                "admin.pub",
+                "--store",
+                "grants",
+                "--from-beginning",
+                "--max",
+                &n,
+                "--timeout",
+                "30",
+            ],
+            b"",
+        )
+    };
+
+    let alice = consume("alice", "alice.sec", &proxy.bootstrap);
+    let stderr = String::from_utf8_lossy(&alice.stderr);
+    assert!(alice.status.success(), "alice's consume failed: {stderr}");
+    assert_eq!(String::from_utf8(alice.stdout).unwrap(), input, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{n} opened, 0 refused")),
+        "{stderr}"
+    );
+
+    // bob holds no grant: the proxy attaches no cfrag, so every record is refused by name.
+    let bob = consume("bob", "bob.sec", &proxy.bootstrap);
+    assert_refused(&bob, lines.len(), "MissingCfrag", &canary);
+
+    // Straight from the broker even alice gets no cfrag: consumers fail closed.
+    let direct = consume("alice", "alice.sec", &broker);
+    assert_refused(&direct, lines.len(), "MissingCfrag", &canary);
+
+    // alice's secret key under bob's client id: the proxy finds no grant for bob.
+    let borrowed = consume("bob", "alice.sec", &proxy.bootstrap);
+    assert_refused(&borrowed, lines.len(), "MissingCfrag", &canary);
+
+    // Keyed records (split at the first separator; the key is bound to the value) with a
+    // signature on every record, after the first batch.
+    let keyed = format!("key-1={canary} one\nkey-2=v=2\nno separator here\n");
+    let produced = rewrap(
+        d,
+        &[
+            "produce",
+            "--broker",
+            &broker,
+            "--topic",
+            &topic,
+            "--delegating-key",
+            "channel.pub",
+            "--signer",
+            "producer.sec",
+            "--sign-records",
+            "--key-separator",
+            "=",
+        ],
+        keyed.as_bytes(),
+    );
+    assert!(
+        produced.status.success(),
+        "keyed produce failed: {}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    let all = (lines.len() + 3).to_string();
+    let alice = rewrap(
+        d,
+        &[
+            "consume",
+            "--proxy",
+            &proxy.bootstrap,
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--secret",
+            "alice.sec",
+            "--admin-pub",
+            "admin.pub",
+            "--store",
+            "grants",
+            "--from-beginning",
+            "--max",
+            &all,
+            "--timeout",
+            "30",
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&alice.stderr);
+    assert!(
+        alice.status.success(),
+        "alice's second consume failed: {stderr}"
+    );
+    let expected = format!("{input}{canary} one\nv=2\nno separator here\n");
+    assert_eq!(
+        String::from_utf8(alice.stdout).unwrap(),
+        expected,
+        "{stderr}"
+    );
+
+    // The scan covers the topic's own segment, which holds the sealed records.
+    let segment = std::fs::read_dir(data.join(format!("{topic}-0")))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .expect("the topic's log segment");
+    assert!(segment.metadata().unwrap().len() > 2048);
+    let hits = grep_dir(&data, canary.as_bytes());
+    assert!(hits.is_empty(), "plaintext on the broker's disk: {hits:?}");
+}
+
+/// `out` failed with `count` records refused as `name`, and printed no plaintext.
+fn assert_refused(out: &Output, count: usize, name: &str, canary: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "consume succeeded: {stderr}");
+    assert!(out.stdout.is_empty(), "plaintext printed: {stderr}");
+    assert!(!stderr.contains(canary), "plaintext in errors: {stderr}");
+    let named = stderr
+        .lines()
+        .filter(|l| l.contains(&format!(": {name}: ")))
+        .count();
+    assert_eq!(named, count, "{stderr}");
+    assert!(
+        stderr.contains(&format!("0 opened, {count} refused ({name} {count})")),
+        "{stderr}"
+    );
+}
