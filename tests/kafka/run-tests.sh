@@ -44,27 +44,38 @@ export REWRAP_PROXY_BIN=$target_dir/debug/rewrap-proxy
 export REWRAP_C_PRODUCER=$repo/examples/c/producer
 export REWRAP_JAVA_CLASSPATH=$repo/jvm/target/classes:$repo/jvm/target/test-classes:$(cat jvm/target/classpath.txt)
 
-"$venv/bin/pytest" -q -p no:cacheprovider -m kafka python/tests \
-  && (cd proxy && "$kafka_exe" --ignored --test-threads=1) \
-  && (cd proxy && "$hostile_exe" --ignored --test-threads=1) \
-  && (cd proxy && "$registry_attacks_exe" --ignored --test-threads=1)
-rc=$?
+# suite NAME DIR COMMAND...: runs COMMAND in DIR if every suite before it passed, and says how
+# long it took (CI's time budget is spent here and in the builds).
+rc=0
+suite() {
+  [ $rc -eq 0 ] || return 0
+  local name=$1 dir=$2 start
+  shift 2
+  start=$(date +%s)
+  (cd "$dir" && "$@")
+  rc=$?
+  echo "== $name: $(($(date +%s) - start)) s, exit $rc"
+}
+
+suite python-kafka . "$venv/bin/pytest" -q -p no:cacheprovider -m kafka python/tests
+# The end-to-end tests are isolated (topic prefix, proxy and store of their own, the SASL one
+# its own broker) and mostly wait on Kafka, so two run at once; the one that restarts the
+# shared broker runs alone.
+suite kafka proxy "$kafka_exe" --ignored --test-threads=2 --skip survives_proxy_and_broker_restarts
+suite kafka-restarts proxy "$kafka_exe" --ignored --exact survives_proxy_and_broker_restarts
+suite hostile proxy "$hostile_exe" --ignored --test-threads=1
+suite registry-attacks proxy "$registry_attacks_exe" --ignored --test-threads=1
 # The CLI's console clients (rewrap produce / consume, cli/tests/produce_consume.rs) through the
 # proxy binary.
-if [ $rc -eq 0 ]; then
-  (cd cli && "$cli_exe" --ignored --test-threads=1)
-  rc=$?
-fi
+suite cli-console cli "$cli_exe" --ignored --test-threads=1
 # The Java package as a user installs it (the jar make test-jvm deployed to DIST/maven, with
 # REWRAP_DIST naming DIST when it is not the repository's dist/): a plain javac/java program on
 # the jar and kafka-clients, and Kafka's console producer and consumer with rewrap's reader and
 # formatter (tests/install/java/run.sh).
-if [ $rc -eq 0 ]; then
-  jvm_version=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' jvm/pom.xml | head -1)
-  REWRAP_CLI_BIN=$target_dir/debug/rewrap tests/install/java/run.sh \
-    "${REWRAP_DIST:-$repo/dist}/maven/io/rewrap/rewrap/$jvm_version/rewrap-$jvm_version.jar" "$target_dir/java-install"
-  rc=$?
-fi
+jvm_version=$(sed -n 's:^  <version>\(.*\)</version>$:\1:p' jvm/pom.xml | head -1)
+REWRAP_CLI_BIN=$target_dir/debug/rewrap suite java-install . tests/install/java/run.sh \
+  "${REWRAP_DIST:-$repo/dist}/maven/io/rewrap/rewrap/$jvm_version/rewrap-$jvm_version.jar" \
+  "$target_dir/java-install"
 tests/kafka/broker.sh stop "$kafka_dir"
 if [ $rc -ne 0 ]; then tail -40 "$kafka_dir/broker.log"; exit $rc; fi
 
@@ -73,9 +84,8 @@ rm -rf "$cluster_dir"
 cluster_start=$(date +%s)
 if cluster=$(tests/kafka/cluster.sh start "$cluster_dir"); then
   echo "kafka cluster ($cluster) started in $(($(date +%s) - cluster_start)) s"
-  (cd proxy && REWRAP_KAFKA_CLUSTER_BOOTSTRAP=$cluster REWRAP_KAFKA_CLUSTER_DIR=$cluster_dir \
-    "$cluster_exe" --ignored --test-threads=1)
-  rc=$?
+  REWRAP_KAFKA_CLUSTER_BOOTSTRAP=$cluster REWRAP_KAFKA_CLUSTER_DIR=$cluster_dir \
+    suite cluster proxy "$cluster_exe" --ignored --test-threads=1
 else
   rc=1
 fi
