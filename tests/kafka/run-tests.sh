@@ -57,17 +57,22 @@ suite() {
   echo "== $name: $(($(date +%s) - start)) s, exit $rc"
 }
 
+# Rust suites print each test's time (libtest's --report-time; RUSTC_BOOTSTRAP only unlocks
+# that flag of the prebuilt harness).
+rust_times=(env RUSTC_BOOTSTRAP=1)
+times=(-Z unstable-options --report-time)
+
 suite python-kafka . "$venv/bin/pytest" -q -p no:cacheprovider -m kafka python/tests
 # The end-to-end tests are isolated (topic prefix, proxy and store of their own, the SASL one
 # its own broker) and mostly wait on Kafka, so two run at once; the one that restarts the
 # shared broker runs alone.
-suite kafka proxy "$kafka_exe" --ignored --test-threads=2 --skip survives_proxy_and_broker_restarts
-suite kafka-restarts proxy "$kafka_exe" --ignored --exact survives_proxy_and_broker_restarts
-suite hostile proxy "$hostile_exe" --ignored --test-threads=1
-suite registry-attacks proxy "$registry_attacks_exe" --ignored --test-threads=1
+suite kafka proxy "${rust_times[@]}" "$kafka_exe" "${times[@]}" --ignored --test-threads=2 --skip survives_proxy_and_broker_restarts
+suite kafka-restarts proxy "${rust_times[@]}" "$kafka_exe" "${times[@]}" --ignored --exact survives_proxy_and_broker_restarts
+suite hostile proxy "${rust_times[@]}" "$hostile_exe" "${times[@]}" --ignored --test-threads=1
+suite registry-attacks proxy "${rust_times[@]}" "$registry_attacks_exe" "${times[@]}" --ignored --test-threads=1
 # The CLI's console clients (rewrap produce / consume, cli/tests/produce_consume.rs) through the
 # proxy binary.
-suite cli-console cli "$cli_exe" --ignored --test-threads=1
+suite cli-console cli "${rust_times[@]}" "$cli_exe" "${times[@]}" --ignored --test-threads=1
 # The Java package as a user installs it (the jar make test-jvm deployed to DIST/maven, with
 # REWRAP_DIST naming DIST when it is not the repository's dist/): a plain javac/java program on
 # the jar and kafka-clients, and Kafka's console producer and consumer with rewrap's reader and
@@ -85,7 +90,7 @@ cluster_start=$(date +%s)
 if cluster=$(tests/kafka/cluster.sh start "$cluster_dir"); then
   echo "kafka cluster ($cluster) started in $(($(date +%s) - cluster_start)) s"
   REWRAP_KAFKA_CLUSTER_BOOTSTRAP=$cluster REWRAP_KAFKA_CLUSTER_DIR=$cluster_dir \
-    suite cluster proxy "$cluster_exe" --ignored --test-threads=1
+    suite cluster proxy "${rust_times[@]}" "$cluster_exe" "${times[@]}" --ignored --test-threads=1
 else
   rc=1
 fi
