@@ -130,7 +130,7 @@ mod imp {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::error::KafkaError;
-    use rdkafka::message::{Header, Headers, OwnedHeaders};
+    use rdkafka::message::{BorrowedHeaders, Header, Headers, OwnedHeaders};
     use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
     use rdkafka::types::RDKafkaErrorCode;
     use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
@@ -327,6 +327,41 @@ mod imp {
         }
     }
 
+    /// The record's headers as (name, value), a null value as empty. A name that is not UTF-8
+    /// is left out (no rewrap header is named so): rdkafka's own `Headers::iter` panics on one
+    /// (rdkafka 0.38, `BorrowedHeaders::try_get` unwraps `to_str`), and anyone who can write to
+    /// the topic can put one there.
+    fn record_headers(h: &BorrowedHeaders) -> Vec<(&str, &[u8])> {
+        use rdkafka::bindings::{rd_kafka_header_get_all, rd_kafka_headers_t, rd_kafka_resp_err_t};
+        // A `&BorrowedHeaders` is the librdkafka headers pointer itself (rdkafka casts it
+        // the same way in `BorrowedHeaders::as_native_ptr`).
+        let raw = h as *const BorrowedHeaders as *const rd_kafka_headers_t;
+        (0..h.count())
+            .filter_map(|i| {
+                let mut name = std::ptr::null();
+                let mut value = std::ptr::null();
+                let mut size = 0usize;
+                // SAFETY: `raw` is the message's live headers list, borrowed for as long as
+                // `h`; librdkafka hands back pointers into it, valid for that long, the name
+                // NUL-terminated and the value `size` bytes (or null).
+                unsafe {
+                    if rd_kafka_header_get_all(raw, i, &mut name, &mut value, &mut size)
+                        != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+                    {
+                        return None;
+                    }
+                    let name = std::ffi::CStr::from_ptr(name).to_str().ok()?;
+                    let value: &[u8] = if value.is_null() {
+                        &[]
+                    } else {
+                        std::slice::from_raw_parts(value.cast::<u8>(), size)
+                    };
+                    Some((name, value))
+                }
+            })
+            .collect()
+    }
+
     pub fn consume(a: &ConsumeArgs) -> Result<()> {
         let decryptor = decryptor(a)?;
         let mut config = config(&a.proxy, &a.client_properties);
@@ -362,14 +397,7 @@ mod imp {
             };
             last = Instant::now();
             read += 1;
-            let headers: Vec<(&str, &[u8])> = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key, h.value.unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let headers = m.headers().map(record_headers).unwrap_or_default();
             let place = format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
             match decryptor.open(&a.topic, m.key(), m.payload(), &headers) {
                 Ok(Opened::Decrypted(d)) => {
