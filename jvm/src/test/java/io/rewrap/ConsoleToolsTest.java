@@ -143,8 +143,10 @@ class ConsoleToolsTest {
             fp.put("print.key", "true");
             fp.put("print.offset", "true");
             fp.put("key.separator", "|");
-            assertEquals("Offset:0|k1|v one\nOffset:1|k2|v two\nOffset:2|k3|null\n",
-                    format(w, fp, records, "alice")[0]);
+            String[] printed = format(w, fp, records, "alice");
+            // A tombstone's key is not authenticated: named on stderr, never on stdout.
+            assertEquals("Offset:0|k1|v one\nOffset:1|k2|v two\n", printed[0]);
+            assertEquals("rewrap: console-0@2: tombstone (no value)\n", printed[1]);
 
             // The value is bound to its key: moved under another key it does not open.
             ProducerRecord<byte[], byte[]> r = records.get(0);
@@ -210,6 +212,14 @@ class ConsoleToolsTest {
             fp.put("print.partition", "true");
             fp.put("print.topic", "true");
             assertEquals("console\tPartition:0\ttrace:42,app:web\tpayload\n", format(w, fp, records, "alice")[0]);
+
+            // Headers are not bound: a replay with a header of its own cannot end the line.
+            ProducerRecord<byte[], byte[]> r = records.get(0);
+            RecordHeaders replayed = new RecordHeaders(r.headers().toArray());
+            replayed.add("note\n", "x\nk9:forged\u001b[2K\\".getBytes(StandardCharsets.UTF_8));
+            ProducerRecord<byte[], byte[]> replay = new ProducerRecord<>(TOPIC, null, null, r.key(), r.value(), replayed);
+            assertEquals("console\tPartition:0\ttrace:42,app:web,note\\x0a:x\\x0ak9:forged\\x1b[2K\\\\\tpayload\n",
+                    format(w, fp, List.of(replay), "alice")[0]);
         }
     }
 }

@@ -31,7 +31,9 @@ import org.apache.kafka.common.header.Header;
  * {@value Constants#UNAUTHENTICATED_HEADER}, which marks plaintext let through by
  * {@code rewrap.allow.plaintext}), {@code print.key},
  * {@code print.value} (default true), {@code key.separator} (tab), {@code line.separator}
- * (newline), {@code null.literal} ({@code null}). Keys and values are printed as their bytes.
+ * (newline), {@code null.literal} ({@code null}). Keys and values are printed as their bytes;
+ * headers, which are not bound to the sealed value, with control bytes and backslashes escaped
+ * ({@code \xNN}, {@code \\}) so that one cannot fake a line.
  *
  * <p>A record this consumer cannot open (not granted, revoked, unsigned, tampered...) prints
  * nothing on standard output, so what is there is only what opened; it prints one line on
@@ -39,7 +41,9 @@ import org.apache.kafka.common.header.Header;
  * naming the {@link RewrapException} kind, and the consumer goes on. With
  * {@value #ON_ERROR}{@code =fail} the exception is thrown instead, which stops the console
  * consumer unless it runs with {@code --skip-message-on-error}. On close a count of the
- * records that did not open goes to standard error.
+ * records that did not open goes to standard error. A tombstone (null value) has nothing sealed,
+ * so its key is anyone's: it prints nothing on standard output either, and
+ * {@code rewrap: TOPIC-PARTITION@OFFSET: tombstone (no value)} on standard error.
  */
 public class RewrapMessageFormatter implements MessageFormatter {
     /** {@code skip} (default): a named line on standard error; {@code fail}: throw. */
@@ -115,6 +119,13 @@ public class RewrapMessageFormatter implements MessageFormatter {
                     + ": " + e.getClass().getSimpleName() + " (code " + e.code() + "): " + e.getMessage());
             return;
         }
+        if (record.value() == null) {
+            // A tombstone carries nothing sealed: its key (and headers) are anyone's, so none of
+            // it goes where only opened records go.
+            errors.println("rewrap: " + record.topic() + "-" + record.partition() + "@" + record.offset()
+                    + ": tombstone (no value)");
+            return;
+        }
         boolean first = true;
         if (printTimestamp) {
             first = column(output, first, utf8(record.timestampType() + ":" + record.timestamp()));
@@ -170,10 +181,31 @@ public class RewrapMessageFormatter implements MessageFormatter {
             if (out.size() > 0) {
                 out.writeBytes(headersSeparator);
             }
-            out.writeBytes(utf8(h.key() + ":"));
-            out.writeBytes(h.value() == null ? nullLiteral : h.value());
+            escape(out, utf8(h.key()));
+            out.writeBytes(utf8(":"));
+            if (h.value() == null) {
+                out.writeBytes(nullLiteral);
+            } else {
+                escape(out, h.value());
+            }
         }
         return out.size() == 0 ? NO_HEADERS : out.toByteArray();
+    }
+
+    /**
+     * Header names and values are not bound to the sealed value: whoever can write to the
+     * topic can replay an opened record with headers of their own. Their control bytes and
+     * backslashes are printed as {@code \xNN} and {@code \\}, so a header cannot end the
+     * line and fake one of its own, nor reach the terminal as an escape sequence.
+     */
+    private static void escape(ByteArrayOutputStream out, byte[] bytes) {
+        for (byte b : bytes) {
+            if ((b >= 0 && b < 0x20) || b == 0x7f || b == '\\') {
+                out.writeBytes(utf8(b == '\\' ? "\\\\" : String.format("\\x%02x", b)));
+            } else {
+                out.write(b);
+            }
+        }
     }
 
     private static boolean flag(Map<String, ?> configs, String key, boolean defaultValue) {
