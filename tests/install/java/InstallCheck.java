@@ -14,6 +14,10 @@
 //     a replay of its first record with an added header whose value holds a newline and a
 //     plausible "k9:..." line; a tombstone whose key holds such a line; a record with a
 //     null-valued header; plaintext. Every forged byte holds "FORGED".
+//   java -Djava.io.tmpdir=DIR InstallCheck tmpfile
+//     loads the library from the jar and asserts the copy it extracted into DIR is readable and
+//     writable by its owner only, as Files.createTempFile made it (another local user must not
+//     be able to swap the library between its extraction and its loading).
 //   java -Dos.arch=riscv64 InstallCheck native
 //     asserts the loader's UnsatisfiedLinkError names the platform and what the jar holds.
 import io.rewrap.RewrapException;
@@ -43,6 +47,7 @@ public final class InstallCheck {
         switch (args.length > 0 ? args[0] : "") {
             case "native" -> checkMissingPlatform();
             case "forge" -> forge(args[1], args[2]);
+            case "tmpfile" -> checkExtractedLibrary();
             case "roundtrip" -> roundtrip(args[1], args[2], args[3], args[4], Integer.parseInt(args[5]));
             default -> {
                 System.err.println("usage: InstallCheck roundtrip BROKER PROXY TOPIC DIR N | native");
@@ -59,6 +64,26 @@ public final class InstallCheck {
 
     static String value(int i) {
         return "install check " + i + " \u2603 secret";
+    }
+
+    static void checkExtractedLibrary() throws Exception {
+        try (SecretKey k = SecretKey.generate()) {
+            check(k.publicKey() != null, "no key");
+        }
+        java.nio.file.Path tmp = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"));
+        int found = 0;
+        try (var files = java.nio.file.Files.list(tmp)) {
+            for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+                if (f.getFileName().toString().startsWith("librewrap_jni")) {
+                    found++;
+                    var perms = java.nio.file.attribute.PosixFilePermissions.toString(
+                            java.nio.file.Files.getPosixFilePermissions(f, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+                    check(perms.equals("rw-------"), "extracted library " + f + " is " + perms + ", not rw-------");
+                }
+            }
+        }
+        check(found == 1, found + " extracted libraries in " + tmp);
+        System.out.println("extracted library: owner-only");
     }
 
     static void checkMissingPlatform() {

@@ -54,6 +54,9 @@ java -cp "$work/classes:$clients_cp" InstallCheck roundtrip "$broker" "$proxy" "
 api_segments=("$data/$api_topic"-0/*.log)
 grep -aq 'k19' "${api_segments[@]}" || fail "the keys (left readable) are not in ${api_segments[*]}: wrong place?"
 if grep -aq 'install check' "${api_segments[@]}"; then fail "plaintext in the log segment of $api_topic"; fi
+mkdir -m 700 "$work/tmp"
+java -Djava.io.tmpdir="$work/tmp" -cp "$work/classes:$clients_cp" InstallCheck tmpfile \
+  2> "$work/tmpfile.err" || { cat "$work/tmpfile.err" >&2; fail "InstallCheck tmpfile"; }
 java -Dos.arch=riscv64 -cp "$work/classes:$clients_cp" InstallCheck native \
   2> "$work/native.err" || { cat "$work/native.err" >&2; fail "InstallCheck native"; }
 
