@@ -81,7 +81,7 @@ class ConsoleToolsTest {
     private static ConsumerRecord<byte[], byte[]> fetched(World w, ProducerRecord<byte[], byte[]> r, String consumer,
             long offset) {
         RecordHeaders headers = new RecordHeaders(r.headers().toArray());
-        if (r.value() != null) {
+        if (r.value() != null && headers.lastHeader(Constants.EDEK_HEADER) != null) {
             for (byte[] frag : w.fetch(TOPIC, headers.lastHeader(Constants.EDEK_HEADER).value(), consumer)) {
                 headers.add(Constants.CFRAG_HEADER, frag);
             }
@@ -220,6 +220,22 @@ class ConsoleToolsTest {
             ProducerRecord<byte[], byte[]> replay = new ProducerRecord<>(TOPIC, null, null, r.key(), r.value(), replayed);
             assertEquals("console\tPartition:0\ttrace:42,app:web,note\\x0a:x\\x0ak9:forged\\x1b[2K\\\\\tpayload\n",
                     format(w, fp, List.of(replay), "alice")[0]);
+        }
+    }
+
+    @Test
+    void plaintextLetThroughNeverPassesForOpenedOnStdout(@TempDir Path dir) throws Exception {
+        try (World w = new World(); SecretKey me = SecretKey.generate()) {
+            // Written straight to the broker by anyone: no rewrap headers, a plausible line.
+            ProducerRecord<byte[], byte[]> forged = new ProducerRecord<>(TOPIC, "k9:forged".getBytes(StandardCharsets.UTF_8));
+            Map<String, String> fp = formatterProps(w, dir, me);
+            fp.put(RewrapConfig.ALLOW_PLAINTEXT, "true");
+            // Without print.headers its rewrap.unauthenticated mark would not show.
+            RewrapException e = assertThrows(RewrapException.InvalidArgument.class,
+                    () -> format(w, fp, List.of(forged), "alice"));
+            assertTrue(e.getMessage().contains("print.headers"), e.getMessage());
+            fp.put("print.headers", "true");
+            assertEquals(Constants.UNAUTHENTICATED_HEADER + ":1\tk9:forged\n", format(w, fp, List.of(forged), "alice")[0]);
         }
     }
 }
