@@ -29,7 +29,8 @@ import org.apache.kafka.common.header.Header;
  * (this one's addition), {@code print.partition}, {@code print.offset}, {@code print.headers}
  * (the record's own headers; the {@code rewrap.*} ones are left out but for
  * {@value Constants#UNAUTHENTICATED_HEADER}, which marks plaintext let through by
- * {@code rewrap.allow.plaintext}), {@code print.key},
+ * {@code rewrap.allow.plaintext}: that setting is refused without {@code print.headers=true}),
+ * {@code print.key},
  * {@code print.value} (default true), {@code key.separator} (tab), {@code line.separator}
  * (newline), {@code null.literal} ({@code null}). Keys and values are printed as their bytes;
  * headers, which are not bound to the sealed value, with control bytes and backslashes escaped
@@ -102,6 +103,13 @@ public class RewrapMessageFormatter implements MessageFormatter {
         lineSeparator = bytes(configs, "line.separator", lineSeparator);
         headersSeparator = bytes(configs, "headers.separator", headersSeparator);
         nullLiteral = bytes(configs, "null.literal", nullLiteral);
+        if (RewrapConfig.allowPlaintext(configs) && !printHeaders) {
+            // Anyone who can write to the topic can then add plaintext: on standard output it
+            // would read like an opened record unless its mark is printed.
+            throw new RewrapException.InvalidArgument(RewrapConfig.ALLOW_PLAINTEXT
+                    + " needs print.headers=true, so that plaintext let through shows its "
+                    + Constants.UNAUTHENTICATED_HEADER + " mark");
+        }
         opener.configure(configs, false);
     }
 
