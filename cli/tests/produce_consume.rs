@@ -51,6 +51,17 @@ struct Proxy {
 
 impl Proxy {
     fn start(dir: &Path, broker: &str, store: &Path, admin_pub: &Path) -> Proxy {
+        Proxy::start_with(dir, broker, store, admin_pub, &[])
+    }
+
+    /// As `start`, with more proxy.sh environment (REWRAP_PROXY_POLICY...).
+    fn start_with(
+        dir: &Path,
+        broker: &str,
+        store: &Path,
+        admin_pub: &Path,
+        env: &[(&str, &str)],
+    ) -> Proxy {
         let dir = dir.join("proxy");
         let out = Command::new("bash")
             .arg(repo().join("tests/kafka/proxy.sh"))
@@ -58,6 +69,7 @@ impl Proxy {
             .args([store, admin_pub])
             .env("REWRAP_PROXY_BIN", var("REWRAP_PROXY_BIN"))
             .env("REWRAP_PROXY_RELOAD_MS", "100")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         assert!(
@@ -504,6 +516,132 @@ fn forged_records_never_reach_stdout_nor_crash_consume() {
     assert!(!stderr.contains("FORGED"), "{stderr}");
     assert!(
         stderr.contains("5 record(s)") && stderr.contains("2 opened, 2 refused (Unencrypted 2)"),
+        "{stderr}"
+    );
+}
+
+/// Under policy `optional` (proxy and consumer) anyone holding the channel's public key can seal
+/// records that open: `rewrap consume` prints them, but must name each one on stderr as
+/// unsigned and count them in its summary, so that a script can tell.
+#[test]
+#[ignore = "needs a Kafka broker and the proxy binary: make test-kafka"]
+fn unsigned_records_under_policy_optional_are_named() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topic = format!("cli-unsigned-{:x}", rewrap::now_millis());
+    for name in ["admin", "channel", "alice"] {
+        ok(d, &["keygen", name]);
+    }
+    ok(d, &["keygen", "--signer", "producer"]);
+    let store = d.join("grants");
+    let proxy = Proxy::start_with(
+        d,
+        &broker,
+        &store,
+        &d.join("admin.pub"),
+        &[("REWRAP_PROXY_POLICY", "optional")],
+    );
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "channel.sec",
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--consumer-key",
+            "alice.pub",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--producer",
+            "producer.pub",
+            "--topic",
+            &topic,
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let produce = |line: &str, signer: Option<&str>| {
+        let mut args = vec![
+            "produce",
+            "--broker",
+            &broker,
+            "--topic",
+            &topic,
+            "--delegating-key",
+            "channel.pub",
+        ];
+        if let Some(s) = signer {
+            args.extend(["--signer", s]);
+        }
+        let out = rewrap(d, &args, line.as_bytes());
+        assert!(
+            out.status.success(),
+            "produce: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    produce("signed one\n", Some("producer.sec"));
+    produce("forged by anyone with channel.pub\n", None);
+
+    let out = rewrap(
+        d,
+        &[
+            "consume",
+            "--proxy",
+            &proxy.bootstrap,
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--secret",
+            "alice.sec",
+            "--admin-pub",
+            "admin.pub",
+            "--store",
+            "grants",
+            "--policy",
+            "optional",
+            "--from-beginning",
+            "--max",
+            "2",
+            "--timeout",
+            "30",
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "signed one\nforged by anyone with channel.pub\n",
+        "{stderr}"
+    );
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("]@") && l.contains(": unsigned"))
+        .collect();
+    assert_eq!(named.len(), 1, "the unsigned record is not named: {stderr}");
+    assert!(
+        named[0].starts_with(&format!("rewrap: {topic}[0]@1: unsigned")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 opened (1 unsigned), 0 refused"),
         "{stderr}"
     );
 }
