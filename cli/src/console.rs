@@ -71,7 +71,9 @@ pub struct ConsumeArgs {
     /// --out`), for a proxy that converts producer signatures.
     #[arg(long)]
     channel_key: Option<PathBuf>,
-    /// Producer signature policy: require, optional or off (migration only).
+    /// Producer signature policy: require, optional or off (migration only). Under optional
+    /// or off an unsigned record (anyone holding the delegating public key can seal one) is
+    /// printed and named on stderr as `unsigned`.
     #[arg(long, default_value = "require", value_parser = ["require", "optional", "off"])]
     policy: String,
     /// Start at the beginning of every partition (default: only records produced from now on).
@@ -134,7 +136,7 @@ mod imp {
     use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
     use rdkafka::types::RDKafkaErrorCode;
     use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
-    use rewrap::{keyfile, Decryptor, Encryptor, GrantStore, Opened, Policy, SigningMode};
+    use rewrap::{keyfile, Decryptor, Encryptor, GrantStore, Opened, Policy, SigningMode, Vouch};
 
     use super::{ConsumeArgs, ProduceArgs, Result};
 
@@ -380,7 +382,7 @@ mod imp {
 
         let idle = a.timeout.map(Duration::from_secs_f64);
         let mut last = Instant::now();
-        let (mut read, mut opened) = (0u64, 0u64);
+        let (mut read, mut opened, mut unsigned) = (0u64, 0u64, 0u64);
         let mut refused: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut out = std::io::stdout().lock();
         while a.max.is_none_or(|max| read < max) {
@@ -401,6 +403,15 @@ mod imp {
             let place = format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
             match decryptor.open(&a.topic, m.key(), m.payload(), &headers) {
                 Ok(Opened::Decrypted(d)) => {
+                    if d.vouch == Vouch::Unsigned {
+                        // Policy optional or off: anyone with the delegating public key could
+                        // have sealed it.
+                        unsigned += 1;
+                        eprintln!(
+                            "rewrap: {place}: unsigned: printed under policy {}, not authenticated",
+                            a.policy
+                        );
+                    }
                     out.write_all(&d.payload)?;
                     out.write_all(b"\n")?;
                     out.flush()?;
@@ -422,9 +433,14 @@ mod imp {
         let failed: u64 = refused.values().sum();
         let names: Vec<String> = refused.iter().map(|(k, n)| format!("{k} {n}")).collect();
         eprintln!(
-            "consumed {read} record(s) from {:?} as {:?}: {opened} opened, {failed} refused{}",
+            "consumed {read} record(s) from {:?} as {:?}: {opened} opened{}, {failed} refused{}",
             a.topic,
             a.consumer,
+            if unsigned > 0 {
+                format!(" ({unsigned} unsigned)")
+            } else {
+                String::new()
+            },
             if names.is_empty() {
                 String::new()
             } else {
