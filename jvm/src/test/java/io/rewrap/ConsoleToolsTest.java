@@ -238,4 +238,20 @@ class ConsoleToolsTest {
             assertEquals(Constants.UNAUTHENTICATED_HEADER + ":1\tk9:forged\n", format(w, fp, List.of(forged), "alice")[0]);
         }
     }
+
+    @Test
+    void unsignedRecordOpenedUnderPolicyOptionalIsNamed(@TempDir Path dir) throws Exception {
+        try (World w = new World(); SecretKey channel = SecretKey.generate(); SecretKey me = SecretKey.generate()) {
+            w.grant(channel, TOPIC, "alice", me.publicKey());
+            // Sealed with the channel's public key alone: anyone can.
+            Map<String, String> rp = readerProps(w, dir, channel);
+            rp.remove(RewrapConfig.SIGNING_KEY_FILE);
+            List<ProducerRecord<byte[], byte[]>> records = read(rp, "forged by anyone\n");
+            Map<String, String> fp = formatterProps(w, dir, me);
+            fp.put(RewrapConfig.POLICY, "optional");
+            String[] shown = format(w, fp, records, "alice");
+            assertEquals("forged by anyone\n", shown[0]);
+            assertTrue(shown[1].startsWith("rewrap: console-0@0: unsigned: "), shown[1]);
+        }
+    }
 }
