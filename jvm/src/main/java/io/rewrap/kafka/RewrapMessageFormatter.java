@@ -1,6 +1,7 @@
 package io.rewrap.kafka;
 
 import io.rewrap.Constants;
+import io.rewrap.Opened;
 import io.rewrap.RewrapException;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -44,7 +45,9 @@ import org.apache.kafka.common.header.Header;
  * consumer unless it runs with {@code --skip-message-on-error}. On close a count of the
  * records that did not open goes to standard error. A tombstone (null value) has nothing sealed,
  * so its key is anyone's: it prints nothing on standard output either, and
- * {@code rewrap: TOPIC-PARTITION@OFFSET: tombstone (no value)} on standard error.
+ * {@code rewrap: TOPIC-PARTITION@OFFSET: tombstone (no value)} on standard error. A record
+ * opened unsigned (policy {@code optional} or {@code off}) is printed and named on standard
+ * error, {@code rewrap: TOPIC-PARTITION@OFFSET: unsigned: ...}.
  */
 public class RewrapMessageFormatter implements MessageFormatter {
     /** {@code skip} (default): a named line on standard error; {@code fail}: throw. */
@@ -117,7 +120,14 @@ public class RewrapMessageFormatter implements MessageFormatter {
     public void writeTo(ConsumerRecord<byte[], byte[]> record, PrintStream output) {
         byte[] value;
         try {
-            value = opener.deserialize(record.topic(), record.headers(), record.key(), record.value());
+            Opened opened = opener.open(record.topic(), record.headers(), record.key(), record.value());
+            value = opened.value();
+            if (opened.kind() == Opened.Kind.DECRYPTED && opened.vouch() == Opened.Vouch.UNSIGNED) {
+                // Policy optional or off: anyone holding the delegating public key could have
+                // sealed it.
+                errors.println("rewrap: " + record.topic() + "-" + record.partition() + "@" + record.offset()
+                        + ": unsigned: printed under policy optional or off, not authenticated");
+            }
         } catch (RewrapException e) {
             unopened++;
             if (failOnError) {
