@@ -71,7 +71,9 @@ pub struct ConsumeArgs {
     /// --out`), for a proxy that converts producer signatures.
     #[arg(long)]
     channel_key: Option<PathBuf>,
-    /// Producer signature policy: require, optional or off (migration only).
+    /// Producer signature policy: require, optional or off (migration only). Under optional
+    /// or off an unsigned record (anyone holding the delegating public key can seal one) is
+    /// printed and named on stderr as `unsigned`.
     #[arg(long, default_value = "require", value_parser = ["require", "optional", "off"])]
     policy: String,
     /// Start at the beginning of every partition (default: only records produced from now on).
@@ -130,11 +132,11 @@ mod imp {
     use rdkafka::config::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::error::KafkaError;
-    use rdkafka::message::{Header, Headers, OwnedHeaders};
+    use rdkafka::message::{BorrowedHeaders, Header, Headers, OwnedHeaders};
     use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
     use rdkafka::types::RDKafkaErrorCode;
     use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
-    use rewrap::{keyfile, Decryptor, Encryptor, GrantStore, Opened, Policy, SigningMode};
+    use rewrap::{keyfile, Decryptor, Encryptor, GrantStore, Opened, Policy, SigningMode, Vouch};
 
     use super::{ConsumeArgs, ProduceArgs, Result};
 
@@ -327,6 +329,41 @@ mod imp {
         }
     }
 
+    /// The record's headers as (name, value), a null value as empty. A name that is not UTF-8
+    /// is left out (no rewrap header is named so): rdkafka's own `Headers::iter` panics on one
+    /// (rdkafka 0.38, `BorrowedHeaders::try_get` unwraps `to_str`), and anyone who can write to
+    /// the topic can put one there.
+    fn record_headers(h: &BorrowedHeaders) -> Vec<(&str, &[u8])> {
+        use rdkafka::bindings::{rd_kafka_header_get_all, rd_kafka_headers_t, rd_kafka_resp_err_t};
+        // A `&BorrowedHeaders` is the librdkafka headers pointer itself (rdkafka casts it
+        // the same way in `BorrowedHeaders::as_native_ptr`).
+        let raw = h as *const BorrowedHeaders as *const rd_kafka_headers_t;
+        (0..h.count())
+            .filter_map(|i| {
+                let mut name = std::ptr::null();
+                let mut value = std::ptr::null();
+                let mut size = 0usize;
+                // SAFETY: `raw` is the message's live headers list, borrowed for as long as
+                // `h`; librdkafka hands back pointers into it, valid for that long, the name
+                // NUL-terminated and the value `size` bytes (or null).
+                unsafe {
+                    if rd_kafka_header_get_all(raw, i, &mut name, &mut value, &mut size)
+                        != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+                    {
+                        return None;
+                    }
+                    let name = std::ffi::CStr::from_ptr(name).to_str().ok()?;
+                    let value: &[u8] = if value.is_null() {
+                        &[]
+                    } else {
+                        std::slice::from_raw_parts(value.cast::<u8>(), size)
+                    };
+                    Some((name, value))
+                }
+            })
+            .collect()
+    }
+
     pub fn consume(a: &ConsumeArgs) -> Result<()> {
         let decryptor = decryptor(a)?;
         let mut config = config(&a.proxy, &a.client_properties);
@@ -345,7 +382,7 @@ mod imp {
 
         let idle = a.timeout.map(Duration::from_secs_f64);
         let mut last = Instant::now();
-        let (mut read, mut opened) = (0u64, 0u64);
+        let (mut read, mut opened, mut unsigned) = (0u64, 0u64, 0u64);
         let mut refused: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut out = std::io::stdout().lock();
         while a.max.is_none_or(|max| read < max) {
@@ -362,17 +399,19 @@ mod imp {
             };
             last = Instant::now();
             read += 1;
-            let headers: Vec<(&str, &[u8])> = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key, h.value.unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let headers = m.headers().map(record_headers).unwrap_or_default();
             let place = format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
             match decryptor.open(&a.topic, m.key(), m.payload(), &headers) {
                 Ok(Opened::Decrypted(d)) => {
+                    if d.vouch == Vouch::Unsigned {
+                        // Policy optional or off: anyone with the delegating public key could
+                        // have sealed it.
+                        unsigned += 1;
+                        eprintln!(
+                            "rewrap: {place}: unsigned: printed under policy {}, not authenticated",
+                            a.policy
+                        );
+                    }
                     out.write_all(&d.payload)?;
                     out.write_all(b"\n")?;
                     out.flush()?;
@@ -394,9 +433,14 @@ mod imp {
         let failed: u64 = refused.values().sum();
         let names: Vec<String> = refused.iter().map(|(k, n)| format!("{k} {n}")).collect();
         eprintln!(
-            "consumed {read} record(s) from {:?} as {:?}: {opened} opened, {failed} refused{}",
+            "consumed {read} record(s) from {:?} as {:?}: {opened} opened{}, {failed} refused{}",
             a.topic,
             a.consumer,
+            if unsigned > 0 {
+                format!(" ({unsigned} unsigned)")
+            } else {
+                String::new()
+            },
             if names.is_empty() {
                 String::new()
             } else {

@@ -51,6 +51,17 @@ struct Proxy {
 
 impl Proxy {
     fn start(dir: &Path, broker: &str, store: &Path, admin_pub: &Path) -> Proxy {
+        Proxy::start_with(dir, broker, store, admin_pub, &[])
+    }
+
+    /// As `start`, with more proxy.sh environment (REWRAP_PROXY_POLICY...).
+    fn start_with(
+        dir: &Path,
+        broker: &str,
+        store: &Path,
+        admin_pub: &Path,
+        env: &[(&str, &str)],
+    ) -> Proxy {
         let dir = dir.join("proxy");
         let out = Command::new("bash")
             .arg(repo().join("tests/kafka/proxy.sh"))
@@ -58,6 +69,7 @@ impl Proxy {
             .args([store, admin_pub])
             .env("REWRAP_PROXY_BIN", var("REWRAP_PROXY_BIN"))
             .env("REWRAP_PROXY_RELOAD_MS", "100")
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         assert!(
@@ -324,6 +336,312 @@ fn assert_refused(out: &Output, count: usize, name: &str, canary: &str) {
     assert_eq!(named, count, "{stderr}");
     assert!(
         stderr.contains(&format!("0 opened, {count} refused ({name} {count})")),
+        "{stderr}"
+    );
+}
+
+#[cfg(feature = "kafka")]
+/// A record with these headers and `value` (`None`: a tombstone) under `key`, written straight
+/// to the broker as someone with only write access to the topic would, header names as raw
+/// bytes (librdkafka takes any bytes; Kafka does not check them).
+fn forge(
+    broker: &str,
+    topic: &str,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[(&[u8], &[u8])],
+) {
+    use rdkafka::message::OwnedHeaders;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .create()
+        .unwrap();
+    let owned = OwnedHeaders::new();
+    for (name, value) in headers {
+        // OwnedHeaders::insert takes a &str name; the C call takes bytes.
+        let raw = owned.as_borrowed() as *const _ as *mut rdkafka::bindings::rd_kafka_headers_t;
+        let err = unsafe {
+            rdkafka::bindings::rd_kafka_header_add(
+                raw,
+                name.as_ptr().cast(),
+                name.len() as isize,
+                value.as_ptr().cast(),
+                value.len() as isize,
+            )
+        };
+        assert_eq!(
+            err,
+            rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+        );
+    }
+    let mut record = BaseRecord::<[u8], [u8]>::to(topic).headers(owned);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    if let Some(value) = value {
+        record = record.payload(value);
+    }
+    producer.send(record).map_err(|(e, _)| e).unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// Attacker records written straight to the broker between honest ones: a header name that is
+/// not UTF-8, a tombstone whose key looks like two output lines, plaintext with terminal escapes.
+/// `rewrap consume` must not panic on any of them, must print only the honest payloads on
+/// stdout, name each forged value on stderr and exit 1.
+#[cfg(feature = "kafka")]
+#[test]
+#[ignore = "needs a Kafka broker and the proxy binary: make test-kafka"]
+fn forged_records_never_reach_stdout_nor_crash_consume() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topic = format!("cli-forged-{:x}", rewrap::now_millis());
+    for name in ["admin", "channel", "alice"] {
+        ok(d, &["keygen", name]);
+    }
+    ok(d, &["keygen", "--signer", "producer"]);
+    let store = d.join("grants");
+    let proxy = Proxy::start(d, &broker, &store, &d.join("admin.pub"));
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "channel.sec",
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--consumer-key",
+            "alice.pub",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--producer",
+            "producer.pub",
+            "--topic",
+            &topic,
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let produce = |lines: &str| {
+        let out = rewrap(
+            d,
+            &[
+                "produce",
+                "--broker",
+                &broker,
+                "--topic",
+                &topic,
+                "--delegating-key",
+                "channel.pub",
+                "--signer",
+                "producer.sec",
+            ],
+            lines.as_bytes(),
+        );
+        assert!(
+            out.status.success(),
+            "produce: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    produce("honest one\n");
+    forge(
+        &broker,
+        &topic,
+        None,
+        Some(b"FORGED-UTF8"),
+        &[(b"x\xff\xfe", b"v")],
+    );
+    forge(&broker, &topic, Some(b"FORGED-KEY\nFORGED-LINE"), None, &[]);
+    forge(
+        &broker,
+        &topic,
+        None,
+        Some(b"FORGED-ESC\x1b[2K\rhonest two"),
+        &[(b"h", b"\x1b]0;x\x07")],
+    );
+    produce("honest two\n");
+
+    let out = rewrap(
+        d,
+        &[
+            "consume",
+            "--proxy",
+            &proxy.bootstrap,
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--secret",
+            "alice.sec",
+            "--admin-pub",
+            "admin.pub",
+            "--store",
+            "grants",
+            "--from-beginning",
+            "--max",
+            "5",
+            "--timeout",
+            "30",
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "consume panicked on a forged record: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "honest one\nhonest two\n",
+        "{stderr}"
+    );
+    assert!(!stderr.contains("FORGED"), "{stderr}");
+    assert!(
+        stderr.contains("5 record(s)") && stderr.contains("2 opened, 2 refused (Unencrypted 2)"),
+        "{stderr}"
+    );
+}
+
+/// Under policy `optional` (proxy and consumer) anyone holding the channel's public key can seal
+/// records that open: `rewrap consume` prints them, but must name each one on stderr as
+/// unsigned and count them in its summary, so that a script can tell.
+#[test]
+#[ignore = "needs a Kafka broker and the proxy binary: make test-kafka"]
+fn unsigned_records_under_policy_optional_are_named() {
+    let broker = var("REWRAP_KAFKA_BOOTSTRAP");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let topic = format!("cli-unsigned-{:x}", rewrap::now_millis());
+    for name in ["admin", "channel", "alice"] {
+        ok(d, &["keygen", name]);
+    }
+    ok(d, &["keygen", "--signer", "producer"]);
+    let store = d.join("grants");
+    let proxy = Proxy::start_with(
+        d,
+        &broker,
+        &store,
+        &d.join("admin.pub"),
+        &[("REWRAP_PROXY_POLICY", "optional")],
+    );
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "channel.sec",
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--consumer-key",
+            "alice.pub",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--producer",
+            "producer.pub",
+            "--topic",
+            &topic,
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let produce = |line: &str, signer: Option<&str>| {
+        let mut args = vec![
+            "produce",
+            "--broker",
+            &broker,
+            "--topic",
+            &topic,
+            "--delegating-key",
+            "channel.pub",
+        ];
+        if let Some(s) = signer {
+            args.extend(["--signer", s]);
+        }
+        let out = rewrap(d, &args, line.as_bytes());
+        assert!(
+            out.status.success(),
+            "produce: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    produce("signed one\n", Some("producer.sec"));
+    produce("forged by anyone with channel.pub\n", None);
+
+    let out = rewrap(
+        d,
+        &[
+            "consume",
+            "--proxy",
+            &proxy.bootstrap,
+            "--topic",
+            &topic,
+            "--consumer",
+            "alice",
+            "--secret",
+            "alice.sec",
+            "--admin-pub",
+            "admin.pub",
+            "--store",
+            "grants",
+            "--policy",
+            "optional",
+            "--from-beginning",
+            "--max",
+            "2",
+            "--timeout",
+            "30",
+        ],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "signed one\nforged by anyone with channel.pub\n",
+        "{stderr}"
+    );
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("]@") && l.contains(": unsigned"))
+        .collect();
+    assert_eq!(named.len(), 1, "the unsigned record is not named: {stderr}");
+    assert!(
+        named[0].starts_with(&format!("rewrap: {topic}[0]@1: unsigned")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 opened (1 unsigned), 0 refused"),
         "{stderr}"
     );
 }

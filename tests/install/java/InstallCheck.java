@@ -9,6 +9,15 @@
 //     PROXY with RewrapDeserializer as client "alice" (granted; DIR/alice.sec), asserting every
 //     key and plaintext, and as client "bob" (no grant; DIR/bob.sec), asserting every record
 //     fails with a named RewrapException and nothing opens.
+//   java InstallCheck forge BROKER TOPIC
+//     as an attacker with only read and write access to the broker (no key), appends to TOPIC:
+//     a replay of its first record with an added header whose value holds a newline and a
+//     plausible "k9:..." line; a tombstone whose key holds such a line; a record with a
+//     null-valued header; plaintext. Every forged byte holds "FORGED".
+//   java -Djava.io.tmpdir=DIR InstallCheck tmpfile
+//     loads the library from the jar and asserts the copy it extracted into DIR is readable and
+//     writable by its owner only, as Files.createTempFile made it (another local user must not
+//     be able to swap the library between its extraction and its loading).
 //   java -Dos.arch=riscv64 InstallCheck native
 //     asserts the loader's UnsatisfiedLinkError names the platform and what the jar holds.
 import io.rewrap.RewrapException;
@@ -37,6 +46,8 @@ public final class InstallCheck {
     public static void main(String[] args) throws Exception {
         switch (args.length > 0 ? args[0] : "") {
             case "native" -> checkMissingPlatform();
+            case "forge" -> forge(args[1], args[2]);
+            case "tmpfile" -> checkExtractedLibrary();
             case "roundtrip" -> roundtrip(args[1], args[2], args[3], args[4], Integer.parseInt(args[5]));
             default -> {
                 System.err.println("usage: InstallCheck roundtrip BROKER PROXY TOPIC DIR N | native");
@@ -53,6 +64,26 @@ public final class InstallCheck {
 
     static String value(int i) {
         return "install check " + i + " \u2603 secret";
+    }
+
+    static void checkExtractedLibrary() throws Exception {
+        try (SecretKey k = SecretKey.generate()) {
+            check(k.publicKey() != null, "no key");
+        }
+        java.nio.file.Path tmp = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"));
+        int found = 0;
+        try (var files = java.nio.file.Files.list(tmp)) {
+            for (java.nio.file.Path f : (Iterable<java.nio.file.Path>) files::iterator) {
+                if (f.getFileName().toString().startsWith("librewrap_jni")) {
+                    found++;
+                    var perms = java.nio.file.attribute.PosixFilePermissions.toString(
+                            java.nio.file.Files.getPosixFilePermissions(f, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+                    check(perms.equals("rw-------"), "extracted library " + f + " is " + perms + ", not rw-------");
+                }
+            }
+        }
+        check(found == 1, found + " extracted libraries in " + tmp);
+        System.out.println("extracted library: owner-only");
     }
 
     static void checkMissingPlatform() {
@@ -99,6 +130,43 @@ public final class InstallCheck {
         check(bob.get(n).equals("gone=null"), "bob's tombstone: " + bob.get(n));
         check(bob.stream().noneMatch(s -> s.contains("secret")), "plaintext reached bob: " + bob);
         System.out.println("bob refused " + n + " records: " + bob.get(0));
+    }
+
+    static void forge(String broker, String topic) throws Exception {
+        Properties c = new Properties();
+        c.put("bootstrap.servers", broker);
+        c.put("key.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
+        c.put("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
+        ConsumerRecord<byte[], byte[]> first = null;
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c)) {
+            TopicPartition tp = new TopicPartition(topic, 0);
+            consumer.assign(List.of(tp));
+            consumer.seekToBeginning(List.of(tp));
+            long end = System.nanoTime() + DEADLINE.toNanos();
+            while (first == null) {
+                check(System.nanoTime() < end, "no record to replay in " + topic);
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    first = first == null ? r : first;
+                }
+            }
+        }
+        Properties p = new Properties();
+        p.put("bootstrap.servers", broker);
+        p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
+        p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
+        byte[] forged = "FORGED".getBytes(StandardCharsets.UTF_8);
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+            ProducerRecord<byte[], byte[]> replay = new ProducerRecord<>(topic, 0, first.key(), first.value(), first.headers());
+            replay.headers().add("note", "x\nk9:FORGED-HEADER-LINE\u001b[2K".getBytes(StandardCharsets.UTF_8));
+            producer.send(replay);
+            producer.send(new ProducerRecord<>(topic, 0, "FORGED-TOMBSTONE\nk9:FORGED-KEY-LINE".getBytes(StandardCharsets.UTF_8), null));
+            ProducerRecord<byte[], byte[]> nullHeader = new ProducerRecord<>(topic, 0, null, forged);
+            nullHeader.headers().add("h", null);
+            producer.send(nullHeader);
+            producer.send(new ProducerRecord<>(topic, 0, null, "k9:FORGED-PLAIN".getBytes(StandardCharsets.UTF_8)));
+            producer.flush();
+        }
+        System.out.println("forged 4 records after " + topic + "-0@" + first.offset());
     }
 
     /**

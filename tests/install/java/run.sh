@@ -54,6 +54,9 @@ java -cp "$work/classes:$clients_cp" InstallCheck roundtrip "$broker" "$proxy" "
 api_segments=("$data/$api_topic"-0/*.log)
 grep -aq 'k19' "${api_segments[@]}" || fail "the keys (left readable) are not in ${api_segments[*]}: wrong place?"
 if grep -aq 'install check' "${api_segments[@]}"; then fail "plaintext in the log segment of $api_topic"; fi
+mkdir -m 700 "$work/tmp"
+java -Djava.io.tmpdir="$work/tmp" -cp "$work/classes:$clients_cp" InstallCheck tmpfile \
+  2> "$work/tmpfile.err" || { cat "$work/tmpfile.err" >&2; fail "InstallCheck tmpfile"; }
 java -Dos.arch=riscv64 -cp "$work/classes:$clients_cp" InstallCheck native \
   2> "$work/native.err" || { cat "$work/native.err" >&2; fail "InstallCheck native"; }
 
@@ -92,3 +95,29 @@ refused=$(grep -c "^rewrap: cannot open $console_topic-0@[0-9]*: MissingCfrag (c
 grep -q '^rewrap: 5 record(s) could not be opened' "$work/bob.err" || fail "no count in bob's errors"
 grep -q 'Processed a total of 5 messages' "$work/bob.err" || fail "bob's consumer stopped early"
 echo "console consumer: bob (not granted) got 5 named refusals, no plaintext"
+
+# 3. An attacker with read and write access to the broker but no key appends forged records
+# (InstallCheck forge): a replayed honest record with an added header holding a newline and a
+# plausible line, a tombstone whose key holds one, a record with a null-valued header, and
+# plaintext. Printing headers and keys, alice's stdout holds no forged byte: the header is
+# printed escaped, the tombstone and both unsealed records are named on stderr.
+java -cp "$work/classes:$clients_cp" InstallCheck forge "$broker" "$console_topic" \
+  2> "$work/forge.err" || { cat "$work/forge.err" >&2; fail "InstallCheck forge"; }
+java -cp "$tools_cp" org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$proxy" \
+  --topic "$console_topic" --from-beginning --max-messages 9 --timeout-ms 60000 \
+  --consumer-property client.id=alice --formatter io.rewrap.kafka.RewrapMessageFormatter \
+  --property rewrap.consumer.key.file="$keys/alice.sec" --property rewrap.admin.key.file="$keys/admin.pub" \
+  --property rewrap.producer.grant.dir="$work/grants" --property print.key=true --property key.separator=: \
+  --property print.headers=true > "$work/forged.out" 2> "$work/forged.err" \
+  || { cat "$work/forged.err" >&2; fail "console consumer (alice, forged records)"; }
+grep -q 'Processed a total of 9 messages' "$work/forged.err" || { cat "$work/forged.err" >&2; fail "alice stopped early on forged records"; }
+if grep -aq '^k9:\|^FORGED\|FORGED-KEY\|FORGED-TOMBSTONE\|FORGED-PLAIN' "$work/forged.out"; then
+  cat -A "$work/forged.out" >&2; fail "forged text on alice's stdout"
+fi
+grep -aqF 'note:x\x0ak9:FORGED-HEADER-LINE\x1b[2K:k1:console line 1' "$work/forged.out" \
+  || { cat -A "$work/forged.out" >&2; fail "the replayed record's header is not printed escaped"; }
+[ "$(grep -ac '' "$work/forged.out")" = 6 ] || { cat -A "$work/forged.out" >&2; fail "alice's stdout: expected 6 lines"; }
+if grep -aq $'\e' "$work/forged.out" "$work/forged.err"; then fail "a forged escape sequence reached the terminal"; fi
+[ "$(grep -c ': Unencrypted (code ' "$work/forged.err")" = 2 ] || { cat "$work/forged.err" >&2; fail "alice: 2 Unencrypted refusals expected"; }
+grep -q "^rewrap: $console_topic-0@[0-9]*: tombstone" "$work/forged.err" || { cat "$work/forged.err" >&2; fail "the tombstone is not named on stderr"; }
+echo "console consumer: forged records (replayed with a header, tombstone, unsealed) put nothing forged on stdout"

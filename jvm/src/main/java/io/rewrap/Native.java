@@ -2,9 +2,11 @@ package io.rewrap;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.LinkOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -43,9 +45,16 @@ final class Native {
             }
             String name = resource.substring(resource.lastIndexOf('/') + 1);
             int dot = name.lastIndexOf('.');
+            // createTempFile makes a new name (O_EXCL) readable and writable by its owner only;
+            // the library is written into that very file. (Files.copy with REPLACE_EXISTING
+            // would delete it and create the name again with the umask's permissions, leaving a
+            // window in which another local user could take the name.)
             Path file = Files.createTempFile(name.substring(0, dot), name.substring(dot));
             file.toFile().deleteOnExit();
-            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+            try (OutputStream out = Files.newOutputStream(file, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING, LinkOption.NOFOLLOW_LINKS)) {
+                in.transferTo(out);
+            }
             System.load(file.toAbsolutePath().toString());
         } catch (IOException e) {
             throw new UnsatisfiedLinkError("cannot extract rewrap native library " + resource + ": " + e);

@@ -81,7 +81,7 @@ class ConsoleToolsTest {
     private static ConsumerRecord<byte[], byte[]> fetched(World w, ProducerRecord<byte[], byte[]> r, String consumer,
             long offset) {
         RecordHeaders headers = new RecordHeaders(r.headers().toArray());
-        if (r.value() != null) {
+        if (r.value() != null && headers.lastHeader(Constants.EDEK_HEADER) != null) {
             for (byte[] frag : w.fetch(TOPIC, headers.lastHeader(Constants.EDEK_HEADER).value(), consumer)) {
                 headers.add(Constants.CFRAG_HEADER, frag);
             }
@@ -143,8 +143,10 @@ class ConsoleToolsTest {
             fp.put("print.key", "true");
             fp.put("print.offset", "true");
             fp.put("key.separator", "|");
-            assertEquals("Offset:0|k1|v one\nOffset:1|k2|v two\nOffset:2|k3|null\n",
-                    format(w, fp, records, "alice")[0]);
+            String[] printed = format(w, fp, records, "alice");
+            // A tombstone's key is not authenticated: named on stderr, never on stdout.
+            assertEquals("Offset:0|k1|v one\nOffset:1|k2|v two\n", printed[0]);
+            assertEquals("rewrap: console-0@2: tombstone (no value)\n", printed[1]);
 
             // The value is bound to its key: moved under another key it does not open.
             ProducerRecord<byte[], byte[]> r = records.get(0);
@@ -210,6 +212,46 @@ class ConsoleToolsTest {
             fp.put("print.partition", "true");
             fp.put("print.topic", "true");
             assertEquals("console\tPartition:0\ttrace:42,app:web\tpayload\n", format(w, fp, records, "alice")[0]);
+
+            // Headers are not bound: a replay with a header of its own cannot end the line.
+            ProducerRecord<byte[], byte[]> r = records.get(0);
+            RecordHeaders replayed = new RecordHeaders(r.headers().toArray());
+            replayed.add("note\n", "x\nk9:forged\u001b[2K\\".getBytes(StandardCharsets.UTF_8));
+            ProducerRecord<byte[], byte[]> replay = new ProducerRecord<>(TOPIC, null, null, r.key(), r.value(), replayed);
+            assertEquals("console\tPartition:0\ttrace:42,app:web,note\\x0a:x\\x0ak9:forged\\x1b[2K\\\\\tpayload\n",
+                    format(w, fp, List.of(replay), "alice")[0]);
+        }
+    }
+
+    @Test
+    void plaintextLetThroughNeverPassesForOpenedOnStdout(@TempDir Path dir) throws Exception {
+        try (World w = new World(); SecretKey me = SecretKey.generate()) {
+            // Written straight to the broker by anyone: no rewrap headers, a plausible line.
+            ProducerRecord<byte[], byte[]> forged = new ProducerRecord<>(TOPIC, "k9:forged".getBytes(StandardCharsets.UTF_8));
+            Map<String, String> fp = formatterProps(w, dir, me);
+            fp.put(RewrapConfig.ALLOW_PLAINTEXT, "true");
+            // Without print.headers its rewrap.unauthenticated mark would not show.
+            RewrapException e = assertThrows(RewrapException.InvalidArgument.class,
+                    () -> format(w, fp, List.of(forged), "alice"));
+            assertTrue(e.getMessage().contains("print.headers"), e.getMessage());
+            fp.put("print.headers", "true");
+            assertEquals(Constants.UNAUTHENTICATED_HEADER + ":1\tk9:forged\n", format(w, fp, List.of(forged), "alice")[0]);
+        }
+    }
+
+    @Test
+    void unsignedRecordOpenedUnderPolicyOptionalIsNamed(@TempDir Path dir) throws Exception {
+        try (World w = new World(); SecretKey channel = SecretKey.generate(); SecretKey me = SecretKey.generate()) {
+            w.grant(channel, TOPIC, "alice", me.publicKey());
+            // Sealed with the channel's public key alone: anyone can.
+            Map<String, String> rp = readerProps(w, dir, channel);
+            rp.remove(RewrapConfig.SIGNING_KEY_FILE);
+            List<ProducerRecord<byte[], byte[]>> records = read(rp, "forged by anyone\n");
+            Map<String, String> fp = formatterProps(w, dir, me);
+            fp.put(RewrapConfig.POLICY, "optional");
+            String[] shown = format(w, fp, records, "alice");
+            assertEquals("forged by anyone\n", shown[0]);
+            assertTrue(shown[1].startsWith("rewrap: console-0@0: unsigned: "), shown[1]);
         }
     }
 }

@@ -130,6 +130,11 @@ public class RewrapDeserializer implements Deserializer<byte[]> {
      * a null key): for callers holding the record themselves.
      */
     public byte[] deserialize(String topic, Headers headers, byte[] key, byte[] data) {
+        return open(topic, headers, key, data).value();
+    }
+
+    /** As {@link #deserialize(String, Headers, byte[], byte[])}, keeping what the record was. */
+    Opened open(String topic, Headers headers, byte[] key, byte[] data) {
         List<Map.Entry<String, byte[]>> all = new ArrayList<>();
         for (Header h : headers) {
             all.add(new AbstractMap.SimpleImmutableEntry<>(h.key(), h.value()));
@@ -144,7 +149,7 @@ public class RewrapDeserializer implements Deserializer<byte[]> {
                         + UNAUTHENTICATED_HEADER);
             }
         }
-        return opened.value();
+        return opened;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package io.rewrap.kafka;
 
 import io.rewrap.Constants;
+import io.rewrap.Opened;
 import io.rewrap.RewrapException;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -29,9 +30,12 @@ import org.apache.kafka.common.header.Header;
  * (this one's addition), {@code print.partition}, {@code print.offset}, {@code print.headers}
  * (the record's own headers; the {@code rewrap.*} ones are left out but for
  * {@value Constants#UNAUTHENTICATED_HEADER}, which marks plaintext let through by
- * {@code rewrap.allow.plaintext}), {@code print.key},
+ * {@code rewrap.allow.plaintext}: that setting is refused without {@code print.headers=true}),
+ * {@code print.key},
  * {@code print.value} (default true), {@code key.separator} (tab), {@code line.separator}
- * (newline), {@code null.literal} ({@code null}). Keys and values are printed as their bytes.
+ * (newline), {@code null.literal} ({@code null}). Keys and values are printed as their bytes;
+ * headers, which are not bound to the sealed value, with control bytes and backslashes escaped
+ * ({@code \xNN}, {@code \\}) so that one cannot fake a line.
  *
  * <p>A record this consumer cannot open (not granted, revoked, unsigned, tampered...) prints
  * nothing on standard output, so what is there is only what opened; it prints one line on
@@ -39,7 +43,11 @@ import org.apache.kafka.common.header.Header;
  * naming the {@link RewrapException} kind, and the consumer goes on. With
  * {@value #ON_ERROR}{@code =fail} the exception is thrown instead, which stops the console
  * consumer unless it runs with {@code --skip-message-on-error}. On close a count of the
- * records that did not open goes to standard error.
+ * records that did not open goes to standard error. A tombstone (null value) has nothing sealed,
+ * so its key is anyone's: it prints nothing on standard output either, and
+ * {@code rewrap: TOPIC-PARTITION@OFFSET: tombstone (no value)} on standard error. A record
+ * opened unsigned (policy {@code optional} or {@code off}) is printed and named on standard
+ * error, {@code rewrap: TOPIC-PARTITION@OFFSET: unsigned: ...}.
  */
 public class RewrapMessageFormatter implements MessageFormatter {
     /** {@code skip} (default): a named line on standard error; {@code fail}: throw. */
@@ -98,6 +106,13 @@ public class RewrapMessageFormatter implements MessageFormatter {
         lineSeparator = bytes(configs, "line.separator", lineSeparator);
         headersSeparator = bytes(configs, "headers.separator", headersSeparator);
         nullLiteral = bytes(configs, "null.literal", nullLiteral);
+        if (RewrapConfig.allowPlaintext(configs) && !printHeaders) {
+            // Anyone who can write to the topic can then add plaintext: on standard output it
+            // would read like an opened record unless its mark is printed.
+            throw new RewrapException.InvalidArgument(RewrapConfig.ALLOW_PLAINTEXT
+                    + " needs print.headers=true, so that plaintext let through shows its "
+                    + Constants.UNAUTHENTICATED_HEADER + " mark");
+        }
         opener.configure(configs, false);
     }
 
@@ -105,7 +120,14 @@ public class RewrapMessageFormatter implements MessageFormatter {
     public void writeTo(ConsumerRecord<byte[], byte[]> record, PrintStream output) {
         byte[] value;
         try {
-            value = opener.deserialize(record.topic(), record.headers(), record.key(), record.value());
+            Opened opened = opener.open(record.topic(), record.headers(), record.key(), record.value());
+            value = opened.value();
+            if (opened.kind() == Opened.Kind.DECRYPTED && opened.vouch() == Opened.Vouch.UNSIGNED) {
+                // Policy optional or off: anyone holding the delegating public key could have
+                // sealed it.
+                errors.println("rewrap: " + record.topic() + "-" + record.partition() + "@" + record.offset()
+                        + ": unsigned: printed under policy optional or off, not authenticated");
+            }
         } catch (RewrapException e) {
             unopened++;
             if (failOnError) {
@@ -113,6 +135,13 @@ public class RewrapMessageFormatter implements MessageFormatter {
             }
             errors.println("rewrap: cannot open " + record.topic() + "-" + record.partition() + "@" + record.offset()
                     + ": " + e.getClass().getSimpleName() + " (code " + e.code() + "): " + e.getMessage());
+            return;
+        }
+        if (record.value() == null) {
+            // A tombstone carries nothing sealed: its key (and headers) are anyone's, so none of
+            // it goes where only opened records go.
+            errors.println("rewrap: " + record.topic() + "-" + record.partition() + "@" + record.offset()
+                    + ": tombstone (no value)");
             return;
         }
         boolean first = true;
@@ -170,10 +199,31 @@ public class RewrapMessageFormatter implements MessageFormatter {
             if (out.size() > 0) {
                 out.writeBytes(headersSeparator);
             }
-            out.writeBytes(utf8(h.key() + ":"));
-            out.writeBytes(h.value() == null ? nullLiteral : h.value());
+            escape(out, utf8(h.key()));
+            out.writeBytes(utf8(":"));
+            if (h.value() == null) {
+                out.writeBytes(nullLiteral);
+            } else {
+                escape(out, h.value());
+            }
         }
         return out.size() == 0 ? NO_HEADERS : out.toByteArray();
+    }
+
+    /**
+     * Header names and values are not bound to the sealed value: whoever can write to the
+     * topic can replay an opened record with headers of their own. Their control bytes and
+     * backslashes are printed as {@code \xNN} and {@code \\}, so a header cannot end the
+     * line and fake one of its own, nor reach the terminal as an escape sequence.
+     */
+    private static void escape(ByteArrayOutputStream out, byte[] bytes) {
+        for (byte b : bytes) {
+            if ((b >= 0 && b < 0x20) || b == 0x7f || b == '\\') {
+                out.writeBytes(utf8(b == '\\' ? "\\\\" : String.format("\\x%02x", b)));
+            } else {
+                out.write(b);
+            }
+        }
     }
 
     private static boolean flag(Map<String, ?> configs, String key, boolean defaultValue) {
