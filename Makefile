@@ -39,16 +39,18 @@ lint: fmt
 
 # The workspace run builds rewrap-core with `std` (ring AES-GCM backend), and the CLI with its
 # real-broker demo; test-kafka and the demos reuse this build.
-WORKSPACE_TEST = $(CARGO) test --workspace --features rewrap-cli/kafka
+# Every build of this feature set goes through clippy-driver, so the lint build, the test run
+# and test-kafka's executable list share one set of artifacts.
+WORKSPACE_TEST = $(CLIPPY_WRAP) $(CARGO) test --workspace --features rewrap-cli/kafka
 test-rust:
 	command -v clippy-driver >/dev/null
-	$(CLIPPY_WRAP) $(WORKSPACE_TEST) --tests --bins --examples --benches --no-run
+	$(WORKSPACE_TEST) --tests --bins --examples --benches --no-run
 	$(WORKSPACE_TEST)
 
 # rewrap-core alone: no_std + alloc with the portable RustCrypto AES-GCM backend.
 test-core-portable:
 	$(CLIPPY_WRAP) $(CARGO) test -p rewrap-core --all-targets --no-run
-	$(CARGO) test -p rewrap-core
+	$(CLIPPY_WRAP) $(CARGO) test -p rewrap-core
 
 # The C ABI from C: tests built warning-free as C11 (and the header as C++17), run plainly
 # and under valgrind memcheck (any leak or memory error fails).

@@ -50,11 +50,8 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(dir: &Path, broker: &str, store: &Path, admin_pub: &Path) -> Proxy {
-        Proxy::start_with(dir, broker, store, admin_pub, &[])
-    }
-
-    /// As `start`, with more proxy.sh environment (REWRAP_PROXY_POLICY...).
+    /// Starts the proxy in front of `broker` on `store`, with more proxy.sh environment
+    /// (REWRAP_PROXY_POLICY...).
     fn start_with(
         dir: &Path,
         broker: &str,
@@ -89,6 +86,52 @@ impl Drop for Proxy {
             .args(["stop", self.dir.to_str().unwrap()])
             .status();
     }
+}
+
+/// Keys for admin, channel, alice, bob and a signing producer in `d`; a proxy (with `env`) in
+/// front of `broker` following the grant store `d/grants`, where alice is granted `topic`'s
+/// channel key and the producer is authorized for it.
+fn granted_world(d: &Path, broker: &str, topic: &str, env: &[(&str, &str)]) -> Proxy {
+    for name in ["admin", "channel", "alice", "bob"] {
+        ok(d, &["keygen", name]);
+    }
+    ok(d, &["keygen", "--signer", "producer"]);
+    let proxy = Proxy::start_with(d, broker, &d.join("grants"), &d.join("admin.pub"), env);
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--delegating",
+            "channel.sec",
+            "--topic",
+            topic,
+            "--consumer",
+            "alice",
+            "--consumer-key",
+            "alice.pub",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "grant",
+            "--store",
+            "grants",
+            "--admin",
+            "admin.sec",
+            "--producer",
+            "producer.pub",
+            "--topic",
+            topic,
+        ],
+    );
+    // The proxy re-reads its store every 100 ms here.
+    std::thread::sleep(Duration::from_millis(1000));
+    proxy
 }
 
 /// Log segments (`*.log`: where a broker keeps record batches) under `dir` that contain
@@ -128,46 +171,7 @@ fn produced_lines_come_out_opened_for_granted_consumer_only() {
     let topic = format!("cli-console-{nonce:x}");
     let canary = format!("CLI-CANARY-{nonce:x}");
 
-    for name in ["admin", "channel", "alice", "bob"] {
-        ok(d, &["keygen", name]);
-    }
-    ok(d, &["keygen", "--signer", "producer"]);
-    let store = d.join("grants");
-    let proxy = Proxy::start(d, &broker, &store, &d.join("admin.pub"));
-    ok(
-        d,
-        &[
-            "grant",
-            "--store",
-            "grants",
-            "--admin",
-            "admin.sec",
-            "--delegating",
-            "channel.sec",
-            "--topic",
-            &topic,
-            "--consumer",
-            "alice",
-            "--consumer-key",
-            "alice.pub",
-        ],
-    );
-    ok(
-        d,
-        &[
-            "grant",
-            "--store",
-            "grants",
-            "--admin",
-            "admin.sec",
-            "--producer",
-            "producer.pub",
-            "--topic",
-            &topic,
-        ],
-    );
-    // The proxy re-reads its store every 100 ms here.
-    std::thread::sleep(Duration::from_millis(1000));
+    let proxy = granted_world(d, &broker, &topic, &[]);
 
     // An empty line, spaces, UTF-8, 2 KiB: every byte but the newline survives.
     let mut lines: Vec<String> = (0..40)
@@ -398,45 +402,7 @@ fn forged_records_never_reach_stdout_nor_crash_consume() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let topic = format!("cli-forged-{:x}", rewrap::now_millis());
-    for name in ["admin", "channel", "alice"] {
-        ok(d, &["keygen", name]);
-    }
-    ok(d, &["keygen", "--signer", "producer"]);
-    let store = d.join("grants");
-    let proxy = Proxy::start(d, &broker, &store, &d.join("admin.pub"));
-    ok(
-        d,
-        &[
-            "grant",
-            "--store",
-            "grants",
-            "--admin",
-            "admin.sec",
-            "--delegating",
-            "channel.sec",
-            "--topic",
-            &topic,
-            "--consumer",
-            "alice",
-            "--consumer-key",
-            "alice.pub",
-        ],
-    );
-    ok(
-        d,
-        &[
-            "grant",
-            "--store",
-            "grants",
-            "--admin",
-            "admin.sec",
-            "--producer",
-            "producer.pub",
-            "--topic",
-            &topic,
-        ],
-    );
-    std::thread::sleep(Duration::from_millis(1000));
+    let proxy = granted_world(d, &broker, &topic, &[]);
     let produce = |lines: &str| {
         let out = rewrap(
             d,
@@ -530,51 +496,7 @@ fn unsigned_records_under_policy_optional_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let topic = format!("cli-unsigned-{:x}", rewrap::now_millis());
-    for name in ["admin", "channel", "alice"] {
-        ok(d, &["keygen", name]);
-    }
-    ok(d, &["keygen", "--signer", "producer"]);
-    let store = d.join("grants");
-    let proxy = Proxy::start_with(
-        d,
-        &broker,
-        &store,
-        &d.join("admin.pub"),
-        &[("REWRAP_PROXY_POLICY", "optional")],
-    );
-    ok(
-        d,
-        &[
-            "grant",
-            "--store",
-            "grants",
-            "--admin",
-            "admin.sec",
-            "--delegating",
-            "channel.sec",
-            "--topic",
-            &topic,
-            "--consumer",
-            "alice",
-            "--consumer-key",
-            "alice.pub",
-        ],
-    );
-    ok(
-        d,
-        &[
-            "grant",
-            "--store",
-            "grants",
-            "--admin",
-            "admin.sec",
-            "--producer",
-            "producer.pub",
-            "--topic",
-            &topic,
-        ],
-    );
-    std::thread::sleep(Duration::from_millis(1000));
+    let proxy = granted_world(d, &broker, &topic, &[("REWRAP_PROXY_POLICY", "optional")]);
     let produce = |line: &str, signer: Option<&str>| {
         let mut args = vec![
             "produce",

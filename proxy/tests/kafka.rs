@@ -456,7 +456,10 @@ fn seed_scenario(mode: KeyMode) {
     assert!(w.proxy_alive());
 }
 
+/// Every file under `dir` (the broker's whole data directory: segments, indexes, snapshots,
+/// checkpoints) whose name or bytes hold `needle`.
 fn grep_dir(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let finder = memchr::memmem::Finder::new(needle);
     let mut hits = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -468,12 +471,8 @@ fn grep_dir(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
             if path.is_dir() {
                 stack.push(path);
             } else if let Ok(bytes) = std::fs::read(&path) {
-                let name_hit = path
-                    .to_string_lossy()
-                    .as_bytes()
-                    .windows(needle.len())
-                    .any(|w| w == needle);
-                if name_hit || bytes.windows(needle.len()).any(|w| w == needle) {
+                let name_hit = finder.find(path.to_string_lossy().as_bytes()).is_some();
+                if name_hit || finder.find(&bytes).is_some() {
                     hits.push(path);
                 }
             }
