@@ -88,6 +88,29 @@ impl Drop for Proxy {
     }
 }
 
+/// `rewrap produce` of `input` to `topic` under the channel key, signed by `signer` (a key file
+/// in `d`) or unsigned; asserts it succeeded.
+fn produce(d: &Path, broker: &str, topic: &str, signer: Option<&str>, input: &[u8]) {
+    let mut args = vec![
+        "produce",
+        "--broker",
+        broker,
+        "--topic",
+        topic,
+        "--delegating-key",
+        "channel.pub",
+    ];
+    if let Some(s) = signer {
+        args.extend(["--signer", s]);
+    }
+    let out = rewrap(d, &args, input);
+    assert!(
+        out.status.success(),
+        "produce: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Keys for admin, channel, alice, bob and a signing producer in `d`; a proxy (with `env`) in
 /// front of `broker` following the grant store `d/grants`, where alice is granted `topic`'s
 /// channel key and the producer is authorized for it.
@@ -184,26 +207,7 @@ fn produced_lines_come_out_opened_for_granted_consumer_only() {
         "k=v=w".to_string(),
     ]);
     let input = lines.join("\n") + "\n";
-    let produced = rewrap(
-        d,
-        &[
-            "produce",
-            "--broker",
-            &broker,
-            "--topic",
-            &topic,
-            "--delegating-key",
-            "channel.pub",
-            "--signer",
-            "producer.sec",
-        ],
-        input.as_bytes(),
-    );
-    assert!(
-        produced.status.success(),
-        "produce failed: {}",
-        String::from_utf8_lossy(&produced.stderr)
-    );
+    produce(d, &broker, &topic, Some("producer.sec"), input.as_bytes());
     let n = lines.len().to_string();
     let consume = |consumer: &str, secret: &str, bootstrap: &str| {
         rewrap(
@@ -403,30 +407,8 @@ fn forged_records_never_reach_stdout_nor_crash_consume() {
     let d = tmp.path();
     let topic = format!("cli-forged-{:x}", rewrap::now_millis());
     let proxy = granted_world(d, &broker, &topic, &[]);
-    let produce = |lines: &str| {
-        let out = rewrap(
-            d,
-            &[
-                "produce",
-                "--broker",
-                &broker,
-                "--topic",
-                &topic,
-                "--delegating-key",
-                "channel.pub",
-                "--signer",
-                "producer.sec",
-            ],
-            lines.as_bytes(),
-        );
-        assert!(
-            out.status.success(),
-            "produce: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
 
-    produce("honest one\n");
+    produce(d, &broker, &topic, Some("producer.sec"), b"honest one\n");
     forge(
         &broker,
         &topic,
@@ -442,7 +424,7 @@ fn forged_records_never_reach_stdout_nor_crash_consume() {
         Some(b"FORGED-ESC\x1b[2K\rhonest two"),
         &[(b"h", b"\x1b]0;x\x07")],
     );
-    produce("honest two\n");
+    produce(d, &broker, &topic, Some("producer.sec"), b"honest two\n");
 
     let out = rewrap(
         d,
@@ -497,28 +479,14 @@ fn unsigned_records_under_policy_optional_are_named() {
     let d = tmp.path();
     let topic = format!("cli-unsigned-{:x}", rewrap::now_millis());
     let proxy = granted_world(d, &broker, &topic, &[("REWRAP_PROXY_POLICY", "optional")]);
-    let produce = |line: &str, signer: Option<&str>| {
-        let mut args = vec![
-            "produce",
-            "--broker",
-            &broker,
-            "--topic",
-            &topic,
-            "--delegating-key",
-            "channel.pub",
-        ];
-        if let Some(s) = signer {
-            args.extend(["--signer", s]);
-        }
-        let out = rewrap(d, &args, line.as_bytes());
-        assert!(
-            out.status.success(),
-            "produce: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    produce("signed one\n", Some("producer.sec"));
-    produce("forged by anyone with channel.pub\n", None);
+    produce(d, &broker, &topic, Some("producer.sec"), b"signed one\n");
+    produce(
+        d,
+        &broker,
+        &topic,
+        None,
+        b"forged by anyone with channel.pub\n",
+    );
 
     let out = rewrap(
         d,
