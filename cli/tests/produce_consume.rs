@@ -111,6 +111,42 @@ fn produce(d: &Path, broker: &str, topic: &str, signer: Option<&str>, input: &[u
     );
 }
 
+/// `rewrap consume` of up to `max` records of `topic` from the beginning, through `bootstrap`,
+/// as `consumer` with the secret key file `secret` (in `d`, with admin.pub and the store
+/// `grants`), and `extra` arguments.
+fn consume(
+    d: &Path,
+    bootstrap: &str,
+    topic: &str,
+    (consumer, secret): (&str, &str),
+    max: usize,
+    extra: &[&str],
+) -> Output {
+    let max = max.to_string();
+    let mut args = vec![
+        "consume",
+        "--proxy",
+        bootstrap,
+        "--topic",
+        topic,
+        "--consumer",
+        consumer,
+        "--secret",
+        secret,
+        "--admin-pub",
+        "admin.pub",
+        "--store",
+        "grants",
+        "--from-beginning",
+        "--max",
+        &max,
+        "--timeout",
+        "30",
+    ];
+    args.extend(extra);
+    rewrap(d, &args, b"")
+}
+
 /// Keys for admin, channel, alice, bob and a signing producer in `d`; a proxy (with `env`) in
 /// front of `broker` following the grant store `d/grants`, where alice is granted `topic`'s
 /// channel key and the producer is authorized for it.
@@ -209,34 +245,11 @@ fn produced_lines_come_out_opened_for_granted_consumer_only() {
     let input = lines.join("\n") + "\n";
     produce(d, &broker, &topic, Some("producer.sec"), input.as_bytes());
     let n = lines.len().to_string();
-    let consume = |consumer: &str, secret: &str, bootstrap: &str| {
-        rewrap(
-            d,
-            &[
-                "consume",
-                "--proxy",
-                bootstrap,
-                "--topic",
-                &topic,
-                "--consumer",
-                consumer,
-                "--secret",
-                secret,
-                "--admin-pub",
-                "admin.pub",
-                "--store",
-                "grants",
-                "--from-beginning",
-                "--max",
-                &n,
-                "--timeout",
-                "30",
-            ],
-            b"",
-        )
+    let read_as = |consumer: &str, secret: &str, bootstrap: &str| {
+        consume(d, bootstrap, &topic, (consumer, secret), lines.len(), &[])
     };
 
-    let alice = consume("alice", "alice.sec", &proxy.bootstrap);
+    let alice = read_as("alice", "alice.sec", &proxy.bootstrap);
     let stderr = String::from_utf8_lossy(&alice.stderr);
     assert!(alice.status.success(), "alice's consume failed: {stderr}");
     assert_eq!(String::from_utf8(alice.stdout).unwrap(), input, "{stderr}");
@@ -246,15 +259,15 @@ fn produced_lines_come_out_opened_for_granted_consumer_only() {
     );
 
     // bob holds no grant: the proxy attaches no cfrag, so every record is refused by name.
-    let bob = consume("bob", "bob.sec", &proxy.bootstrap);
+    let bob = read_as("bob", "bob.sec", &proxy.bootstrap);
     assert_refused(&bob, lines.len(), "MissingCfrag", &canary);
 
     // Straight from the broker even alice gets no cfrag: consumers fail closed.
-    let direct = consume("alice", "alice.sec", &broker);
+    let direct = read_as("alice", "alice.sec", &broker);
     assert_refused(&direct, lines.len(), "MissingCfrag", &canary);
 
     // alice's secret key under bob's client id: the proxy finds no grant for bob.
-    let borrowed = consume("bob", "alice.sec", &proxy.bootstrap);
+    let borrowed = read_as("bob", "alice.sec", &proxy.bootstrap);
     assert_refused(&borrowed, lines.len(), "MissingCfrag", &canary);
 
     // Keyed records (split at the first separator; the key is bound to the value) with a
@@ -283,30 +296,13 @@ fn produced_lines_come_out_opened_for_granted_consumer_only() {
         "keyed produce failed: {}",
         String::from_utf8_lossy(&produced.stderr)
     );
-    let all = (lines.len() + 3).to_string();
-    let alice = rewrap(
+    let alice = consume(
         d,
-        &[
-            "consume",
-            "--proxy",
-            &proxy.bootstrap,
-            "--topic",
-            &topic,
-            "--consumer",
-            "alice",
-            "--secret",
-            "alice.sec",
-            "--admin-pub",
-            "admin.pub",
-            "--store",
-            "grants",
-            "--from-beginning",
-            "--max",
-            &all,
-            "--timeout",
-            "30",
-        ],
-        b"",
+        &proxy.bootstrap,
+        &topic,
+        ("alice", "alice.sec"),
+        lines.len() + 3,
+        &[],
     );
     let stderr = String::from_utf8_lossy(&alice.stderr);
     assert!(
@@ -426,30 +422,7 @@ fn forged_records_never_reach_stdout_nor_crash_consume() {
     );
     produce(d, &broker, &topic, Some("producer.sec"), b"honest two\n");
 
-    let out = rewrap(
-        d,
-        &[
-            "consume",
-            "--proxy",
-            &proxy.bootstrap,
-            "--topic",
-            &topic,
-            "--consumer",
-            "alice",
-            "--secret",
-            "alice.sec",
-            "--admin-pub",
-            "admin.pub",
-            "--store",
-            "grants",
-            "--from-beginning",
-            "--max",
-            "5",
-            "--timeout",
-            "30",
-        ],
-        b"",
-    );
+    let out = consume(d, &proxy.bootstrap, &topic, ("alice", "alice.sec"), 5, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !stderr.contains("panicked"),
@@ -488,31 +461,13 @@ fn unsigned_records_under_policy_optional_are_named() {
         b"forged by anyone with channel.pub\n",
     );
 
-    let out = rewrap(
+    let out = consume(
         d,
-        &[
-            "consume",
-            "--proxy",
-            &proxy.bootstrap,
-            "--topic",
-            &topic,
-            "--consumer",
-            "alice",
-            "--secret",
-            "alice.sec",
-            "--admin-pub",
-            "admin.pub",
-            "--store",
-            "grants",
-            "--policy",
-            "optional",
-            "--from-beginning",
-            "--max",
-            "2",
-            "--timeout",
-            "30",
-        ],
-        b"",
+        &proxy.bootstrap,
+        &topic,
+        ("alice", "alice.sec"),
+        2,
+        &["--policy", "optional"],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
