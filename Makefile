@@ -16,7 +16,7 @@ demo-kafka:
 
 # The demos run the binaries test-rust built (one feature set for the whole run: a `-p` build
 # unifies features differently and recompiles Shotover and everything that derives serde).
-# Benches and examples are type-checked by lint (clippy --all-targets); `make bench-build`
+# Benches and examples are built (in debug, linted by clippy) by test-rust; `make bench-build`
 # compiles them in release, which make test leaves out (a third build of every dependency).
 test: fmt test-rust test-core-portable test-c examples-c test-python test-jvm test-kafka test-install
 	$(TARGET_DIR)/debug/rewrap demo --messages 600 --mode producer
@@ -112,8 +112,9 @@ bench-miss-storm:
 bench-python: venv-wheel
 	$(VENV)/bin/python python/bench/bench_binding.py
 
-# The JVM library: Maven builds the JNI crate with cargo, packs it into the jar and runs the
-# JUnit 5 suite (surefire prints its summary).
+# The JVM library: Maven builds the JNI crate with cargo (dist profile), packs it into the jar,
+# runs the JUnit 5 suite (surefire prints its summary) and deploys the tested jar, with its
+# sources and javadoc jars, to dist/maven (what dist-jvm ships).
 MVN ?= mvn -B -ntp
 test-jvm:
 	cd jvm && $(MVN) deploy -DaltDeploymentRepository=dist::file:$(DIST)/maven
