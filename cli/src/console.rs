@@ -122,6 +122,9 @@ mod imp {
 }
 
 #[cfg(feature = "kafka")]
+pub(crate) use imp::{owned_headers, record_headers};
+
+#[cfg(feature = "kafka")]
 mod imp {
     use std::collections::BTreeMap;
     use std::io::{BufRead, Write};
@@ -204,16 +207,7 @@ mod imp {
                 None => (None, &line[..]),
             };
             let sealed = encryptor.seal(&a.topic, key, payload)?;
-            let headers =
-                sealed
-                    .headers()
-                    .into_iter()
-                    .fold(OwnedHeaders::new(), |h, (name, value)| {
-                        h.insert(Header {
-                            key: name,
-                            value: Some(value),
-                        })
-                    });
+            let headers = owned_headers(&sealed);
             let mut record = BaseRecord::<[u8], [u8]>::to(&a.topic)
                 .payload(&sealed.value[..])
                 .headers(headers);
@@ -329,11 +323,24 @@ mod imp {
         }
     }
 
+    /// A sealed record's headers (`rewrap.edek`, `rewrap.sig`, ...) for an rdkafka record.
+    pub(crate) fn owned_headers(sealed: &rewrap::SealedRecord) -> OwnedHeaders {
+        sealed
+            .headers()
+            .into_iter()
+            .fold(OwnedHeaders::new(), |h, (key, value)| {
+                h.insert(Header {
+                    key,
+                    value: Some(value),
+                })
+            })
+    }
+
     /// The record's headers as (name, value), a null value as empty. A name that is not UTF-8
     /// is left out (no rewrap header is named so): rdkafka's own `Headers::iter` panics on one
     /// (rdkafka 0.38, `BorrowedHeaders::try_get` unwraps `to_str`), and anyone who can write to
     /// the topic can put one there.
-    fn record_headers(h: &BorrowedHeaders) -> Vec<(&str, &[u8])> {
+    pub(crate) fn record_headers(h: &BorrowedHeaders) -> Vec<(&str, &[u8])> {
         use rdkafka::bindings::{rd_kafka_header_get_all, rd_kafka_headers_t, rd_kafka_resp_err_t};
         // A `&BorrowedHeaders` is the librdkafka headers pointer itself (rdkafka casts it
         // the same way in `BorrowedHeaders::as_native_ptr`).

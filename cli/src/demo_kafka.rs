@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message;
 use rewrap::{DirGrantStore, Encryptor, Revocation, Signer};
 
+use crate::console::{owned_headers, record_headers};
 use crate::demo::{
     authorize_producers, cast, expect, expect_verified, grant_all, trust_producers, Cast, Consumer,
     Mode, Result, Tally, CHANNEL,
@@ -143,15 +143,7 @@ fn produce(
         let payload = format!("{phase} message {i} from producer {name}");
         // The record key is bound to the value: a consumer opens it only under this key.
         let sealed = enc.seal(topic, Some(name.as_bytes()), payload.as_bytes())?;
-        let headers = sealed
-            .headers()
-            .into_iter()
-            .fold(OwnedHeaders::new(), |h, (key, value)| {
-                h.insert(Header {
-                    key,
-                    value: Some(value),
-                })
-            });
+        let headers = owned_headers(&sealed);
         let mut record = BaseRecord::<[u8], [u8]>::to(topic)
             .key(name.as_bytes())
             .payload(&sealed.value[..])
@@ -201,14 +193,8 @@ fn read_all(
                 Err(e) => return Err(e.into()),
             };
             seen += 1;
-            let headers: Vec<(&str, &[u8])> = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key, h.value.unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            // Not rdkafka's own iterator: a forged header name that is not UTF-8 panics it.
+            let headers = m.headers().map(record_headers).unwrap_or_default();
             let opened = c.decryptor.open(topic, m.key(), m.payload(), &headers);
             tally.count(c.id, opened, |p| p.starts_with(b"p"))?;
         }
