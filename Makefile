@@ -5,7 +5,7 @@ CARGO ?= cargo
 # Where cargo puts its output (honours CARGO_TARGET_DIR).
 TARGET_DIR ?= $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: fmt venv-wheel dist dist-python dist-jvm dist-c dist-bin install test-install test-install-python test-install-c generated demo demo-kafka bench-kafka bench-perf-test bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
+.PHONY: fmt venv-wheel dist dist-python dist-jvm dist-c dist-bin install test-install test-install-python test-install-c generated demo demo-kafka bench-kafka bench-kafka-json bench-perf-test bench-miss-storm test lint test-rust test-core-portable test-c examples-c test-python test-kafka bench-python test-jvm bench-jvm bench bench-build fuzz-smoke vectors
 
 demo:
 	$(CARGO) run --release -q -p rewrap-cli -- demo
@@ -100,6 +100,11 @@ test-kafka: test-python examples-c test-jvm
 # for 100 B, 1 KiB and 10 KiB records and every topic codec.
 bench-kafka:
 	REWRAP_BENCH_SIZES="100 1024 10240" benches/kafka/run.sh
+
+# Compressible payloads: ~1 KiB JSON events on an lz4 topic, sealed with no inner codec, lz4
+# and zstd; each run against plaintext on the same topic codec (bytes on disk, throughput).
+bench-kafka-json:
+	REWRAP_BENCH_PAYLOAD=json REWRAP_BENCH_CODECS=lz4 REWRAP_BENCH_INNER="none lz4 zstd" benches/kafka/run.sh 100000 2
 
 # Kafka's own perf-test tools direct, through rewrap and through Shotover; the sizing rule.
 bench-perf-test:

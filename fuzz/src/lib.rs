@@ -235,10 +235,11 @@ pub fn seal_batch(batch: &mut [u8]) {
     }
 }
 
-/// The fixture: a grant store, channel seed and a transform builder over them (the second
-/// rewrites batches uncompressed), and the runtime the chain runs on.
+/// The fixture: a grant store, channel seed and a transform builder over them (the first with
+/// the default output, LZ4 from the rewriter's repeats; the second rewrites batches
+/// uncompressed), and the runtime the chain runs on.
 struct Fixture {
-    same_codec: Box<dyn TransformBuilder>,
+    default_output: Box<dyn TransformBuilder>,
     uncompressed: Box<dyn TransformBuilder>,
     runtime: tokio::runtime::Runtime,
 }
@@ -296,7 +297,7 @@ fn fixture() -> &'static Fixture {
                 .expect("transform builder")
         };
         let fixture = Fixture {
-            same_codec: builder("SameCodec"),
+            default_output: builder("Lz4"),
             uncompressed: builder("Uncompressed"),
             runtime,
         };
@@ -378,7 +379,7 @@ impl Connection {
         let builder = if uncompressed {
             &fixture.uncompressed
         } else {
-            &fixture.same_codec
+            &fixture.default_output
         };
         let proxy = builder.build(TransformContextBuilder::new_test());
         Connection {

@@ -6,6 +6,11 @@
 //!   (c) rewrap-sealed through the rewrap proxy, the consumer opening;
 //!   (d) rewrap-sealed through Shotover without the transform (nothing to open).
 //! (c0) is (c) without opening, so c0/d is the transform's own cost.
+//! `--payload json` sends ~1 KiB JSON events (benches/json_events.rs) instead of random bytes,
+//! and `--inner lz4|zstd` compresses them inside the envelope before sealing.
+
+#[path = "../../benches/json_events.rs"]
+mod json_events;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -32,15 +37,20 @@ struct Args {
     records: usize,
     rounds: usize,
     compression: String,
-    /// Payload bytes per record.
+    /// Payload bytes per record (random payloads).
     size: usize,
+    /// `random` (incompressible, `size` bytes) or `json` (~1 KiB events).
+    payload: String,
+    /// Compression inside the envelope: `none`, `lz4` or `zstd`.
+    inner: String,
     /// `--fill TOPIC`: only produce the sealed records into TOPIC, granted to the bench's
     /// consumer name (for Kafka's own perf-test tools, benches/kafka/perf_test.sh).
     fill: Option<String>,
 }
 
-/// The payload size, for the check that every opened record has it.
-static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+/// The payload size, for the check that every opened record has it (`None`: JSON events,
+/// which must open to a JSON object).
+static SIZE: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
 
 fn args() -> Args {
     let mut map = std::collections::HashMap::new();
@@ -67,6 +77,11 @@ fn args() -> Args {
         records: get("records").parse().unwrap(),
         compression: get("compression"),
         size: map.get("size").map_or(1024, |s| s.parse().unwrap()),
+        payload: map
+            .get("payload")
+            .cloned()
+            .unwrap_or_else(|| "random".into()),
+        inner: map.get("inner").cloned().unwrap_or_else(|| "none".into()),
         rounds: map.get("rounds").map_or(1, |s| s.parse().unwrap()),
         fill,
     }
@@ -200,7 +215,10 @@ fn consume(bootstrap: &str, client_id: &str, topic: &str, n: usize, open: &Open<
 fn plaintext_len(r: rewrap::engine::Result<Opened>) -> u64 {
     match r {
         Ok(Opened::Decrypted(d)) => {
-            assert_eq!(Some(&d.payload.len()), SIZE.get());
+            match SIZE.get() {
+                Some(Some(size)) => assert_eq!(d.payload.len(), *size),
+                _ => assert!(d.payload.starts_with(b"{") && d.payload.ends_with(b"}")),
+            }
             d.payload.len() as u64
         }
         other => panic!("record did not open: {other:?}"),
@@ -304,9 +322,17 @@ fn main() {
     in_process.add_grant(&grant).unwrap();
     std::thread::sleep(Duration::from_millis(800)); // the proxy reloads its store
 
-    SIZE.set(a.size).unwrap();
-    let data = payloads(a.records, a.size);
+    let data = match a.payload.as_str() {
+        "json" => json_events::json_events(a.records),
+        "random" => payloads(a.records, a.size),
+        other => panic!("--payload {other}: random or json"),
+    };
+    SIZE.set((a.payload == "random").then_some(a.size)).unwrap();
+    // Mean payload bytes, for the sizing rule.
+    let size = data.iter().map(Vec::len).sum::<usize>() / data.len().max(1);
     let enc = Encryptor::new(channel.public_key()).unwrap();
+    enc.set_compression(rewrap::engine::Compression::from_name(&a.inner, 0).unwrap())
+        .unwrap();
     enc.set_signer(Some((&signing, SigningMode::Session)));
     if a.fill.is_some() {
         let rate = produce(&a, &sealed_topic, &data, Some(&enc));
@@ -377,8 +403,13 @@ fn main() {
     let us = |cpu: &[f64]| median(cpu.to_vec()) / n as f64 * 1e6;
     let comp = &a.compression;
     println!(
-        "### compression {comp}: {n} records of {} B, median of {} rounds",
-        a.size, a.rounds
+        "### compression {comp}: {n} records of {} B{}, median of {} rounds",
+        size,
+        match (a.payload.as_str(), a.inner.as_str()) {
+            ("random", "none") => String::new(),
+            (payload, inner) => format!(" ({payload}, sealed with inner codec {inner})"),
+        },
+        a.rounds
     );
     println!();
     println!("| | records/s | ratio |");
@@ -423,8 +454,8 @@ fn main() {
     );
     println!(
         "Proxy CPU per MB/s fetched (sizing): {:.1} mCPU with transform, {:.1} mCPU Shotover alone.",
-        mcpu_per_mb_s(&cpu_c0, n, a.size),
-        mcpu_per_mb_s(&cpu_d, n, a.size)
+        mcpu_per_mb_s(&cpu_c0, n, size),
+        mcpu_per_mb_s(&cpu_d, n, size)
     );
     println!(
         "Re-encryption cache: {hits:.0} hits, {misses:.0} misses ({:.4} hit rate) for {annotated:.0} records annotated; \

@@ -42,11 +42,18 @@ pub type Annotate<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Annotation + 'a;
 /// Header names only the proxy may put on a fetched record: stored ones are removed.
 const PROXY_HEADERS: [&str; 2] = [CFRAG_HEADER, CHANNEL_SIG_HEADER];
 
-/// The codec of a re-encoded batch.
+/// The codec of a re-encoded batch. A batch that arrived uncompressed always leaves
+/// uncompressed; this chooses for compressed ones.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Output {
-    /// The codec (and framing) the batch arrived in.
+    /// LZ4, whatever codec the batch arrived in, written by the proxy's own encoder from the
+    /// repeats it knows of (each record's EDEK, signature and cfrag headers are the previous
+    /// record's, while the values are ciphertext no codec shrinks): about the cost of a copy,
+    /// against a full compression search. The batches are as small as zstd's or gzip's would
+    /// be, and every client that reads v2 batches reads LZ4.
     #[default]
+    Lz4,
+    /// The codec (and framing) the batch arrived in, compressed by that codec's library.
     SameCodec,
     /// Uncompressed: no recompression CPU, more bytes from the proxy to the consumer.
     Uncompressed,
@@ -131,6 +138,10 @@ pub struct Scratch {
     parsed: Vec<ParsedRecord>,
     headers: Vec<(usize, usize)>,
     answers: Vec<Option<(CfragHeaders, Option<ChannelSig>)>>,
+    /// Where each header of the record written last, and of the one before it, starts in
+    /// `records`, and its length: the LZ4 encoder's repeats.
+    written: [Vec<(usize, usize)>; 2],
+    repeats: Vec<compression::Repeat>,
 }
 
 struct ParsedRecord {
@@ -408,6 +419,8 @@ fn rewrite_batch(
         parsed,
         headers,
         answers,
+        written: [written, written_before],
+        repeats,
     } = scratch;
     let plain: &[u8] = if codec == Codec::None {
         records_in
@@ -446,13 +459,23 @@ fn rewrite_batch(
     // from there through the codec.
     let out = sink.buffer();
     let batch_start = out.len();
-    let compressed = output == Output::SameCodec && codec != Codec::None;
+    let out_codec = match output {
+        _ if codec == Codec::None => Codec::None,
+        Output::Lz4 => Codec::Lz4,
+        Output::SameCodec => codec,
+        Output::Uncompressed => Codec::None,
+    };
+    let compressed = out_codec != Codec::None;
+    // With LZ4 the proxy's own encoder writes the batch from the repeats noted below.
+    let note_repeats = out_codec == Codec::Lz4;
     out.extend_from_slice(&batch[..RECORDS_AT]); // length, CRC (patched below) and attributes
-    if output == Output::Uncompressed {
-        let attributes = (attributes & !0x07).to_be_bytes();
+    if out_codec != codec {
+        let attributes = ((attributes & !0x07) | out_codec as i16).to_be_bytes();
         out[batch_start + ATTRIBUTES_AT..batch_start + ATTRIBUTES_AT + 2]
             .copy_from_slice(&attributes);
     }
+    repeats.clear();
+    written_before.clear();
     let records: &mut Vec<u8> = if compressed {
         encoded.clear();
         encoded
@@ -483,24 +506,35 @@ fn rewrite_batch(
         let start = records.len();
         records.extend_from_slice(&plain[r.body.0..r.body.1]);
         put_varint(records, count as i64);
+        written.clear();
         for &(s, e) in kept {
+            written.push((records.len(), e - s));
             records.extend_from_slice(&plain[s..e]);
         }
         for (name, value) in added {
+            let at = records.len();
             put_varint(records, name.len() as i64);
             records.extend_from_slice(name.as_bytes());
             put_varint(records, value.len() as i64);
             records.extend_from_slice(value);
+            written.push((at, records.len() - at));
         }
         debug_assert_eq!(records.len() - start, len);
+        if note_repeats {
+            // A header as long as the previous record's in the same place is likely the same
+            // bytes (the encoder checks): the session's EDEK, signature and cfrag.
+            for (&(at, len), &(from, was)) in written.iter().zip(written_before.iter()) {
+                if len == was {
+                    compression::push_repeat(repeats, compression::Repeat { at, len, from });
+                }
+            }
+            std::mem::swap(written, written_before);
+        }
     }
 
     let out = sink.buffer();
-    match finish_batch(
-        out,
-        batch_start,
-        compressed.then_some((codec, framing, &**encoded)),
-    ) {
+    let records = compressed.then_some((out_codec, framing, &**encoded, &**repeats));
+    match finish_batch(out, batch_start, records) {
         Ok(()) => {
             stats.batches_rewritten += 1;
             Ok(true)
@@ -513,14 +547,18 @@ fn rewrite_batch(
 }
 
 /// Completes the batch written into `out` from `start`: compresses `records` after its
-/// header when given, then sets its length and CRC-32C.
+/// header when given (LZ4 from the repeats noted in them), then sets its length and CRC-32C.
 fn finish_batch(
     out: &mut Vec<u8>,
     start: usize,
-    records: Option<(Codec, compression::Framing, &[u8])>,
+    records: Option<(Codec, compression::Framing, &[u8], &[compression::Repeat])>,
 ) -> Result<(), BatchProblem> {
-    if let Some((codec, framing, records)) = records {
-        compression::compress(codec, framing, records, out)?;
+    match records {
+        Some((Codec::Lz4, _, records, repeats)) => {
+            compression::lz4_frame_from_repeats(records, repeats, out)
+        }
+        Some((codec, framing, records, _)) => compression::compress(codec, framing, records, out)?,
+        None => {}
     }
     let new = &mut out[start..];
     let length = i32::try_from(new.len() - LENGTH_END)
@@ -774,12 +812,17 @@ mod tests {
 
     #[test]
     fn adds_cfrags_and_keeps_everything_else_for_every_codec() {
-        for codec in CODECS {
+        for (codec, output) in CODECS
+            .into_iter()
+            .flat_map(|c| [(c, Output::SameCodec), (c, Output::Lz4)])
+        {
             let records: Vec<Record> = (10..20)
                 .map(|o| record(o, &[("trace", Some(b"t")), (EDEK_HEADER, Some(b"edek-1"))]))
                 .collect();
             let input = encode(&records, codec);
-            let (out, stats, problems) = run(&input, Some(cfrags()));
+            let (out, stats, problems) = rewrite_fresh(&input, output, &mut |_, _| {
+                Annotation::Cfrags(cfrags(), None)
+            });
             assert!(problems.is_empty());
             assert_eq!(stats.records_annotated, 10);
             assert_eq!(stats.batches_rewritten, 1);
@@ -787,10 +830,14 @@ mod tests {
             let mut buf = Bytes::from(out);
             let sets = RecordBatchDecoder::decode_all(&mut buf).unwrap();
             assert_eq!(sets.len(), 1);
+            let want = match output {
+                Output::Lz4 if codec != Compression::None => Compression::Lz4,
+                _ => codec,
+            };
             assert_eq!(
                 sets[0].compression,
-                RecordCompression::RecordBatch(codec),
-                "{codec:?}"
+                RecordCompression::RecordBatch(want),
+                "{codec:?} {output:?}"
             );
             for (got, want) in sets[0].records.iter().zip(&records) {
                 let mut expect = want.clone();

@@ -69,8 +69,10 @@ pub struct RewrapReencryptConfig {
     /// Principal or client id → consumer name in the grants.
     #[serde(default)]
     pub consumers: BTreeMap<String, String>,
-    /// Codec of batches the proxy re-encodes: `SameCodec` (default) or `Uncompressed`, which
-    /// saves the recompression CPU at the cost of bytes from the proxy to the consumer.
+    /// Codec of compressed batches the proxy re-encodes: `Lz4` (default; written from the
+    /// repeated headers the rewriter knows of, at about the cost of a copy), `SameCodec` (the
+    /// topic's codec, by its library) or `Uncompressed` (no compression, more bytes from the
+    /// proxy to the consumer). Batches that came uncompressed leave uncompressed.
     #[serde(default)]
     pub rewritten_batches: Output,
     /// Start even though Shotover's debug/trace log level is on. Those levels dump every
