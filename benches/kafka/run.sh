@@ -3,9 +3,9 @@
 # transform-less Shotover in front of it, and proxy/examples/kafka_bench.rs driving 1 KiB
 # records through all of them in one run, for each topic compression.
 #   benches/kafka/run.sh [RECORDS (default 200000)] [ROUNDS (default 3)]
-# Prints Markdown tables (copied into docs/BENCHMARKS.md). REWRAP_PROXY_REWRITTEN=SameCodec or
-# Uncompressed measures the proxy re-encoding batches with the topic's codec or uncompressed
-# (default: LZ4 from the rewriter's repeats); REWRAP_BENCH_SIZES (payload
+# Prints Markdown tables (copied into docs/BENCHMARKS.md). REWRAP_PROXY_REWRITTEN=Lz4 or
+# Uncompressed measures the proxy re-encoding compressed batches as LZ4 or uncompressed
+# (default: the topic's codec); REWRAP_BENCH_SIZES (payload
 # bytes, default "1024") and REWRAP_BENCH_CODECS (default "none lz4 zstd gzip") choose the runs;
 # REWRAP_BENCH_PIN=1 gives the proxies a core of their own (benches/kafka/lib.sh);
 # REWRAP_BENCH_PAYLOAD=json sends ~1 KiB JSON events, REWRAP_BENCH_INNER (default "none"; e.g.
@@ -17,7 +17,7 @@ rounds="${2:-3}"
 work="$(mktemp -d /tmp/rewrap-kbench.XXXXXX)"
 . "$root/benches/kafka/lib.sh"
 
-echo "## Kafka end to end, rewritten batches ${REWRAP_PROXY_REWRITTEN:-Lz4}${pin[*]:+, proxies pinned to CPU 1, broker and clients to CPU 0} ($(nproc) cores, $(date -u +%Y-%m-%d); broker, proxies and clients on one machine)"
+echo "## Kafka end to end, rewritten batches ${REWRAP_PROXY_REWRITTEN:-SameCodec}${pin[*]:+, proxies pinned to CPU 1, broker and clients to CPU 0} ($(nproc) cores, $(date -u +%Y-%m-%d); broker, proxies and clients on one machine)"
 echo
 for size in ${REWRAP_BENCH_SIZES:-1024}; do
   # At most 200 MB of payload per topic (10 KiB records: 20,000 of them).

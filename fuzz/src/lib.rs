@@ -236,8 +236,8 @@ pub fn seal_batch(batch: &mut [u8]) {
 }
 
 /// The fixture: a grant store, channel seed and a transform builder over them (the first with
-/// the default output, LZ4 from the rewriter's repeats; the second rewrites batches
-/// uncompressed), and the runtime the chain runs on.
+/// the default output, the topic's codec, LZ4 written from the rewriter's repeats; the second
+/// rewrites batches uncompressed), and the runtime the chain runs on.
 struct Fixture {
     default_output: Box<dyn TransformBuilder>,
     uncompressed: Box<dyn TransformBuilder>,
@@ -297,7 +297,7 @@ fn fixture() -> &'static Fixture {
                 .expect("transform builder")
         };
         let fixture = Fixture {
-            default_output: builder("Lz4"),
+            default_output: builder("SameCodec"),
             uncompressed: builder("Uncompressed"),
             runtime,
         };

@@ -44,17 +44,21 @@ const PROXY_HEADERS: [&str; 2] = [CFRAG_HEADER, CHANNEL_SIG_HEADER];
 
 /// The codec of a re-encoded batch. A batch that arrived uncompressed always leaves
 /// uncompressed; this chooses for compressed ones.
+///
+/// LZ4 is written by the proxy's own encoder from the repeats the rewriter knows of (each
+/// record's EDEK, signature and cfrag headers are the previous record's; the values are
+/// ciphertext no codec shrinks): about the cost of a copy, against a codec's full search, and
+/// as small as lz4's search makes it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Output {
-    /// LZ4, whatever codec the batch arrived in, written by the proxy's own encoder from the
-    /// repeats it knows of (each record's EDEK, signature and cfrag headers are the previous
-    /// record's, while the values are ciphertext no codec shrinks): about the cost of a copy,
-    /// against a full compression search. The batches are as small as zstd's or gzip's would
-    /// be, and every client that reads v2 batches reads LZ4.
+    /// The codec (and framing) the batch arrived in: LZ4 by the proxy's encoder, the others by
+    /// their libraries (zstd and gzip at level 1).
     #[default]
-    Lz4,
-    /// The codec (and framing) the batch arrived in, compressed by that codec's library.
     SameCodec,
+    /// LZ4 whatever codec the batch arrived in: the cheapest for the proxy, for consumers that
+    /// all read LZ4 (the Java client, librdkafka and Go clients always do; KafkaJS and
+    /// kafka-python only with their LZ4 codec installed).
+    Lz4,
     /// Uncompressed: no recompression CPU, more bytes from the proxy to the consumer.
     Uncompressed,
 }

@@ -69,10 +69,11 @@ pub struct RewrapReencryptConfig {
     /// Principal or client id → consumer name in the grants.
     #[serde(default)]
     pub consumers: BTreeMap<String, String>,
-    /// Codec of compressed batches the proxy re-encodes: `Lz4` (default; written from the
-    /// repeated headers the rewriter knows of, at about the cost of a copy), `SameCodec` (the
-    /// topic's codec, by its library) or `Uncompressed` (no compression, more bytes from the
-    /// proxy to the consumer). Batches that came uncompressed leave uncompressed.
+    /// Codec of compressed batches the proxy re-encodes: `SameCodec` (default), `Lz4` (LZ4
+    /// whatever the topic's codec: the proxy writes it from the repeated headers it knows of,
+    /// at about the cost of a copy, for consumers that all read LZ4) or `Uncompressed` (more
+    /// bytes from the proxy to the consumer). Batches that came uncompressed leave
+    /// uncompressed. See [`Output`].
     #[serde(default)]
     pub rewritten_batches: Output,
     /// Start even though Shotover's debug/trace log level is on. Those levels dump every

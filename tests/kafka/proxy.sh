@@ -9,7 +9,7 @@
 #   proxy.sh restart DIR                         -> stop, then start again on the same port
 # Environment: REWRAP_PROXY_BIN (default: target/{release,debug}/rewrap-proxy),
 #              REWRAP_PROXY_SINK=cluster|single (default cluster: Shotover's KafkaSinkCluster),
-#              REWRAP_PROXY_REWRITTEN=Lz4|SameCodec|Uncompressed (codec of re-encoded batches),
+#              REWRAP_PROXY_REWRITTEN=SameCodec|Lz4|Uncompressed (codec of re-encoded batches),
 #              REWRAP_PROXY_POLICY=require|optional|off (producer signature policy),
 #              REWRAP_PROXY_POLICIES="TOPIC=POLICY ..." (per-topic overrides),
 #              REWRAP_PROXY_SEED=FILE (channel signing seed: 64 hex characters, mode 0600),
@@ -202,7 +202,7 @@ start)
             $source_yaml
             trusted_admins: [\"$admin\"]
             reload_interval_ms: ${REWRAP_PROXY_RELOAD_MS:-200}
-            rewritten_batches: ${REWRAP_PROXY_REWRITTEN:-Lz4}
+            rewritten_batches: ${REWRAP_PROXY_REWRITTEN:-SameCodec}
 $signing"
   launch
   ;;

@@ -60,11 +60,12 @@ java -Djava.io.tmpdir="$work/tmp" -cp "$work/classes:$clients_cp" InstallCheck t
 java -Dos.arch=riscv64 -cp "$work/classes:$clients_cp" InstallCheck native \
   2> "$work/native.err" || { cat "$work/native.err" >&2; fail "InstallCheck native"; }
 
-# 2. Kafka's console tools.
+# 2. Kafka's console tools. The producer compresses with lz4, so the console consumer (lz4-java)
+# reads the LZ4 frames the proxy writes itself from the repeated headers.
 tools_cp="$lib/*:$jar"
 printf 'k%d:console line %d \342\230\203 secret\n' 1 1 2 2 3 3 4 4 5 5 > "$work/lines"
 java -cp "$tools_cp" org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$broker" --topic "$console_topic" \
-  --line-reader io.rewrap.kafka.RewrapMessageReader \
+  --compression-codec lz4 --line-reader io.rewrap.kafka.RewrapMessageReader \
   --property rewrap.delegating.key.file="$keys/channel.pub" --property rewrap.signing.key.file="$keys/producer.sec" \
   --property parse.key=true --property key.separator=: < "$work/lines" > "$work/producer.out" 2>&1 \
   || { cat "$work/producer.out" >&2; fail "console producer"; }
