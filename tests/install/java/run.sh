@@ -98,11 +98,11 @@ grep -q 'Processed a total of 5 messages' "$work/bob.err" || fail "bob's consume
 echo "console consumer: bob (not granted) got 5 named refusals, no plaintext"
 
 # 3. An attacker with read and write access to the broker but no key appends forged records
-# (InstallCheck forge): a replayed honest record with an added header holding a newline and a
+# (InstallCheck forge, with lz4-java to read the lz4 topic): a replayed honest record with an added header holding a newline and a
 # plausible line, a tombstone whose key holds one, a record with a null-valued header, and
 # plaintext. Printing headers and keys, alice's stdout holds no forged byte: the header is
 # printed escaped, the tombstone and both unsealed records are named on stderr.
-java -cp "$work/classes:$clients_cp" InstallCheck forge "$broker" "$console_topic" \
+java -cp "$work/classes:$tools_cp" InstallCheck forge "$broker" "$console_topic" \
   2> "$work/forge.err" || { cat "$work/forge.err" >&2; fail "InstallCheck forge"; }
 java -cp "$tools_cp" org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$proxy" \
   --topic "$console_topic" --from-beginning --max-messages 9 --timeout-ms 60000 \
