@@ -42,8 +42,7 @@ pub type Annotate<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Annotation + 'a;
 /// Header names only the proxy may put on a fetched record: stored ones are removed.
 const PROXY_HEADERS: [&str; 2] = [CFRAG_HEADER, CHANNEL_SIG_HEADER];
 
-/// The codec of a re-encoded batch. A batch that arrived uncompressed always leaves
-/// uncompressed; this chooses for compressed ones.
+/// The codec of a re-encoded batch.
 ///
 /// LZ4 is written by the proxy's own encoder from the repeats the rewriter knows of (each
 /// record's EDEK, signature and cfrag headers are the previous record's; the values are
@@ -51,13 +50,15 @@ const PROXY_HEADERS: [&str; 2] = [CFRAG_HEADER, CHANNEL_SIG_HEADER];
 /// as small as lz4's search makes it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Output {
-    /// The codec (and framing) the batch arrived in: LZ4 by the proxy's encoder, the others by
-    /// their libraries (zstd and gzip at level 1).
+    /// The codec (and framing) the batch arrived in: LZ4 by the proxy's encoder, zstd, gzip and
+    /// Snappy by their libraries; uncompressed stays uncompressed.
     #[default]
     SameCodec,
-    /// LZ4 whatever codec the batch arrived in: the cheapest for the proxy, for consumers that
-    /// all read LZ4 (the Java client, librdkafka and Go clients always do; KafkaJS and
-    /// kafka-python only with their LZ4 codec installed).
+    /// LZ4 whatever codec the batch arrived in, uncompressed included: the cheapest for the
+    /// proxy on compressed topics, and on uncompressed ones the repeated headers (the cfrag
+    /// among them) no longer cost bytes on the wire. For consumers that all read LZ4 (the Java
+    /// client, librdkafka and the Go clients always do; KafkaJS and kafka-python only with
+    /// their LZ4 codec installed).
     Lz4,
     /// Uncompressed: no recompression CPU, more bytes from the proxy to the consumer.
     Uncompressed,
@@ -464,7 +465,6 @@ fn rewrite_batch(
     let out = sink.buffer();
     let batch_start = out.len();
     let out_codec = match output {
-        _ if codec == Codec::None => Codec::None,
         Output::Lz4 => Codec::Lz4,
         Output::SameCodec => codec,
         Output::Uncompressed => Codec::None,
@@ -835,7 +835,7 @@ mod tests {
             let sets = RecordBatchDecoder::decode_all(&mut buf).unwrap();
             assert_eq!(sets.len(), 1);
             let want = match output {
-                Output::Lz4 if codec != Compression::None => Compression::Lz4,
+                Output::Lz4 => Compression::Lz4,
                 _ => codec,
             };
             assert_eq!(

@@ -69,11 +69,10 @@ pub struct RewrapReencryptConfig {
     /// Principal or client id → consumer name in the grants.
     #[serde(default)]
     pub consumers: BTreeMap<String, String>,
-    /// Codec of compressed batches the proxy re-encodes: `SameCodec` (default), `Lz4` (LZ4
-    /// whatever the topic's codec: the proxy writes it from the repeated headers it knows of,
-    /// at about the cost of a copy, for consumers that all read LZ4) or `Uncompressed` (more
-    /// bytes from the proxy to the consumer). Batches that came uncompressed leave
-    /// uncompressed. See [`Output`].
+    /// Codec of the batches the proxy re-encodes: `SameCodec` (default: the codec they came
+    /// in), `Lz4` (LZ4 whatever they came in, uncompressed included: the proxy writes it from
+    /// the repeated headers it knows of, at about the cost of a copy; for consumers that all
+    /// read LZ4) or `Uncompressed` (more bytes from the proxy to the consumer). See [`Output`].
     #[serde(default)]
     pub rewritten_batches: Output,
     /// Start even though Shotover's debug/trace log level is on. Those levels dump every
