@@ -1309,6 +1309,10 @@ impl Crafted {
             ),
         );
         let consumer = Raw::connect(&proxy.bootstrap, "consumer-1");
+        consumer
+            .stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         Crafted {
             proxy,
             topic,
@@ -1333,7 +1337,8 @@ impl Crafted {
     fn fetch(&mut self, offset: i64) -> (i16, Vec<FetchedBatch>) {
         let response = self
             .consumer
-            .fetch_at(&[(&self.topic, offset), (&self.other, 0)], 16 << 20);
+            .try_fetch_at(&[(&self.topic, offset), (&self.other, 0)], 16 << 20)
+            .expect("the proxy answers within 20 s");
         let (code, other) = fetched_batches(&response, &self.other);
         assert_eq!(code, 0, "the other topic's partition failed");
         let records: Vec<Record> = other
@@ -1586,6 +1591,70 @@ fn lz4_frames_do_not_reach_into_the_frame_before() {
     let (code, got) = w.fetch(last);
     assert_eq!(code, 0);
     w.assert_honest(&got[0], "last", 5);
+    w.assert_up();
+}
+
+/// A batch whose first LZ4 frame holds five small records (all the broker reads: its LZ4
+/// reader stops at the first end mark) and whose second frame holds 40 MiB of zeros in ten
+/// 4 MiB blocks (~160 KiB on the wire): stored as sent, it is a bomb only the proxy sees. The
+/// proxy decompresses it up to the partition's allowance, passes it on as stored (over the
+/// limit: without cfrags; its records keep whatever headers they hold, as in any batch the
+/// proxy does not decompress) and ends the answer there; the honest batch after it comes in the
+/// next fetch with its cfrags. The proxy's CPU and memory stay bounded.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn lz4_bomb_behind_the_first_frame_costs_one_allowance() {
+    let mut w = Crafted::new("lz4-hidden-bomb");
+    let records = sealed_sized(&w.enc, &w.topic, "crafted", 5, 16);
+    let zeros = vec![0u8; 4 << 20];
+    let crafted = crafted_batch(&records, LZ4, |plain| {
+        let mut data = lz4_frame(plain);
+        data.extend(lz4_header(
+            FrameInfo::new()
+                .block_size(BlockSize::Max4MB)
+                .block_mode(BlockMode::Independent),
+        ));
+        let block = lz4_flex::block::compress(&zeros);
+        for _ in 0..10 {
+            data.extend_from_slice(&(block.len() as u32).to_le_bytes());
+            data.extend_from_slice(&block);
+        }
+        data.extend_from_slice(&0u32.to_le_bytes());
+        data
+    });
+    eprintln!("{} bytes on the wire", crafted.len());
+    assert_eq!(w.producer.try_produce(&w.topic, crafted.clone()), 0);
+    assert!(stored_as_sent(&w.topic, &crafted), "not stored as sent");
+    w.honest("after", 5);
+
+    let pid = w.proxy.pid();
+    let not_decompressed = w.proxy.counter("rewrap_batches_not_decompressed");
+    let (cpu, peak) = (cpu_seconds(pid), memory_mib(pid, "VmHWM"));
+    let (code, got) = w.fetch(0);
+    let (cpu, peak) = (cpu_seconds(pid) - cpu, memory_mib(pid, "VmHWM") - peak);
+    eprintln!("proxy CPU {cpu:.2} s, peak memory +{peak:.0} MiB");
+    assert_eq!(code, 0);
+    assert_eq!(got.len(), 1, "the answer ends after the over-limit batch");
+    assert_eq!(got[0].bytes, w.stored(0)[0].bytes, "passed on as stored");
+    if let Ok(records) = &got[0].records {
+        assert!(
+            !records.iter().any(has_cfrag),
+            "a cfrag on the crafted batch"
+        );
+    }
+    assert_eq!(
+        w.proxy.counter("rewrap_batches_not_decompressed") - not_decompressed,
+        1.0
+    );
+    assert!(cpu < 1.0, "the fetch cost the proxy {cpu:.2} s of CPU");
+    assert!(
+        peak < 100.0,
+        "the proxy's peak memory grew by {peak:.0} MiB"
+    );
+    let (code, got) = w.fetch(got[0].next_offset);
+    assert_eq!(code, 0);
+    assert_eq!(got.len(), 1);
+    w.assert_honest(&got[0], "after", 5);
     w.assert_up();
 }
 

@@ -102,6 +102,15 @@ impl Raw {
     /// One Fetch (v12, by name) of partition 0 of each topic from its offset, `max_bytes` for
     /// the response and for each partition.
     pub fn fetch_at(&mut self, from: &[(&str, i64)], max_bytes: i32) -> FetchResponse {
+        self.try_fetch_at(from, max_bytes).unwrap()
+    }
+
+    /// `fetch_at`, or the I/O error (a timeout: no answer within the read timeout).
+    pub fn try_fetch_at(
+        &mut self,
+        from: &[(&str, i64)],
+        max_bytes: i32,
+    ) -> std::io::Result<FetchResponse> {
         let topics = from
             .iter()
             .map(|&(topic, offset)| {
@@ -118,7 +127,8 @@ impl Raw {
             .with_min_bytes(1)
             .with_max_bytes(max_bytes)
             .with_topics(topics);
-        self.call(ApiKey::Fetch, 12, &request)
+        self.send(ApiKey::Fetch, 12, &request);
+        self.receive(ApiKey::Fetch, 12)
     }
 
     /// Produces `batch` to partition 0 of `topic`, retrying whatever error the broker answers.
