@@ -1845,6 +1845,130 @@ fn cut_short_and_garbage_lz4_is_passed_on_or_refused() {
     w.assert_up();
 }
 
+/// Codec id of gzip in batch attributes.
+const GZIP: i16 = 1;
+
+/// `data` as gzip members, one per part (split at `at`), concatenated: RFC 1952 allows it and
+/// Kafka's Java reader (`GZIPInputStream`) reads every member.
+fn gzip_members(data: &[u8], at: &[usize]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for &end in at.iter().chain([data.len()].iter()) {
+        let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        member.write_all(&data[start..end]).unwrap();
+        out.extend(member.finish().unwrap());
+        start = end;
+    }
+    out
+}
+
+/// A batch's records as Kafka's Java reader decodes them: gzip through every member.
+fn records_as_kafka_reads(batch: &Bytes) -> Vec<Record> {
+    let decompress = |buf: &mut Bytes, compression: Compression| -> anyhow::Result<Bytes> {
+        let mut out = Vec::new();
+        match compression {
+            Compression::Gzip => {
+                flate2::read::MultiGzDecoder::new(&buf[..]).read_to_end(&mut out)?;
+            }
+            Compression::None => out.extend_from_slice(buf),
+            other => anyhow::bail!("{other:?} not expected here"),
+        }
+        Ok(Bytes::from(out))
+    };
+    RecordBatchDecoder::decode_with_custom_compression(&mut batch.clone(), Some(decompress))
+        .expect("Kafka's reader decodes the batch")
+        .records
+}
+
+/// A gzip batch in two members (what `GZIPInputStream`, and so the broker and Java consumers,
+/// read as one stream; the broker stores it as sent). The proxy must read what Kafka reads: a
+/// granted fetcher gets every record with its cfrag, opening to its payload. Fails while the
+/// proxy's gzip reader stops at the first member (flate2's `GzDecoder`, not `MultiGzDecoder`):
+/// the batch is then malformed to the proxy and goes on without cfrags.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn gzip_batch_in_two_members_gets_cfrags() {
+    let mut w = Crafted::new("gzip-members");
+    let n = 10;
+    let records = sealed_sized(&w.enc, &w.topic, "members", n, 16);
+    let crafted = crafted_batch(&records, GZIP, |plain| {
+        gzip_members(plain, &[plain.len() / 2])
+    });
+    w.honest("before", 5);
+    assert_eq!(w.producer.try_produce(&w.topic, crafted.clone()), 0);
+    assert!(stored_as_sent(&w.topic, &crafted), "not stored as sent");
+    assert_eq!(records_as_kafka_reads(&w.stored(0)[1].bytes).len(), n);
+
+    let (code, got) = w.fetch(0);
+    assert_eq!(code, 0);
+    assert_eq!(got.len(), 2);
+    w.assert_honest(&got[0], "before", 5);
+    let fetched = records_as_kafka_reads(&got[1].bytes);
+    let without = fetched.iter().filter(|r| !has_cfrag(r)).count();
+    assert_eq!(without, 0, "{without} of {n} records came without a cfrag");
+    let opened: Vec<Vec<u8>> = fetched
+        .iter()
+        .filter_map(|r| open_record(&w.dec, &w.topic, r))
+        .collect();
+    let want: Vec<Vec<u8>> = (0..n).map(|i| payload("members", i, 16)).collect();
+    assert_eq!(opened, want);
+    w.assert_up();
+}
+
+/// The same two-member gzip batch, its second member's records carrying a stored
+/// `rewrap.cfrag` header: a granted fetcher must not receive a record with a header only the
+/// proxy may add, as Kafka's reader decodes the batch (stripped, or the batch refused). Fails
+/// while the proxy reads only the first member: the batch is malformed to it, the name is in
+/// neither the compressed bytes nor what it decompressed, so it is passed on as stored, the
+/// forged headers included.
+#[test]
+#[ignore = "needs a Kafka broker: make test-kafka"]
+fn stored_cfrags_in_a_later_gzip_member_do_not_reach_a_granted_fetcher() {
+    let mut w = Crafted::new("gzip-smuggle");
+    let n = 10;
+    let mut records = sealed_sized(&w.enc, &w.topic, "smuggle", n, 16);
+    let forged = with_stored_header(records.split_off(n / 2), CFRAG_HEADER);
+    records.extend(forged);
+    let plain_len = batch(&records, Compression::None).len() - 61;
+    let crafted = crafted_batch(&records, GZIP, |plain| {
+        gzip_members(plain, &[plain.len() / 3])
+    });
+    let name = CFRAG_HEADER.as_bytes();
+    assert!(
+        memchr::memmem::find(records_section(&crafted), name).is_none(),
+        "the name is visible in the compressed bytes: the test shows nothing"
+    );
+    eprintln!(
+        "{plain_len} bytes of records, {} compressed",
+        crafted.len() - 61
+    );
+    w.honest("before", 5);
+    assert_eq!(w.producer.try_produce(&w.topic, crafted.clone()), 0);
+    assert!(stored_as_sent(&w.topic, &crafted), "not stored as sent");
+    w.honest("after", 5);
+
+    let (code, got) = w.fetch(0);
+    assert_eq!(code, 0);
+    w.assert_honest(&got[0], "before", 5);
+    // Either refused (the answer ends before it) or cleaned; never passed on with the forgery.
+    if let Some(batch) = got.get(1) {
+        let forged: Vec<i64> = records_as_kafka_reads(&batch.bytes)
+            .iter()
+            .filter(|r| {
+                r.headers.iter().any(|(k, v)| {
+                    c_name(k) == CFRAG_HEADER && v.as_deref() == Some(b"forged".as_slice())
+                })
+            })
+            .map(|r| r.offset)
+            .collect();
+        assert!(
+            forged.is_empty(),
+            "the granted fetcher received stored cfrag headers at offsets {forged:?}"
+        );
+    }
+    w.assert_up();
+}
+
 /// LZ4 batches written by another encoder than Kafka's: lz4_flex's frame encoder, 64 KiB
 /// blocks, with block and content checksums and the content size. With linked blocks the
 /// broker refuses them whatever the block size (Kafka's reader: "Dependent block stream is
