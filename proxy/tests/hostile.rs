@@ -1845,127 +1845,171 @@ fn cut_short_and_garbage_lz4_is_passed_on_or_refused() {
     w.assert_up();
 }
 
-/// Codec id of gzip in batch attributes.
-const GZIP: i16 = 1;
+/// Codecs whose data Kafka's Java readers read as several concatenated streams: gzip members
+/// (`GZIPInputStream`), zstd frames (zstd-jni), xerial snappy streams (snappy-java).
+const STREAM_CODECS: [(i16, &str); 3] = [(1, "gzip"), (4, "zstd"), (2, "snappy")];
 
-/// `data` as gzip members, one per part (split at `at`), concatenated: RFC 1952 allows it and
-/// Kafka's Java reader (`GZIPInputStream`) reads every member.
-fn gzip_members(data: &[u8], at: &[usize]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for &end in at.iter().chain([data.len()].iter()) {
-        let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        member.write_all(&data[start..end]).unwrap();
-        out.extend(member.finish().unwrap());
-        start = end;
+/// xerial snappy-java stream header: magic, version 1, minimum compatible version 1.
+const XERIAL_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
+
+/// `data` compressed by `codec` as one stream (gzip member, zstd frame, xerial stream).
+fn one_stream(codec: i16, data: &[u8]) -> Vec<u8> {
+    match codec {
+        1 => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(data).unwrap();
+            gz.finish().unwrap()
+        }
+        4 => zstd::encode_all(data, 3).unwrap(),
+        2 => {
+            let mut out = XERIAL_HEADER.to_vec();
+            for chunk in data.chunks(32 << 10) {
+                let block = snap::raw::Encoder::new().compress_vec(chunk).unwrap();
+                out.extend_from_slice(&(block.len() as u32).to_be_bytes());
+                out.extend(block);
+            }
+            out
+        }
+        _ => unreachable!("codec {codec}"),
     }
-    out
 }
 
-/// A batch's records as Kafka's Java reader decodes them: gzip through every member.
-fn records_as_kafka_reads(batch: &Bytes) -> Vec<Record> {
+/// `data` as two streams of `codec`, split at `at`, concatenated.
+fn two_streams(codec: i16, data: &[u8], at: usize) -> Vec<u8> {
+    [
+        one_stream(codec, &data[..at]),
+        one_stream(codec, &data[at..]),
+    ]
+    .concat()
+}
+
+/// A batch's records as Kafka's Java readers decode them: through every stream.
+fn records_as_kafka_reads(batch: &Bytes) -> Result<Vec<Record>, String> {
     let decompress = |buf: &mut Bytes, compression: Compression| -> anyhow::Result<Bytes> {
         let mut out = Vec::new();
         match compression {
+            Compression::None => out.extend_from_slice(buf),
             Compression::Gzip => {
                 flate2::read::MultiGzDecoder::new(&buf[..]).read_to_end(&mut out)?;
             }
-            Compression::None => out.extend_from_slice(buf),
+            Compression::Zstd => out = zstd::decode_all(&buf[..])?,
+            Compression::Snappy => {
+                let mut rest = &buf[..];
+                while !rest.is_empty() {
+                    if let Some(after) = rest.strip_prefix(XERIAL_HEADER.as_slice()) {
+                        rest = after;
+                        continue;
+                    }
+                    let len = u32::from_be_bytes(rest[..4].try_into()?) as usize;
+                    out.extend(snap::raw::Decoder::new().decompress_vec(&rest[4..4 + len])?);
+                    rest = &rest[4 + len..];
+                }
+            }
             other => anyhow::bail!("{other:?} not expected here"),
         }
         Ok(Bytes::from(out))
     };
     RecordBatchDecoder::decode_with_custom_compression(&mut batch.clone(), Some(decompress))
-        .expect("Kafka's reader decodes the batch")
-        .records
+        .map(|set| set.records)
+        .map_err(|e| format!("{e:#}"))
 }
 
-/// A gzip batch in two members (what `GZIPInputStream`, and so the broker and Java consumers,
-/// read as one stream; the broker stores it as sent). The proxy must read what Kafka reads: a
-/// granted fetcher gets every record with its cfrag, opening to its payload. Fails while the
-/// proxy's gzip reader stops at the first member (flate2's `GzDecoder`, not `MultiGzDecoder`):
-/// the batch is then malformed to the proxy and goes on without cfrags.
+/// Batches of gzip, zstd and snappy data in two concatenated streams (RFC 1952 members, zstd
+/// frames, xerial streams), which Kafka's Java readers, the broker's among them, read as one.
+/// For each the broker's answer is asserted (stored as sent, or refused); a stored one is read
+/// by the proxy as Kafka reads it: a granted fetcher gets every record with its cfrag, opening
+/// to its payload. Fails for gzip while the proxy's reader stops at the first member (flate2's
+/// `GzDecoder`, not `MultiGzDecoder`): the batch is malformed to the proxy and goes on as
+/// stored, without cfrags.
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
-fn gzip_batch_in_two_members_gets_cfrags() {
-    let mut w = Crafted::new("gzip-members");
+fn batches_in_several_streams_get_cfrags() {
+    let mut w = Crafted::new("streams");
     let n = 10;
-    let records = sealed_sized(&w.enc, &w.topic, "members", n, 16);
-    let crafted = crafted_batch(&records, GZIP, |plain| {
-        gzip_members(plain, &[plain.len() / 2])
-    });
-    w.honest("before", 5);
-    assert_eq!(w.producer.try_produce(&w.topic, crafted.clone()), 0);
-    assert!(stored_as_sent(&w.topic, &crafted), "not stored as sent");
-    assert_eq!(records_as_kafka_reads(&w.stored(0)[1].bytes).len(), n);
-
-    let (code, got) = w.fetch(0);
-    assert_eq!(code, 0);
-    assert_eq!(got.len(), 2);
-    w.assert_honest(&got[0], "before", 5);
-    let fetched = records_as_kafka_reads(&got[1].bytes);
-    let without = fetched.iter().filter(|r| !has_cfrag(r)).count();
-    assert_eq!(without, 0, "{without} of {n} records came without a cfrag");
-    let opened: Vec<Vec<u8>> = fetched
-        .iter()
-        .filter_map(|r| open_record(&w.dec, &w.topic, r))
-        .collect();
-    let want: Vec<Vec<u8>> = (0..n).map(|i| payload("members", i, 16)).collect();
-    assert_eq!(opened, want);
+    let mut wrong = Vec::new();
+    for (codec, name) in STREAM_CODECS {
+        let records = sealed_sized(&w.enc, &w.topic, name, n, 16);
+        let crafted = crafted_batch(&records, codec, |plain| {
+            two_streams(codec, plain, plain.len() / 2)
+        });
+        let code = w.producer.try_produce(&w.topic, crafted.clone());
+        let stored = stored_as_sent(&w.topic, &crafted);
+        eprintln!("{name}: produce error code {code}, stored as sent: {stored}");
+        assert_eq!((code, stored), (0, true), "{name}: the broker's answer");
+        let offset = w.stored(0).last().unwrap().base_offset;
+        let (code, got) = w.fetch(offset);
+        assert_eq!(code, 0, "{name}");
+        let fetched = records_as_kafka_reads(&got[0].bytes).expect("Kafka reads it");
+        let without = fetched.iter().filter(|r| !has_cfrag(r)).count();
+        let opened: Vec<Vec<u8>> = fetched
+            .iter()
+            .filter_map(|r| open_record(&w.dec, &w.topic, r))
+            .collect();
+        let want: Vec<Vec<u8>> = (0..n).map(|i| payload(name, i, 16)).collect();
+        eprintln!("{name}: {without} of {n} records without a cfrag");
+        if without > 0 || opened != want {
+            wrong.push(format!("{name}: {without} of {n} records without a cfrag"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
     w.assert_up();
 }
 
-/// The same two-member gzip batch, its second member's records carrying a stored
-/// `rewrap.cfrag` header: a granted fetcher must not receive a record with a header only the
-/// proxy may add, as Kafka's reader decodes the batch (stripped, or the batch refused). Fails
-/// while the proxy reads only the first member: the batch is malformed to it, the name is in
-/// neither the compressed bytes nor what it decompressed, so it is passed on as stored, the
-/// forged headers included.
+/// The same two-stream batches, the records of their second stream carrying a stored
+/// `rewrap.cfrag` header that the compressed bytes do not show: a granted fetcher must not
+/// receive a record with a header only the proxy may add, as Kafka's readers decode the batch
+/// (the proxy strips it, or refuses the batch). Fails for gzip while the proxy reads only the
+/// first member: the batch is malformed to it, the name is in neither the compressed bytes nor
+/// what it decompressed, so it is passed on as stored, forged headers included.
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
-fn stored_cfrags_in_a_later_gzip_member_do_not_reach_a_granted_fetcher() {
-    let mut w = Crafted::new("gzip-smuggle");
+fn stored_cfrags_in_a_later_stream_do_not_reach_a_granted_fetcher() {
+    let mut w = Crafted::new("streams-smuggle");
     let n = 10;
-    let mut records = sealed_sized(&w.enc, &w.topic, "smuggle", n, 16);
-    let forged = with_stored_header(records.split_off(n / 2), CFRAG_HEADER);
-    records.extend(forged);
-    let plain_len = batch(&records, Compression::None).len() - 61;
-    let crafted = crafted_batch(&records, GZIP, |plain| {
-        gzip_members(plain, &[plain.len() / 3])
-    });
-    let name = CFRAG_HEADER.as_bytes();
-    assert!(
-        memchr::memmem::find(records_section(&crafted), name).is_none(),
-        "the name is visible in the compressed bytes: the test shows nothing"
-    );
-    eprintln!(
-        "{plain_len} bytes of records, {} compressed",
-        crafted.len() - 61
-    );
-    w.honest("before", 5);
-    assert_eq!(w.producer.try_produce(&w.topic, crafted.clone()), 0);
-    assert!(stored_as_sent(&w.topic, &crafted), "not stored as sent");
-    w.honest("after", 5);
-
-    let (code, got) = w.fetch(0);
-    assert_eq!(code, 0);
-    w.assert_honest(&got[0], "before", 5);
-    // Either refused (the answer ends before it) or cleaned; never passed on with the forgery.
-    if let Some(batch) = got.get(1) {
-        let forged: Vec<i64> = records_as_kafka_reads(&batch.bytes)
-            .iter()
-            .filter(|r| {
-                r.headers.iter().any(|(k, v)| {
-                    c_name(k) == CFRAG_HEADER && v.as_deref() == Some(b"forged".as_slice())
-                })
-            })
-            .map(|r| r.offset)
-            .collect();
+    let mut leaked = Vec::new();
+    for (codec, name) in STREAM_CODECS {
+        let mut records = sealed_sized(&w.enc, &w.topic, name, n, 16);
+        let forged = with_stored_header(records.split_off(n / 2), CFRAG_HEADER);
+        records.extend(forged);
+        let crafted = crafted_batch(&records, codec, |plain| {
+            two_streams(codec, plain, plain.len() / 3)
+        });
+        let visible = memchr::memmem::find(records_section(&crafted), CFRAG_HEADER.as_bytes());
         assert!(
-            forged.is_empty(),
-            "the granted fetcher received stored cfrag headers at offsets {forged:?}"
+            visible.is_none(),
+            "{name}: the name shows in the compressed bytes"
         );
+        let code = w.producer.try_produce(&w.topic, crafted.clone());
+        assert_eq!(code, 0, "{name}: the broker's answer");
+        assert!(
+            stored_as_sent(&w.topic, &crafted),
+            "{name}: not stored as sent"
+        );
+        let offset = w.stored(0).last().unwrap().base_offset;
+        // Fetched first: refused (CORRUPT_MESSAGE, no records) or cleaned, never as stored.
+        let (code, got) = w.fetch(offset);
+        eprintln!("{name}: partition error {code}, {} batches", got.len());
+        if let Some(batch) = got.first() {
+            let forged: Vec<i64> = records_as_kafka_reads(&batch.bytes)
+                .expect("Kafka reads it")
+                .iter()
+                .filter(|r| {
+                    r.headers.iter().any(|(k, v)| {
+                        c_name(k) == CFRAG_HEADER && v.as_deref() == Some(b"forged".as_slice())
+                    })
+                })
+                .map(|r| r.offset)
+                .collect();
+            if !forged.is_empty() {
+                leaked.push(format!(
+                    "{name}: stored cfrag headers at offsets {forged:?}"
+                ));
+            }
+        } else {
+            assert_eq!(code, 2, "{name}: an empty answer but no refusal");
+        }
     }
+    assert!(leaked.is_empty(), "a granted fetcher received {leaked:?}");
     w.assert_up();
 }
 
