@@ -1883,7 +1883,8 @@ fn two_streams(codec: i16, data: &[u8], at: usize) -> Vec<u8> {
     .concat()
 }
 
-/// A batch's records as Kafka's Java readers decode them: through every stream.
+/// A batch's records as Kafka's Java readers decode them: gzip, zstd and xerial snappy
+/// through every stream.
 fn records_as_kafka_reads(batch: &Bytes) -> Result<Vec<Record>, String> {
     let decompress = |buf: &mut Bytes, compression: Compression| -> anyhow::Result<Bytes> {
         let mut out = Vec::new();
@@ -1893,6 +1894,9 @@ fn records_as_kafka_reads(batch: &Bytes) -> Result<Vec<Record>, String> {
                 flate2::read::MultiGzDecoder::new(&buf[..]).read_to_end(&mut out)?;
             }
             Compression::Zstd => out = zstd::decode_all(&buf[..])?,
+            Compression::Snappy if !buf.starts_with(XERIAL_HEADER) => {
+                out = snap::raw::Decoder::new().decompress_vec(buf)?;
+            }
             Compression::Snappy => {
                 let mut rest = &buf[..];
                 while !rest.is_empty() {
@@ -1905,7 +1909,10 @@ fn records_as_kafka_reads(batch: &Bytes) -> Result<Vec<Record>, String> {
                     rest = &rest[4 + len..];
                 }
             }
-            other => anyhow::bail!("{other:?} not expected here"),
+            // Rewritten batches may come in LZ4 (one frame, as the proxy writes it).
+            Compression::Lz4 => {
+                lz4_flex::frame::FrameDecoder::new(&buf[..]).read_to_end(&mut out)?;
+            }
         }
         Ok(Bytes::from(out))
     };
