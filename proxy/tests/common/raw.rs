@@ -96,20 +96,56 @@ impl Raw {
     }
 
     pub fn fetch_by_name(&mut self, topic: &str, max_bytes: i32) -> FetchResponse {
+        self.fetch_at(&[(topic, 0)], max_bytes)
+    }
+
+    /// One Fetch (v12, by name) of partition 0 of each topic from its offset, `max_bytes` for
+    /// the response and for each partition.
+    pub fn fetch_at(&mut self, from: &[(&str, i64)], max_bytes: i32) -> FetchResponse {
+        self.try_fetch_at(from, max_bytes).unwrap()
+    }
+
+    /// `fetch_at`, or the I/O error (a timeout: no answer within the read timeout).
+    pub fn try_fetch_at(
+        &mut self,
+        from: &[(&str, i64)],
+        max_bytes: i32,
+    ) -> std::io::Result<FetchResponse> {
+        let topics = from
+            .iter()
+            .map(|&(topic, offset)| {
+                FetchTopic::default()
+                    .with_topic(TopicName(StrBytes::from_string(topic.into())))
+                    .with_partitions(vec![FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(offset)
+                        .with_partition_max_bytes(max_bytes)])
+            })
+            .collect();
         let request = FetchRequest::default()
             .with_max_wait_ms(500)
             .with_min_bytes(1)
             .with_max_bytes(max_bytes)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic(TopicName(StrBytes::from_string(topic.into())))
-                .with_partitions(vec![FetchPartition::default()
-                    .with_partition(0)
-                    .with_fetch_offset(0)
-                    .with_partition_max_bytes(max_bytes)])]);
-        self.call(ApiKey::Fetch, 12, &request)
+            .with_topics(topics);
+        self.send(ApiKey::Fetch, 12, &request);
+        self.receive(ApiKey::Fetch, 12)
     }
 
+    /// Produces `batch` to partition 0 of `topic`, retrying whatever error the broker answers.
     pub fn produce(&mut self, topic: &str, batch: Bytes) {
+        let code = self.produce_retrying(topic, batch, |_| true);
+        assert_eq!(code, 0, "produce to {topic} kept failing: error {code}");
+    }
+
+    /// Produces `batch` to partition 0 of `topic`; the broker's error code (0: stored). Only
+    /// the errors of a topic being created are retried, so a batch the broker refuses is
+    /// answered with the broker's reason.
+    pub fn try_produce(&mut self, topic: &str, batch: Bytes) -> i16 {
+        // Unknown topic or partition, leader not available, not leader.
+        self.produce_retrying(topic, batch, |code| [3, 5, 6].contains(&code))
+    }
+
+    fn produce_retrying(&mut self, topic: &str, batch: Bytes, retry: impl Fn(i16) -> bool) -> i16 {
         let request = ProduceRequest::default()
             .with_acks(1)
             .with_timeout_ms(10_000)
@@ -130,15 +166,18 @@ impl Raw {
             let p = &r.responses[0].partition_responses[0];
             code = p.error_code;
             if code == 0 {
-                return;
+                return 0;
             }
             eprintln!(
                 "produce: error {code} {:?} {:?}",
                 p.error_message, p.record_errors
             );
+            if !retry(code) {
+                return code;
+            }
             std::thread::sleep(Duration::from_millis(300));
         }
-        panic!("produce to {topic} kept failing: error {code}");
+        code
     }
 
     pub fn plain(&mut self, user: &str, password: &str) {
