@@ -119,7 +119,9 @@ pub fn decompress(
     match codec {
         Codec::None => out.extend_from_slice(input),
         Codec::Gzip => {
-            flate2::read::GzDecoder::new(input)
+            // Every member, as the broker and the Java client read them: a later member the
+            // proxy skipped could carry headers it never saw.
+            flate2::read::MultiGzDecoder::new(input)
                 .take(limit)
                 .read_to_end(out)
                 .map_err(|e| err(codec, e))?;
@@ -128,6 +130,12 @@ pub fn decompress(
             if input.len() >= XERIAL_HEADER_LEN && input.starts_with(XERIAL_MAGIC) {
                 let mut rest = &input[XERIAL_HEADER_LEN..];
                 while !rest.is_empty() {
+                    // snappy-java reads concatenated streams: a header where a block length
+                    // would be (no block is 2 GiB long) starts the next one.
+                    if rest.starts_with(XERIAL_MAGIC) && rest.len() >= XERIAL_HEADER_LEN {
+                        rest = &rest[XERIAL_HEADER_LEN..];
+                        continue;
+                    }
                     if rest.len() < 4 {
                         return Err(err(codec, "truncated xerial block length"));
                     }
@@ -555,6 +563,28 @@ mod tests {
                 };
                 assert_eq!(seen, expect, "{codec:?}");
             }
+        }
+    }
+
+    /// Concatenated gzip members, xerial streams and zstd frames decode whole, as the broker
+    /// and the Java client read them (a later part the proxy skipped could hide headers).
+    #[test]
+    fn concatenated_streams_decode_whole() {
+        let (first, second) = (b"first part ".repeat(50), b"second part".repeat(70));
+        for (codec, framing) in [
+            (Codec::Gzip, Framing::Standard),
+            (Codec::Snappy, Framing::Xerial),
+            (Codec::Zstd, Framing::Standard),
+        ] {
+            let mut packed = Vec::new();
+            compress(codec, framing, &first, &mut packed).unwrap();
+            compress(codec, framing, &second, &mut packed).unwrap();
+            let mut back = Vec::new();
+            decompress(codec, &packed, &mut back, MAX_DECOMPRESSED).unwrap();
+            assert_eq!(back, [&first[..], &second[..]].concat(), "{codec:?}");
+            // And the limit still counts both.
+            let over = decompress(codec, &packed, &mut back, first.len() + 10).unwrap_err();
+            assert!(over.over_limit, "{codec:?}: {over}");
         }
     }
 

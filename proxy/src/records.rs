@@ -249,6 +249,19 @@ fn rewrite_into(
                 stats.batches_deferred += 1;
                 return cut(out, at);
             }
+            if over && holds_proxy_header(batch, &scratch.plain) {
+                // Going on as stored, it would carry a header only the proxy may add (found in
+                // its compressed bytes or before the limit; e.g. an LZ4 bomb in a second frame,
+                // which the broker never reads, behind records with a forged cfrag): refused
+                // like an unparsable batch. A name past the limit is not seen.
+                stats.batches_not_decompressed -= 1;
+                stats.batches_malformed += 1;
+                stats.batches_refused += 1;
+                problems.push(BatchProblem::Codec(
+                    "over the decompression limit, holding a proxy header name".into(),
+                ));
+                return cut(out, at);
+            }
             result
         } else {
             Ok(false) // legacy message sets carry no headers
@@ -258,9 +271,7 @@ fn rewrite_into(
             Err(problem) => {
                 stats.batches_malformed += 1;
                 problems.push(problem);
-                if PROXY_HEADERS.iter().any(|name| {
-                    contains(batch, name.as_bytes()) || contains(&scratch.plain, name.as_bytes())
-                }) {
+                if holds_proxy_header(batch, &scratch.plain) {
                     // (A batch that failed after it started writing left nothing in `out`.)
                     stats.batches_refused += 1;
                     return cut(out, at);
@@ -274,6 +285,14 @@ fn rewrite_into(
         at += total;
     }
     out
+}
+
+/// Whether a batch's bytes or what was decompressed of it hold the name of a header only the
+/// proxy may add.
+fn holds_proxy_header(batch: &[u8], plain: &[u8]) -> bool {
+    PROXY_HEADERS
+        .iter()
+        .any(|name| contains(batch, name.as_bytes()) || contains(plain, name.as_bytes()))
 }
 
 /// Where a rewritten batch goes: straight onto the end of the partition's new records, which
@@ -411,8 +430,8 @@ fn rewrite_batch(
         } as u64;
         match result {
             Err(e) if e.over_limit => {
+                // `plain` keeps what came before the limit, for the check in `rewrite_into`.
                 stats.batches_not_decompressed += 1;
-                scratch.plain.clear();
                 return Ok(false);
             }
             r => r?,
@@ -1217,6 +1236,34 @@ mod tests {
         let (out, stats, _) = run(&bad, None);
         assert_eq!(out.unwrap(), Vec::<u8>::new());
         assert_eq!(stats.batches_refused, 1);
+    }
+
+    /// A batch over the decompression limit goes on as stored, unless what the proxy read of
+    /// it holds a header name only the proxy may add: then it is refused.
+    #[test]
+    fn an_over_limit_batch_holding_a_cfrag_name_is_refused() {
+        let over = |headers: &[(&str, Option<&[u8]>)]| -> Rewritten {
+            let records: Vec<Record> = (0..40).map(|o| record(o, headers)).collect();
+            let input = encode(&records, Compression::Zstd);
+            rewrite(
+                &input,
+                Output::SameCodec,
+                Decompress::UpTo(2000), // the records hold ~40 × 330 bytes
+                &mut Scratch::default(),
+                &mut |_, _| Annotation::Cfrags(cfrags(), None),
+            )
+        };
+        let honest = over(&[(EDEK_HEADER, Some(b"edek-1"))]);
+        assert_eq!(honest.bytes, None, "passed on as stored");
+        assert_eq!(honest.stats.batches_not_decompressed, 1);
+        assert_eq!(honest.stats.batches_refused, 0);
+        for name in PROXY_HEADERS {
+            let forged = over(&[(EDEK_HEADER, Some(b"edek-1")), (name, Some(b"forged"))]);
+            assert_eq!(forged.bytes, Some(Vec::new()), "{name}: refused");
+            assert_eq!(forged.stats.batches_refused, 1, "{name}");
+            assert_eq!(forged.stats.batches_not_decompressed, 0, "{name}");
+            assert_eq!(forged.problems.len(), 1, "{name}");
+        }
     }
 
     #[test]
