@@ -114,29 +114,12 @@ impl Proxies {
 
     /// Proxy `i`'s Prometheus metrics text.
     fn metrics(&self, i: usize) -> String {
-        let ports = std::fs::read_to_string(self.dirs[i].join("ports")).unwrap();
-        let port = ports.split_whitespace().nth(1).unwrap();
-        let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        use std::io::{Read as _, Write as _};
-        write!(
-            stream,
-            "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
+        common::metrics(&self.dirs[i])
     }
 
     /// The sum of every sample of `metric` (all label sets) on proxy `i`.
     fn counter(&self, i: usize, metric: &str) -> f64 {
-        self.metrics(i)
-            .lines()
-            .filter(|l| {
-                l.starts_with(metric) && matches!(l.as_bytes().get(metric.len()), Some(b'{' | b' '))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        common::counter(&self.metrics(i), metric)
     }
 
     fn alive(&self, i: usize) -> bool {

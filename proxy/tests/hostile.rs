@@ -191,28 +191,12 @@ impl Proxy {
 
     /// The proxy's Prometheus metrics text.
     fn metrics(&self) -> String {
-        let ports = std::fs::read_to_string(self.dir.path().join("proxy/ports")).unwrap();
-        let port = ports.split_whitespace().nth(1).unwrap();
-        let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        write!(
-            stream,
-            "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
+        common::metrics(&self.dir.path().join("proxy"))
     }
 
     /// The sum of every sample of the counter `metric` (0 before its first increment).
     fn counter(&self, metric: &str) -> f64 {
-        self.metrics()
-            .lines()
-            .filter(|l| {
-                l.starts_with(metric) && matches!(l.as_bytes().get(metric.len()), Some(b'{' | b' '))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        common::counter(&self.metrics(), metric)
     }
 
     /// Whether the proxy logs `text` within 5 s (its log writer is asynchronous: a line can

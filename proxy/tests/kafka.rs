@@ -249,18 +249,7 @@ impl World {
 
     /// The proxy's Prometheus metrics text.
     fn metrics(&self) -> String {
-        let ports = std::fs::read_to_string(self.proxy_dir().join("ports")).unwrap();
-        let port = ports.split_whitespace().nth(1).unwrap();
-        let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        use std::io::{Read as _, Write as _};
-        write!(
-            stream,
-            "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
+        common::metrics(&self.proxy_dir())
     }
 
     /// Waits until the proxy has (re)loaded the store (it polls every 100 ms here).

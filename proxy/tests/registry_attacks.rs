@@ -143,14 +143,7 @@ impl World {
     }
 
     fn metrics(&self) -> String {
-        let ports = std::fs::read_to_string(self.proxy_dir().join("ports")).unwrap();
-        let port = ports.split_whitespace().nth(1).unwrap();
-        let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        use std::io::{Read as _, Write as _};
-        write!(stream, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
+        common::metrics(&self.proxy_dir())
     }
 
     fn metric(&self, name: &str) -> Option<f64> {

@@ -212,3 +212,31 @@ pub fn script_with(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// The Prometheus metrics text of the proxy started in `dir` (by `tests/kafka/proxy.sh`, which
+/// writes its ports there).
+pub fn metrics(dir: &Path) -> String {
+    use std::io::{Read as _, Write as _};
+    let ports = std::fs::read_to_string(dir.join("ports")).unwrap();
+    let port = ports.split_whitespace().nth(1).unwrap();
+    let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// The sum of every sample of the counter `metric` (all label sets; 0 before its first
+/// increment) in the metrics `text`.
+pub fn counter(text: &str, metric: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with(metric) && matches!(l.as_bytes().get(metric.len()), Some(b'{' | b' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
