@@ -1003,6 +1003,84 @@ mod attack_tests {
         }
     }
 
+    /// Each block of a frame of independent blocks of `total` bytes, decoded by liblz4's
+    /// `LZ4_decompress_safe` into exactly the block's size (a decoder that checks the end-of-block rules against the
+    /// block, not a 64 KiB buffer, as some of Kafka's readers do).
+    fn liblz4_blocks_decode(frame: &[u8], total: usize) -> Vec<u8> {
+        assert_eq!(&frame[..7], &LZ4_HEADER);
+        let (mut at, mut out) = (7, Vec::new());
+        loop {
+            let size = u32::from_le_bytes(frame[at..at + 4].try_into().unwrap());
+            at += 4;
+            if size == 0 {
+                assert_eq!(at, frame.len(), "bytes after the end mark");
+                return out;
+            }
+            let len = (size & !LZ4_RAW_BLOCK) as usize;
+            let block = &frame[at..at + len];
+            at += len;
+            if size & LZ4_RAW_BLOCK != 0 {
+                out.extend_from_slice(block);
+                continue;
+            }
+            // Every block holds 64 KiB of the input but the last, which holds the rest.
+            let size = LZ4_BLOCK.min(total - out.len()) as i32;
+            let exact = lz4::block::decompress(block, Some(size))
+                .expect("liblz4 decodes the block into exactly its size");
+            assert_eq!(exact.len(), size as usize);
+            out.extend_from_slice(&exact);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// True repeats that start, end or straddle within a few dozen bytes of a block's end
+        /// or the input's end, reaching back up to a few hundred bytes (into the block before,
+        /// too): liblz4 decodes every block into exactly its size, and the frame is the input.
+        #[test]
+        fn lz4_from_repeats_at_block_edges_decode_in_liblz4(
+            len in 1usize..200_000,
+            hints in prop::collection::vec((0usize..4, 0usize..40, 1usize..80, 1usize..300), 0..24),
+            seed in any::<u64>(),
+        ) {
+            let mut x = seed | 1;
+            let mut input: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let mut repeats: Vec<Repeat> = hints
+                .iter()
+                .filter_map(|&(edge, before, n, back)| {
+                    let end = if edge == 0 { len } else { edge * LZ4_BLOCK };
+                    let at = end.checked_sub(before)?;
+                    let from = at.checked_sub(back)?;
+                    (at < len).then_some(Repeat { at, len: n, from })
+                })
+                .collect();
+            // And one long repeat in the middle of every block, so blocks compress (noise
+            // with only the short ones above would leave as raw blocks).
+            repeats.extend((0..len / LZ4_BLOCK + 1).map(|k| Repeat {
+                at: k * LZ4_BLOCK + 3000,
+                len: 20_000,
+                from: k * LZ4_BLOCK + 1000,
+            }).filter(|r| r.at < len));
+            repeats.sort_by_key(|r| r.at);
+            for r in &repeats {
+                for k in 0..r.len.min(len - r.at) {
+                    input[r.at + k] = input[r.from + k];
+                }
+            }
+            let packed = lz4_from_repeats(&input, &repeats);
+            prop_assert!(liblz4_blocks_decode(&packed, len) == input);
+            prop_assert!(flex_decode(&packed).unwrap() == input);
+        }
+    }
+
     /// The first block of a frame of linked blocks has no dictionary: its matches cannot reach
     /// into the frame before it (lz4_flex, and the LZ4 frame format, start each frame afresh).
     #[test]
