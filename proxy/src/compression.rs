@@ -315,7 +315,8 @@ const LZ4_MAX_OFFSET: usize = 65_535;
 /// writes), appended to `out`, encoded from the `repeats` the caller knows of instead of
 /// searched for: every byte is a literal except the repeats that lie within one block's
 /// reach, which become matches. That costs a copy of the literals and a compare of each repeat
-/// (which must hold, or it stays literal) — against lz4_flex's hash search over every byte,
+/// (only the stretches of it that hold, 4 bytes or more, become matches; the rest stays
+/// literal) — against lz4_flex's hash search over every byte,
 /// which found nothing more in a rewritten batch (ciphertext values, repeated headers) and was a
 /// quarter of the proxy's CPU on LZ4 topics. `repeats` must be sorted by `at`.
 pub fn lz4_frame_from_repeats(input: &[u8], repeats: &[Repeat], out: &mut Vec<u8>) {
@@ -333,18 +334,43 @@ pub fn lz4_frame_from_repeats(input: &[u8], repeats: &[Repeat], out: &mut Vec<u8
                 break;
             }
             let r_end = r.at.saturating_add(r.len);
-            let offset = r.at.saturating_sub(r.from); // 0 (refused below) when not before
-                                                      // Clipped to what is not written yet and to the block's end rules.
+            // 0 (refused below) when `from` is not before `at`.
+            let offset = r.at.saturating_sub(r.from);
+            // Clipped to what is not written yet and to the block's end rules.
             let start = r.at.max(literal);
             let end = r_end.min(match_end_limit);
-            let fits = end >= start + LZ4_MIN_MATCH
-                && start + LZ4_MATCH_START_LIMIT <= block_end
-                && (1..=LZ4_MAX_OFFSET).contains(&offset)
-                && start - offset >= block_start
-                && input[start..end] == input[start - offset..end - offset];
-            if fits {
-                lz4_sequence(out, &input[literal..start], Some((offset, end - start)));
-                literal = end;
+            if (1..=LZ4_MAX_OFFSET).contains(&offset) && start - offset >= block_start {
+                // The stretches of it that hold become matches: a repeat is often several
+                // headers joined (`push_repeat`), of which one may differ (a per-record
+                // signature, a trace id) without the others ceasing to repeat. Most hold
+                // whole: one compare. Else eight bytes at a time, skipping to just past the
+                // last byte that differs in each eight (a run of equal bytes inside such
+                // eight is lost: not worth a byte-by-byte scan an attacker could make of every
+                // header).
+                let mut at = start;
+                let mut whole = end >= start + LZ4_MIN_MATCH
+                    && input[start..end] == input[start - offset..end - offset];
+                while at + LZ4_MIN_MATCH <= end && at + LZ4_MATCH_START_LIMIT <= block_end {
+                    let (now, was) = (&input[at..end], &input[at - offset..end - offset]);
+                    let same = if whole {
+                        now.len()
+                    } else {
+                        common_prefix(now, was)
+                    };
+                    whole = false;
+                    if same >= LZ4_MIN_MATCH {
+                        lz4_sequence(out, &input[literal..at], Some((offset, same)));
+                        literal = at + same;
+                    }
+                    at += same;
+                    loop {
+                        let skip = differing(&input[at..end], &input[at - offset..end - offset]);
+                        at += skip;
+                        if skip < 8 {
+                            break; // the bytes after the last that differs are equal
+                        }
+                    }
+                }
             }
             if r_end > block_end {
                 break; // it goes on in the next block (which cannot reach back into this one)
@@ -362,6 +388,38 @@ pub fn lz4_frame_from_repeats(input: &[u8], repeats: &[Repeat], out: &mut Vec<u8
         }
     }
     out.extend_from_slice(&0u32.to_le_bytes()); // end mark
+}
+
+/// How many bytes `a` and `b` (of equal length) share from their start, compared eight at a
+/// time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut at = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let diff =
+            u64::from_le_bytes(x.try_into().unwrap()) ^ u64::from_le_bytes(y.try_into().unwrap());
+        if diff != 0 {
+            return at + diff.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    at + a[at..]
+        .iter()
+        .zip(&b[at..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// How far past the last byte that differs among the first eight of `a` and `b` (of equal
+/// length; 0 when none does).
+fn differing(a: &[u8], b: &[u8]) -> usize {
+    if let (Some(x), Some(y)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+        let diff = u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y);
+        return 8 - diff.leading_zeros() as usize / 8;
+    }
+    a.iter()
+        .zip(b)
+        .rposition(|(x, y)| x != y)
+        .map_or(0, |i| i + 1)
 }
 
 /// One LZ4 sequence: a token, the literals, and the match (distance back, length) unless it is
