@@ -323,7 +323,8 @@ const LZ4_MAX_OFFSET: usize = 65_535;
 /// writes), appended to `out`, encoded from the `repeats` the caller knows of instead of
 /// searched for: every byte is a literal except the repeats that lie within one block's
 /// reach, which become matches. That costs a copy of the literals and a compare of each repeat
-/// (which must hold, or it stays literal) — against lz4_flex's hash search over every byte,
+/// (only the stretches of it that hold, 4 bytes or more, become matches; the rest stays
+/// literal) — against lz4_flex's hash search over every byte,
 /// which found nothing more in a rewritten batch (ciphertext values, repeated headers) and was a
 /// quarter of the proxy's CPU on LZ4 topics. `repeats` must be sorted by `at`.
 pub fn lz4_frame_from_repeats(input: &[u8], repeats: &[Repeat], out: &mut Vec<u8>) {
@@ -341,18 +342,43 @@ pub fn lz4_frame_from_repeats(input: &[u8], repeats: &[Repeat], out: &mut Vec<u8
                 break;
             }
             let r_end = r.at.saturating_add(r.len);
-            let offset = r.at.saturating_sub(r.from); // 0 (refused below) when not before
-                                                      // Clipped to what is not written yet and to the block's end rules.
+            // 0 (refused below) when `from` is not before `at`.
+            let offset = r.at.saturating_sub(r.from);
+            // Clipped to what is not written yet and to the block's end rules.
             let start = r.at.max(literal);
             let end = r_end.min(match_end_limit);
-            let fits = end >= start + LZ4_MIN_MATCH
-                && start + LZ4_MATCH_START_LIMIT <= block_end
-                && (1..=LZ4_MAX_OFFSET).contains(&offset)
-                && start - offset >= block_start
-                && input[start..end] == input[start - offset..end - offset];
-            if fits {
-                lz4_sequence(out, &input[literal..start], Some((offset, end - start)));
-                literal = end;
+            if (1..=LZ4_MAX_OFFSET).contains(&offset) && start - offset >= block_start {
+                // The stretches of it that hold become matches: a repeat is often several
+                // headers joined (`push_repeat`), of which one may differ (a per-record
+                // signature, a trace id) without the others ceasing to repeat. Most hold
+                // whole: one compare. Else eight bytes at a time, skipping to just past the
+                // last byte that differs in each eight (a run of equal bytes inside such
+                // eight is lost: not worth a byte-by-byte scan an attacker could make of every
+                // header).
+                let mut at = start;
+                let mut whole = end >= start + LZ4_MIN_MATCH
+                    && input[start..end] == input[start - offset..end - offset];
+                while at + LZ4_MIN_MATCH <= end && at + LZ4_MATCH_START_LIMIT <= block_end {
+                    let (now, was) = (&input[at..end], &input[at - offset..end - offset]);
+                    let same = if whole {
+                        now.len()
+                    } else {
+                        common_prefix(now, was)
+                    };
+                    whole = false;
+                    if same >= LZ4_MIN_MATCH {
+                        lz4_sequence(out, &input[literal..at], Some((offset, same)));
+                        literal = at + same;
+                    }
+                    at += same;
+                    loop {
+                        let skip = differing(&input[at..end], &input[at - offset..end - offset]);
+                        at += skip;
+                        if skip < 8 {
+                            break; // the bytes after the last that differs are equal
+                        }
+                    }
+                }
             }
             if r_end > block_end {
                 break; // it goes on in the next block (which cannot reach back into this one)
@@ -370,6 +396,38 @@ pub fn lz4_frame_from_repeats(input: &[u8], repeats: &[Repeat], out: &mut Vec<u8
         }
     }
     out.extend_from_slice(&0u32.to_le_bytes()); // end mark
+}
+
+/// How many bytes `a` and `b` (of equal length) share from their start, compared eight at a
+/// time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut at = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let diff =
+            u64::from_le_bytes(x.try_into().unwrap()) ^ u64::from_le_bytes(y.try_into().unwrap());
+        if diff != 0 {
+            return at + diff.trailing_zeros() as usize / 8;
+        }
+        at += 8;
+    }
+    at + a[at..]
+        .iter()
+        .zip(&b[at..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// How far past the last byte that differs among the first eight of `a` and `b` (of equal
+/// length; 0 when none does).
+fn differing(a: &[u8], b: &[u8]) -> usize {
+    if let (Some(x), Some(y)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+        let diff = u64::from_le_bytes(*x) ^ u64::from_le_bytes(*y);
+        return 8 - diff.leading_zeros() as usize / 8;
+    }
+    a.iter()
+        .zip(b)
+        .rposition(|(x, y)| x != y)
+        .map_or(0, |i| i + 1)
 }
 
 /// One LZ4 sequence: a token, the literals, and the match (distance back, length) unless it is
@@ -1030,6 +1088,84 @@ mod attack_tests {
             let mut back = Vec::new();
             decompress(Codec::Lz4, &packed, &mut back, MAX_DECOMPRESSED).unwrap();
             prop_assert!(back == input);
+        }
+    }
+
+    /// Each block of a frame of independent blocks of `total` bytes, decoded by liblz4's
+    /// `LZ4_decompress_safe` into exactly the block's size (a decoder that checks the end-of-block rules against the
+    /// block, not a 64 KiB buffer, as some of Kafka's readers do).
+    fn liblz4_blocks_decode(frame: &[u8], total: usize) -> Vec<u8> {
+        assert_eq!(&frame[..7], &LZ4_HEADER);
+        let (mut at, mut out) = (7, Vec::new());
+        loop {
+            let size = u32::from_le_bytes(frame[at..at + 4].try_into().unwrap());
+            at += 4;
+            if size == 0 {
+                assert_eq!(at, frame.len(), "bytes after the end mark");
+                return out;
+            }
+            let len = (size & !LZ4_RAW_BLOCK) as usize;
+            let block = &frame[at..at + len];
+            at += len;
+            if size & LZ4_RAW_BLOCK != 0 {
+                out.extend_from_slice(block);
+                continue;
+            }
+            // Every block holds 64 KiB of the input but the last, which holds the rest.
+            let size = LZ4_BLOCK.min(total - out.len()) as i32;
+            let exact = lz4::block::decompress(block, Some(size))
+                .expect("liblz4 decodes the block into exactly its size");
+            assert_eq!(exact.len(), size as usize);
+            out.extend_from_slice(&exact);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// True repeats that start, end or straddle within a few dozen bytes of a block's end
+        /// or the input's end, reaching back up to a few hundred bytes (into the block before,
+        /// too): liblz4 decodes every block into exactly its size, and the frame is the input.
+        #[test]
+        fn lz4_from_repeats_at_block_edges_decode_in_liblz4(
+            len in 1usize..200_000,
+            hints in prop::collection::vec((0usize..4, 0usize..40, 1usize..80, 1usize..300), 0..24),
+            seed in any::<u64>(),
+        ) {
+            let mut x = seed | 1;
+            let mut input: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let mut repeats: Vec<Repeat> = hints
+                .iter()
+                .filter_map(|&(edge, before, n, back)| {
+                    let end = if edge == 0 { len } else { edge * LZ4_BLOCK };
+                    let at = end.checked_sub(before)?;
+                    let from = at.checked_sub(back)?;
+                    (at < len).then_some(Repeat { at, len: n, from })
+                })
+                .collect();
+            // And one long repeat in the middle of every block, so blocks compress (noise
+            // with only the short ones above would leave as raw blocks).
+            repeats.extend((0..len / LZ4_BLOCK + 1).map(|k| Repeat {
+                at: k * LZ4_BLOCK + 3000,
+                len: 20_000,
+                from: k * LZ4_BLOCK + 1000,
+            }).filter(|r| r.at < len));
+            repeats.sort_by_key(|r| r.at);
+            for r in &repeats {
+                for k in 0..r.len.min(len - r.at) {
+                    input[r.at + k] = input[r.from + k];
+                }
+            }
+            let packed = lz4_from_repeats(&input, &repeats);
+            prop_assert!(liblz4_blocks_decode(&packed, len) == input);
+            prop_assert!(flex_decode(&packed).unwrap() == input);
         }
     }
 
