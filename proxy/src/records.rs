@@ -363,16 +363,27 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 impl Scratch {
-    /// Bytes the buffers hold now (what the decompression budget counts).
+    /// Bytes the buffers hold now, the per-record and per-header tables included (a batch of
+    /// many tiny headers makes those several times its own size).
     pub fn held_bytes(&self) -> usize {
-        self.plain.capacity() + self.records.capacity()
+        fn held<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        held(&self.plain)
+            + held(&self.records)
+            + held(&self.parsed)
+            + held(&self.headers)
+            + held(&self.answers)
+            + held(&self.written[0])
+            + held(&self.written[1])
+            + held(&self.repeats)
     }
 }
 
 /// Releases the buffers when a rewrite grew them past `keep` bytes, so one large response does
 /// not pin its memory for the life of the connection.
 pub fn shrink(scratch: &mut Scratch, keep: usize) {
-    if scratch.plain.capacity() > keep || scratch.records.capacity() > keep {
+    if scratch.held_bytes() > keep {
         *scratch = Scratch::default();
     }
 }
@@ -1289,6 +1300,40 @@ mod tests {
             assert_eq!(forged.stats.batches_not_decompressed, 0, "{name}");
             assert_eq!(forged.problems.len(), 1, "{name}");
         }
+    }
+
+    /// A batch of many tiny headers makes the per-header tables far larger than its bytes:
+    /// they count in `held_bytes`, and `shrink` releases them.
+    #[test]
+    fn shrink_counts_the_per_header_tables() {
+        let records: Vec<Record> = (0..4)
+            .map(|o| {
+                let mut r = record(o, &[(EDEK_HEADER, Some(b"edek-1"))]);
+                for h in 0..5000 {
+                    r.headers
+                        .insert(StrBytes::from_string(format!("{h}")), Some(Bytes::new()));
+                }
+                r
+            })
+            .collect();
+        let input = encode(&records, Compression::Lz4);
+        let mut scratch = Scratch::default();
+        let done = rewrite(
+            &input,
+            Output::SameCodec,
+            Decompress::UpTo(compression::MAX_DECOMPRESSED),
+            &mut scratch,
+            &mut |_, _| Annotation::Cfrags(cfrags(), None),
+        );
+        assert!(done.bytes.is_some());
+        let buffers = scratch.plain.capacity() + scratch.records.capacity();
+        assert!(
+            scratch.held_bytes() > 2 * buffers,
+            "{} held against {buffers} in the byte buffers",
+            scratch.held_bytes()
+        );
+        shrink(&mut scratch, buffers + 1);
+        assert_eq!(scratch.held_bytes(), 0);
     }
 
     #[test]
