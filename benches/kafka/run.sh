@@ -4,8 +4,8 @@
 # records through all of them in one run, for each topic compression.
 #   benches/kafka/run.sh [RECORDS (default 200000)] [ROUNDS (default 3)]
 # Prints Markdown tables (copied into docs/BENCHMARKS.md). REWRAP_PROXY_REWRITTEN=Lz4 or
-# Uncompressed measures the proxy re-encoding compressed batches as LZ4 or uncompressed
-# (default: the topic's codec); REWRAP_BENCH_SIZES (payload
+# Uncompressed measures the proxy re-encoding batches as LZ4 (uncompressed ones included) or
+# uncompressed (default: the topic's codec); REWRAP_BENCH_SIZES (payload
 # bytes, default "1024") and REWRAP_BENCH_CODECS (default "none lz4 zstd gzip") choose the runs;
 # REWRAP_BENCH_PIN=1 gives the proxies a core of their own (benches/kafka/lib.sh);
 # REWRAP_BENCH_PAYLOAD=json sends ~1 KiB JSON events, REWRAP_BENCH_INNER (default "none"; e.g.
