@@ -1599,8 +1599,9 @@ fn lz4_frames_do_not_reach_into_the_frame_before() {
 /// reader stops at the first end mark) and whose second frame holds 40 MiB of zeros in ten
 /// 4 MiB blocks (~160 KiB on the wire): stored as sent, it is a bomb only the proxy sees. The
 /// proxy decompresses it up to the partition's allowance, passes it on as stored (over the
-/// limit: without cfrags; its records keep whatever headers they hold, as in any batch the
-/// proxy does not decompress) and ends the answer there; the honest batch after it comes in the
+/// limit: without cfrags; a proxy-only header name in what it read would have it refused
+/// instead, `records::tests::an_over_limit_batch_holding_a_cfrag_name_is_refused`) and ends
+/// the answer there; the honest batch after it comes in the
 /// next fetch with its cfrags. The proxy's CPU and memory stay bounded.
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
