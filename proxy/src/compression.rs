@@ -586,6 +586,25 @@ impl<'a> Lz4Input<'a> {
     }
 }
 
+/// Deterministic incompressible bytes (xorshift64), standing in for ciphertext in tests.
+#[cfg(test)]
+pub(crate) struct Noise(pub u64);
+
+#[cfg(test)]
+impl Noise {
+    pub fn byte(&mut self) -> u8 {
+        let x = &mut self.0;
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x as u8
+    }
+
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.byte()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -711,14 +730,7 @@ mod tests {
             .block_size(BlockSize::Max64KB);
         // The same header lz4_flex writes for Kafka's settings (its checksum byte included).
         assert_eq!(&lz4_flex_frame(b"x", info)[..7], &LZ4_HEADER);
-        let mut noise = Vec::new();
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        for _ in 0..150_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            noise.push(x as u8);
-        }
+        let noise = Noise(0x2545_F491_4F6C_DD1D).bytes(150_000);
         for input in [sample(), noise.clone(), Vec::new()] {
             let mut packed = Vec::new();
             compress(Codec::Lz4, Framing::Standard, &input, &mut packed).unwrap();
@@ -962,17 +974,11 @@ mod attack_tests {
     /// Record-like data: noise (ciphertext) with the same 600-byte header block (noise too,
     /// like a cfrag) after each, and the repeats a rewriter would note for it.
     fn records_with_repeats(records: usize, value: usize) -> (Vec<u8>, Vec<Repeat>) {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut noise = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        };
-        let header: Vec<u8> = (0..600).map(|_| noise()).collect();
+        let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+        let header = noise.bytes(600);
         let (mut input, mut repeats, mut before) = (Vec::new(), Vec::new(), None);
         for _ in 0..records {
-            input.extend((0..value).map(|_| noise()));
+            input.extend(noise.bytes(value));
             let at = input.len();
             input.extend_from_slice(&header);
             if let Some(from) = before {
@@ -1132,15 +1138,7 @@ mod attack_tests {
             hints in prop::collection::vec((0usize..4, 0usize..40, 1usize..80, 1usize..300), 0..24),
             seed in any::<u64>(),
         ) {
-            let mut x = seed | 1;
-            let mut input: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let mut input = Noise(seed | 1).bytes(len);
             let mut repeats: Vec<Repeat> = hints
                 .iter()
                 .filter_map(|&(edge, before, n, back)| {

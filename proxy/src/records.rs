@@ -1638,17 +1638,8 @@ mod tests {
         // 101,604 plain, against lz4_flex's 30,207; now 31,095). And headers were paired by
         // their index from the first: one optional header more than the record before made
         // none of them repeats (94,773 bytes of 94,754 against 24,024; now 24,718).
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut noise = move |len: usize| -> Bytes {
-            (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        };
+        let mut stream = compression::Noise(0x9E37_79B9_7F4A_7C15);
+        let mut noise = |len: usize| Bytes::from(stream.bytes(len));
         let (edek, sig) = (noise(160), noise(220));
         for changing in [RECORD_SIG_HEADER, "traceparent", "optional"] {
             let records: Vec<Record> = (0..100)
