@@ -1599,9 +1599,9 @@ fn lz4_frames_do_not_reach_into_the_frame_before() {
 /// reader stops at the first end mark) and whose second frame holds 40 MiB of zeros in ten
 /// 4 MiB blocks (~160 KiB on the wire): stored as sent, it is a bomb only the proxy sees. The
 /// proxy decompresses it up to the partition's allowance, passes it on as stored (over the
-/// limit: without cfrags; a proxy-only header name in what it read would have it refused
-/// instead, `records::tests::an_over_limit_batch_holding_a_cfrag_name_is_refused`) and ends
-/// the answer there; the honest batch after it comes in the
+/// limit: without cfrags) and ends the answer there. The same batch with a forged cfrag on
+/// each record of its first frame is refused instead (the name shows in what the proxy read),
+/// never passed on as stored; the honest batch after it comes in the
 /// next fetch with its cfrags. The proxy's CPU and memory stay bounded.
 #[test]
 #[ignore = "needs a Kafka broker: make test-kafka"]
@@ -1609,7 +1609,7 @@ fn lz4_bomb_behind_the_first_frame_costs_one_allowance() {
     let mut w = Crafted::new("lz4-hidden-bomb");
     let records = sealed_sized(&w.enc, &w.topic, "crafted", 5, 16);
     let zeros = vec![0u8; 4 << 20];
-    let crafted = crafted_batch(&records, LZ4, |plain| {
+    let behind_a_bomb = |plain: &[u8]| {
         let mut data = lz4_frame(plain);
         data.extend(lz4_header(
             FrameInfo::new()
@@ -1623,11 +1623,20 @@ fn lz4_bomb_behind_the_first_frame_costs_one_allowance() {
         }
         data.extend_from_slice(&0u32.to_le_bytes());
         data
-    });
+    };
+    let crafted = crafted_batch(&records, LZ4, behind_a_bomb);
+    // The same with a forged cfrag on each record of the first frame.
+    let forged = crafted_batch(
+        &with_stored_header(records, CFRAG_HEADER),
+        LZ4,
+        behind_a_bomb,
+    );
     eprintln!("{} bytes on the wire", crafted.len());
     assert_eq!(w.producer.try_produce(&w.topic, crafted.clone()), 0);
     assert!(stored_as_sent(&w.topic, &crafted), "not stored as sent");
     w.honest("after", 5);
+    assert_eq!(w.producer.try_produce(&w.topic, forged.clone()), 0);
+    assert!(stored_as_sent(&w.topic, &forged), "not stored as sent");
 
     let pid = w.proxy.pid();
     let not_decompressed = w.proxy.counter("rewrap_batches_not_decompressed");
@@ -1653,10 +1662,18 @@ fn lz4_bomb_behind_the_first_frame_costs_one_allowance() {
         peak < 100.0,
         "the proxy's peak memory grew by {peak:.0} MiB"
     );
+    // The honest batch, then the answer ends before the forged one (over what is left).
     let (code, got) = w.fetch(got[0].next_offset);
     assert_eq!(code, 0);
     assert_eq!(got.len(), 1);
     w.assert_honest(&got[0], "after", 5);
+    // Fetched first, the forged one is over the limit too, but its forged cfrags show in
+    // what the proxy read: refused (an error), not passed on as stored.
+    let refused = w.proxy.counter("rewrap_batches_refused");
+    let (code, got) = w.fetch(got[0].next_offset);
+    assert_eq!(code, 2, "CORRUPT_MESSAGE");
+    assert!(got.is_empty());
+    assert_eq!(w.proxy.counter("rewrap_batches_refused") - refused, 1.0);
     w.assert_up();
 }
 
